@@ -1,0 +1,46 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/**
+ * @brief Exact (flat) index: blocked, threaded distance computation fused with top-k.
+ * @code
+ * warpsearch::FlatIndex flat(384, warpsearch::Metric::Cosine);
+ * flat.add(x, n, ids);
+ * @endcode
+ */
+#include <memory>
+#include <string>
+
+#include "warpsearch/index.hpp"
+
+namespace warpsearch {
+
+namespace detail {
+struct FlatStorage;
+}
+
+class FlatIndex final : public Index {
+ public:
+  FlatIndex(int dim, Metric metric);
+  ~FlatIndex() override;
+
+  std::size_t size() const override;
+  std::string type_name() const override { return "flat"; }
+  void add(const float* x, std::size_t n, const idx_t* ids) override;
+  std::size_t remove(const idx_t* ids, std::size_t n) override;
+  void search(const float* q, std::size_t nq, const SearchParams& params, float* D, idx_t* I,
+              SearchStats* stats) const override;
+  void save(const std::string& path) const override;
+  std::size_t memory_usage() const override;
+  bool contains(idx_t id) const override;
+  std::vector<idx_t> ids() const override;
+  std::vector<bool> reconstruct(const idx_t* ids, std::size_t n, float* out) const override;
+
+  /** @brief Reads the sections written by save (used by load_index). */
+  static std::unique_ptr<FlatIndex> load_from(const void* reader);
+
+ private:
+  std::unique_ptr<detail::FlatStorage> s_;
+};
+
+}  // namespace warpsearch

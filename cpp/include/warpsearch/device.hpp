@@ -1,0 +1,24 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/** @brief CUDA-free view of the devices and of how the engine was built. */
+#include <string>
+#include <vector>
+
+namespace warpsearch {
+
+/** @brief Number of usable CUDA devices; 0 without CUDA, driver or device. */
+int cuda_device_count();
+/** @brief True when the CUDA sources were compiled into this build. */
+bool cuda_compiled();
+/** @brief Name of a CUDA device, or "" when absent. */
+std::string cuda_device_name(int device);
+
+/** @brief The SIMD level the distance kernels run with ("generic", "avx2", "avx512"). */
+std::string simd_level();
+/** @brief Every ISA compiled into this build. */
+std::vector<std::string> simd_compiled();
+/** @brief Forces a SIMD level at or below what the CPU supports (for tests and benchmarks). */
+void set_simd_level(const std::string& level);
+
+}  // namespace warpsearch

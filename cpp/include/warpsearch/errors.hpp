@@ -1,0 +1,51 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/**
+ * @brief Error types of the warpsearch engine.
+ *
+ * User errors are std::invalid_argument (Python ValueError); broken internal
+ * invariants are InternalError (Python RuntimeError); CUDA failures are
+ * CudaError. Nothing in the engine calls abort().
+ */
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace warpsearch {
+
+/** @brief A broken internal invariant: a bug in warpsearch, never the user's fault. */
+class InternalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/** @brief A failed CUDA runtime call, with the call and the driver's message. */
+class CudaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+template <typename... Args>
+std::string concat(Args&&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+}  // namespace detail
+}  // namespace warpsearch
+
+/// Throws std::invalid_argument with the streamed message when cond is false.
+#define WS_EXPECTS(cond, ...)                                                   \
+  do {                                                                          \
+    if (!(cond)) throw std::invalid_argument(::warpsearch::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+/// Throws InternalError when an invariant does not hold.
+#define WS_ASSERT(cond, ...)                                                            \
+  do {                                                                                  \
+    if (!(cond))                                                                        \
+      throw ::warpsearch::InternalError(::warpsearch::detail::concat(                   \
+          "internal error at ", __FILE__, ":", __LINE__, ": ", #cond, " ", ##__VA_ARGS__)); \
+  } while (0)

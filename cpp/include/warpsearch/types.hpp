@@ -1,0 +1,49 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/** @brief Basic types shared by every index: metrics, ids, search parameters. */
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace warpsearch {
+
+using idx_t = std::int64_t;  ///< user-visible id of a vector
+
+/** @brief Distance used by an index. Smaller is closer for every metric:
+ *  L2 is squared Euclidean; IP and Cosine are returned as negated similarity
+ *  internally and flipped back to similarity by the Python layer. */
+enum class Metric : std::uint32_t { L2 = 0, IP = 1, Cosine = 2 };
+
+Metric parse_metric(const std::string& name);
+const char* metric_name(Metric m);
+
+/** @brief Which ids a search may return: an id list, or a boolean mask indexed by id.
+ *  The index turns it into a bitset over its slots under the same lock as the search. */
+struct Filter {
+  const idx_t* ids = nullptr;
+  std::size_t n_ids = 0;
+  const std::uint8_t* mask = nullptr;
+  std::size_t mask_len = 0;
+  bool use_ids = false;
+  bool use_mask = false;
+  bool active() const { return use_ids || use_mask; }
+};
+
+/** @brief Per-call search options shared by all indexes. */
+struct SearchParams {
+  int k = 10;
+  int ef = 64;       ///< HNSW candidate list size (raised to k when smaller)
+  int rerank = -1;   ///< candidates re-ranked exactly; -1: the whole candidate list
+  Filter filter;
+};
+
+/** @brief Counters filled by a search, for explain and tests. */
+struct SearchStats {
+  std::uint64_t distance_evals = 0;
+  std::uint64_t nodes_visited = 0;
+  std::uint64_t allowed = 0;       ///< points that passed the filter
+  int plan = 0;                    ///< 0 graph, 1 brute force over allowed, 2 filtered graph
+};
+
+}  // namespace warpsearch

@@ -1,0 +1,79 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#include <cmath>
+#include <limits>
+#include <unordered_set>
+
+#include "io/format.hpp"
+#include "warpsearch/brute_force.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/hnsw.hpp"
+#include "warpsearch/index.hpp"
+
+namespace warpsearch {
+
+Metric parse_metric(const std::string& name) {
+  if (name == "l2") return Metric::L2;
+  if (name == "ip") return Metric::IP;
+  if (name == "cosine") return Metric::Cosine;
+  WS_EXPECTS(false, "unknown metric '", name, "' (expected 'l2', 'ip' or 'cosine')");
+  return Metric::L2;
+}
+
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::L2: return "l2";
+    case Metric::IP: return "ip";
+    case Metric::Cosine: return "cosine";
+  }
+  return "?";
+}
+
+Index::Index(int dim, Metric metric) : dim_(dim), metric_(metric) {
+  WS_EXPECTS(dim > 0 && dim <= 65536, "dim must be in [1, 65536], got ", dim);
+}
+
+void Index::validate_add(const float* x, std::size_t n, const idx_t* ids) const {
+  const std::size_t d = std::size_t(dim_);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* v = x + i * d;
+    float sum = 0.f;
+    for (std::size_t j = 0; j < d; ++j) sum += v[j] * 0.f;  // NaN/inf propagate
+    if (!std::isfinite(sum)) {
+      for (std::size_t j = 0; j < d; ++j)
+        WS_EXPECTS(std::isfinite(v[j]), "vector ", i, " has a non-finite value (NaN or inf) at dimension ", j);
+    }
+    if (metric_ == Metric::Cosine) {
+      double nn = 0;
+      for (std::size_t j = 0; j < d; ++j) nn += double(v[j]) * v[j];
+      WS_EXPECTS(nn > 0, "vector ", i, " has zero norm; cosine similarity is undefined");
+    }
+  }
+  if (ids) {
+    std::unordered_set<idx_t> seen;
+    seen.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i)
+      WS_EXPECTS(seen.insert(ids[i]).second, "duplicate id ", ids[i], " in one add call");
+  }
+}
+
+void Index::finalize_distances(float* D, idx_t* I, std::size_t count) const {
+  const bool sim = metric_ != Metric::L2;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (I[i] < 0) {
+      D[i] = sim ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+    } else if (sim) {
+      D[i] = -D[i];
+    }
+  }
+}
+
+std::unique_ptr<Index> load_index(const std::string& path) {
+  detail::FileReader r(path);
+  if (r.type() == "flat") return FlatIndex::load_from(&r);
+  if (r.type() == "hnsw") return HnswIndex::load_from(&r);
+  WS_EXPECTS(false, "index file '", path, "' has unknown index type '", r.type(), "'");
+  return nullptr;
+}
+
+}  // namespace warpsearch

@@ -1,0 +1,183 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Private state of HnswIndex and the distance helpers shared by build and search.
+// The graph struct holds storage; the algorithms live in hnsw_build.cpp and
+// hnsw_search.cpp.
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/bitset.hpp"
+#include "simd/distance.hpp"
+#include "warpsearch/hnsw.hpp"
+
+namespace warpsearch::detail {
+
+enum SlotState : std::uint8_t { kFree = 0, kLive = 1, kTomb = 2 };
+
+// Per-query distance context: the exact (normalized) query plus, for quantized
+// traversal, w = q * scale and the constants of the asymmetric SQ8 distance.
+struct QueryCtx {
+  const float* q = nullptr;
+  std::vector<float> w;
+  float qc = 0.f;  // sum q * min
+  float qn = 0.f;  // |q|^2
+};
+
+using Cand = std::pair<float, std::uint32_t>;
+
+struct HnswGraph {
+  HnswParams p;
+  std::size_t d = 0;
+  Metric metric = Metric::L2;
+  std::size_t R0 = 32, R = 16;  // max links on level 0 / upper levels
+  double level_mult = 1.0;
+
+  std::size_t cap = 0;     // slots allocated
+  std::size_t nslots = 0;  // slots ever used (live + tombstoned + free)
+  std::vector<std::uint32_t> links0;  // cap * (R0 + 1): [count, ids...]
+  std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
+  std::vector<float> vecs;            // cap * d exact vectors (normalized for cosine)
+  std::vector<std::uint8_t> codes;    // cap * d SQ8 codes (quantized traversal)
+  std::vector<float> cnorm;           // |decoded code|^2 per slot
+  std::vector<idx_t> labels;
+  std::vector<std::uint8_t> levels, state;
+  std::unordered_map<idx_t, std::uint32_t> map;
+  std::vector<std::uint32_t> free_slots;
+  std::size_t nlive = 0, ntomb = 0;
+
+  std::int64_t entry = -1;
+  int max_level = -1;
+  std::mutex entry_mu;
+
+  bool sq_trained = false;
+  std::vector<float> vmin, vscale;
+
+  static constexpr std::size_t kStripes = 1 << 14;
+  std::vector<std::mutex> stripes = std::vector<std::mutex>(kStripes);
+  mutable std::shared_mutex rw;  // shared: search and linking; exclusive: layout changes
+  std::mutex write_mu;           // one writer (add/remove) at a time
+
+  // Running mean of distance evaluations of unfiltered searches (planner input).
+  mutable std::atomic<double> mean_evals{0.0};
+
+  bool is_l2() const { return metric == Metric::L2; }
+  std::uint32_t* ll0(std::size_t s) { return &links0[s * (R0 + 1)]; }
+  const std::uint32_t* ll0(std::size_t s) const { return &links0[s * (R0 + 1)]; }
+  std::uint32_t* ll(std::size_t s, int level) {
+    return level == 0 ? ll0(s) : &upper[s][std::size_t(level - 1) * (R + 1)];
+  }
+  const std::uint32_t* ll(std::size_t s, int level) const {
+    return level == 0 ? ll0(s) : &upper[s][std::size_t(level - 1) * (R + 1)];
+  }
+  std::size_t max_links(int level) const { return level == 0 ? R0 : R; }
+  const float* vec(std::size_t s) const { return &vecs[s * d]; }
+  const std::uint8_t* code(std::size_t s) const { return &codes[s * d]; }
+  std::mutex& lock_of(std::size_t s) { return stripes[s & (kStripes - 1)]; }
+
+  float exact(const float* q, std::size_t s) const {
+    const auto& K = kernels();
+    return is_l2() ? K.l2(q, vec(s), d) : -K.ip(q, vec(s), d);
+  }
+  float exact_pair(std::size_t a, std::size_t b) const { return exact(vec(a), b); }
+
+  void prepare(QueryCtx& c, const float* q) const {
+    c.q = q;
+    if (!p.quantized) return;
+    c.w.resize(d);
+    float qc = 0.f, qn = 0.f;
+    for (std::size_t j = 0; j < d; ++j) {
+      c.w[j] = q[j] * vscale[j];
+      qc += q[j] * vmin[j];
+      qn += q[j] * q[j];
+    }
+    c.qc = qc;
+    c.qn = qn;
+  }
+  float from_dot(const QueryCtx& c, float dot, std::size_t s) const {
+    const float ip = c.qc + dot;
+    return is_l2() ? c.qn - 2.f * ip + cnorm[s] : -ip;
+  }
+  // Traversal distance: SQ8 asymmetric when quantized, else exact.
+  float tdist(const QueryCtx& c, std::size_t s) const {
+    if (!p.quantized) return exact(c.q, s);
+    return from_dot(c, kernels().ip_u8(c.w.data(), code(s), d), s);
+  }
+  void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
+    if (!p.quantized) {
+      for (int i = 0; i < 4; ++i) out[i] = exact(c.q, s[i]);
+      return;
+    }
+    kernels().ip_u8_x4(c.w.data(), code(s[0]), code(s[1]), code(s[2]), code(s[3]), d, out);
+    for (int i = 0; i < 4; ++i) out[i] = from_dot(c, out[i], s[i]);
+  }
+  void prefetch(std::size_t s) const {
+    const char* p0 = p.quantized ? reinterpret_cast<const char*>(code(s))
+                                 : reinterpret_cast<const char*>(vec(s));
+    const std::size_t bytes = p.quantized ? d : d * sizeof(float);
+    for (std::size_t o = 0; o < bytes && o < 512; o += 64) __builtin_prefetch(p0 + o);
+  }
+
+  void encode(std::size_t s) {
+    if (!p.quantized) return;
+    const float* v = vec(s);
+    std::uint8_t* c = &codes[s * d];
+    float nn = 0.f;
+    for (std::size_t j = 0; j < d; ++j) {
+      float t = vscale[j] > 0 ? (v[j] - vmin[j]) / vscale[j] : 0.f;
+      t = t < 0.f ? 0.f : (t > 255.f ? 255.f : t);
+      c[j] = std::uint8_t(t + 0.5f);
+      const float dec = vmin[j] + vscale[j] * float(c[j]);
+      nn += dec * dec;
+    }
+    cnorm[s] = nn;
+  }
+
+  bool eligible(std::size_t s, const std::uint64_t* allow) const {
+    return state[s] == kLive && (!allow || bit_test(allow, s));
+  }
+
+  void grow(std::size_t new_cap);
+  // Greedy descent through the upper levels; returns (dist, slot) on level `to`.
+  Cand descend(const QueryCtx& c, int from, int to) const;
+  // Best-first search of one level; returns up to ef eligible candidates, unsorted.
+  std::vector<Cand> search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
+                                 const std::uint64_t* allow, bool two_hop,
+                                 SearchStats* st) const;
+  void insert(std::uint32_t s);
+  // Keeps at most m of cands (sorted ascending by distance to the base point).
+  void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;
+  void link(std::uint32_t from, std::uint32_t to, float dist, int level);
+  void reorder();
+  void consolidate();
+};
+
+// Scratch visited set, stamped per query (no clearing between queries).
+struct Visited {
+  std::vector<std::uint16_t> tag;
+  std::uint16_t epoch = 0;
+  void reset(std::size_t n) {
+    if (tag.size() < n) {
+      tag.assign(n + n / 4 + 64, 0);
+      epoch = 0;
+    }
+    if (++epoch == 0) {
+      std::fill(tag.begin(), tag.end(), 0);
+      epoch = 1;
+    }
+  }
+  bool test_set(std::size_t s) {
+    if (tag[s] == epoch) return true;
+    tag[s] = epoch;
+    return false;
+  }
+};
+Visited& tls_visited();
+
+}  // namespace warpsearch::detail

@@ -1,0 +1,375 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// HnswIndex: the public operations (add, remove, save/load, accessors) over the
+// graph in hnsw_impl.hpp, and node reordering for locality.
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "hnsw/hnsw_impl.hpp"
+#include "io/format.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/threads.hpp"
+
+namespace warpsearch {
+namespace detail {
+namespace {
+
+std::uint64_t splitmix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+void HnswGraph::reorder() {
+  if (nslots < 2 || entry < 0) return;
+  std::vector<std::uint32_t> order;
+  order.reserve(nslots);
+  std::vector<std::uint8_t> seen(nslots, 0);
+  // BFS on level 0 from the entry point: neighbours end up close in memory.
+  std::deque<std::uint32_t> q{std::uint32_t(entry)};
+  seen[std::size_t(entry)] = 1;
+  while (!q.empty()) {
+    const std::uint32_t u = q.front();
+    q.pop_front();
+    order.push_back(u);
+    const std::uint32_t* l = ll0(u);
+    for (std::size_t i = 0; i < l[0]; ++i)
+      if (!seen[l[1 + i]]) {
+        seen[l[1 + i]] = 1;
+        q.push_back(l[1 + i]);
+      }
+  }
+  for (std::size_t s = 0; s < nslots; ++s)
+    if (!seen[s]) order.push_back(std::uint32_t(s));
+  std::vector<std::uint32_t> new_of(nslots);
+  for (std::size_t i = 0; i < nslots; ++i) new_of[order[i]] = std::uint32_t(i);
+
+  std::vector<std::uint32_t> l0(links0.size(), 0);
+  std::vector<std::vector<std::uint32_t>> up(cap);
+  std::vector<float> vv(vecs.size()), cn(cnorm.size());
+  std::vector<std::uint8_t> cc(codes.size()), lv(levels.size(), 0), st(state.size(), kFree);
+  std::vector<idx_t> lb(labels.size(), -1);
+  parallel_for(nslots, [&](std::size_t i, int) {
+    const std::size_t o = order[i];
+    const std::uint32_t* src = ll0(o);
+    std::uint32_t* dst = &l0[i * (R0 + 1)];
+    dst[0] = src[0];
+    for (std::size_t j = 0; j < src[0]; ++j) dst[1 + j] = new_of[src[1 + j]];
+    up[i] = std::move(upper[o]);
+    for (int l = 1; l <= int(levels[o]); ++l) {
+      std::uint32_t* u = &up[i][std::size_t(l - 1) * (R + 1)];
+      for (std::size_t j = 0; j < u[0]; ++j) u[1 + j] = new_of[u[1 + j]];
+    }
+    std::copy(vec(o), vec(o) + d, &vv[i * d]);
+    if (p.quantized) {
+      std::copy(code(o), code(o) + d, &cc[i * d]);
+      cn[i] = cnorm[o];
+    }
+    lv[i] = levels[o];
+    st[i] = state[o];
+    lb[i] = labels[o];
+  }, 256);
+  links0.swap(l0);
+  upper.swap(up);
+  vecs.swap(vv);
+  codes.swap(cc);
+  cnorm.swap(cn);
+  levels.swap(lv);
+  state.swap(st);
+  labels.swap(lb);
+  for (auto& kv : map) kv.second = new_of[kv.second];
+  for (auto& f : free_slots) f = new_of[f];
+  std::sort(free_slots.begin(), free_slots.end(), std::greater<>());
+  entry = new_of[std::size_t(entry)];
+}
+
+}  // namespace detail
+
+HnswIndex::HnswIndex(int dim, Metric metric, const HnswParams& params)
+    : Index(dim, metric), g_(std::make_unique<detail::HnswGraph>()) {
+  WS_EXPECTS(params.M >= 2 && params.M <= 256, "M must be in [2, 256], got ", params.M);
+  WS_EXPECTS(params.ef_construction >= 1, "ef_construction must be >= 1, got ", params.ef_construction);
+  auto& g = *g_;
+  g.p = params;
+  g.d = std::size_t(dim);
+  g.metric = metric;
+  g.R = std::size_t(params.M);
+  g.R0 = 2 * std::size_t(params.M);
+  g.level_mult = 1.0 / std::log(double(std::max(params.M, 2)));
+}
+
+HnswIndex::~HnswIndex() = default;
+
+const HnswParams& HnswIndex::params() const { return g_->p; }
+
+std::size_t HnswIndex::size() const {
+  std::shared_lock lk(g_->rw);
+  return g_->nlive;
+}
+
+void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
+  validate_add(x, n, ids);
+  if (n == 0) return;
+  auto& g = *g_;
+  const std::size_t d = g.d;
+  std::lock_guard<std::mutex> wl(g.write_mu);
+  std::vector<std::uint32_t> slots(n);
+  {
+    std::unique_lock lk(g.rw);
+    // Re-added ids replace their old vector: the old slot becomes a tombstone.
+    for (std::size_t i = 0; i < n; ++i) {
+      auto it = g.map.find(ids ? ids[i] : next_id_ + idx_t(i));
+      if (it == g.map.end()) continue;
+      g.state[it->second] = detail::kTomb;
+      g.map.erase(it);
+      --g.nlive;
+      ++g.ntomb;
+    }
+    if (g.ntomb > 0 && (g.ntomb >= n || g.ntomb * 10 > g.nslots)) g.consolidate();
+
+    const std::size_t reuse = std::min(n, g.free_slots.size());
+    const std::size_t fresh = n - reuse;
+    if (g.nslots + fresh > g.cap) g.grow(std::max(g.nslots + fresh, g.cap + g.cap / 2));
+    for (std::size_t i = 0; i < reuse; ++i) {
+      slots[i] = g.free_slots.back();
+      g.free_slots.pop_back();
+    }
+    for (std::size_t i = reuse; i < n; ++i) slots[i] = std::uint32_t(g.nslots++);
+
+    for (std::size_t i = 0; i < n; ++i) {
+      float* v = &g.vecs[slots[i] * d];
+      std::copy(x + i * d, x + (i + 1) * d, v);
+      if (metric_ == Metric::Cosine) {
+        double s = 0;
+        for (std::size_t j = 0; j < d; ++j) s += double(v[j]) * v[j];
+        const float inv = float(1.0 / std::sqrt(s));
+        for (std::size_t j = 0; j < d; ++j) v[j] *= inv;
+      }
+    }
+    if (g.p.quantized) {
+      // Per-dimension range of the int8 codes; widened (with headroom, so it
+      // rarely happens) and everything re-encoded when new data falls outside.
+      std::vector<float> lo(d, INFINITY), hi(d, -INFINITY);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < d; ++j) {
+          const float v = g.vecs[slots[i] * d + j];
+          lo[j] = std::min(lo[j], v);
+          hi[j] = std::max(hi[j], v);
+        }
+      bool reencode = false;
+      if (!g.sq_trained) {
+        g.vmin = lo;
+        g.vscale.resize(d);
+        for (std::size_t j = 0; j < d; ++j) g.vscale[j] = (hi[j] - lo[j]) / 255.f;
+        g.sq_trained = true;
+      } else {
+        for (std::size_t j = 0; j < d; ++j) {
+          const float omin = g.vmin[j], omax = g.vmin[j] + 255.f * g.vscale[j];
+          if (lo[j] >= omin && hi[j] <= omax) continue;
+          const float span = std::max(omax - omin, hi[j] - lo[j]);
+          const float nmin = lo[j] < omin ? std::min(lo[j], omin - 0.25f * span) : omin;
+          const float nmax = hi[j] > omax ? std::max(hi[j], omax + 0.25f * span) : omax;
+          g.vmin[j] = nmin;
+          g.vscale[j] = (nmax - nmin) / 255.f;
+          reencode = true;
+        }
+      }
+      if (reencode) {
+        parallel_for(g.nslots, [&](std::size_t s, int) {
+          if (g.state[s] != detail::kFree) g.encode(s);
+        }, 1024);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t s = slots[i];
+      if (g.p.quantized) g.encode(s);
+      const std::uint64_t r = detail::splitmix(g.p.seed ^ (std::uint64_t(s) * 0x9E37ull) ^
+                                               (std::uint64_t(g.nlive + i) << 32));
+      const double u = (double(r >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+      const int level = std::min(30, int(-std::log(u) * g.level_mult));
+      g.levels[s] = std::uint8_t(level);
+      g.upper[s].assign(std::size_t(level) * (g.R + 1), 0);
+      g.ll0(s)[0] = 0;
+      g.labels[s] = ids ? ids[i] : next_id_ + idx_t(i);
+      g.state[s] = detail::kLive;
+      g.map[g.labels[s]] = s;
+    }
+    g.nlive += n;
+  }
+  {
+    std::shared_lock lk(g.rw);
+    std::size_t first = 0;
+    if (g.entry < 0) g.insert(slots[first++]);
+    parallel_for(n - first, [&](std::size_t i, int) { g.insert(slots[first + i]); }, 16);
+  }
+  idx_t mx = next_id_ - 1;
+  for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, ids ? ids[i] : next_id_ + idx_t(i));
+  next_id_ = mx + 1;
+  if (n >= 1024 && 2 * n >= g.nlive) {
+    std::unique_lock lk(g.rw);
+    g.reorder();
+  }
+}
+
+std::size_t HnswIndex::remove(const idx_t* ids, std::size_t n) {
+  auto& g = *g_;
+  std::lock_guard<std::mutex> wl(g.write_mu);
+  std::unique_lock lk(g.rw);
+  std::size_t removed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = g.map.find(ids[i]);
+    if (it == g.map.end()) continue;
+    g.state[it->second] = detail::kTomb;
+    g.map.erase(it);
+    --g.nlive;
+    ++g.ntomb;
+    ++removed;
+  }
+  if (g.ntomb * 10 > g.nslots) g.consolidate();
+  return removed;
+}
+
+void HnswIndex::reorder() {
+  std::lock_guard<std::mutex> wl(g_->write_mu);
+  std::unique_lock lk(g_->rw);
+  g_->reorder();
+}
+
+void HnswIndex::consolidate() {
+  std::lock_guard<std::mutex> wl(g_->write_mu);
+  std::unique_lock lk(g_->rw);
+  g_->consolidate();
+}
+
+bool HnswIndex::contains(idx_t id) const {
+  std::shared_lock lk(g_->rw);
+  return g_->map.count(id) != 0;
+}
+
+std::vector<idx_t> HnswIndex::ids() const {
+  std::shared_lock lk(g_->rw);
+  std::vector<idx_t> out;
+  out.reserve(g_->nlive);
+  for (std::size_t s = 0; s < g_->nslots; ++s)
+    if (g_->state[s] == detail::kLive) out.push_back(g_->labels[s]);
+  return out;
+}
+
+std::vector<bool> HnswIndex::reconstruct(const idx_t* ids, std::size_t n, float* out) const {
+  std::shared_lock lk(g_->rw);
+  std::vector<bool> found(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = g_->map.find(ids[i]);
+    if (it == g_->map.end()) continue;
+    std::copy(g_->vec(it->second), g_->vec(it->second) + g_->d, out + i * g_->d);
+    found[i] = true;
+  }
+  return found;
+}
+
+std::size_t HnswIndex::memory_usage() const {
+  std::shared_lock lk(g_->rw);
+  const auto& g = *g_;
+  std::size_t b = g.links0.capacity() * 4 + g.vecs.capacity() * 4 + g.codes.capacity() +
+                  g.cnorm.capacity() * 4 + g.labels.capacity() * 8 + g.levels.capacity() +
+                  g.state.capacity() + g.upper.capacity() * sizeof(std::vector<std::uint32_t>) +
+                  g.map.size() * 32 + g.free_slots.capacity() * 4;
+  for (const auto& u : g.upper) b += u.capacity() * 4;
+  return b;
+}
+
+void HnswIndex::save(const std::string& path) const {
+  std::shared_lock lk(g_->rw);
+  const auto& g = *g_;
+  const std::size_t ns = g.nslots;
+  std::vector<std::int64_t> meta{next_id_, g.entry, g.max_level, std::int64_t(ns),
+                                 g.p.M, g.p.ef_construction, g.p.quantized ? 1 : 0,
+                                 std::int64_t(g.p.seed), g.sq_trained ? 1 : 0};
+  std::vector<std::uint32_t> up;
+  for (std::size_t s = 0; s < ns; ++s) up.insert(up.end(), g.upper[s].begin(), g.upper[s].end());
+  std::vector<std::uint32_t> l0(g.links0.begin(), g.links0.begin() + std::ptrdiff_t(ns * (g.R0 + 1)));
+  detail::FileWriter w("hnsw", metric_, dim_, g.nlive);
+  w.add("meta", meta);
+  w.add("labels", g.labels.data(), ns * sizeof(idx_t));
+  w.add("state", g.state.data(), ns);
+  w.add("levels", g.levels.data(), ns);
+  w.add("links0", l0);
+  w.add("upper", up);
+  w.add("vectors", g.vecs.data(), ns * g.d * sizeof(float));
+  w.add("sq_min", g.vmin);
+  w.add("sq_scale", g.vscale);
+  w.write(path);
+}
+
+std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
+  const auto& r = *static_cast<const detail::FileReader*>(reader);
+  const std::string bad = "corrupt index file '" + r.path() + "': ";
+  auto meta = r.vec<std::int64_t>("meta", 9);
+  HnswParams p;
+  WS_EXPECTS(meta[4] >= 2 && meta[4] <= 256 && meta[5] >= 1 && meta[3] >= 0, bad, "bad parameters");
+  p.M = int(meta[4]);
+  p.ef_construction = int(meta[5]);
+  p.quantized = meta[6] != 0;
+  p.seed = std::uint64_t(meta[7]);
+  auto idx = std::make_unique<HnswIndex>(r.dim(), r.metric(), p);
+  auto& g = *idx->g_;
+  const std::size_t ns = std::size_t(meta[3]), d = g.d;
+  g.grow(std::max<std::size_t>(ns, 1));
+  g.nslots = ns;
+  auto labels = r.vec<idx_t>("labels", ns);
+  auto state = r.vec<std::uint8_t>("state", ns);
+  auto levels = r.vec<std::uint8_t>("levels", ns);
+  auto l0 = r.vec<std::uint32_t>("links0", ns * (g.R0 + 1));
+  auto up = r.vec<std::uint32_t>("upper");
+  auto vecs = r.vec<float>("vectors", ns * d);
+  std::copy(labels.begin(), labels.end(), g.labels.begin());
+  std::copy(state.begin(), state.end(), g.state.begin());
+  std::copy(levels.begin(), levels.end(), g.levels.begin());
+  std::copy(l0.begin(), l0.end(), g.links0.begin());
+  std::copy(vecs.begin(), vecs.end(), g.vecs.begin());
+  std::size_t off = 0;
+  for (std::size_t s = 0; s < ns; ++s) {
+    WS_EXPECTS(state[s] <= detail::kTomb && levels[s] <= 30, bad, "bad node state");
+    const std::size_t len = std::size_t(levels[s]) * (g.R + 1);
+    WS_EXPECTS(off + len <= up.size(), bad, "upper levels truncated");
+    g.upper[s].assign(up.begin() + std::ptrdiff_t(off), up.begin() + std::ptrdiff_t(off + len));
+    off += len;
+    for (int l = 0; l <= int(levels[s]); ++l) {
+      const std::uint32_t* lst = g.ll(s, l);
+      WS_EXPECTS(lst[0] <= g.max_links(l), bad, "bad neighbour count");
+      for (std::size_t j = 0; j < lst[0]; ++j)
+        WS_EXPECTS(lst[1 + j] < ns && levels[lst[1 + j]] >= l, bad, "bad neighbour id");
+    }
+    if (state[s] == detail::kLive) {
+      WS_EXPECTS(g.map.emplace(labels[s], std::uint32_t(s)).second, bad, "duplicate id ", labels[s]);
+      ++g.nlive;
+    } else if (state[s] == detail::kTomb) {
+      ++g.ntomb;
+    } else {
+      g.free_slots.push_back(std::uint32_t(s));
+    }
+  }
+  std::sort(g.free_slots.begin(), g.free_slots.end(), std::greater<>());
+  WS_EXPECTS(off == up.size(), bad, "upper levels have trailing data");
+  WS_EXPECTS(g.nlive == r.count(), bad, "count mismatch");
+  g.entry = meta[1];
+  g.max_level = int(meta[2]);
+  WS_EXPECTS((g.entry < 0 && ns == 0) || (g.entry >= 0 && std::size_t(g.entry) < ns &&
+              int(levels[std::size_t(g.entry)]) == g.max_level) || (g.entry < 0 && g.nlive == 0),
+             bad, "bad entry point");
+  g.sq_trained = meta[8] != 0;
+  if (g.p.quantized && g.sq_trained) {
+    g.vmin = r.vec<float>("sq_min", d);
+    g.vscale = r.vec<float>("sq_scale", d);
+    for (std::size_t s = 0; s < ns; ++s)
+      if (g.state[s] != detail::kFree) g.encode(s);
+  }
+  idx->next_id_ = meta[0];
+  return idx;
+}
+
+}  // namespace warpsearch

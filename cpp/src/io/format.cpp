@@ -1,0 +1,153 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#include "io/format.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+
+#include "common/crc32c.hpp"
+
+namespace warpsearch::detail {
+namespace {
+
+constexpr std::size_t kNameLen = 24;
+constexpr std::size_t kFixedHeader = 8 + 4 + 4 + 16 + 4 + 4 + 8 + 4 + 4;  // 56 bytes
+constexpr std::size_t kEntry = kNameLen + 8 + 8 + 4 + 4;                   // 48 bytes
+
+std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+template <typename T>
+void put(std::vector<std::uint8_t>& b, T v) {
+  auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  b.insert(b.end(), p, p + sizeof(T));
+}
+void put_str(std::vector<std::uint8_t>& b, const std::string& s, std::size_t len) {
+  for (std::size_t i = 0; i < len; ++i) b.push_back(i < s.size() ? std::uint8_t(s[i]) : 0);
+}
+template <typename T>
+T get(const std::uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+std::string get_str(const std::uint8_t* p, std::size_t len) {
+  std::size_t n = 0;
+  while (n < len && p[n]) ++n;
+  return std::string(reinterpret_cast<const char*>(p), n);
+}
+
+}  // namespace
+
+FileWriter::FileWriter(std::string type, Metric metric, int dim, std::uint64_t count)
+    : type_(std::move(type)), metric_(metric), dim_(dim), count_(count) {}
+
+void FileWriter::add(const std::string& name, const void* data, std::size_t bytes) {
+  WS_ASSERT(name.size() < kNameLen);
+  secs_.push_back({name, data, bytes});
+}
+
+void FileWriter::write(const std::string& path) const {
+  std::vector<std::uint8_t> h;
+  h.insert(h.end(), kMagic, kMagic + 8);
+  std::size_t header_bytes = kFixedHeader + kEntry * secs_.size() + 4;
+  put<std::uint32_t>(h, kFormatVersion);
+  put<std::uint32_t>(h, std::uint32_t(header_bytes));
+  put_str(h, type_, 16);
+  put<std::uint32_t>(h, std::uint32_t(metric_));
+  put<std::uint32_t>(h, std::uint32_t(dim_));
+  put<std::uint64_t>(h, count_);
+  put<std::uint32_t>(h, std::uint32_t(secs_.size()));
+  put<std::uint32_t>(h, 0);
+  std::size_t off = align_up(header_bytes);
+  std::vector<std::size_t> offsets;
+  for (const auto& s : secs_) {
+    offsets.push_back(off);
+    put_str(h, s.name, kNameLen);
+    put<std::uint64_t>(h, off);
+    put<std::uint64_t>(h, s.bytes);
+    put<std::uint32_t>(h, crc32c(s.data, s.bytes));
+    put<std::uint32_t>(h, 0);
+    off = align_up(off + s.bytes);
+  }
+  put<std::uint32_t>(h, crc32c(h.data(), h.size()));
+  WS_ASSERT(h.size() == header_bytes);
+
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    WS_EXPECTS(f.good(), "cannot open '", tmp, "' for writing");
+    static const char zeros[kAlign] = {};
+    f.write(reinterpret_cast<const char*>(h.data()), std::streamsize(h.size()));
+    std::size_t pos = h.size();
+    for (std::size_t i = 0; i < secs_.size(); ++i) {
+      f.write(zeros, std::streamsize(offsets[i] - pos));
+      f.write(static_cast<const char*>(secs_[i].data), std::streamsize(secs_[i].bytes));
+      pos = offsets[i] + secs_[i].bytes;
+    }
+    f.flush();
+    WS_EXPECTS(f.good(), "failed writing '", tmp, "' (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    WS_EXPECTS(false, "cannot rename '", tmp, "' to '", path, "' (errno ", errno, ")");
+  }
+}
+
+FileReader::FileReader(const std::string& path) : path_(path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  WS_EXPECTS(f.good(), "cannot open index file '", path, "'");
+  std::streamoff size = f.tellg();
+  WS_EXPECTS(size >= 0, "cannot read index file '", path, "'");
+  buf_.resize(std::size_t(size));
+  f.seekg(0);
+  if (size > 0) f.read(reinterpret_cast<char*>(buf_.data()), size);
+  WS_EXPECTS(f.good(), "cannot read index file '", path, "'");
+
+  const std::string bad = "not a valid warpsearch index file '" + path + "': ";
+  WS_EXPECTS(buf_.size() >= kFixedHeader + 4, bad, "too short (", buf_.size(), " bytes)");
+  WS_EXPECTS(std::memcmp(buf_.data(), kMagic, 8) == 0, bad, "bad magic");
+  const std::uint8_t* p = buf_.data() + 8;
+  auto version = get<std::uint32_t>(p);
+  WS_EXPECTS(version == kFormatVersion, bad, "unsupported format version ", version);
+  auto header_bytes = get<std::uint32_t>(p + 4);
+  WS_EXPECTS(header_bytes >= kFixedHeader + 4 && header_bytes <= buf_.size(), bad,
+             "truncated header");
+  auto stored = get<std::uint32_t>(buf_.data() + header_bytes - 4);
+  WS_EXPECTS(stored == crc32c(buf_.data(), header_bytes - 4), bad, "header checksum mismatch");
+  type_ = get_str(p + 8, 16);
+  auto m = get<std::uint32_t>(p + 24);
+  WS_EXPECTS(m <= 2, bad, "unknown metric code ", m);
+  metric_ = Metric(m);
+  dim_ = int(get<std::uint32_t>(p + 28));
+  count_ = get<std::uint64_t>(p + 32);
+  auto nsec = get<std::uint32_t>(p + 40);
+  WS_EXPECTS(kFixedHeader + std::size_t(nsec) * kEntry + 4 == header_bytes, bad,
+             "inconsistent section table");
+  const std::uint8_t* e = buf_.data() + kFixedHeader;
+  for (std::uint32_t i = 0; i < nsec; ++i, e += kEntry) {
+    Sec s{get_str(e, kNameLen), get<std::uint64_t>(e + kNameLen),
+          get<std::uint64_t>(e + kNameLen + 8)};
+    auto crc = get<std::uint32_t>(e + kNameLen + 16);
+    WS_EXPECTS(s.offset <= buf_.size() && s.bytes <= buf_.size() - s.offset, bad,
+               "section '", s.name, "' runs past the end of the file (truncated?)");
+    WS_EXPECTS(crc32c(buf_.data() + s.offset, s.bytes) == crc, bad, "section '", s.name,
+               "' checksum mismatch (corrupted)");
+    secs_.push_back(s);
+  }
+}
+
+bool FileReader::has(const std::string& name) const {
+  for (const auto& s : secs_)
+    if (s.name == name) return true;
+  return false;
+}
+
+std::pair<const std::uint8_t*, std::size_t> FileReader::raw(const std::string& name) const {
+  for (const auto& s : secs_)
+    if (s.name == name) return {buf_.data() + s.offset, std::size_t(s.bytes)};
+  WS_EXPECTS(false, "corrupt index file '", path_, "': missing section '", name, "'");
+  return {nullptr, 0};
+}
+
+}  // namespace warpsearch::detail

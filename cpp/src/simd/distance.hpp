@@ -1,0 +1,38 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Distance kernels: one source (distance_impl.inc) compiled once per ISA; kernels()
+// returns the table for the best ISA the CPU supports, chosen once at run time.
+#include <cstddef>
+#include <cstdint>
+
+namespace warpsearch::detail {
+
+// Panel layout used by the flat index: vectors in groups of kPanel, dimension-major
+// inside a group (panel[p * kPanel + lane] = x[lane][p]).
+inline constexpr std::size_t kPanel = 16;
+
+struct Kernels {
+  const char* name;
+  float (*l2)(const float* a, const float* b, std::size_t d);
+  float (*ip)(const float* a, const float* b, std::size_t d);
+  // sum_i w[i] * c[i] for uint8 codes c.
+  float (*ip_u8)(const float* w, const std::uint8_t* c, std::size_t d);
+  // Four code vectors at once (independent loads overlap their cache misses).
+  void (*ip_u8_x4)(const float* w, const std::uint8_t* c0, const std::uint8_t* c1,
+                   const std::uint8_t* c2, const std::uint8_t* c3, std::size_t d, float* out);
+  int max_q;  // queries one dot_panel call takes (sized to the register file)
+  // Dot products of nq (<= max_q) queries (row-major, stride ldq) with one panel of kPanel
+  // vectors: out[i * kPanel + lane].
+  void (*dot_panel)(const float* q, std::size_t nq, std::size_t ldq, const float* panel,
+                    std::size_t d, float* out);
+};
+
+const Kernels& kernels();
+
+// Per-ISA tables (defined in distance_<isa>.cpp when compiled in).
+const Kernels& kernels_generic();
+const Kernels& kernels_avx2();
+const Kernels& kernels_avx512();
+
+}  // namespace warpsearch::detail

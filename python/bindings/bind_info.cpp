@@ -1,0 +1,29 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// Build information, threads, SIMD level, devices and the exception types.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "warpsearch/device.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/threads.hpp"
+
+namespace py = pybind11;
+
+namespace warpsearch::bindings {
+
+void register_info(py::module_& m) {
+  static py::exception<CudaError> cuda_error(m, "CudaError", PyExc_RuntimeError);
+  static py::exception<InternalError> internal_error(m, "InternalError", PyExc_RuntimeError);
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &get_num_threads);
+  m.def("simd_level", &simd_level);
+  m.def("simd_compiled", &simd_compiled);
+  m.def("set_simd_level", &set_simd_level, py::arg("level"));
+  m.def("cuda_compiled", &cuda_compiled);
+  m.def("cuda_device_count", &cuda_device_count);
+  m.def("cuda_device_name", &cuda_device_name, py::arg("device"));
+}
+
+}  // namespace warpsearch::bindings

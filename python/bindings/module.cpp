@@ -1,0 +1,22 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// The private extension module warpsearch._core: registration only.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace warpsearch::bindings {
+void register_info(py::module_& m);
+void register_index(py::module_& m);
+}  // namespace warpsearch::bindings
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "warpsearch compiled engine (private; use the warpsearch package)";
+#ifdef WARPSEARCH_VERSION
+  m.attr("__version__") = WARPSEARCH_VERSION;
+#else
+  m.attr("__version__") = "dev";
+#endif
+  warpsearch::bindings::register_info(m);
+  warpsearch::bindings::register_index(m);
+}

@@ -1,0 +1,54 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""warpsearch: vector search (exact and HNSW) with a C++ engine and a CUDA seam.
+
+>>> import warpsearch as ws
+>>> sorted(ws.build_info())[:3]
+['cuda_compiled', 'cuda_devices', 'openmp']
+"""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import CudaError, InternalError
+from .index import FlatIndex, HNSWIndex, load_index
+
+__version__ = _core.__version__
+
+__all__ = [
+    "FlatIndex",
+    "HNSWIndex",
+    "load_index",
+    "set_num_threads",
+    "get_num_threads",
+    "build_info",
+    "CudaError",
+    "InternalError",
+    "__version__",
+]
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by batch calls (add, search). Default: all cores."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError("number of threads must be an int")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads used by batch calls."""
+    return _core.get_num_threads()
+
+
+def build_info() -> dict:
+    """How this build was made and what it runs on."""
+    return {
+        "version": __version__,
+        "simd_level": _core.simd_level(),
+        "simd_compiled": list(_core.simd_compiled()),
+        "cuda_compiled": bool(_core.cuda_compiled()),
+        "cuda_devices": int(_core.cuda_device_count()),
+        "threads": _core.get_num_threads(),
+        "openmp": False,
+        "thread_pool": "sleeping worker pool (no spin-wait)",
+    }

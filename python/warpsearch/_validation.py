@@ -1,0 +1,128 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Input checks shared by every index: every bad input becomes a clear
+``TypeError`` or ``ValueError`` before anything reaches the engine."""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+
+__all__ = [
+    "as_matrix",
+    "as_ids",
+    "as_positive_int",
+    "as_filter",
+    "as_path",
+    "METRICS",
+]
+
+METRICS = ("l2", "ip", "cosine")
+
+
+def check_metric(metric) -> str:
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
+    m = metric.lower()
+    if m not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    return m
+
+
+def as_positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if value > 2**31 - 1:
+        raise ValueError(f"{name} is too large: {value}")
+    return value
+
+
+def _numeric_array(x, name: str) -> np.ndarray:
+    if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: device arrays need a CUDA build of warpsearch with a GPU; "
+                        "pass a NumPy array")
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating)
+                                     or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must have a numeric dtype (float32, float16, uint8, ...), "
+                        f"got {arr.dtype}")
+    return arr
+
+
+def as_matrix(x, dim: int, name: str = "vectors", allow_empty: bool = True) -> np.ndarray:
+    """Returns a C-contiguous float32 (n, dim) array; a 1-D input is one row."""
+    arr = _numeric_array(x, name)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.shape[1] != dim:
+        raise ValueError(f"{name} have dimension {arr.shape[1]}, but the index has dim={dim}")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty")
+    out = np.ascontiguousarray(arr, dtype=np.float32)
+    if out.size and not np.isfinite(out).all():
+        bad = np.argwhere(~np.isfinite(out))[0]
+        raise ValueError(f"{name} contain NaN or inf (first at row {bad[0]}, column {bad[1]}; "
+                         "float64 values beyond float32 range count as inf)")
+    return out
+
+
+def as_ids(ids, n: int | None, name: str = "ids", unique: bool = True) -> np.ndarray:
+    """Returns a C-contiguous int64 1-D array of ids."""
+    if isinstance(ids, numbers.Integral) and not isinstance(ids, (bool, np.bool_)):
+        ids = [ids]
+    try:
+        arr = np.asarray(ids)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be integers: {exc}") from None
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} entries for {n} vectors")
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must fit in int64")
+    out = np.ascontiguousarray(arr, dtype=np.int64)
+    if unique and out.size > 1:
+        s = np.sort(out)
+        dup = s[1:][s[1:] == s[:-1]]
+        if dup.size:
+            raise ValueError(f"duplicate id {int(dup[0])} in {name}")
+    return out
+
+
+def as_filter(filter):
+    """Returns (allow_ids, mask) with exactly one set, or (None, None)."""
+    if filter is None:
+        return None, None
+    if callable(filter) and not isinstance(filter, np.ndarray):
+        raise TypeError("filter must be a boolean mask over ids or an array of allowed ids, "
+                        "not a callable")
+    arr = np.asarray(filter)
+    if arr.dtype == np.bool_:
+        if arr.ndim != 1:
+            raise ValueError(f"filter mask must be 1-D, got shape {arr.shape}")
+        return None, np.ascontiguousarray(arr, dtype=np.uint8)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64), None
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"filter must be a boolean mask or integer ids, got dtype {arr.dtype}")
+    return as_ids(arr, None, name="filter ids", unique=False), None
+
+
+def as_path(path) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)

@@ -1,0 +1,212 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Index classes: thin, validated wrappers over the compiled engine."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _core
+from ._validation import (
+    as_filter,
+    as_ids,
+    as_matrix,
+    as_path,
+    as_positive_int,
+    check_metric,
+)
+
+__all__ = ["FlatIndex", "HNSWIndex", "load_index"]
+
+
+class _IndexBase:
+    """Shared add/search/remove/save behaviour. Not instantiated directly."""
+
+    _impl: _core.Index
+
+    def __init__(self):
+        self.last_search_info: dict = {}
+
+    # -- properties -----------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Dimension of the vectors."""
+        return self._impl.dim
+
+    @property
+    def metric(self) -> str:
+        """``"l2"``, ``"ip"`` or ``"cosine"``."""
+        return self._impl.metric
+
+    def __len__(self) -> int:
+        return self._impl.size()
+
+    def __contains__(self, id) -> bool:
+        ids = as_ids(id, None, unique=False)
+        return ids.size == 1 and self._impl.contains(int(ids[0]))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, metric={self.metric!r}, size={len(self)})"
+
+    # -- writes ---------------------------------------------------------
+    def add(self, vectors, ids=None) -> None:
+        """Adds vectors (``(n, dim)`` float32/float16/uint8/...; a 1-D array is one vector).
+
+        ``ids`` are int64; by default they continue from the largest id so far.
+        Re-adding an existing id replaces its vector. On error nothing changes.
+        """
+        x = as_matrix(vectors, self.dim, "vectors")
+        id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        self._impl.add(x, id_arr)
+
+    def remove(self, ids) -> int:
+        """Removes ids (unknown ids are ignored); returns how many were removed."""
+        return int(self._impl.remove(as_ids(ids, None, unique=False)))
+
+    # -- reads ----------------------------------------------------------
+    def _search(self, queries, k, ef, rerank, filter):
+        k = as_positive_int(k, "k")
+        single = np.ndim(queries) == 1
+        q = as_matrix(queries, self.dim, "queries")
+        allow_ids, mask = as_filter(filter)
+        D, I, stats = self._impl.search(q, k, ef, rerank, allow_ids, mask)
+        stats["device"] = "cpu"
+        stats["nq"] = int(q.shape[0])
+        self.last_search_info = stats
+        if single:
+            return D[0], I[0]
+        return D, I
+
+    def get_vectors(self, ids) -> np.ndarray:
+        """Stored vectors of ``ids`` (normalized for cosine); KeyError for an unknown id."""
+        id_arr = as_ids(ids, None, unique=False)
+        out, found = self._impl.reconstruct(id_arr)
+        if not found.all():
+            raise KeyError(int(id_arr[~found][0]))
+        return out
+
+    @property
+    def ids(self) -> np.ndarray:
+        """All live ids."""
+        return self._impl.ids()
+
+    def memory_usage(self) -> int:
+        """Bytes of memory held by the index."""
+        return int(self._impl.memory_usage())
+
+    def save(self, path) -> None:
+        """Writes the index (versioned, checksummed format); atomic replace of ``path``."""
+        self._impl.save(as_path(path))
+
+
+class FlatIndex(_IndexBase):
+    """Exact search: every query is compared with every vector (blocked, threaded).
+
+    Examples
+    --------
+    >>> import numpy as np, warpsearch as ws
+    >>> idx = ws.FlatIndex(dim=4, metric="l2")
+    >>> idx.add(np.eye(4, dtype=np.float32))
+    >>> D, I = idx.search(np.array([1, 0, 0, 0], dtype=np.float32), k=2)
+    >>> int(I[0]), float(D[0])
+    (0, 0.0)
+    """
+
+    def __init__(self, dim: int, metric: str = "l2"):
+        super().__init__()
+        self._impl = _core.FlatIndex(as_positive_int(dim, "dim"), check_metric(metric))
+
+    def search(self, queries, k: int = 10, filter=None):
+        """Exact k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
+
+        D is the squared L2 distance (ascending) or the similarity for ip/cosine
+        (descending); missing results have id -1 and distance +inf (l2) / -inf.
+        ``filter`` is a boolean mask indexed by id, or an array of allowed ids.
+        """
+        return self._search(queries, k, 0, -1, filter)
+
+
+class HNSWIndex(_IndexBase):
+    """Approximate search on a hierarchical navigable small-world graph.
+
+    Traversal runs on int8-quantized codes (``quantized=True``) and the best
+    candidates are re-ranked with the exact vectors.
+
+    Examples
+    --------
+    >>> import numpy as np, warpsearch as ws
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 16)).astype(np.float32)
+    >>> idx = ws.HNSWIndex(dim=16, metric="l2", M=16, ef_construction=100)
+    >>> idx.add(x)
+    >>> D, I = idx.search(x[:3], k=1, ef=32)
+    >>> I[:, 0].tolist()
+    [0, 1, 2]
+    """
+
+    def __init__(self, dim: int, metric: str = "l2", M: int = 16, ef_construction: int = 200,
+                 quantized: bool = True, seed: int = 42):
+        super().__init__()
+        M = as_positive_int(M, "M")
+        if not 2 <= M <= 256:
+            raise ValueError(f"M must be in [2, 256], got {M}")
+        if not isinstance(quantized, (bool, np.bool_)):
+            raise TypeError("quantized must be a bool")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise TypeError("seed must be a non-negative integer")
+        self._impl = _core.HnswIndex(as_positive_int(dim, "dim"), check_metric(metric), M,
+                                     as_positive_int(ef_construction, "ef_construction"),
+                                     bool(quantized), int(seed))
+
+    @property
+    def M(self) -> int:
+        return self._impl.M
+
+    @property
+    def ef_construction(self) -> int:
+        return self._impl.ef_construction
+
+    @property
+    def quantized(self) -> bool:
+        return self._impl.quantized
+
+    def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None):
+        """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
+
+        ``ef`` is the candidate list size (raised to k if smaller); ``rerank``
+        limits how many candidates are re-scored exactly (default: all ``ef``).
+        ``filter`` (mask over ids or allowed ids) is honoured exactly: small
+        allowed sets are searched exhaustively, others by a filter-aware walk.
+        """
+        ef = as_positive_int(ef, "ef")
+        rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
+        return self._search(queries, k, ef, rr, filter)
+
+    def consolidate(self) -> None:
+        """Repairs the graph around removed points now and frees their slots."""
+        self._impl.consolidate()
+
+    def reorder(self) -> None:
+        """Renumbers nodes in BFS order for memory locality (done after bulk adds)."""
+        self._impl.reorder()
+
+
+_WRAPPERS = {"flat": FlatIndex, "hnsw": HNSWIndex}
+
+
+def load_index(path):
+    """Loads any index written by ``save``. A missing, truncated or corrupted file
+    raises ``ValueError`` (``FileNotFoundError`` when the path does not exist)."""
+    p = as_path(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"no index file at {p!r}")
+    impl = _core.load_index(p)
+    cls = _WRAPPERS[impl.type_name]
+    obj = cls.__new__(cls)
+    _IndexBase.__init__(obj)
+    obj._impl = impl
+    return obj

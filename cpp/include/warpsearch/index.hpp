@@ -75,6 +75,9 @@ class Index {
    *  lookup maps an id to its slot or -1. Call with the index lock held. */
   template <typename SlotId, typename Lookup>
   static Bitset make_allow(const Filter& f, std::size_t nslots, SlotId slot_id, Lookup lookup);
+  /** @brief Moves next_id_ past the ids of a successful add (ids null: the default ids).
+   *  Once an id reaches the int64 maximum, next_id_ is -1: default ids are exhausted. */
+  void advance_next_id(const idx_t* ids, std::size_t n);
   /** @brief Fills D/I padding and flips signs to the public convention. */
   void finalize_distances(float* D, idx_t* I, std::size_t count) const;
 

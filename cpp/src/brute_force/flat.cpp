@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -111,13 +112,7 @@ void FlatIndex::add(const float* x, std::size_t n, const idx_t* ids) {
     }
     s.put_row(row, x + i * d);
   }
-  idx_t mx = next_id_ - 1;
-  if (ids) {
-    for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, ids[i]);
-  } else {
-    mx = next_id_ + idx_t(n) - 1;
-  }
-  next_id_ = mx + 1;
+  advance_next_id(ids, n);
 }
 
 std::size_t FlatIndex::remove(const idx_t* ids, std::size_t n) {
@@ -240,7 +235,9 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
       for (std::size_t r = 0; r < nranges; ++r)
         for (std::size_t j = 0; j < k; ++j) {
           const idx_t id = pi[(r * nq + qi) * k + j];
-          if (id >= 0) h.push(pd[(r * nq + qi) * k + j], id);
+          const float dist = pd[(r * nq + qi) * k + j];
+          // (+inf, -1) is padding; a negative id with a finite distance is a real result
+          if (id != -1 || dist != std::numeric_limits<float>::infinity()) h.push(dist, id);
         }
       h.finish();
     });

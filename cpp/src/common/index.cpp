@@ -1,5 +1,6 @@
 // SPDX-FileCopyrightText: 2026 warpsearch contributors
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <unordered_set>
@@ -49,6 +50,11 @@ void Index::validate_add(const float* x, std::size_t n, const idx_t* ids) const 
       WS_EXPECTS(nn > 0, "vector ", i, " has zero norm; cosine similarity is undefined");
     }
   }
+  if (!ids && n > 0) {
+    constexpr idx_t kMax = std::numeric_limits<idx_t>::max();
+    WS_EXPECTS(next_id_ >= 0 && idx_t(n - 1) <= kMax - next_id_,
+               "default ids would overflow int64 (an id is at or near 2^63-1); pass ids explicitly");
+  }
   if (ids) {
     std::unordered_set<idx_t> seen;
     seen.reserve(n * 2);
@@ -57,15 +63,23 @@ void Index::validate_add(const float* x, std::size_t n, const idx_t* ids) const 
   }
 }
 
-void Index::finalize_distances(float* D, idx_t* I, std::size_t count) const {
-  const bool sim = metric_ != Metric::L2;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (I[i] < 0) {
-      D[i] = sim ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
-    } else if (sim) {
-      D[i] = -D[i];
-    }
+void Index::advance_next_id(const idx_t* ids, std::size_t n) {
+  if (next_id_ < 0 || n == 0) return;  // exhausted stays exhausted
+  idx_t mx = next_id_ - 1;
+  if (ids) {
+    for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, ids[i]);
+  } else {
+    mx = next_id_ + idx_t(n - 1);  // validate_add checked that this does not overflow
   }
+  next_id_ = mx == std::numeric_limits<idx_t>::max() ? -1 : mx + 1;
+}
+
+void Index::finalize_distances(float* D, idx_t* I, std::size_t count) const {
+  // Padding is (+inf, -1) from TopK::finish; negating it gives the -inf of ip/cosine.
+  // Ids are arbitrary int64 (negative ones too), so the id alone never marks padding.
+  (void)I;
+  if (metric_ == Metric::L2) return;
+  for (std::size_t i = 0; i < count; ++i) D[i] = -D[i];
 }
 
 std::unique_ptr<Index> load_index(const std::string& path) {

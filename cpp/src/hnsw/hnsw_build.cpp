@@ -18,7 +18,7 @@ void HnswGraph::grow(std::size_t new_cap) {
   upper.resize(new_cap);
   vecs.resize(new_cap * d, 0.f);
   if (p.quantized) {
-    codes.resize(new_cap * d, 0);
+    codes.resize(new_cap * cs, 0);
     cnorm.resize(new_cap, 0.f);
   }
   labels.resize(new_cap, -1);
@@ -81,7 +81,8 @@ void HnswGraph::insert(std::uint32_t s) {
       return;
     }
   }
-  QueryCtx c;
+  thread_local QueryCtx c;
+  thread_local std::vector<Cand> cands;
   prepare(c, vec(s));
   Cand cur{tdist(c, std::size_t(ep)), std::uint32_t(ep)};
   if (top > level) {
@@ -109,7 +110,7 @@ void HnswGraph::insert(std::uint32_t s) {
     }
   }
   for (int l = std::min(level, top); l >= 0; --l) {
-    auto cands = search_level(c, cur, std::size_t(p.ef_construction), l, nullptr, false, nullptr);
+    search_level(c, cur, std::size_t(p.ef_construction), l, nullptr, false, nullptr, cands);
     if (cands.empty()) continue;
     // Re-score exactly: the graph is built on exact geometry.
     if (p.quantized)

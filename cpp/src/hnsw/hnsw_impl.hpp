@@ -4,7 +4,9 @@
 // Private state of HnswIndex and the distance helpers shared by build and search.
 // The graph struct holds storage; the algorithms live in hnsw_build.cpp and
 // hnsw_search.cpp.
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -22,10 +24,12 @@ namespace warpsearch::detail {
 enum SlotState : std::uint8_t { kFree = 0, kLive = 1, kTomb = 2 };
 
 // Per-query distance context: the exact (normalized) query plus, for quantized
-// traversal, w = q * scale and the constants of the asymmetric SQ8 distance.
+// traversal, w = q * scale quantized to int8 (w ~ alpha * w8) and the constants of
+// the asymmetric SQ8 distance: q.x ~ qc + alpha * sum(w8 * code).
 struct QueryCtx {
   const float* q = nullptr;
-  std::vector<float> w;
+  std::vector<std::int8_t> w8;
+  float alpha = 0.f;
   float qc = 0.f;  // sum q * min
   float qn = 0.f;  // |q|^2
 };
@@ -44,7 +48,8 @@ struct HnswGraph {
   std::vector<std::uint32_t> links0;  // cap * (R0 + 1): [count, ids...]
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
   std::vector<float> vecs;            // cap * d exact vectors (normalized for cosine)
-  std::vector<std::uint8_t> codes;    // cap * d SQ8 codes (quantized traversal)
+  std::size_t cs = 0;                 // code stride: d rounded up to 64 bytes, zero padded
+  std::vector<std::uint8_t> codes;    // cap * cs SQ8 codes (quantized traversal)
   std::vector<float> cnorm;           // |decoded code|^2 per slot
   std::vector<idx_t> labels;
   std::vector<std::uint8_t> levels, state;
@@ -78,7 +83,7 @@ struct HnswGraph {
   }
   std::size_t max_links(int level) const { return level == 0 ? R0 : R; }
   const float* vec(std::size_t s) const { return &vecs[s * d]; }
-  const std::uint8_t* code(std::size_t s) const { return &codes[s * d]; }
+  const std::uint8_t* code(std::size_t s) const { return &codes[s * cs]; }
   std::mutex& lock_of(std::size_t s) { return stripes[s & (kStripes - 1)]; }
 
   float exact(const float* q, std::size_t s) const {
@@ -90,44 +95,49 @@ struct HnswGraph {
   void prepare(QueryCtx& c, const float* q) const {
     c.q = q;
     if (!p.quantized) return;
-    c.w.resize(d);
-    float qc = 0.f, qn = 0.f;
+    c.w8.assign(cs, 0);
+    float qc = 0.f, qn = 0.f, wmax = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
-      c.w[j] = q[j] * vscale[j];
       qc += q[j] * vmin[j];
       qn += q[j] * q[j];
+      wmax = std::max(wmax, std::abs(q[j] * vscale[j]));
     }
+    const float inv = wmax > 0 ? 127.f / wmax : 0.f;
+    for (std::size_t j = 0; j < d; ++j)
+      c.w8[j] = std::int8_t(std::lrint(q[j] * vscale[j] * inv));
+    c.alpha = wmax > 0 ? wmax / 127.f : 0.f;
     c.qc = qc;
     c.qn = qn;
   }
-  float from_dot(const QueryCtx& c, float dot, std::size_t s) const {
-    const float ip = c.qc + dot;
+  float from_dot(const QueryCtx& c, std::int32_t dot, std::size_t s) const {
+    const float ip = c.qc + c.alpha * float(dot);
     return is_l2() ? c.qn - 2.f * ip + cnorm[s] : -ip;
   }
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
   float tdist(const QueryCtx& c, std::size_t s) const {
     if (!p.quantized) return exact(c.q, s);
-    return from_dot(c, kernels().ip_u8(c.w.data(), code(s), d), s);
+    return from_dot(c, kernels().dot_u8s8(code(s), c.w8.data(), cs), s);
   }
   void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
     if (!p.quantized) {
       for (int i = 0; i < 4; ++i) out[i] = exact(c.q, s[i]);
       return;
     }
-    kernels().ip_u8_x4(c.w.data(), code(s[0]), code(s[1]), code(s[2]), code(s[3]), d, out);
-    for (int i = 0; i < 4; ++i) out[i] = from_dot(c, out[i], s[i]);
+    std::int32_t dots[4];
+    kernels().dot_u8s8_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w8.data(), cs, dots);
+    for (int i = 0; i < 4; ++i) out[i] = from_dot(c, dots[i], s[i]);
   }
   void prefetch(std::size_t s) const {
     const char* p0 = p.quantized ? reinterpret_cast<const char*>(code(s))
                                  : reinterpret_cast<const char*>(vec(s));
-    const std::size_t bytes = p.quantized ? d : d * sizeof(float);
+    const std::size_t bytes = p.quantized ? cs : d * sizeof(float);
     for (std::size_t o = 0; o < bytes && o < 512; o += 64) __builtin_prefetch(p0 + o);
   }
 
   void encode(std::size_t s) {
     if (!p.quantized) return;
     const float* v = vec(s);
-    std::uint8_t* c = &codes[s * d];
+    std::uint8_t* c = &codes[s * cs];
     float nn = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
       float t = vscale[j] > 0 ? (v[j] - vmin[j]) / vscale[j] : 0.f;
@@ -146,10 +156,10 @@ struct HnswGraph {
   void grow(std::size_t new_cap);
   // Greedy descent through the upper levels; returns (dist, slot) on level `to`.
   Cand descend(const QueryCtx& c, int from, int to) const;
-  // Best-first search of one level; returns up to ef eligible candidates, unsorted.
-  std::vector<Cand> search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
-                                 const std::uint64_t* allow, bool two_hop,
-                                 SearchStats* st) const;
+  // Best-first search of one level; fills res with up to ef eligible candidates, unsorted.
+  void search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
+                    const std::uint64_t* allow, bool two_hop, SearchStats* st,
+                    std::vector<Cand>& res) const;
   void insert(std::uint32_t s);
   // Keeps at most m of cands (sorted ascending by distance to the base point).
   void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;

@@ -66,7 +66,7 @@ void HnswGraph::reorder() {
     }
     std::copy(vec(o), vec(o) + d, &vv[i * d]);
     if (p.quantized) {
-      std::copy(code(o), code(o) + d, &cc[i * d]);
+      std::copy(code(o), code(o) + cs, &cc[i * cs]);
       cn[i] = cnorm[o];
     }
     lv[i] = levels[o];
@@ -99,6 +99,7 @@ HnswIndex::HnswIndex(int dim, Metric metric, const HnswParams& params)
   g.metric = metric;
   g.R = std::size_t(params.M);
   g.R0 = 2 * std::size_t(params.M);
+  g.cs = (g.d + 63) / 64 * 64;
   g.level_mult = 1.0 / std::log(double(std::max(params.M, 2)));
 }
 
@@ -206,9 +207,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
     if (g.entry < 0) g.insert(slots[first++]);
     parallel_for(n - first, [&](std::size_t i, int) { g.insert(slots[first + i]); }, 16);
   }
-  idx_t mx = next_id_ - 1;
-  for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, ids ? ids[i] : next_id_ + idx_t(i));
-  next_id_ = mx + 1;
+  advance_next_id(ids, n);
   if (n >= 1024 && 2 * n >= g.nlive) {
     std::unique_lock lk(g.rw);
     g.reorder();

@@ -53,26 +53,40 @@ Cand HnswGraph::descend(const QueryCtx& c, int from, int to) const {
   return {dcur, cur};
 }
 
-std::vector<Cand> HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
-                                          const std::uint64_t* allow, bool two_hop,
-                                          SearchStats* st) const {
+namespace {
+struct LevelScratch {
+  std::vector<Cand> cand;  // min-heap on distance
+  std::vector<std::uint32_t> nb, hop, todo;
+};
+}  // namespace
+
+void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
+                             const std::uint64_t* allow, bool two_hop, SearchStats* st,
+                             std::vector<Cand>& res) const {
   Visited& vis = tls_visited();
   vis.reset(nslots);
+  thread_local LevelScratch sc;
   const std::size_t maxn = max_links(level);
   const std::size_t cap_hop = 2 * maxn;
-  std::vector<Cand> cand;     // min-heap on distance
-  std::vector<Cand> res;      // max-heap on distance, at most ef eligible entries
-  cand.reserve(ef * 4);
-  res.reserve(ef + 1);
+  auto& cand = sc.cand;
+  cand.clear();
+  res.clear();  // max-heap on distance, at most ef eligible entries
+  // Without a filter or tombstones every linked node is a result candidate.
+  const bool all_eligible = !allow && ntomb == 0;
+  auto ok = [&](std::uint32_t s) { return all_eligible || eligible(s, allow); };
   auto cand_less = [](const Cand& a, const Cand& b) { return a.first > b.first; };
   std::uint64_t evals = 1, expanded = 0;
 
   vis.test_set(ep.second);
   cand.push_back(ep);
-  if (eligible(ep.second, allow)) res.push_back(ep);
+  if (ok(ep.second)) res.push_back(ep);
   float worst = res.size() >= ef ? res.front().first : INFINITY;
 
-  std::vector<std::uint32_t> nb(maxn), hop(maxn), todo;
+  auto& nb = sc.nb;
+  auto& hop = sc.hop;
+  auto& todo = sc.todo;
+  nb.resize(maxn);
+  hop.resize(maxn);
   todo.reserve(cap_hop + 4);
   float dist4[4];
   while (!cand.empty()) {
@@ -80,14 +94,17 @@ std::vector<Cand> HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_
     const Cand cur = cand.back();
     cand.pop_back();
     if (cur.first > worst && res.size() >= ef) break;
-    if (!cand.empty()) __builtin_prefetch(ll(cand.front().second, level));
+    if (!cand.empty()) {  // the next node to expand: fetch its whole neighbour row now
+      const char* row = reinterpret_cast<const char*>(ll(cand.front().second, level));
+      for (std::size_t o = 0; o < (maxn + 1) * 4; o += 64) __builtin_prefetch(row + o);
+    }
     ++expanded;
     const std::size_t n = read_list(ll(cur.second, level), maxn, nb.data());
     todo.clear();
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t s = nb[i];
       if (vis.test_set(s)) continue;
-      if (!two_hop || eligible(s, allow)) {
+      if (!two_hop || ok(s)) {
         todo.push_back(s);
         prefetch(s);
         continue;
@@ -97,7 +114,7 @@ std::vector<Cand> HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_
       const std::size_t n2 = read_list(ll(s, level), maxn, hop.data());
       for (std::size_t j = 0; j < n2 && todo.size() < cap_hop; ++j) {
         const std::uint32_t s2 = hop[j];
-        if (eligible(s2, allow) && !vis.test_set(s2)) {
+        if (ok(s2) && !vis.test_set(s2)) {
           todo.push_back(s2);
           prefetch(s2);
         }
@@ -105,11 +122,11 @@ std::vector<Cand> HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_
     }
     evals += todo.size();
     std::size_t i = 0;
-    auto consider = [&](std::uint32_t s, float dd) {
+    auto consider = [&](std::uint32_t s, float dd) __attribute__((always_inline)) {
       if (res.size() < ef || dd < worst) {
         cand.emplace_back(dd, s);
         std::push_heap(cand.begin(), cand.end(), cand_less);
-        if (eligible(s, allow)) {
+        if (ok(s)) {
           res.emplace_back(dd, s);
           std::push_heap(res.begin(), res.end());
           if (res.size() > ef) {
@@ -130,7 +147,6 @@ std::vector<Cand> HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_
     st->distance_evals += evals;
     st->nodes_visited += expanded;
   }
-  return res;
 }
 
 }  // namespace warpsearch::detail
@@ -194,20 +210,28 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       top.finish();
       return;
     }
-    if (plan == 1) {
+    thread_local detail::QueryCtx c;
+    thread_local std::vector<detail::Cand> res;
+    bool scan = plan == 1;
+    if (!scan) {
+      g.prepare(c, qv);
+      detail::Cand ep = g.descend(c, g.max_level, 0);
+      g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res);
+      // A filtered walk that starts where no allowed node is within reach (e.g. the
+      // filter keeps other clusters) finds fewer than k results although more exist:
+      // then scan the allowed set exactly instead of returning padding.
+      scan = allow && res.size() < std::min(k, nallowed);
+    }
+    if (scan) {
       for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
         for (std::uint64_t m = allow[w]; m; m &= m - 1) {
           const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
           const float dd = g.exact(qv, s);
           if (dd < top.threshold()) top.push(dd, g.labels[s]);
         }
-      st.distance_evals = nallowed;
+      st.distance_evals += nallowed;
       top.finish();
     } else {
-      detail::QueryCtx c;
-      g.prepare(c, qv);
-      detail::Cand ep = g.descend(c, g.max_level, 0);
-      auto res = g.search_level(c, ep, ef, 0, allow, plan == 2, &st);
       std::sort(res.begin(), res.end());
       std::size_t take = res.size();
       if (g.p.quantized) {

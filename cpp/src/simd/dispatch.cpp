@@ -18,7 +18,7 @@ int cpu_best_level() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return 2;
+    return __builtin_cpu_supports("avx512vnni") ? 3 : 2;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
   return 0;
@@ -26,7 +26,8 @@ int cpu_best_level() {
 
 const Kernels* table_for(int level) {
 #if defined(WS_HAVE_X86)
-  if (level >= 2) return &kernels_avx512();
+  if (level >= 3) return &kernels_avx512_vnni();
+  if (level == 2) return &kernels_avx512();
   if (level == 1) return &kernels_avx2();
 #endif
   return &kernels_generic();
@@ -59,8 +60,10 @@ std::vector<std::string> simd_compiled() {
 }
 
 void set_simd_level(const std::string& level) {
-  int want = level == "generic" ? 0 : level == "avx2" ? 1 : level == "avx512" ? 2 : -1;
-  WS_EXPECTS(want >= 0, "unknown SIMD level '", level, "' (expected generic, avx2 or avx512)");
+  int want = level == "generic" ? 0 : level == "avx2" ? 1 : level == "avx512" ? 2
+           : level == "avx512_vnni" ? 3 : -1;
+  WS_EXPECTS(want >= 0, "unknown SIMD level '", level,
+             "' (expected generic, avx2, avx512 or avx512_vnni)");
   int best = detail::cpu_best_level();
   WS_EXPECTS(want <= best, "SIMD level '", level, "' is not supported by this CPU or build");
   detail::current().store(detail::table_for(want));

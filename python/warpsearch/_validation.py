@@ -68,7 +68,8 @@ def as_matrix(x, dim: int, name: str = "vectors", allow_empty: bool = True) -> n
         raise ValueError(f"{name} have dimension {arr.shape[1]}, but the index has dim={dim}")
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values are reported below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
     if out.size and not np.isfinite(out).all():
         bad = np.argwhere(~np.isfinite(out))[0]
         raise ValueError(f"{name} contain NaN or inf (first at row {bad[0]}, column {bad[1]}; "

@@ -70,8 +70,8 @@ class _IndexBase:
     # -- reads ----------------------------------------------------------
     def _search(self, queries, k, ef, rerank, filter):
         k = as_positive_int(k, "k")
+        q = as_matrix(queries, self.dim, "queries")  # validates before anything else reads it
         single = np.ndim(queries) == 1
-        q = as_matrix(queries, self.dim, "queries")
         allow_ids, mask = as_filter(filter)
         D, I, stats = self._impl.search(q, k, ef, rerank, allow_ids, mask)
         stats["device"] = "cpu"

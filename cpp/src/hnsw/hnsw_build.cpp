@@ -21,6 +21,10 @@ void HnswGraph::grow(std::size_t new_cap) {
     codes.resize(new_cap * cs, 0);
     cnorm.resize(new_cap, 0.f);
   }
+  if (mips) {
+    xnorm.resize(new_cap, 0.f);
+    aug.resize(new_cap, 0.f);
+  }
   labels.resize(new_cap, -1);
   levels.resize(new_cap, 0);
   state.resize(new_cap, kFree);
@@ -82,8 +86,8 @@ void HnswGraph::insert(std::uint32_t s) {
     }
   }
   thread_local QueryCtx c;
-  thread_local std::vector<Cand> cands;
-  prepare(c, vec(s));
+  thread_local std::vector<std::vector<Cand>> chosen;  // neighbours per level
+  prepare_node(c, s);
   Cand cur{tdist(c, std::size_t(ep)), std::uint32_t(ep)};
   if (top > level) {
     // descend() starts from the global entry; do the same walk from the snapshot.
@@ -109,15 +113,25 @@ void HnswGraph::insert(std::uint32_t s) {
       }
     }
   }
-  for (int l = std::min(level, top); l >= 0; --l) {
+  // Search top-down, then link bottom-up: s becomes reachable at a level only once
+  // its lists below are written. Linking top-down let a concurrent insert descend
+  // into s, start its level-0 search at s's still empty list, and link only to s,
+  // after which s's own list write dropped that reverse link: an unreachable node.
+  const int lmax = std::min(level, top);
+  if (chosen.size() < std::size_t(lmax + 1)) chosen.resize(std::size_t(lmax + 1));
+  for (int l = lmax; l >= 0; --l) {
+    auto& cands = chosen[std::size_t(l)];
     search_level(c, cur, std::size_t(p.ef_construction), l, nullptr, false, nullptr, cands);
     if (cands.empty()) continue;
     // Re-score exactly: the graph is built on exact geometry.
     if (p.quantized)
-      for (auto& cd : cands) cd.first = exact(vec(s), cd.second);
+      for (auto& cd : cands) cd.first = exact_pair(s, cd.second);
     std::sort(cands.begin(), cands.end());
     cur = cands.front();
     select_neighbors(cands, max_links(l));
+  }
+  for (int l = 0; l <= lmax; ++l) {
+    const auto& cands = chosen[std::size_t(l)];
     {
       std::lock_guard<std::mutex> lk(lock_of(s));
       std::uint32_t* lst = ll(s, l);

@@ -32,6 +32,13 @@ struct QueryCtx {
   float alpha = 0.f;
   float qc = 0.f;  // sum q * min
   float qn = 0.f;  // |q|^2
+  // Inner-product graphs are built in the space where x gains the coordinate
+  // sqrt(M^2 - |x|^2) (M the largest norm): there L2 order between a query (extra
+  // coordinate 0) and the data is inner-product order, and node-to-node distances
+  // are a metric, which the neighbour heuristic needs. node = this context is a
+  // stored vector being inserted, with extra coordinate qa.
+  bool node = false;
+  float qa = 0.f;
 };
 
 using Cand = std::pair<float, std::uint32_t>;
@@ -51,6 +58,9 @@ struct HnswGraph {
   std::size_t cs = 0;                 // code stride: d rounded up to 64 bytes, zero padded
   std::vector<std::uint8_t> codes;    // cap * cs SQ8 codes (quantized traversal)
   std::vector<float> cnorm;           // |decoded code|^2 per slot
+  bool mips = false;                  // metric IP: augmented build space (see QueryCtx)
+  float mips_m2 = 0.f;                // M^2 of the augmentation
+  std::vector<float> xnorm, aug;      // per slot: |x|^2 and sqrt(M^2 - |x|^2) (mips only)
   std::vector<idx_t> labels;
   std::vector<std::uint8_t> levels, state;
   std::unordered_map<idx_t, std::uint32_t> map;
@@ -90,10 +100,36 @@ struct HnswGraph {
     const auto& K = kernels();
     return is_l2() ? K.l2(q, vec(s), d) : -K.ip(q, vec(s), d);
   }
-  float exact_pair(std::size_t a, std::size_t b) const { return exact(vec(a), b); }
+  // Distance between two stored vectors: in the augmented space for IP graphs.
+  float exact_pair(std::size_t a, std::size_t b) const {
+    if (!mips) return exact(vec(a), b);
+    const float t = aug[a] - aug[b];
+    return xnorm[a] + xnorm[b] - 2.f * kernels().ip(vec(a), vec(b), d) + t * t;
+  }
+  // Exact distance from a context (query or inserted node) to slot s.
+  float exact_ctx(const QueryCtx& c, std::size_t s) const {
+    if (!c.node || !mips) return exact(c.q, s);
+    const float t = c.qa - aug[s];
+    return c.qn + xnorm[s] - 2.f * kernels().ip(c.q, vec(s), d) + t * t;
+  }
+  void set_norms(std::size_t s) {
+    if (!mips) return;
+    xnorm[s] = kernels().ip(vec(s), vec(s), d);
+    aug[s] = std::sqrt(std::max(0.f, mips_m2 - xnorm[s]));
+  }
 
+  // Context of a stored node used as the query while it is inserted.
+  void prepare_node(QueryCtx& c, std::size_t s) const {
+    prepare(c, vec(s));
+    c.node = mips;
+    if (mips) {
+      c.qn = xnorm[s];
+      c.qa = aug[s];
+    }
+  }
   void prepare(QueryCtx& c, const float* q) const {
     c.q = q;
+    c.node = false;
     if (!p.quantized) return;
     c.w8.assign(cs, 0);
     float qc = 0.f, qn = 0.f, wmax = 0.f;
@@ -111,16 +147,19 @@ struct HnswGraph {
   }
   float from_dot(const QueryCtx& c, std::int32_t dot, std::size_t s) const {
     const float ip = c.qc + c.alpha * float(dot);
-    return is_l2() ? c.qn - 2.f * ip + cnorm[s] : -ip;
+    if (is_l2()) return c.qn - 2.f * ip + cnorm[s];
+    if (!c.node) return -ip;
+    const float t = c.qa - aug[s];
+    return c.qn - 2.f * ip + cnorm[s] + t * t;
   }
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
   float tdist(const QueryCtx& c, std::size_t s) const {
-    if (!p.quantized) return exact(c.q, s);
+    if (!p.quantized) return exact_ctx(c, s);
     return from_dot(c, kernels().dot_u8s8(code(s), c.w8.data(), cs), s);
   }
   void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
     if (!p.quantized) {
-      for (int i = 0; i < 4; ++i) out[i] = exact(c.q, s[i]);
+      for (int i = 0; i < 4; ++i) out[i] = exact_ctx(c, s[i]);
       return;
     }
     std::int32_t dots[4];
@@ -160,6 +199,8 @@ struct HnswGraph {
   void search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
                     const std::uint64_t* allow, bool two_hop, SearchStats* st,
                     std::vector<Cand>& res) const;
+  void search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, int level,
+                         SearchStats* st, std::vector<Cand>& res) const;
   void insert(std::uint32_t s);
   // Keeps at most m of cands (sorted ascending by distance to the base point).
   void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;
@@ -182,6 +223,7 @@ struct Visited {
       epoch = 1;
     }
   }
+  bool test(std::size_t s) const { return tag[s] == epoch; }
   bool test_set(std::size_t s) {
     if (tag[s] == epoch) return true;
     tag[s] = epoch;

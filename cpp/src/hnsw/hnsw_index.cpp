@@ -50,7 +50,7 @@ void HnswGraph::reorder() {
 
   std::vector<std::uint32_t> l0(links0.size(), 0);
   std::vector<std::vector<std::uint32_t>> up(cap);
-  std::vector<float> vv(vecs.size()), cn(cnorm.size());
+  std::vector<float> vv(vecs.size()), cn(cnorm.size()), xn(xnorm.size()), ag(aug.size());
   std::vector<std::uint8_t> cc(codes.size()), lv(levels.size(), 0), st(state.size(), kFree);
   std::vector<idx_t> lb(labels.size(), -1);
   parallel_for(nslots, [&](std::size_t i, int) {
@@ -69,6 +69,10 @@ void HnswGraph::reorder() {
       std::copy(code(o), code(o) + cs, &cc[i * cs]);
       cn[i] = cnorm[o];
     }
+    if (mips) {
+      xn[i] = xnorm[o];
+      ag[i] = aug[o];
+    }
     lv[i] = levels[o];
     st[i] = state[o];
     lb[i] = labels[o];
@@ -78,6 +82,8 @@ void HnswGraph::reorder() {
   vecs.swap(vv);
   codes.swap(cc);
   cnorm.swap(cn);
+  xnorm.swap(xn);
+  aug.swap(ag);
   levels.swap(lv);
   state.swap(st);
   labels.swap(lb);
@@ -100,6 +106,7 @@ HnswIndex::HnswIndex(int dim, Metric metric, const HnswParams& params)
   g.R = std::size_t(params.M);
   g.R0 = 2 * std::size_t(params.M);
   g.cs = (g.d + 63) / 64 * 64;
+  g.mips = metric == Metric::IP;
   g.level_mult = 1.0 / std::log(double(std::max(params.M, 2)));
 }
 
@@ -150,6 +157,20 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
         const float inv = float(1.0 / std::sqrt(s));
         for (std::size_t j = 0; j < d; ++j) v[j] *= inv;
       }
+    }
+    if (g.mips) {
+      // The augmentation needs M >= every norm; when it grows, all extra coordinates move.
+      float m2 = g.mips_m2;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* v = &g.vecs[slots[i] * d];
+        m2 = std::max(m2, detail::kernels().ip(v, v, d));
+      }
+      if (m2 > g.mips_m2) {
+        g.mips_m2 = m2;
+        for (std::size_t s = 0; s < g.nslots; ++s)
+          if (g.state[s] != detail::kFree) g.set_norms(s);
+      }
+      for (std::size_t i = 0; i < n; ++i) g.set_norms(slots[i]);
     }
     if (g.p.quantized) {
       // Per-dimension range of the int8 codes; widened (with headroom, so it
@@ -301,6 +322,8 @@ void HnswIndex::save(const std::string& path) const {
   w.add("vectors", g.vecs.data(), ns * g.d * sizeof(float));
   w.add("sq_min", g.vmin);
   w.add("sq_scale", g.vscale);
+  std::vector<float> m2{g.mips_m2};
+  w.add("mips_m2", m2);
   w.write(path);
 }
 
@@ -360,6 +383,11 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   WS_EXPECTS((g.entry < 0 && ns == 0) || (g.entry >= 0 && std::size_t(g.entry) < ns &&
               int(levels[std::size_t(g.entry)]) == g.max_level) || (g.entry < 0 && g.nlive == 0),
              bad, "bad entry point");
+  if (g.mips) {
+    g.mips_m2 = r.vec<float>("mips_m2", 1)[0];
+    for (std::size_t s = 0; s < ns; ++s)
+      if (g.state[s] != detail::kFree) g.set_norms(s);
+  }
   g.sq_trained = meta[8] != 0;
   if (g.p.quantized && g.sq_trained) {
     g.vmin = r.vec<float>("sq_min", d);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 #include "common/topk.hpp"
@@ -60,9 +61,99 @@ struct LevelScratch {
 };
 }  // namespace
 
+// Unfiltered search without tombstones: one sorted pool of the ef best nodes seen
+// replaces the two heaps of the general walk. The next node to expand is the best
+// unexpanded one in the pool, and the walk ends when every pool entry is expanded:
+// the same nodes are expanded as by the heap formulation, at a fraction of the
+// bookkeeping (one binary search and a short memmove per accepted neighbour).
+void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, int level,
+                                  SearchStats* st, std::vector<Cand>& res) const {
+  Visited& vis = tls_visited();
+  vis.reset(nslots);
+  thread_local LevelScratch sc;
+  constexpr std::uint32_t kDone = 0x80000000u;  // expanded flag in the id's top bit
+  const std::size_t maxn = max_links(level);
+  auto& pool = sc.cand;
+  pool.resize(ef + 1);
+  auto& nb = sc.nb;
+  auto& todo = sc.todo;
+  nb.resize(maxn);
+  todo.resize(maxn);
+  std::size_t size = 1, next = 0;
+  pool[0] = ep;
+  vis.test_set(ep.second);
+  std::uint64_t evals = 1, expanded = 0;
+  float dist4[4];
+
+  auto insert = [&](float dd, std::uint32_t s) __attribute__((always_inline)) {
+    if (size == ef && dd >= pool[size - 1].first) return;
+    std::size_t lo = 0, hi = size;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
+    }
+    const std::size_t n_move = (size == ef ? size - 1 : size) - lo;
+    std::memmove(&pool[lo + 1], &pool[lo], n_move * sizeof(Cand));
+    pool[lo] = {dd, s};
+    if (size < ef) ++size;
+    if (lo < next) next = lo;
+  };
+
+  while (next < size) {
+    const std::uint32_t cur = pool[next].second;
+    pool[next].second = cur | kDone;
+    // Software pipeline over the expansion order: the rows of the next two nodes to
+    // expand (as the pool stands) are fetched, and the codes of the next node's
+    // unvisited neighbours too, so their memory latency overlaps this expansion.
+    {
+      std::size_t j1 = next + 1;
+      while (j1 < size && (pool[j1].second & kDone)) ++j1;
+      if (j1 < size) {
+        std::size_t j2 = j1 + 1;
+        while (j2 < size && (pool[j2].second & kDone)) ++j2;
+        if (j2 < size) {
+          const char* row = reinterpret_cast<const char*>(ll(pool[j2].second, level));
+          for (std::size_t o = 0; o < (maxn + 1) * 4; o += 64) __builtin_prefetch(row + o);
+        }
+        const std::uint32_t* l1 = ll(pool[j1].second, level);
+        const std::size_t n1 = std::min<std::size_t>(
+            std::atomic_ref<const std::uint32_t>(l1[0]).load(std::memory_order_relaxed), maxn);
+        for (std::size_t i = 0; i < n1; ++i) {
+          const std::uint32_t s = std::atomic_ref<const std::uint32_t>(l1[1 + i]).load(std::memory_order_relaxed);
+          if (!vis.test(s)) prefetch(s);
+        }
+      }
+    }
+    ++expanded;
+    const std::size_t n = read_list(ll(cur, level), maxn, nb.data());
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t s = nb[i];
+      if (vis.test_set(s)) continue;
+      todo[m++] = s;
+      prefetch(s);
+    }
+    evals += m;
+    std::size_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      tdist4(c, &todo[i], dist4);
+      for (int j = 0; j < 4; ++j) insert(dist4[j], todo[i + j]);
+    }
+    for (; i < m; ++i) insert(tdist(c, todo[i]), todo[i]);
+    while (next < size && (pool[next].second & kDone)) ++next;
+  }
+  res.resize(size);
+  for (std::size_t i = 0; i < size; ++i) res[i] = {pool[i].first, pool[i].second & ~kDone};
+  if (st) {
+    st->distance_evals += evals;
+    st->nodes_visited += expanded;
+  }
+}
+
 void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
                              const std::uint64_t* allow, bool two_hop, SearchStats* st,
                              std::vector<Cand>& res) const {
+  if (!allow && ntomb == 0) return search_level_pool(c, ep, ef, level, st, res);
   Visited& vis = tls_visited();
   vis.reset(nslots);
   thread_local LevelScratch sc;
@@ -103,14 +194,15 @@ void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int lev
     todo.clear();
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t s = nb[i];
-      if (vis.test_set(s)) continue;
       if (!two_hop || ok(s)) {
+        if (vis.test_set(s)) continue;
         todo.push_back(s);
         prefetch(s);
         continue;
       }
-      // Filtered out: step through it to its eligible neighbours.
-      if (todo.size() >= cap_hop) continue;
+      // Filtered out: step through it to its eligible neighbours. It is marked
+      // visited only when its neighbours were really looked at.
+      if (todo.size() >= cap_hop || vis.test_set(s)) continue;
       const std::size_t n2 = read_list(ll(s, level), maxn, hop.data());
       for (std::size_t j = 0; j < n2 && todo.size() < cap_hop; ++j) {
         const std::uint32_t s2 = hop[j];
@@ -174,21 +266,29 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
     nallowed = 0;
     for (auto w : allow_bits) nallowed += std::size_t(__builtin_popcountll(w));
   }
-  const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
-  // Planner: exact scan of the allowed set when it costs less than a graph walk
-  // (the walk's cost is learned from unfiltered searches on this index), a
+  // Planner: an exact scan of the allowed set when it costs less than a graph walk
+  // (the walk's distance evaluations per unit of ef are learned from this index's
+  // unfiltered searches; a filtered walk costs about 1/selectivity more), a
   // filter-aware walk with two-hop expansion at low selectivity, else a plain walk.
+  // The same rule sends searches whose ef approaches the index size to the scan,
+  // which also reaches nodes the graph cannot.
   int plan = 0;
-  if (allow) {
+  {
     const double sel = g.nlive ? double(nallowed) / double(g.nlive) : 0.0;
-    double walk = g.mean_evals.load();
-    if (walk <= 0) walk = double(ef) * double(g.R0) * 0.5;
-    // quantized steps are cheaper than exact ones; low selectivity walks cost more.
-    const double walk_cost = walk * (g.p.quantized ? 0.5 : 1.0) / std::max(sel, 1e-3);
+    double per_ef = g.mean_evals.load();
+    if (per_ef <= 0) per_ef = double(g.R0) * 0.5;
+    // quantized steps are cheaper than the scan's exact ones
+    const double walk_cost = per_ef * double(ef) * (g.p.quantized ? 0.5 : 1.0) / std::max(sel, 1e-3);
     if (double(nallowed) <= walk_cost) plan = 1;
-    else plan = sel < 0.3 ? 2 : 0;
+    else if (params.filter.active()) plan = sel < 0.3 ? 2 : 0;
   }
+  if (plan == 1 && allow_bits.empty()) {
+    allow_bits.assign(detail::bit_words(g.nslots) + 1, 0);
+    for (std::size_t s = 0; s < g.nslots; ++s)
+      if (g.state[s] == detail::kLive) detail::bit_set(allow_bits.data(), s);
+  }
+  const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
   std::atomic<std::uint64_t> evals{0}, visited{0};
   std::vector<float> qn(metric_ == Metric::Cosine ? nq * d : 0);
@@ -235,9 +335,25 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       std::sort(res.begin(), res.end());
       std::size_t take = res.size();
       if (g.p.quantized) {
-        if (params.rerank > 0) take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
-        for (std::size_t i = 0; i < take; ++i) top.push(g.exact(qv, res[i].second), g.labels[res[i].second]);
-        st.distance_evals += take;
+        // Re-rank in order of approximate distance. By default the cut-off calibrates
+        // itself per query: the first k candidates measure the quantization error, and
+        // the scan stops once a candidate's approximate distance exceeds the current
+        // k-th exact distance by more than twice the largest error seen so far.
+        std::size_t done = 0;
+        if (params.rerank > 0) {
+          take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
+          for (; done < take; ++done) top.push(g.exact(qv, res[done].second), g.labels[res[done].second]);
+        } else {
+          float maxerr = 0.f;
+          for (; done < take; ++done) {
+            const float approx = res[done].first;
+            if (done >= k && top.full() && approx - 2.f * maxerr > top.threshold()) break;
+            const float dd = g.exact(qv, res[done].second);
+            maxerr = std::max(maxerr, std::abs(dd - approx));
+            top.push(dd, g.labels[res[done].second]);
+          }
+        }
+        st.distance_evals += done;
       } else {
         for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, g.labels[res[i].second]);
       }
@@ -248,7 +364,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   });
 
   if (plan == 0 && !allow && nq > 0) {
-    const double per_query = double(evals.load()) / double(nq);
+    const double per_query = double(evals.load()) / double(nq) / double(ef);
     const double old = g.mean_evals.load();
     g.mean_evals.store(old <= 0 ? per_query : 0.8 * old + 0.2 * per_query);
   }

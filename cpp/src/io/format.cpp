@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "common/crc32c.hpp"
@@ -95,6 +96,9 @@ void FileWriter::write(const std::string& path) const {
 }
 
 FileReader::FileReader(const std::string& path) : path_(path) {
+  // A directory opens as a stream on Linux and reports a huge size: reject it first.
+  std::error_code ec;
+  WS_EXPECTS(!std::filesystem::is_directory(path, ec), "'", path, "' is a directory, not an index file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   WS_EXPECTS(f.good(), "cannot open index file '", path, "'");
   std::streamoff size = f.tellg();

@@ -1,0 +1,167 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Shared test data and exact ground truth.
+
+Everything here is generated (fixed seeds); no test reads a dataset from disk.
+Ground truth is computed with NumPy in float64 so it does not share code with
+the engine under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import warpsearch as ws
+
+METRICS = ("l2", "ip", "cosine")
+
+
+# -- data -----------------------------------------------------------------
+def make_clustered(n: int, dim: int, n_clusters: int = 32, seed: int = 0,
+                   spread: float = 0.35) -> np.ndarray:
+    """Gaussian mixture: ``n_clusters`` centres ~ N(0, 1), points ~ N(centre, spread^2)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim))
+    labels = rng.integers(0, n_clusters, size=n)
+    x = centres[labels] + spread * rng.standard_normal((n, dim))
+    return x.astype(np.float32)
+
+
+def make_queries(nq: int, dim: int, n_clusters: int = 32, seed: int = 0,
+                 spread: float = 0.35) -> np.ndarray:
+    """Queries drawn from the same mixture as ``make_clustered(..., seed)`` (new points)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim))  # same centres as the base data
+    qrng = np.random.default_rng(seed + 10_000)
+    labels = qrng.integers(0, n_clusters, size=nq)
+    q = centres[labels] + spread * qrng.standard_normal((nq, dim))
+    return q.astype(np.float32)
+
+
+# -- exact ground truth -----------------------------------------------------
+def scores(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
+    """(nq, n) float64 scores in the public convention: squared L2 or similarity."""
+    b = np.asarray(xb, dtype=np.float64)
+    q = np.asarray(xq, dtype=np.float64)
+    if metric == "l2":
+        d = (q * q).sum(1)[:, None] - 2.0 * (q @ b.T) + (b * b).sum(1)[None, :]
+        return np.maximum(d, 0.0)
+    if metric == "cosine":
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-30)
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
+    return q @ b.T
+
+
+def exact_knn(xb, xq, k: int, metric: str, ids=None, allowed=None):
+    """Exact k-NN in float64: ``(D, I)`` like ``index.search``, padded with -1/±inf.
+
+    ``ids`` are the ids of the rows of ``xb`` (default ``arange``); ``allowed``
+    restricts the search to rows whose id is in it.
+    """
+    xb = np.asarray(xb)
+    xq = np.atleast_2d(np.asarray(xq))
+    ids = np.arange(len(xb), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+    if allowed is not None:
+        keep = np.isin(ids, np.asarray(allowed, np.int64))
+        xb, ids = xb[keep], ids[keep]
+    nq = xq.shape[0]
+    larger_is_better = metric != "l2"
+    pad = -np.inf if larger_is_better else np.inf
+    D = np.full((nq, k), pad, dtype=np.float64)
+    I = np.full((nq, k), -1, dtype=np.int64)
+    if len(xb) == 0:
+        return D, I
+    s = scores(xb, xq, metric)
+    order = np.argsort(-s if larger_is_better else s, axis=1, kind="stable")[:, :k]
+    m = order.shape[1]
+    D[:, :m] = np.take_along_axis(s, order, axis=1)
+    I[:, :m] = ids[order]
+    return D, I
+
+
+def recall_at_k(I: np.ndarray, gt: np.ndarray, k: int | None = None) -> float:
+    """Mean fraction of the true top-k ids (``-1`` padding excluded) found in ``I[:, :k]``."""
+    I = np.atleast_2d(I)
+    gt = np.atleast_2d(gt)
+    k = gt.shape[1] if k is None else k
+    hits = total = 0
+    for row, truth in zip(I[:, :k], gt[:, :k]):
+        truth = truth[truth >= 0]
+        total += truth.size
+        hits += np.intersect1d(row[row >= 0], truth).size
+    return 1.0 if total == 0 else hits / total
+
+
+def assert_exact(D, I, xb, xq, k: int, metric: str, ids=None, allowed=None,
+                 rtol: float = 1e-4, atol: float = 1e-3):
+    """Asserts that ``(D, I)`` is an exact k-NN result for ``xq`` over ``xb``.
+
+    Distances must equal the float64 ground truth; ids must be distinct per row
+    and each returned id's true score must equal its reported distance (so ties
+    may come back in either order). Padding must be -1 with +inf/-inf.
+    """
+    xq = np.atleast_2d(xq)
+    D, I = np.atleast_2d(D), np.atleast_2d(I)
+    ids = np.arange(len(xb), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+    gt_D, _ = exact_knn(xb, xq, k, metric, ids=ids, allowed=allowed)
+    assert D.shape == I.shape == (xq.shape[0], k)
+    assert D.dtype == np.float32 and I.dtype == np.int64
+    # padding is id -1 with distance +inf (l2) / -inf; id -1 with a finite distance is a real id
+    pad = np.inf if metric == "l2" else -np.inf
+    is_pad, gt_pad = D == pad, gt_D == pad
+    assert np.array_equal(is_pad, gt_pad), "padding positions differ from the ground truth"
+    assert (I[is_pad] == -1).all(), "padding ids must be -1"
+    valid = ~is_pad
+    np.testing.assert_allclose(D[valid], gt_D[valid], rtol=rtol, atol=atol)
+    row_of = {int(v): j for j, v in enumerate(ids)}
+    s = scores(xb, xq, metric)
+    for r in range(I.shape[0]):
+        got = I[r][valid[r]]
+        assert np.unique(got).size == got.size, f"query {r}: duplicate ids {got}"
+        assert all(int(v) in row_of for v in got), f"query {r}: unknown ids in {got}"
+        true = np.array([s[r, row_of[int(v)]] for v in got])
+        np.testing.assert_allclose(D[r, :got.size], true, rtol=rtol, atol=atol,
+                                   err_msg=f"query {r}: reported distances are not the ids' own")
+
+
+# -- fixtures ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def clustered_64():
+    """10k base vectors, 200 queries, dim 64, clustered."""
+    return make_clustered(10_000, 64, seed=1), make_queries(200, 64, seed=1)
+
+
+@pytest.fixture(scope="session")
+def clustered_32():
+    """5k base vectors, 100 queries, dim 32, clustered."""
+    return make_clustered(5_000, 32, seed=2), make_queries(100, 32, seed=2)
+
+
+@pytest.fixture(scope="session")
+def clustered_128():
+    """5k base vectors, 100 queries, dim 128, clustered."""
+    return make_clustered(5_000, 128, seed=3), make_queries(100, 128, seed=3)
+
+
+@pytest.fixture
+def tmp_index_path(tmp_path):
+    return tmp_path / "index.ws"
+
+
+# -- GPU marker -------------------------------------------------------------
+def gpu_available() -> bool:
+    """A GPU test needs CUDA compiled in AND a device present."""
+    info = ws.build_info()
+    return bool(info["cuda_compiled"]) and int(info["cuda_devices"]) > 0
+
+
+def pytest_collection_modifyitems(config, items):
+    if gpu_available():
+        return
+    info = ws.build_info()
+    why = ("CUDA not compiled into this build" if not info["cuda_compiled"]
+           else "no CUDA device present")
+    skip = pytest.mark.skip(reason=f"gpu test: {why}")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)

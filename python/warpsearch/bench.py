@@ -1,0 +1,685 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Recall/QPS benchmark of warpsearch against other vector search libraries.
+
+Run it as ``python -m warpsearch.bench DATASET.npz [options]`` (or
+``warpsearch bench ...``). The dataset is an ``.npz`` file with the keys
+``base``, ``queries``, ``gt_ids`` (exact neighbours, nearest first) and
+``metric`` (``"l2"`` or ``"ip"``).
+
+For every engine and thread count the harness measures the build time, then
+for every ``ef`` the recall@k against the ground truth and the QPS of one batch
+search of all queries (best of ``--repeat`` runs). It interpolates the QPS at
+recall 0.90 / 0.95 / 0.99 (linearly in recall between the two points that
+bracket the target) and compares exact search of ``FlatIndex`` with NumPy/BLAS
+brute force. Every graph engine is built with the same ``M`` and
+``ef_construction`` and stores float32 vectors (warpsearch walks the graph on
+int8 codes and re-ranks with the float32 vectors, its default).
+
+Peers (hnswlib, faiss-cpu, usearch) are imported lazily; an engine whose
+package is missing is skipped with a note. threadpoolctl, when installed, sets
+the BLAS threads of the NumPy baseline.
+
+``OMP_WAIT_POLICY`` is set to ``PASSIVE`` (unless already set) before any peer
+is imported: OpenMP threads that spin between calls (the default of the GNU
+runtime) steal the cores from everything else and make faiss much slower on a
+machine with few cores. Set it in the environment yourself if faiss (or
+another OpenMP library) is imported before the harness runs.
+
+Examples
+--------
+Quick run on a subset (ground truth recomputed exactly for the subset)::
+
+    python -m warpsearch.bench sift-dev.npz --limit 20000 --ef 16,64,256 \\
+        --threads 1,2 --markdown subset.md --json subset.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Dataset", "load_dataset", "exact_knn", "recall_at_k", "interpolate_qps",
+           "run_benchmark", "to_markdown", "main"]
+
+DEFAULT_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+RECALL_TARGETS = (0.90, 0.95, 0.99)
+ENGINE_GROUPS = ("warpsearch", "hnswlib", "faiss", "usearch", "numpy")
+OPTIONAL_GROUPS = ("warpsearch-f32",)
+
+
+# -- data -------------------------------------------------------------------
+@dataclass
+class Dataset:
+    """Benchmark data: float32 vectors and the exact neighbour ids of each query."""
+
+    name: str
+    base: np.ndarray
+    queries: np.ndarray
+    gt_ids: np.ndarray
+    metric: str
+    n_total: int
+
+    @property
+    def subset(self) -> bool:
+        """True when only the first ``len(base)`` of ``n_total`` base vectors are used."""
+        return len(self.base) < self.n_total
+
+
+def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str,
+              dtype=np.float64, block_bytes: int = 64 << 20) -> np.ndarray:
+    """Exact top-``k`` row indices of ``base`` for each query (nearest first).
+
+    Scores are ``q @ base.T`` in blocks of queries (so memory stays near
+    ``block_bytes``) computed in ``dtype``; ``metric`` is ``"l2"`` (squared
+    distance, smaller is nearer) or ``"ip"`` (larger is nearer).
+    """
+    b = np.asarray(base, dtype=dtype)
+    q = np.asarray(queries, dtype=dtype)
+    n = b.shape[0]
+    k = min(k, n)
+    bnorm = (b * b).sum(axis=1) if metric == "l2" else None
+    rows = max(1, int(block_bytes // (n * np.dtype(dtype).itemsize)))
+    out = np.empty((q.shape[0], k), dtype=np.int64)
+    for s in range(0, q.shape[0], rows):
+        prod = q[s:s + rows] @ b.T
+        # Smaller key is nearer: ||b||^2 - 2 q.b for l2 (||q||^2 is constant per row).
+        key = bnorm[None, :] - 2.0 * prod if metric == "l2" else -prod
+        part = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else \
+            np.broadcast_to(np.arange(n), key.shape)
+        order = np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable")
+        out[s:s + rows] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def load_dataset(path: str, limit: int | None = None, nq: int | None = None,
+                 k: int = 10) -> Dataset:
+    """Loads an ``.npz`` dataset as float32.
+
+    With ``limit`` smaller than the base, only the first ``limit`` base vectors
+    are kept and the ground truth is recomputed exactly (float64) for them.
+    ``nq`` keeps only the first ``nq`` queries.
+    """
+    with np.load(path, allow_pickle=False) as f:
+        missing = {"base", "queries", "metric"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path}: missing keys {sorted(missing)}")
+        metric = str(f["metric"])
+        if metric not in ("l2", "ip"):
+            raise ValueError(f"{path}: metric must be 'l2' or 'ip', got {metric!r}")
+        base = f["base"]
+        n_total = base.shape[0]
+        queries = f["queries"]
+        gt = f["gt_ids"] if "gt_ids" in f.files else None
+    if nq is not None:
+        queries = queries[:nq]
+        gt = None if gt is None else gt[:nq]
+    if limit is not None and limit < n_total:
+        base = base[:limit]
+        gt = None
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if gt is None or gt.shape[1] < k:
+        gt = exact_knn(base, queries, k, metric)
+    name = os.path.splitext(os.path.basename(path))[0]
+    return Dataset(name, base, queries, np.asarray(gt[:, :k], np.int64), metric, n_total)
+
+
+def recall_at_k(ids: np.ndarray, gt_ids: np.ndarray, k: int) -> float:
+    """Mean fraction of each query's true top-``k`` ids found in its first ``k`` results."""
+    got = np.asarray(ids)[:, :k].astype(np.int64)
+    truth = np.asarray(gt_ids)[:, :k].astype(np.int64)
+    hits = (got[:, :, None] == truth[:, None, :]).any(axis=2).sum()
+    return float(hits) / truth.size
+
+
+# -- engines ------------------------------------------------------------------
+class Engine:
+    """One library behind a common build/search interface.
+
+    ``kind`` is ``"graph"`` (searched at several ``ef``) or ``"exact"``.
+    Subclasses import their package in :meth:`load` and raise ``ImportError``
+    when it is missing.
+    """
+
+    name = "?"
+    package = "?"
+    kind = "graph"
+
+    def __init__(self, dim: int, metric: str, M: int, ef_construction: int):
+        self.dim, self.metric, self.M, self.efc = dim, metric, M, ef_construction
+
+    @classmethod
+    def load(cls):
+        """Imports the package (``ImportError`` when missing)."""
+
+    @classmethod
+    def version(cls) -> str:
+        return "?"
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        raise NotImplementedError
+
+    def search(self, queries: np.ndarray, k: int, ef: int, threads: int) -> np.ndarray:
+        """Ids ``(nq, k)`` int64 of a batch search."""
+        raise NotImplementedError
+
+    def device(self) -> str:
+        return "cpu"
+
+
+def _pkg_version(dist: str) -> str:
+    from importlib import metadata
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+class WarpsearchHNSW(Engine):
+    name = "warpsearch"
+    package = "warpsearch"
+    quantized = True
+
+    @classmethod
+    def load(cls):
+        import warpsearch  # noqa: F401
+
+    @classmethod
+    def version(cls) -> str:
+        import warpsearch as ws
+        info = ws.build_info()
+        return f"{ws.__version__ or 'dev'} (simd {info['simd_level']}, " \
+               f"cuda {'on' if info['cuda_compiled'] else 'off'})"
+
+    def build(self, base, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        self.index = ws.HNSWIndex(dim=self.dim, metric=self.metric, M=self.M,
+                                  ef_construction=self.efc, quantized=self.quantized)
+        self.index.add(base)
+
+    def search(self, queries, k, ef, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        return self.index.search(queries, k=k, ef=ef)[1]
+
+    def device(self):
+        idx = getattr(self, "index", None)
+        return "cpu" if idx is None else str(idx.last_search_info.get("device", "cpu"))
+
+
+class WarpsearchHNSWf32(WarpsearchHNSW):
+    name = "warpsearch-f32"
+    quantized = False
+
+
+class WarpsearchFlat(WarpsearchHNSW):
+    name = "warpsearch-flat"
+    kind = "exact"
+
+    def build(self, base, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        self.index = ws.FlatIndex(dim=self.dim, metric=self.metric)
+        self.index.add(base)
+
+    def search(self, queries, k, ef, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        return self.index.search(queries, k=k)[1]
+
+
+class Hnswlib(Engine):
+    name = package = "hnswlib"
+
+    @classmethod
+    def load(cls):
+        import hnswlib  # noqa: F401
+
+    @classmethod
+    def version(cls):
+        return _pkg_version("hnswlib")
+
+    def build(self, base, threads):
+        import hnswlib
+        self.index = hnswlib.Index(space="l2" if self.metric == "l2" else "ip", dim=self.dim)
+        self.index.init_index(max_elements=len(base), ef_construction=self.efc, M=self.M,
+                              random_seed=42)
+        self.index.set_num_threads(threads)
+        self.index.add_items(base, np.arange(len(base)), num_threads=threads)
+
+    def search(self, queries, k, ef, threads):
+        self.index.set_ef(ef)
+        labels, _ = self.index.knn_query(queries, k=k, num_threads=threads)
+        return labels.astype(np.int64)
+
+
+class FaissHNSW(Engine):
+    name = "faiss"
+    package = "faiss-cpu"
+
+    @classmethod
+    def load(cls):
+        import faiss  # noqa: F401
+
+    @classmethod
+    def version(cls):
+        import faiss
+        return getattr(faiss, "__version__", None) or _pkg_version("faiss-cpu")
+
+    def build(self, base, threads):
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        self.index = faiss.IndexHNSWFlat(self.dim, self.M, metric)
+        self.index.hnsw.efConstruction = self.efc
+        self.index.add(base)
+
+    def search(self, queries, k, ef, threads):
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        self.index.hnsw.efSearch = ef
+        return self.index.search(queries, k)[1].astype(np.int64)
+
+
+class Usearch(Engine):
+    name = package = "usearch"
+
+    @classmethod
+    def load(cls):
+        import usearch.index  # noqa: F401
+
+    @classmethod
+    def version(cls):
+        import usearch
+        return getattr(usearch, "__version__", None) or _pkg_version("usearch")
+
+    def build(self, base, threads):
+        from usearch.index import Index
+        # dtype f32 explicitly: left unset, usearch may store f16 on CPUs with f16 SIMD.
+        self.index = Index(ndim=self.dim, metric="l2sq" if self.metric == "l2" else "ip",
+                           dtype="f32", connectivity=self.M, expansion_add=self.efc)
+        self.index.add(np.arange(len(base), dtype=np.uint64), base, threads=threads)
+
+    def search(self, queries, k, ef, threads):
+        self.index.expansion_search = ef
+        return np.asarray(self.index.search(queries, k, threads=threads).keys, np.int64)
+
+
+class NumpyBrute(Engine):
+    """Exact search with NumPy: ``q @ base.T`` through BLAS in blocks, then argpartition."""
+
+    name = package = "numpy"
+    kind = "exact"
+
+    @classmethod
+    def version(cls):
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return f"{np.__version__} (threadpoolctl missing: BLAS threads not set)"
+        blas = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
+                if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
+        return f"{np.__version__} ({', '.join(blas) or 'BLAS ?'})"
+
+    def build(self, base, threads):
+        self.base = base
+
+    def search(self, queries, k, ef, threads):
+        try:
+            from threadpoolctl import threadpool_limits
+            limit = threadpool_limits(limits=threads, user_api="blas")
+        except ImportError:
+            limit = contextlib.nullcontext()
+        with limit:
+            return exact_knn(self.base, queries, k, self.metric, dtype=np.float32)
+
+
+ENGINES = {
+    "warpsearch": (WarpsearchHNSW, WarpsearchFlat),
+    "warpsearch-f32": (WarpsearchHNSWf32,),
+    "hnswlib": (Hnswlib,),
+    "faiss": (FaissHNSW,),
+    "usearch": (Usearch,),
+    "numpy": (NumpyBrute,),
+}
+
+
+# -- measuring ------------------------------------------------------------------
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _best_time(fn, repeat: int):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def interpolate_qps(curve: list[dict], target: float) -> dict | None:
+    """QPS at ``target`` recall from ``curve`` (points ``{"recall", "qps"}`` in ef order).
+
+    Linear in recall between the first two consecutive points that bracket the
+    target. When the first point already reaches it, its QPS is returned as a
+    lower bound (``"bound": "lower"``). ``None`` when the target is never reached.
+    """
+    if not curve:
+        return None
+    if curve[0]["recall"] >= target:
+        return {"qps": curve[0]["qps"], "bound": "lower"}
+    for a, b in zip(curve, curve[1:]):
+        if a["recall"] < target <= b["recall"]:
+            w = (target - a["recall"]) / (b["recall"] - a["recall"])
+            return {"qps": a["qps"] + w * (b["qps"] - a["qps"]), "bound": "interp"}
+    return None
+
+
+@dataclass
+class Options:
+    threads: list[int]
+    engines: list[str]
+    M: int = 16
+    efc: int = 200
+    efs: list[int] = field(default_factory=lambda: list(DEFAULT_EF))
+    k: int = 10
+    repeat: int = 3
+
+
+def _set_openmp_passive() -> str:
+    """Sets ``OMP_WAIT_POLICY=PASSIVE`` unless set; returns the value in effect."""
+    if "OMP_WAIT_POLICY" not in os.environ:
+        if "faiss" in sys.modules:
+            _log("note: faiss was imported before the harness; OMP_WAIT_POLICY=PASSIVE "
+                 "may not take effect (set it in the environment)")
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return os.environ["OMP_WAIT_POLICY"]
+
+
+def _available_engines(groups: list[str], notes: list[str]) -> list[type[Engine]]:
+    out = []
+    for g in groups:
+        for cls in ENGINES[g]:
+            try:
+                cls.load()
+            except ImportError as e:
+                notes.append(f"{cls.name} skipped: {e}")
+                _log(f"note: {cls.name} skipped ({e})")
+                continue
+            out.append(cls)
+    return out
+
+
+def _run_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int) -> dict:
+    eng = cls(data.base.shape[1], data.metric, opt.M, opt.efc)
+    t0 = time.perf_counter()
+    eng.build(data.base, threads)
+    build_s = time.perf_counter() - t0
+    _log(f"[{eng.name} t={threads}] build {build_s:.2f}s")
+    nq = len(data.queries)
+    rec = {"engine": eng.name, "kind": eng.kind, "threads": threads, "build_s": build_s}
+    efs = opt.efs if eng.kind == "graph" else [0]
+    curve = []
+    for ef in efs:
+        secs, ids = _best_time(
+            lambda ef=ef: eng.search(data.queries, opt.k, max(ef, opt.k), threads), opt.repeat)
+        pt = {"ef": ef, "recall": recall_at_k(ids, data.gt_ids, opt.k), "qps": nq / secs}
+        curve.append(pt)
+        where = f"ef={ef} " if eng.kind == "graph" else ""
+        _log(f"[{eng.name} t={threads}] {where}recall@{opt.k}={pt['recall']:.4f} "
+             f"qps={pt['qps']:.0f}")
+    rec["device"] = eng.device()
+    if eng.kind == "graph":
+        rec["curve"] = curve
+        rec["at_recall"] = {f"{t:.2f}": interpolate_qps(curve, t) for t in RECALL_TARGETS}
+    else:
+        rec.update(recall=curve[0]["recall"], qps=curve[0]["qps"])
+    return rec
+
+
+def _ratios(runs: list[dict], threads: list[int]) -> dict:
+    """warpsearch / hnswlib per thread count: QPS ratio at each recall target
+    (> 1: warpsearch faster) and build-time ratio (< 1: warpsearch builds faster)."""
+    out = {}
+    for t in threads:
+        by = {r["engine"]: r for r in runs if r["threads"] == t and r["kind"] == "graph"}
+        ws_, hl = by.get("warpsearch"), by.get("hnswlib")
+        if not (ws_ and hl):
+            continue
+        row = {"build": ws_["build_s"] / hl["build_s"], "lower_bound": []}
+        for key in ws_["at_recall"]:
+            a, b = ws_["at_recall"][key], hl["at_recall"][key]
+            row[key] = a["qps"] / b["qps"] if a and b else None
+            if a and b and "lower" in (a["bound"], b["bound"]):
+                row["lower_bound"].append(key)  # a ratio involving a lower bound
+        out[str(t)] = row
+    return out
+
+
+def _machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = round(int(f.readline().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "memory_gib": mem,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def run_benchmark(data: Dataset, opt: Options, command: str = "") -> dict:
+    """Runs every engine at every thread count; returns a JSON-able result dict."""
+    notes: list[str] = []
+    omp = _set_openmp_passive()
+    engines = _available_engines(opt.engines, notes)
+    meta = {
+        "command": command,
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "versions": {cls.package: cls.version() for cls in engines},
+        "env": {"OMP_WAIT_POLICY": omp},
+        "dataset": {"name": data.name, "n": len(data.base), "n_total": data.n_total,
+                    "dim": int(data.base.shape[1]), "nq": len(data.queries),
+                    "metric": data.metric, "subset": data.subset},
+        "params": {"M": opt.M, "ef_construction": opt.efc, "k": opt.k, "ef": opt.efs,
+                   "threads": opt.threads, "repeat": opt.repeat},
+        "notes": notes,
+    }
+    try:
+        import warpsearch as ws
+        meta["warpsearch_build_info"] = ws.build_info()
+        threads_before = ws.get_num_threads()
+    except ImportError:
+        threads_before = None
+    runs = []
+    try:
+        for t in opt.threads:
+            for cls in engines:
+                runs.append(_run_engine(cls, data, opt, t))
+    finally:
+        if threads_before is not None:
+            ws.set_num_threads(threads_before)
+    return {"meta": meta, "runs": runs, "ratios": _ratios(runs, opt.threads)}
+
+
+# -- reporting -------------------------------------------------------------------
+def _fmt_qps(v: dict | None) -> str:
+    if v is None:
+        return "n/a"
+    return (">=" if v["bound"] == "lower" else "") + f"{v['qps']:,.0f}"
+
+
+def _fmt_ratio(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out + [""]
+
+
+def to_markdown(res: dict) -> str:
+    """Renders a result dict as Markdown (pasteable into benchmarks/RESULTS.md)."""
+    m, ds, p = res["meta"], res["meta"]["dataset"], res["meta"]["params"]
+    mach = m["machine"]
+    title = f"### {ds['name']}: {ds['n']:,} x {ds['dim']} ({ds['metric']})"
+    if ds["subset"]:
+        title += f" -- SUBSET: first {ds['n']:,} of {ds['n_total']:,} base vectors"
+    lines = [title, ""]
+    lines += [
+        f"- Command: `{m['command']}`",
+        f"- Date: {m['date']}",
+        f"- Machine: {mach['cpu']}, {mach['logical_cpus']} logical CPUs, "
+        f"{mach['memory_gib']} GiB RAM, {mach['os']}, Python {mach['python']}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"- Data: {ds['n']:,} base vectors, {ds['nq']:,} queries, metric {ds['metric']}, "
+        f"recall@{p['k']} against exact ground truth"
+        + (" (recomputed for the subset)" if ds["subset"] else ""),
+        f"- Graph engines: M={p['M']}, ef_construction={p['ef_construction']}, float32 vectors "
+        "(warpsearch traverses int8 codes and re-ranks exactly; usearch dtype f32)",
+        f"- QPS: queries / best-of-{p['repeat']} wall time of one batch search of all "
+        "queries; QPS at a recall target is interpolated linearly in recall "
+        "(`>=` = reached at the smallest ef; n/a = never reached)",
+        "- Ratio rows: warpsearch / hnswlib; QPS ratio > 1 means warpsearch is faster, "
+        "build-time ratio < 1 means warpsearch builds faster (`*`: one side is a lower "
+        "bound, so the ratio is only indicative)",
+        f"- Environment: OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}",
+    ]
+    devices = sorted({r["device"] for r in res["runs"] if r["engine"].startswith("warpsearch")})
+    if devices:
+        lines.append(f"- warpsearch device: {', '.join(devices)}")
+    lines += [f"- Note: {n}" for n in m["notes"]] + [""]
+    runs = res["runs"]
+    graph = [r for r in runs if r["kind"] == "graph"]
+    exact = [r for r in runs if r["kind"] == "exact"]
+    targets = [f"{t:.2f}" for t in RECALL_TARGETS]
+    if graph:
+        lines += ["#### QPS at recall target and build time", ""]
+        rows = [[r["engine"], str(r["threads"]), f"{r['build_s']:.2f}"]
+                + [_fmt_qps(r["at_recall"][t]) for t in targets] for r in graph]
+        for t, rat in res["ratios"].items():
+            rows.append(["**warpsearch / hnswlib**", t, _fmt_ratio(rat["build"])]
+                        + [_fmt_ratio(rat[x]) + ("*" if x in rat["lower_bound"] else "")
+                           for x in targets])
+        lines += _table(["engine", "threads", "build s"] + [f"QPS @ R={t}" for t in targets],
+                        rows)
+        for t in p["threads"]:
+            sel = [r for r in graph if r["threads"] == t]
+            if not sel:
+                continue
+            lines += [f"#### Recall@{p['k']} / QPS curve, {t} thread{'s' if t > 1 else ''}", ""]
+            header = ["ef"] + [h for r in sel for h in (f"{r['engine']} R", f"{r['engine']} QPS")]
+            rows = [[str(pt["ef"])] + [c for r in sel for c in
+                                       (f"{r['curve'][i]['recall']:.4f}",
+                                        f"{r['curve'][i]['qps']:,.0f}")]
+                    for i, pt in enumerate(sel[0]["curve"])]
+            lines += _table(header, rows)
+    if exact:
+        lines += ["#### Exact search", ""]
+        base_qps = {r["threads"]: r["qps"] for r in exact if r["engine"] == "numpy"}
+        rows = [[r["engine"], str(r["threads"]), f"{r['qps']:,.0f}", f"{r['recall']:.4f}",
+                 _fmt_ratio(r["qps"] / base_qps[r["threads"]])
+                 if r["threads"] in base_qps else "n/a"] for r in exact]
+        lines += _table(["engine", "threads", "QPS", f"recall@{p['k']}", "QPS vs numpy"],
+                        rows)
+    return "\n".join(lines)
+
+
+# -- command line ----------------------------------------------------------------
+def _int_list(s: str) -> list[int]:
+    try:
+        vals = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of integers: {s!r}") from None
+    if not vals or min(vals) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive integers: {s!r}")
+    return vals
+
+
+def _pos_int(s: str) -> int:
+    vals = _int_list(s)
+    if len(vals) != 1:
+        raise argparse.ArgumentTypeError(f"expected one positive integer: {s!r}")
+    return vals[0]
+
+
+def _engine_list(s: str) -> list[str]:
+    vals = [x.strip() for x in s.split(",") if x.strip()]
+    bad = [v for v in vals if v not in ENGINES]
+    if bad or not vals:
+        raise argparse.ArgumentTypeError(
+            f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
+    return list(dict.fromkeys(vals))
+
+
+def build_parser(prog: str = "python -m warpsearch.bench") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", help=".npz file with base, queries, gt_ids, metric")
+    default_threads = sorted({1, os.cpu_count() or 1})
+    ap.add_argument("--threads", type=_int_list, default=default_threads,
+                    help="comma-separated thread counts (default: "
+                         f"{','.join(map(str, default_threads))})")
+    ap.add_argument("--engines", type=_engine_list, default=list(ENGINE_GROUPS),
+                    help=f"comma-separated engines (default: {','.join(ENGINE_GROUPS)}; "
+                         f"also: {','.join(OPTIONAL_GROUPS)})")
+    ap.add_argument("--M", type=_pos_int, default=16, help="graph degree parameter (default 16)")
+    ap.add_argument("--efc", type=_pos_int, default=200, help="ef_construction (default 200)")
+    ap.add_argument("--ef", type=_int_list, default=list(DEFAULT_EF),
+                    help="comma-separated search ef values (default "
+                         f"{','.join(map(str, DEFAULT_EF))})")
+    ap.add_argument("--k", type=_pos_int, default=10, help="neighbours per query (default 10)")
+    ap.add_argument("--limit", type=_pos_int, default=None,
+                    help="use only the first N base vectors (exact ground truth recomputed)")
+    ap.add_argument("--nq", type=_pos_int, default=None, help="use only the first N queries")
+    ap.add_argument("--repeat", type=_pos_int, default=3, help="timed runs per point (best kept)")
+    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    ap.add_argument("--markdown", metavar="PATH", help="write the results as Markdown")
+    return ap
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m warpsearch.bench") -> int:
+    """Command-line entry point; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(prog).parse_args(argv)
+    _set_openmp_passive()
+    data = load_dataset(args.dataset, limit=args.limit, nq=args.nq, k=args.k)
+    opt = Options(threads=args.threads, engines=args.engines, M=args.M, efc=args.efc,
+                  efs=args.ef, k=args.k, repeat=args.repeat)
+    res = run_benchmark(data, opt, command=f"{prog} {shlex.join(argv)}")
+    md = to_markdown(res)
+    print(md)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(md + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,20 @@ from __future__ import annotations
 from . import _core
 from ._core import CudaError, InternalError
 from .index import FlatIndex, HNSWIndex, load_index
+from .db import (
+    Collection,
+    CorruptionError,
+    Database,
+    DatabaseLockedError,
+    FlatConfig,
+    Hit,
+    HNSWConfig,
+    Record,
+    connect,
+    ingest,
+    restore,
+    verify_snapshot,
+)
 
 __version__ = _core.__version__
 
@@ -19,6 +33,18 @@ __all__ = [
     "FlatIndex",
     "HNSWIndex",
     "load_index",
+    "connect",
+    "Database",
+    "Collection",
+    "HNSWConfig",
+    "FlatConfig",
+    "Record",
+    "Hit",
+    "restore",
+    "verify_snapshot",
+    "ingest",
+    "CorruptionError",
+    "DatabaseLockedError",
     "set_num_threads",
     "get_num_threads",
     "build_info",

@@ -1,0 +1,144 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Collection settings: index configurations, payload schema and result types."""
+
+from __future__ import annotations
+
+import numbers
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple, Optional, Union
+
+import numpy as np
+
+__all__ = ["HNSWConfig", "FlatConfig", "Record", "Hit", "FieldSpec", "parse_schema",
+           "index_config_from_dict", "FIELD_TYPES", "check_name"]
+
+#: Payload field types a schema may name; ``T[]`` is an array of ``T`` (not for text).
+FIELD_TYPES = ("keyword", "int", "float", "bool", "datetime", "geo", "text")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name, what: str = "collection name") -> str:
+    """Returns ``name`` when it is a safe file-system name, else raises."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, got {type(name).__name__}")
+    if not _NAME_RE.match(name) or name.endswith(".tmp"):
+        raise ValueError(f"invalid {what} {name!r}: use 1-64 letters, digits, '_', '-', '.'")
+    return name
+
+
+def _positive(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class HNSWConfig:
+    """Sealed segments get an HNSW graph index.
+
+    Parameters
+    ----------
+    M : int
+        Links per node on the upper levels (``2M`` on level 0).
+    ef_construction : int
+        Candidate list size while building.
+    ef_search : int
+        Default candidate list size of searches (raised to ``k`` when smaller).
+    quantized : bool
+        Traverse on int8 codes and re-rank exactly.
+
+    Examples
+    --------
+    >>> import warpsearch as ws
+    >>> ws.HNSWConfig(M=8).to_dict()["kind"]
+    'hnsw'
+    """
+
+    M: int = 16
+    ef_construction: int = 200
+    ef_search: int = 64
+    quantized: bool = True
+
+    def __post_init__(self):
+        _positive(self.M, "M")
+        if not 2 <= self.M <= 256:
+            raise ValueError(f"M must be in [2, 256], got {self.M}")
+        _positive(self.ef_construction, "ef_construction")
+        _positive(self.ef_search, "ef_search")
+        if not isinstance(self.quantized, (bool, np.bool_)):
+            raise TypeError("quantized must be a bool")
+
+    def to_dict(self) -> dict:
+        return {"kind": "hnsw", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class FlatConfig:
+    """Sealed segments are searched exactly (no approximation)."""
+
+    def to_dict(self) -> dict:
+        return {"kind": "flat"}
+
+
+def index_config_from_dict(d: dict) -> Union[HNSWConfig, FlatConfig]:
+    kind = d.get("kind")
+    rest = {k: v for k, v in d.items() if k != "kind"}
+    if kind == "hnsw":
+        return HNSWConfig(**rest)
+    if kind == "flat":
+        return FlatConfig()
+    raise ValueError(f"unknown index kind {kind!r}")
+
+
+class Record(NamedTuple):
+    """A stored point: its id, vector (float32) and payload dict."""
+
+    id: Union[int, str]
+    vector: np.ndarray
+    payload: Optional[dict]
+
+
+class Hit(NamedTuple):
+    """One search result. ``score`` is the squared L2 distance (metric ``"l2"``,
+    smaller is closer) or the similarity (``"ip"``/``"cosine"``, larger is closer)."""
+
+    id: Union[int, str]
+    score: float
+    payload: Optional[dict]
+
+
+class FieldSpec(NamedTuple):
+    """A schema entry: base type and whether values are arrays."""
+
+    name: str
+    type: str
+    is_array: bool
+
+    @property
+    def spelled(self) -> str:
+        return self.type + ("[]" if self.is_array else "")
+
+
+def parse_schema(schema: Any) -> dict:
+    """Validates ``{"field": "type"}`` and returns ``{name: FieldSpec}``."""
+    if schema is None:
+        return {}
+    if not isinstance(schema, dict):
+        raise TypeError(f"schema must be a dict of field name -> type, got {type(schema).__name__}")
+    out = {}
+    for name, spelled in schema.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"schema field names must be non-empty strings, got {name!r}")
+        if not isinstance(spelled, str):
+            raise TypeError(f"schema type of field {name!r} must be a string, got {spelled!r}")
+        base = spelled[:-2] if spelled.endswith("[]") else spelled
+        if base not in FIELD_TYPES:
+            raise ValueError(f"field {name!r}: unknown type {spelled!r}; expected one of "
+                             f"{', '.join(FIELD_TYPES)} (optionally with [] for arrays)")
+        if base == "text" and spelled.endswith("[]"):
+            raise ValueError(f"field {name!r}: text fields cannot be arrays")
+        out[name] = FieldSpec(name, base, spelled.endswith("[]"))
+    return out

@@ -1,0 +1,189 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The embedded database: a directory of collections, opened by one writer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+
+from .collection import Collection, create_collection_dir
+from .config import FlatConfig, HNSWConfig, check_name, parse_schema
+from .storage import MANIFEST, DirLock
+from .wal import FSYNC_POLICIES
+
+__all__ = ["Database", "connect"]
+
+_METRICS = ("l2", "ip", "cosine")
+
+
+class Database:
+    """A directory holding collections. Use ``warpsearch.connect(path)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Created when missing.
+    fsync : {"always", "interval", "never"}
+        When log records are forced to disk: before each write is acknowledged
+        (default), every ``fsync_interval_ms`` milliseconds, or never (the OS decides;
+        a process crash loses nothing, a power loss may).
+    fsync_interval_ms : int
+        Period of the ``"interval"`` policy.
+
+    Only one ``Database`` may have a directory open at a time (an exclusive lock
+    on ``<path>/LOCK``); a second one raises ``DatabaseLockedError``.
+    """
+
+    def __init__(self, path, fsync: str = "always", fsync_interval_ms: int = 100):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be str or os.PathLike, got {type(path).__name__}")
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        if isinstance(fsync_interval_ms, bool) or not isinstance(fsync_interval_ms, int) \
+                or fsync_interval_ms <= 0:
+            raise ValueError(f"fsync_interval_ms must be a positive int, got {fsync_interval_ms!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        os.makedirs(self.path, exist_ok=True)
+        self._lockfile = DirLock(self.path)
+        self._fsync = fsync
+        self._interval = fsync_interval_ms
+        self._root = os.path.join(self.path, "collections")
+        os.makedirs(self._root, exist_ok=True)
+        self._mu = threading.Lock()
+        self._open: dict = {}
+        self._closed = False
+        for f in os.listdir(self._root):  # leftovers of interrupted create / drop
+            if f.endswith((".tmp", ".dropped")):
+                shutil.rmtree(os.path.join(self._root, f), ignore_errors=True)
+
+    def _check(self):
+        if self._closed:
+            raise ValueError("database is closed")
+
+    def _coll_path(self, name):
+        return os.path.join(self._root, check_name(name))
+
+    def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
+                          schema=None, segment_size: int = 100_000) -> Collection:
+        """Creates a collection and returns it.
+
+        Parameters
+        ----------
+        name : str
+            1-64 letters, digits, ``_``, ``-``, ``.``.
+        dim : int
+            Vector dimension.
+        metric : {"cosine", "ip", "l2"}
+        index : HNSWConfig or FlatConfig, optional
+            Index of sealed segments (default ``HNSWConfig()``).
+        schema : dict, optional
+            Filterable payload fields: ``{"name": "keyword" | "int" | "float" | "bool" |
+            "datetime" | "geo" | "text"}``, ``"[]"`` suffix for arrays. Other payload
+            fields are stored but cannot be filtered on.
+        segment_size : int
+            Rows of the mutable segment before it is sealed and indexed in the background.
+        """
+        self._check()
+        path = self._coll_path(name)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if not isinstance(metric, str) or metric.lower() not in _METRICS:
+            raise ValueError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
+        if index is None:
+            index = HNSWConfig()
+        if not isinstance(index, (HNSWConfig, FlatConfig)):
+            raise TypeError("index must be a HNSWConfig or FlatConfig")
+        specs = parse_schema(schema)
+        if isinstance(segment_size, bool) or not isinstance(segment_size, int) \
+                or not 1 <= segment_size < 2**31:
+            raise ValueError(f"segment_size must be a positive int, got {segment_size!r}")
+        config = {"dim": dim, "metric": metric.lower(), "index": index.to_dict(),
+                  "schema": {k: v.spelled for k, v in specs.items()},
+                  "segment_size": segment_size}
+        with self._mu:
+            if os.path.exists(path):
+                raise ValueError(f"collection {name!r} already exists")
+            create_collection_dir(path, config, uuid.uuid4().hex)
+            col = Collection(path, name, self._fsync, self._interval)
+            self._open[name] = col
+            return col
+
+    def get_collection(self, name: str) -> Collection:
+        """Opens (once) and returns an existing collection; ``KeyError`` if there is none."""
+        self._check()
+        path = self._coll_path(name)
+        with self._mu:
+            col = self._open.get(name)
+            if col is None:
+                if not os.path.exists(os.path.join(path, MANIFEST)):
+                    raise KeyError(f"no collection named {name!r}")
+                col = Collection(path, name, self._fsync, self._interval)
+                self._open[name] = col
+            return col
+
+    def __getitem__(self, name: str) -> Collection:
+        return self.get_collection(name)
+
+    def has_collection(self, name: str) -> bool:
+        self._check()
+        return os.path.exists(os.path.join(self._coll_path(name), MANIFEST))
+
+    def list_collections(self) -> list:
+        """Names of the collections, sorted."""
+        self._check()
+        return sorted(f for f in os.listdir(self._root)
+                      if os.path.exists(os.path.join(self._root, f, MANIFEST)))
+
+    def drop_collection(self, name: str) -> None:
+        """Deletes a collection and its files; ``KeyError`` if there is none."""
+        self._check()
+        path = self._coll_path(name)
+        with self._mu:
+            if not os.path.exists(os.path.join(path, MANIFEST)):
+                raise KeyError(f"no collection named {name!r}")
+            col = self._open.pop(name, None)
+            if col is not None:
+                col.close()
+            trash = path + ".dropped"
+            os.rename(path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def close(self) -> None:
+        """Closes every open collection (checkpointing them) and releases the lock."""
+        if self._closed:
+            return
+        with self._mu:
+            try:
+                for col in self._open.values():
+                    col.close()
+            finally:
+                self._open.clear()
+                self._closed = True
+                self._lockfile.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Database({self.path!r}, {state})"
+
+
+def connect(path, fsync: str = "always", fsync_interval_ms: int = 100) -> Database:
+    """Opens (creating if needed) the database in directory ``path``.
+
+    Examples
+    --------
+    >>> import warpsearch as ws
+    >>> with ws.connect("example_db") as db:
+    ...     _ = db.create_collection("a", dim=8)
+    ...     db.list_collections()
+    ['a']
+    """
+    return Database(path, fsync=fsync, fsync_interval_ms=fsync_interval_ms)

@@ -1,0 +1,199 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Point ids and payload values: validation, normalization and JSON encoding.
+
+Typed fields are normalized once at write time: datetimes to integer
+microseconds since the epoch (UTC; naive times are taken as UTC), geo points to
+``(lat, lon)`` and text to its set of lowercase word tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import numbers
+import re
+
+import numpy as np
+
+__all__ = ["normalize_id", "normalize_ids", "encode_payload", "decode_payload",
+           "field_values", "to_number", "to_datetime_us", "to_geo", "tokenize",
+           "MISSING", "NULL", "EMPTY", "PRESENT"]
+
+# Per-row state of a schema field (kept by every field index for is_null / is_empty).
+MISSING, NULL, EMPTY, PRESENT = 0, 1, 2, 3
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def normalize_id(value):
+    """A point id: a Python int within int64 or a non-empty str."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("string ids must be non-empty")
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"ids must be int or str, got {type(value).__name__} ({value!r})")
+    v = int(value)
+    if not _INT64_MIN <= v <= _INT64_MAX:
+        raise ValueError(f"integer id {v} does not fit in int64")
+    return v
+
+
+def normalize_ids(ids) -> list:
+    """A list of ids from one id, a sequence or an integer array."""
+    if isinstance(ids, (str, numbers.Integral)) and not isinstance(ids, (bool, np.bool_)):
+        return [normalize_id(ids)]
+    if isinstance(ids, np.ndarray):
+        if ids.ndim != 1:
+            raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+        if np.issubdtype(ids.dtype, np.integer) and ids.dtype != np.uint64:
+            return ids.astype(np.int64).tolist()
+    try:
+        return [normalize_id(v) for v in ids]
+    except TypeError as exc:
+        if "int or str" in str(exc):
+            raise
+        raise TypeError(f"ids must be an id or a sequence of ids, got {type(ids).__name__}") \
+            from None
+
+
+def _json_default(obj):
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"payload value of type {type(obj).__name__} is not JSON-serializable")
+
+
+def encode_payload(payload) -> bytes:
+    """Compact UTF-8 JSON of a payload dict (``b""`` for no payload)."""
+    if payload is None:
+        return b""
+    if not isinstance(payload, dict):
+        raise TypeError(f"a payload must be a dict or None, got {type(payload).__name__}")
+    for key in payload:
+        if not isinstance(key, str):
+            raise TypeError(f"payload keys must be strings, got {key!r}")
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False, default=_json_default).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload cannot be stored as JSON: {exc}") from None
+
+
+def decode_payload(raw: bytes):
+    return json.loads(raw) if raw else None
+
+
+def to_number(field: str, kind: str, v):
+    """An int (int64) or float value of ``field``; raises on a wrong type."""
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"field {field!r} ({kind}): expected a number, got a bool")
+    if kind == "int":
+        if not isinstance(v, numbers.Integral):
+            raise ValueError(f"field {field!r} (int): expected an integer, got {v!r}")
+        v = int(v)
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            raise ValueError(f"field {field!r} (int): {v} does not fit in int64")
+        return v
+    if not isinstance(v, numbers.Real):
+        raise ValueError(f"field {field!r} (float): expected a number, got {v!r}")
+    v = float(v)
+    if math.isnan(v):
+        raise ValueError(f"field {field!r} (float): NaN is not allowed")
+    return v
+
+
+def to_datetime_us(field: str, v) -> int:
+    """Microseconds since the epoch (UTC) of a datetime, date or ISO-8601 string."""
+    if isinstance(v, str):
+        s = v.strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        try:
+            d = _dt.datetime.fromisoformat(s)
+        except ValueError:
+            raise ValueError(f"field {field!r} (datetime): {v!r} is not an ISO-8601 "
+                             "date/time") from None
+    elif isinstance(v, _dt.datetime):
+        d = v
+    elif isinstance(v, _dt.date):
+        d = _dt.datetime(v.year, v.month, v.day)
+    else:
+        raise ValueError(f"field {field!r} (datetime): expected a datetime or ISO string, "
+                         f"got {v!r}")
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.timezone.utc)
+    delta = d - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_geo(field: str, v):
+    """``(lat, lon)`` of ``{"lat": .., "lon": ..}``."""
+    if not isinstance(v, dict) or set(v) != {"lat", "lon"}:
+        raise ValueError(f"field {field!r} (geo): expected {{'lat': .., 'lon': ..}}, got {v!r}")
+    lat, lon = v["lat"], v["lon"]
+    for name, x, lim in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not -lim <= x <= lim:
+            raise ValueError(f"field {field!r} (geo): {name} must be a number in "
+                             f"[-{lim:g}, {lim:g}], got {x!r}")
+    return float(lat), float(lon)
+
+
+def tokenize(text: str) -> list:
+    """Lowercase word tokens (``\\w+``) of a text, in order."""
+    return _TOKEN_RE.findall(text.lower())
+
+
+def _scalar(field: str, kind: str, v):
+    if kind == "keyword":
+        if not isinstance(v, str):
+            raise ValueError(f"field {field!r} (keyword): expected a string, got {v!r}")
+        return v
+    if kind in ("int", "float"):
+        return to_number(field, kind, v)
+    if kind == "bool":
+        if not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"field {field!r} (bool): expected True or False, got {v!r}")
+        return bool(v)
+    if kind == "datetime":
+        return to_datetime_us(field, v)
+    if kind == "geo":
+        return to_geo(field, v)
+    if kind == "text":
+        if not isinstance(v, str):
+            raise ValueError(f"field {field!r} (text): expected a string, got {v!r}")
+        return v
+    raise ValueError(f"field {field!r}: unknown type {kind!r}")
+
+
+def field_values(spec, payload):
+    """``(state, values)`` of one schema field in one payload.
+
+    ``values`` is a list of normalized values (one for scalars, the elements for
+    arrays); ``state`` is MISSING, NULL, EMPTY or PRESENT. A value of the wrong
+    type is a ``ValueError`` naming the field.
+    """
+    if payload is None or spec.name not in payload:
+        return MISSING, ()
+    v = payload[spec.name]
+    if v is None:
+        return NULL, ()
+    if isinstance(v, (list, tuple, np.ndarray)):
+        if not spec.is_array:
+            raise ValueError(f"field {spec.name!r} ({spec.spelled}): expected one value, "
+                             "got an array (declare the field as "
+                             f"'{spec.type}[]' to store arrays)")
+        vals = [_scalar(spec.name, spec.type, x) for x in v]
+        return (PRESENT if vals else EMPTY), vals
+    return PRESENT, [_scalar(spec.name, spec.type, v)]

@@ -1,0 +1,253 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Segments: the mutable one (exact search with a FlatIndex, grows in memory)
+and sealed ones (immutable files with the configured index; only their
+tombstones change).
+
+Sealed segment directory ``seg-<id>/``::
+
+    vectors.npy      float32 (n, dim), the vectors as given
+    ids.json         user ids of the rows (int or str)
+    payloads.jsonl   one JSON payload per row (empty line: no payload)
+    index.bin        the index (ids are the row numbers), written by ``Index.save``
+
+The manifest records the size and CRC-32 of every file; loading checks them
+and raises ``CorruptionError`` on any mismatch, so a damaged segment is never
+served. Tombstones live beside (``tombstones/seg-<id>.<gen>.npy``) because they
+change after sealing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from ..index import FlatIndex, HNSWIndex, load_index
+from .fields import Grow, make_field_index
+from .payload import decode_payload, field_values
+from .storage import CorruptionError, file_crc32, fsync_dir
+
+__all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
+           "build_index", "SEGMENT_FILES", "seg_dirname"]
+
+SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
+
+
+def seg_dirname(seg_id: int) -> str:
+    return f"seg-{seg_id:08d}"
+
+
+class _SegmentBase:
+    kind = "?"
+    seg_id: int
+    fields: dict
+    n: int
+    n_deleted: int
+
+    def payload(self, row: int):
+        return decode_payload(self.raws[row])
+
+    def live_mask(self, n: int):
+        """None when every row of the first ``n`` is live, else the bool mask."""
+        if self.n_deleted == 0:
+            return None
+        return ~self.tombs()[:n]
+
+
+class MutableSegment(_SegmentBase):
+    """The segment receiving writes: vectors in memory, exact search."""
+
+    kind = "mutable"
+
+    def __init__(self, seg_id: int, dim: int, metric: str, schema: dict):
+        self.seg_id = seg_id
+        self.dim = dim
+        self.vecs = Grow(np.float32, (dim,))
+        self.index = FlatIndex(dim, metric)
+        self.fields = {name: make_field_index(spec) for name, spec in schema.items()}
+        self.uids: list = []
+        self.raws: list = []
+        self._tomb = Grow(np.bool_)
+        self.n = 0
+        self.n_deleted = 0
+        self.covered_seq = -1  # set when frozen
+
+    def append(self, uids, vectors, raws, parsed) -> None:
+        """Appends rows; ``parsed[i][j]`` is field j's ``(state, values)`` of row i."""
+        m = len(uids)
+        base = self.n
+        self.vecs.extend(vectors)
+        self.index.add(vectors, ids=np.arange(base, base + m, dtype=np.int64))
+        fis = list(self.fields.values())
+        for i in range(m):
+            for fi, (st, vals) in zip(fis, parsed[i]):
+                fi.add_parsed(base + i, st, vals)
+        self.uids.extend(uids)
+        self.raws.extend(raws)
+        self._tomb.extend(np.zeros(m, dtype=np.bool_))
+        self.n = base + m
+
+    def tombs(self) -> np.ndarray:
+        return self._tomb.view()
+
+    def mark_deleted(self, row: int) -> None:
+        if not self._tomb.buf[row]:
+            self._tomb.buf[row] = True
+            self.n_deleted += 1
+
+    def vectors(self) -> np.ndarray:
+        return self.vecs.view()
+
+
+class SealedSegment(_SegmentBase):
+    """An immutable segment loaded from (or just written to) its directory."""
+
+    kind = "sealed"
+
+    def __init__(self, seg_id, vectors, uids, raws, index, fields, entry):
+        self.seg_id = seg_id
+        self._vectors = vectors
+        self.uids = uids
+        self.raws = raws
+        self.index = index
+        self.fields = fields
+        self.entry = entry  # manifest entry: files, sizes, checksums
+        self.n = len(uids)
+        self._tomb = np.zeros(self.n, dtype=np.bool_)
+        self.n_deleted = 0
+        self.tomb_dirty = False
+        self.tomb_file = None
+
+    def tombs(self) -> np.ndarray:
+        return self._tomb
+
+    def set_tombs(self, tomb: np.ndarray) -> None:
+        self._tomb = tomb
+        self.n_deleted = int(np.count_nonzero(tomb[: self.n]))
+
+    def mark_deleted(self, row: int) -> None:
+        if not self._tomb[row]:
+            self._tomb[row] = True
+            self.n_deleted += 1
+            self.tomb_dirty = True
+
+    def vectors(self) -> np.ndarray:
+        return self._vectors
+
+
+def parse_rows(schema: dict, payloads) -> list:
+    """Per row, per schema field ``(state, values)``; raises ValueError on a wrong type."""
+    specs = list(schema.values())
+    return [[field_values(s, p) for s in specs] for p in payloads]
+
+
+def build_fields(schema: dict, raws) -> dict:
+    fields = {name: make_field_index(spec) for name, spec in schema.items()}
+    if fields:
+        for row, raw in enumerate(raws):
+            p = decode_payload(raw)
+            for fi in fields.values():
+                fi.add(row, p)
+    for fi in fields.values():
+        fi.freeze()
+    return fields
+
+
+def build_index(cfg: dict, dim: int, metric: str, vectors: np.ndarray):
+    """The configured index over ``vectors`` with the row numbers as ids."""
+    if cfg["kind"] == "hnsw":
+        idx = HNSWIndex(dim, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
+                        quantized=cfg["quantized"])
+    else:
+        idx = FlatIndex(dim, metric)
+    if len(vectors):
+        idx.add(vectors, ids=np.arange(len(vectors), dtype=np.int64))
+    return idx
+
+
+def _fsync_file(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, dim, metric,
+                  schema):
+    """Builds the index and writes a sealed segment durably; returns the SealedSegment."""
+    final = os.path.join(seg_root, seg_dirname(seg_id))
+    tmp = final + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    np.save(os.path.join(tmp, "vectors.npy"), vectors)
+    with open(os.path.join(tmp, "ids.json"), "w") as f:
+        json.dump(list(uids), f, separators=(",", ":"))
+    with open(os.path.join(tmp, "payloads.jsonl"), "wb") as f:
+        f.write(b"\n".join(raws))
+    index = build_index(index_cfg, dim, metric, vectors)
+    index.save(os.path.join(tmp, "index.bin"))
+    files = {}
+    for name in SEGMENT_FILES:
+        p = os.path.join(tmp, name)
+        _fsync_file(p)
+        files[name] = {"size": os.path.getsize(p), "crc32": file_crc32(p)}
+    fsync_dir(tmp)
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    fsync_dir(seg_root)
+    entry = {"id": seg_id, "rows": len(uids), "index": index_cfg["kind"], "files": files}
+    return SealedSegment(seg_id, vectors, list(uids), list(raws), index,
+                         build_fields(schema, raws), entry)
+
+
+def verify_files(directory: str, entry: dict, what: str) -> None:
+    """Checks the size and CRC-32 of every file named by a manifest entry."""
+    for name, meta in entry["files"].items():
+        p = os.path.join(directory, name)
+        if not os.path.exists(p):
+            raise CorruptionError(f"{what}: file {name} is missing")
+        if os.path.getsize(p) != meta["size"] or file_crc32(p) != meta["crc32"]:
+            raise CorruptionError(f"{what}: file {name} is corrupt (size or checksum mismatch)")
+
+
+def load_segment(seg_root: str, entry: dict, schema: dict, dim: int) -> SealedSegment:
+    seg_id = entry["id"]
+    d = os.path.join(seg_root, seg_dirname(seg_id))
+    what = f"segment {seg_dirname(seg_id)}"
+    verify_files(d, entry, what)
+    try:
+        vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
+        with open(os.path.join(d, "ids.json")) as f:
+            uids = json.load(f)
+        with open(os.path.join(d, "payloads.jsonl"), "rb") as f:
+            data = f.read()
+        raws = data.split(b"\n") if entry["rows"] else []
+        index = load_index(os.path.join(d, "index.bin"))
+    except (ValueError, OSError) as exc:
+        raise CorruptionError(f"{what} cannot be loaded: {exc}") from None
+    n = entry["rows"]
+    if (vectors.shape != (n, dim) or len(uids) != n or len(raws) != n or len(index) != n):
+        raise CorruptionError(f"{what}: files disagree on the number of rows")
+    return SealedSegment(seg_id, vectors, uids, raws, index, build_fields(schema, raws), entry)
+
+
+def save_tombstones(directory: str, seg: SealedSegment, gen: int) -> dict:
+    name = f"{seg_dirname(seg.seg_id)}.{gen}.npy"
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        np.save(f, np.packbits(seg.tombs()[: seg.n]))
+        f.flush()
+        os.fsync(f.fileno())
+    return {"file": name, "size": os.path.getsize(path), "crc32": file_crc32(path)}
+
+
+def load_tombstones(directory: str, meta: dict, n: int) -> np.ndarray:
+    path = os.path.join(directory, meta["file"])
+    if not os.path.exists(path) or os.path.getsize(path) != meta["size"] \
+            or file_crc32(path) != meta["crc32"]:
+        raise CorruptionError(f"tombstone file {meta['file']} is missing or corrupt")
+    bits = np.load(path)
+    return np.unpackbits(bits, count=n).astype(np.bool_)

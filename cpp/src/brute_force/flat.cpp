@@ -98,7 +98,8 @@ void FlatIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   std::size_t fresh = 0;
   for (std::size_t i = 0; i < n; ++i) fresh += ids == nullptr || !s.rows.count(ids[i]);
   s.reserve_rows(s.n + fresh);  // the only step that may fail (bad_alloc): nothing changed yet
-  s.ids.reserve(s.n + fresh);
+  if (s.ids.capacity() < s.n + fresh)  // grow geometrically: many small adds stay linear
+    s.ids.reserve(std::max(s.n + fresh, s.ids.capacity() + s.ids.capacity() / 2));
   for (std::size_t i = 0; i < n; ++i) {
     const idx_t id = ids ? ids[i] : next_id_ + idx_t(i);
     auto it = s.rows.find(id);

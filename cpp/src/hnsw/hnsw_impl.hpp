@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/aligned.hpp"
 #include "common/bitset.hpp"
 #include "simd/distance.hpp"
 #include "warpsearch/hnsw.hpp"
@@ -52,11 +53,11 @@ struct HnswGraph {
 
   std::size_t cap = 0;     // slots allocated
   std::size_t nslots = 0;  // slots ever used (live + tombstoned + free)
-  std::vector<std::uint32_t> links0;  // cap * (R0 + 1): [count, ids...]
+  avector<std::uint32_t> links0;      // cap * (R0 + 1): [count, ids...]
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
-  std::vector<float> vecs;            // cap * d exact vectors (normalized for cosine)
+  avector<float> vecs;                // cap * d exact vectors (normalized for cosine)
   std::size_t cs = 0;                 // code stride: d rounded up to 64 bytes, zero padded
-  std::vector<std::uint8_t> codes;    // cap * cs SQ8 codes (quantized traversal)
+  avector<std::uint8_t> codes;        // cap * cs SQ8 codes (quantized traversal)
   std::vector<float> cnorm;           // |decoded code|^2 per slot
   bool mips = false;                  // metric IP: augmented build space (see QueryCtx)
   float mips_m2 = 0.f;                // M^2 of the augmentation

@@ -48,10 +48,12 @@ void HnswGraph::reorder() {
   std::vector<std::uint32_t> new_of(nslots);
   for (std::size_t i = 0; i < nslots; ++i) new_of[order[i]] = std::uint32_t(i);
 
-  std::vector<std::uint32_t> l0(links0.size(), 0);
+  avector<std::uint32_t> l0(links0.size(), 0);
   std::vector<std::vector<std::uint32_t>> up(cap);
-  std::vector<float> vv(vecs.size()), cn(cnorm.size()), xn(xnorm.size()), ag(aug.size());
-  std::vector<std::uint8_t> cc(codes.size()), lv(levels.size(), 0), st(state.size(), kFree);
+  avector<float> vv(vecs.size());
+  std::vector<float> cn(cnorm.size()), xn(xnorm.size()), ag(aug.size());
+  avector<std::uint8_t> cc(codes.size());
+  std::vector<std::uint8_t> lv(levels.size(), 0), st(state.size(), kFree);
   std::vector<idx_t> lb(labels.size(), -1);
   parallel_for(nslots, [&](std::size_t i, int) {
     const std::size_t o = order[i];

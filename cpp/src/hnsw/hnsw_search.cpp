@@ -340,6 +340,11 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
         // the scan stops once a candidate's approximate distance exceeds the current
         // k-th exact distance by more than twice the largest error seen so far.
         std::size_t done = 0;
+        // The exact vectors are cold: fetch the likely re-rank set in parallel first.
+        for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) {
+          const char* v = reinterpret_cast<const char*>(g.vec(res[i].second));
+          for (std::size_t o = 0; o < d * sizeof(float); o += 64) __builtin_prefetch(v + o);
+        }
         if (params.rerank > 0) {
           take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
           for (; done < take; ++done) top.push(g.exact(qv, res[done].second), g.labels[res[done].second]);

@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import _core
 from ._core import CudaError, InternalError
 from .index import FlatIndex, HNSWIndex, load_index
+from .ivf import IVFPQIndex, estimate_memory, kmeans
 from .db import (
     Collection,
     CorruptionError,
@@ -32,6 +33,9 @@ __version__ = _core.__version__
 __all__ = [
     "FlatIndex",
     "HNSWIndex",
+    "IVFPQIndex",
+    "kmeans",
+    "estimate_memory",
     "load_index",
     "connect",
     "Database",

@@ -10,6 +10,7 @@
 #include "warpsearch/errors.hpp"
 #include "warpsearch/hnsw.hpp"
 #include "warpsearch/index.hpp"
+#include "warpsearch/ivf_pq.hpp"
 
 namespace warpsearch {
 
@@ -86,6 +87,7 @@ std::unique_ptr<Index> load_index(const std::string& path) {
   detail::FileReader r(path);
   if (r.type() == "flat") return FlatIndex::load_from(&r);
   if (r.type() == "hnsw") return HnswIndex::load_from(&r);
+  if (r.type() == "ivf_pq") return IvfPqIndex::load_from(&r);
   WS_EXPECTS(false, "index file '", path, "' has unknown index type '", r.type(), "'");
   return nullptr;
 }

@@ -1,0 +1,180 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""IVF-PQ recall/QPS benchmark: warpsearch IVFPQIndex against faiss-cpu.
+
+Sweeps nprobe x refine factor for each engine and reports, per recall target,
+the best QPS among the configurations that reach it.
+
+    python benchmarks/ivf_bench.py /path/sift-dev.npz --nlist 1024 --threads 2
+
+Engines: ``ws4`` (nbits=4 fast scan, refine fp32, the analogue of faiss' RFlat),
+``ws4-fp16`` / ``ws4-sq8`` (smaller refine copies), ``ws8`` (nbits=8, no refine),
+``faiss-fs`` (``IVF{nlist},PQ{d/2}x4fs,RFlat``, k_factor sweep), ``faiss-pq8``
+(``IVF{nlist},PQ{d/2}``). On a shared machine, ``--threads 1 --cpu-time`` times by
+process CPU time, which other processes disturb least. The dataset is an npz with
+``base``, ``queries``, ``gt_ids`` and ``metric`` (see /work/shared/data/README.md);
+with ``--limit`` the base is truncated and the ground truth recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before faiss is imported
+
+
+def exact_gt(base: np.ndarray, queries: np.ndarray, k: int, metric: str) -> np.ndarray:
+    import warpsearch as ws
+    flat = ws.FlatIndex(base.shape[1], "ip" if metric == "ip" else "l2")
+    flat.add(base)
+    return flat.search(queries, k=k)[1]
+
+
+def recall(ids: np.ndarray, gt: np.ndarray, k: int) -> float:
+    got, truth = ids[:, :k], gt[:, :k]
+    return float((got[:, :, None] == truth[:, None, :]).any(axis=2).sum()) / truth.size
+
+
+def best_time(fn, repeat: int, clock=time.perf_counter):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = clock()
+        out = fn()
+        best = min(best, clock() - t0)
+    return best, out
+
+
+class WsIVF:
+    def __init__(self, name, nbits, refine, m=None):
+        self.name, self.nbits, self.refine, self.m = name, nbits, refine, m
+
+    def build(self, base, metric, nlist, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        m = self.m or base.shape[1] // 2
+        self.idx = ws.IVFPQIndex(base.shape[1], metric, nlist=nlist, m=m, nbits=self.nbits,
+                                 refine=self.refine)
+        self.idx.train(base)
+        self.idx.add(base)
+
+    def factors(self, kfs):
+        return kfs if (self.refine != "none" or self.nbits == 4) else [1]
+
+    def search(self, q, k, nprobe, kf, threads):
+        import warpsearch as ws
+        ws.set_num_threads(threads)
+        return self.idx.search(q, k=k, nprobe=nprobe, refine_factor=kf)[1]
+
+    def memory(self):
+        return self.idx.memory_usage()
+
+
+class FaissIVF:
+    def __init__(self, name, spec):
+        self.name, self.spec = name, spec
+
+    def build(self, base, metric, nlist, threads):
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        d = base.shape[1]
+        spec = self.spec.format(nlist=nlist, m=d // 2)
+        mt = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+        self.idx = faiss.index_factory(d, spec, mt)
+        self.refined = "RFlat" in spec
+        self.idx.train(base)
+        self.idx.add(base)
+
+    def factors(self, kfs):
+        return kfs if self.refined else [1]
+
+    def search(self, q, k, nprobe, kf, threads):
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        ivf = faiss.SearchParametersIVF(nprobe=nprobe)
+        if self.refined:
+            p = faiss.IndexRefineSearchParameters(k_factor=kf, base_index_params=ivf)
+        else:
+            p = ivf
+        return self.idx.search(q, k, params=p)[1]
+
+    def memory(self):
+        return None
+
+
+ENGINES = {
+    "ws4": lambda: WsIVF("ws-ivfpq4-fp32", 4, "fp32"),
+    "ws4-fp16": lambda: WsIVF("ws-ivfpq4-fp16", 4, "fp16"),
+    "ws4-sq8": lambda: WsIVF("ws-ivfpq4-sq8", 4, "sq8"),
+    "ws8": lambda: WsIVF("ws-ivfpq8", 8, "none"),
+    "faiss-fs": lambda: FaissIVF("faiss-IVF,PQx4fs,RFlat", "IVF{nlist},PQ{m}x4fs,RFlat"),
+    "faiss-pq8": lambda: FaissIVF("faiss-IVF,PQ8bit", "IVF{nlist},PQ{m}"),
+}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", help="npz with base, queries, gt_ids, metric")
+    ap.add_argument("--nlist", type=int, default=1024)
+    ap.add_argument("--limit", type=int, default=None, help="use the first N base vectors")
+    ap.add_argument("--nq", type=int, default=None, help="use the first N queries")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--nprobe", default="4,8,16,32,64")
+    ap.add_argument("--kfactor", default="1,2,4,8")
+    ap.add_argument("--engines", default="ws4,faiss-fs")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by process CPU time (meaningful with --threads 1)")
+    a = ap.parse_args(argv)
+    if a.cpu_time and a.threads != 1:
+        ap.error("--cpu-time needs --threads 1")
+    clock = time.process_time if a.cpu_time else time.perf_counter
+
+    z = np.load(a.dataset)
+    metric = str(z["metric"])
+    base = np.ascontiguousarray(z["base"][: a.limit], dtype=np.float32)
+    queries = np.ascontiguousarray(z["queries"][: a.nq], dtype=np.float32)
+    if a.limit is not None and a.limit < len(z["base"]):
+        gt = exact_gt(base, queries, a.k, metric)
+    else:
+        gt = np.asarray(z["gt_ids"][: len(queries)])
+    nprobes = [int(v) for v in a.nprobe.split(",")]
+    kfs = [int(v) for v in a.kfactor.split(",")]
+    print(f"# {a.dataset}: base {base.shape}, queries {queries.shape}, metric {metric}, "
+          f"nlist {a.nlist}, threads {a.threads}, k {a.k}")
+    summary = {}
+    for key in a.engines.split(","):
+        eng = ENGINES[key]()
+        t0 = time.perf_counter()
+        eng.build(base, metric, a.nlist, a.threads)
+        print(f"[{eng.name}] build {time.perf_counter() - t0:.1f}s memory {eng.memory()}")
+        pts = []
+        for npb in nprobes:
+            for kf in eng.factors(kfs):
+                secs, ids = best_time(lambda: eng.search(queries, a.k, npb, kf, a.threads), a.repeat,
+                                      clock)
+                r, qps = recall(ids, gt, a.k), len(queries) / secs
+                pts.append((r, qps, npb, kf))
+                print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
+                sys.stdout.flush()
+        summary[eng.name] = pts
+    print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 |\n|---|---|---|")
+    for name, pts in summary.items():
+        cells = []
+        for target in (0.90, 0.95):
+            ok = [p for p in pts if p[0] >= target]
+            if ok:
+                b = max(ok, key=lambda p: p[1])
+                cells.append(f"{b[1]:.0f} (nprobe={b[2]}, kf={b[3]}, r={b[0]:.3f})")
+            else:
+                cells.append("not reached")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/**
+ * @brief IVF-PQ index (CPU): a k-means coarse quantizer splits the space into nlist
+ * cells; each vector is stored in its cell as the product-quantized code of its
+ * residual (vector minus cell centroid).
+ *
+ * Search probes the nprobe nearest cells. 8-bit codes are scored from a float lookup
+ * table; 4-bit codes by fast scan (uint8 tables in SIMD registers, byte shuffles,
+ * uint16 sums). With a refine store (sq8, fp16 or fp32 copies of the vectors) the best
+ * k * refine_factor candidates are re-ranked with exact distances.
+ *
+ * train() must run before add(). Concurrent searches are safe; writes are exclusive.
+ *
+ * @code
+ * warpsearch::IvfPqParams p; p.nlist = 1024; p.m = 64; p.nbits = 4;
+ * p.refine = warpsearch::Refine::FP32;
+ * warpsearch::IvfPqIndex idx(128, warpsearch::Metric::L2, p);
+ * idx.train(x, n);
+ * idx.add(x, n, nullptr);
+ * warpsearch::IvfSearchParams sp; sp.nprobe = 32;
+ * idx.search_ivf(q, nq, {}, sp, D, I, nullptr);
+ * @endcode
+ */
+#include <memory>
+#include <string>
+
+#include "warpsearch/index.hpp"
+
+namespace warpsearch {
+
+/** @brief Exact copies kept for re-ranking. */
+enum class Refine : std::uint32_t { None = 0, SQ8 = 1, FP16 = 2, FP32 = 3 };
+
+Refine parse_refine(const std::string& name);
+const char* refine_name(Refine r);
+
+struct IvfPqParams {
+  int nlist = 1024;                   ///< coarse cells
+  int m = 0;                          ///< sub-quantizers; 0: dim/2 (dim when dim is odd)
+  int nbits = 8;                      ///< 4 (fast scan) or 8
+  Refine refine = Refine::None;
+  std::uint64_t seed = 0;
+  int kmeans_iters = 16;              ///< coarse k-means iterations
+  int max_points_per_centroid = 256;  ///< coarse training sample cap
+};
+
+struct IvfSearchParams {
+  int nprobe = 16;        ///< cells visited per query
+  int refine_factor = 4;  ///< re-rank k * refine_factor candidates
+};
+
+/** @brief Memory of an IVF-PQ index of n vectors, by part (see IvfPqIndex::memory_usage). */
+struct IvfPqMemory {
+  std::size_t codes = 0, ids = 0, refine = 0, id_map = 0, centroids = 0, total = 0;
+};
+
+namespace detail {
+struct IvfPqState;
+}
+
+class IvfPqIndex final : public Index {
+ public:
+  IvfPqIndex(int dim, Metric metric, const IvfPqParams& params);
+  ~IvfPqIndex() override;
+
+  /** @brief Trains the coarse quantizer and the PQ codebooks on n vectors (n >= nlist).
+   *  Retraining an index that holds vectors is an error. */
+  void train(const float* x, std::size_t n);
+  bool is_trained() const;
+  const IvfPqParams& params() const;
+
+  std::size_t size() const override;
+  std::string type_name() const override { return "ivf_pq"; }
+  void add(const float* x, std::size_t n, const idx_t* ids) override;
+  std::size_t remove(const idx_t* ids, std::size_t n) override;
+  /** @brief Searches with the defaults of set_search_defaults; params.rerank > 0 sets the
+   *  number of re-ranked candidates. */
+  void search(const float* q, std::size_t nq, const SearchParams& params, float* D, idx_t* I,
+              SearchStats* stats) const override;
+  void search_ivf(const float* q, std::size_t nq, const SearchParams& params,
+                  const IvfSearchParams& ivf, float* D, idx_t* I, SearchStats* stats) const;
+  void set_search_defaults(const IvfSearchParams& p);
+  void save(const std::string& path) const override;
+  std::size_t memory_usage() const override;
+  bool contains(idx_t id) const override;
+  std::vector<idx_t> ids() const override;
+  /** @brief The refine copy when there is one, else the PQ reconstruction. */
+  std::vector<bool> reconstruct(const idx_t* ids, std::size_t n, float* out) const override;
+
+  /** @brief Coarse centroids (nlist x dim), empty before training. */
+  std::vector<float> centroids() const;
+  /** @brief PQ codebook (m x ksub x dsub), empty before training. */
+  std::vector<float> pq_codebook() const;
+  /** @brief Number of vectors in each cell. */
+  std::vector<std::size_t> list_sizes() const;
+
+  /** @brief Memory of an index of n vectors with these parameters (memory_usage model).
+   *  with_id_map: count the id map, which exists once ids are looked up (explicit ids in
+   *  add, remove, contains, reconstruct, id-list filters). */
+  static IvfPqMemory estimate_memory(std::size_t n, int dim, const IvfPqParams& params,
+                                     Metric metric = Metric::L2, bool with_id_map = false);
+  static std::unique_ptr<IvfPqIndex> load_from(const void* reader);
+
+ private:
+  std::unique_ptr<detail::IvfPqState> s_;
+};
+
+}  // namespace warpsearch

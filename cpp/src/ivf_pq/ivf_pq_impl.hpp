@@ -1,0 +1,105 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Private state of IvfPqIndex: coarse centroids, PQ codebook, inverted lists and the
+// refine store. The public operations are in ivf_pq_index.cpp, search in
+// ivf_pq_search.cpp, files and the memory model in ivf_pq_io.cpp.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "ivf_pq/id_map.hpp"
+#include "quantization/nearest.hpp"
+#include "warpsearch/ivf_pq.hpp"
+#include "warpsearch/quantization.hpp"
+
+namespace warpsearch::detail {
+
+struct InvList {
+  std::vector<idx_t> ids;
+  std::vector<std::uint8_t> codes;   // 4-bit: packed fast-scan blocks; 8-bit: size x m
+  std::vector<std::uint8_t> refine;  // size x refine_bytes
+  std::size_t size() const { return ids.size(); }
+};
+
+// Location of a vector in the map: list in the high 32 bits, position in the low 32.
+inline std::uint64_t pack_loc(std::size_t list, std::size_t pos) {
+  return (std::uint64_t(list) << 32) | std::uint64_t(pos);
+}
+inline std::size_t loc_list(std::uint64_t loc) { return std::size_t(loc >> 32); }
+inline std::size_t loc_pos(std::uint64_t loc) { return std::size_t(loc & 0xffffffffu); }
+
+// Growth of per-list buffers: exact for one big add, geometric (1/8) for many small ones,
+// so that capacity stays within ~12% of the size.
+template <typename T>
+void grow_to(std::vector<T>& v, std::size_t need) {
+  if (need <= v.capacity()) return;
+  v.reserve(std::max(need, v.capacity() + v.capacity() / 8));
+}
+
+struct IvfPqState {
+  IvfPqParams p;
+  Metric metric = Metric::L2;
+  std::size_t d = 0, m = 0, ksub = 0, dsub = 0;
+  std::size_t m_pad = 0;         // 4-bit: sub-quantizers of a packed block
+  std::size_t refine_bytes = 0;  // bytes of one refine record
+  IvfSearchParams defaults;
+
+  bool trained = false;
+  std::uint64_t generation = 0;  // bumped by every train()
+  std::vector<float> centroids;        // nlist x d: residual bases (cell means)
+  std::vector<float> probe_centroids;  // IP/cosine: unit centroids that define the cells
+  CentroidPanels coarse;
+  ProductQuantizer pq;
+  std::vector<float> cbt;  // codebook transposed for the LUT kernels: [(j*dsub+t)*ksub + i]
+  std::vector<float> sq_min, sq_scale;  // refine sq8: x ~ min + scale * code
+  // 4-bit L2: the LUT of a query in cell l is P_l + Q (+ its coarse distance), with
+  // P_l[j][i] = |C_ji|^2 + 2 c_l,j . C_ji and Q[j][i] = -2 q_j . C_ji shared by all
+  // probes. ptab holds P_l - pmin (row minima, summed in psum_min) and prange the row
+  // ranges, which bound the range of P_l + Q: the uint8 tables need no per-probe
+  // reductions.
+  std::vector<float> ptab, pmin, prange, psum_min;
+  std::vector<InvList> lists;
+  // id -> location, built on first need (an id lookup: explicit ids in add, remove,
+  // contains, reconstruct, id-list filters). An index filled with default ids and only
+  // searched never pays its 16+ bytes per vector.
+  mutable IdMap map;
+  mutable std::atomic<bool> map_ready{false};
+  mutable std::mutex map_mu;
+  std::size_t n = 0;
+  mutable std::shared_mutex mu;
+
+  IvfPqState(int dim, Metric mt, const IvfPqParams& params);
+
+  bool ip() const { return metric != Metric::L2; }
+  bool fast_scan() const { return p.nbits == 4; }
+  bool cell_tables() const { return fast_scan() && !ip(); }
+  std::size_t code_bytes_per_vector() const { return fast_scan() ? 0 : m; }
+
+  // Derived tables once the codebooks are known (training and loading).
+  void finish_training();
+  void encode_refine(const float* x, std::uint8_t* out) const;
+  void decode_refine(const std::uint8_t* rec, float* out) const;
+  // Unpacked code (m bytes) of a stored vector.
+  void get_code(std::size_t list, std::size_t pos, std::uint8_t* code) const;
+  void reconstruct(std::size_t list, std::size_t pos, float* out) const;
+  // Appends one vector (code: m bytes, one per sub-code) to a list; returns its position.
+  std::size_t append(std::size_t list, idx_t id, const std::uint8_t* code, const std::uint8_t* rec);
+  // Removes position pos of a list, moving the list's last vector into it.
+  void erase(std::size_t list, std::size_t pos);
+  // Builds the id map if it is not built yet. Call with the index lock held (shared is
+  // enough: writers hold it exclusively).
+  void ensure_map() const;
+};
+
+// Mean of the points of each cell (cells by nearest centroid of cp); empty cells keep
+// the value already in means.
+void cell_means(const float* x, std::size_t n, std::size_t d, const CentroidPanels& cp, bool ip,
+                float* means);
+
+}  // namespace warpsearch::detail

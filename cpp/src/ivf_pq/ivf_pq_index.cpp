@@ -1,0 +1,281 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IvfPqIndex: construction, training, add, remove and accessors.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <random>
+
+#include "ivf_pq/ivf_pq_impl.hpp"
+#include "simd/fastscan.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/kmeans.hpp"
+#include "warpsearch/threads.hpp"
+
+namespace warpsearch {
+namespace detail {
+namespace {
+
+void normalize(const float* x, std::size_t n, std::size_t d, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
+    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
+    for (std::size_t j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
+  }
+}
+
+// Normalized copy for cosine, else the input itself.
+const float* prepared(const float* x, std::size_t n, std::size_t d, Metric metric,
+                      std::vector<float>& buf) {
+  if (metric != Metric::Cosine) return x;
+  buf.resize(n * d);
+  normalize(x, n, d, buf.data());
+  return buf.data();
+}
+
+}  // namespace
+
+}  // namespace detail
+
+Refine parse_refine(const std::string& name) {
+  if (name == "none") return Refine::None;
+  if (name == "sq8") return Refine::SQ8;
+  if (name == "fp16") return Refine::FP16;
+  if (name == "fp32") return Refine::FP32;
+  WS_EXPECTS(false, "unknown refine '", name, "' (expected 'none', 'sq8', 'fp16' or 'fp32')");
+  return Refine::None;
+}
+
+const char* refine_name(Refine r) {
+  switch (r) {
+    case Refine::None: return "none";
+    case Refine::SQ8: return "sq8";
+    case Refine::FP16: return "fp16";
+    case Refine::FP32: return "fp32";
+  }
+  return "?";
+}
+
+IvfPqIndex::IvfPqIndex(int dim, Metric metric, const IvfPqParams& params)
+    : Index(dim, metric), s_(std::make_unique<detail::IvfPqState>(dim, metric, params)) {}
+
+IvfPqIndex::~IvfPqIndex() = default;
+
+bool IvfPqIndex::is_trained() const {
+  std::shared_lock lk(s_->mu);
+  return s_->trained;
+}
+
+const IvfPqParams& IvfPqIndex::params() const { return s_->p; }
+
+void IvfPqIndex::set_search_defaults(const IvfSearchParams& p) {
+  WS_EXPECTS(p.nprobe >= 1, "nprobe must be >= 1, got ", p.nprobe);
+  WS_EXPECTS(p.refine_factor >= 1, "refine_factor must be >= 1, got ", p.refine_factor);
+  std::unique_lock lk(s_->mu);
+  s_->defaults = p;
+}
+
+void IvfPqIndex::train(const float* x, std::size_t n) {
+  auto& s = *s_;
+  const std::size_t nlist = std::size_t(s.p.nlist), d = s.d;
+  WS_EXPECTS(n >= nlist, "training needs at least nlist=", nlist, " vectors, got ", n);
+  WS_EXPECTS(n >= s.ksub, "training needs at least ", s.ksub, " vectors for the PQ codebooks, got ", n);
+  std::unique_lock wlk(s.mu);
+  WS_EXPECTS(s.n == 0, "the index holds ", s.n, " vectors; train an empty index");
+  validate_add(x, n, nullptr);
+  std::vector<float> buf;
+  x = detail::prepared(x, n, d, metric_, buf);
+
+  std::vector<float> cent(nlist * d);
+  KMeansParams kp;
+  kp.iters = s.p.kmeans_iters;
+  kp.seed = s.p.seed;
+  kp.max_points_per_centroid = s.p.max_points_per_centroid;
+  // Inner-product cells: unit centroids (spherical k-means), otherwise probing by the
+  // largest q.c favours the centroids of wide clusters and unbalances the cells.
+  kp.spherical = s.ip();
+  kmeans(x, n, d, nlist, kp, cent.data());
+  detail::CentroidPanels cp;
+  cp.set(cent.data(), nlist, d);
+  std::vector<float> probe;
+  if (s.ip()) {
+    // Residuals are taken from the cell means (shorter than from the unit centroids,
+    // which sit on the sphere while the data of a cell may not).
+    probe = cent;
+    detail::cell_means(x, n, d, cp, true, cent.data());
+  }
+
+  // PQ codebooks on residuals of a sample (8-bit: fewer points per centroid, its k-means
+  // is 16x larger).
+  std::mt19937_64 rng(s.p.seed ^ 0xA0761D6478BD642Full);
+  const std::size_t cap = s.ksub * (s.p.nbits == 8 ? 64 : 256);
+  const auto rows = detail::sample_indices(n, std::min(n, cap), rng);
+  const std::size_t nt = rows.size();
+  std::vector<float> res(nt * d), dist(nt);
+  std::vector<std::int32_t> lab(nt);
+  for (std::size_t i = 0; i < nt; ++i) std::memcpy(&res[i * d], x + rows[i] * d, d * sizeof(float));
+  parallel_for((nt + 255) / 256, [&](std::size_t t, int) {
+    const std::size_t b = t * 256, e = std::min(nt, b + 256);
+    cp.nearest(&res[b * d], e - b, s.ip(), &dist[b], &lab[b]);
+    for (std::size_t i = b; i < e; ++i)
+      for (std::size_t j = 0; j < d; ++j) res[i * d + j] -= cent[std::size_t(lab[i]) * d + j];
+  });
+  ProductQuantizer pq(dim_, int(s.m), s.p.nbits);
+  pq.train(res.data(), nt, s.p.seed + 1, 20, 0);
+
+  std::vector<float> vmin, vscale;
+  if (s.p.refine == Refine::SQ8) {
+    vmin.assign(d, std::numeric_limits<float>::infinity());
+    std::vector<float> vmax(d, -std::numeric_limits<float>::infinity());
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) {
+        vmin[j] = std::min(vmin[j], x[i * d + j]);
+        vmax[j] = std::max(vmax[j], x[i * d + j]);
+      }
+    vscale.resize(d);
+    for (std::size_t j = 0; j < d; ++j) vscale[j] = (vmax[j] - vmin[j]) / 255.f;
+  }
+  s.centroids = std::move(cent);
+  s.probe_centroids = std::move(probe);
+  s.pq = std::move(pq);
+  s.sq_min = std::move(vmin);
+  s.sq_scale = std::move(vscale);
+  s.finish_training();
+  ++s.generation;
+}
+
+void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
+  auto& s = *s_;
+  validate_add(x, n, ids);
+  std::shared_lock rlk(s.mu);
+  WS_EXPECTS(s.trained, "the index is not trained: call train() before add()");
+  if (n == 0) return;
+  const std::uint64_t generation = s.generation;
+  const std::size_t d = s.d, m = s.m, rb = s.refine_bytes;
+  std::vector<float> buf;
+  x = detail::prepared(x, n, d, metric_, buf);
+  // Encoding reads only the codebooks: a shared lock lets searches run meanwhile.
+  std::vector<std::int32_t> lab(n);
+  std::vector<std::uint8_t> codes(n * m), recs(n * rb);
+  constexpr std::size_t kChunk = 16384;
+  std::vector<float> res, dist;
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t c1 = std::min(n, c0 + kChunk), nc = c1 - c0;
+    res.resize(nc * d);
+    dist.resize(nc);
+    parallel_for((nc + 255) / 256, [&](std::size_t t, int) {
+      const std::size_t b = t * 256, e = std::min(nc, b + 256);
+      s.coarse.nearest(x + (c0 + b) * d, e - b, s.ip(), &dist[b], &lab[c0 + b]);
+      for (std::size_t i = b; i < e; ++i) {
+        const float* v = x + (c0 + i) * d;
+        const float* c = &s.centroids[std::size_t(lab[c0 + i]) * d];
+        for (std::size_t j = 0; j < d; ++j) res[i * d + j] = v[j] - c[j];
+        if (rb) s.encode_refine(v, &recs[(c0 + i) * rb]);
+      }
+    });
+    s.pq.encode(res.data(), nc, &codes[c0 * m]);
+  }
+
+  rlk.unlock();
+  std::unique_lock lk(s.mu);
+  WS_EXPECTS(s.generation == generation, "the index was retrained during add; add again");
+  // Reserve everything first: past this block nothing can fail, so an error leaves the
+  // index as it was.
+  std::vector<std::size_t> extra(s.lists.size(), 0);
+  for (std::size_t i = 0; i < n; ++i) ++extra[std::size_t(lab[i])];
+  for (std::size_t l = 0; l < s.lists.size(); ++l) {
+    if (!extra[l]) continue;
+    auto& L = s.lists[l];
+    const std::size_t need = L.size() + extra[l];
+    detail::grow_to(L.ids, need);
+    detail::grow_to(L.codes, s.fast_scan() ? fastscan_bytes(need, m) : need * m);
+    detail::grow_to(L.refine, need * rb);
+  }
+  // Explicit ids may replace stored vectors: they need the id map. Default ids are new.
+  if (ids) s.ensure_map();
+  const bool mapped = s.map_ready.load();
+  if (mapped) s.map.reserve(s.n + n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const idx_t id = ids ? ids[i] : next_id_ + idx_t(i);
+    const std::uint64_t old = mapped ? s.map.find(id) : detail::IdMap::kNone;
+    if (old != detail::IdMap::kNone) {
+      s.erase(detail::loc_list(old), detail::loc_pos(old));
+    } else {
+      ++s.n;
+    }
+    const std::size_t l = std::size_t(lab[i]);
+    const std::size_t pos = s.append(l, id, &codes[i * m], rb ? &recs[i * rb] : nullptr);
+    if (mapped) s.map.set(id, detail::pack_loc(l, pos));
+  }
+  advance_next_id(ids, n);
+}
+
+std::size_t IvfPqIndex::remove(const idx_t* ids, std::size_t n) {
+  auto& s = *s_;
+  std::unique_lock lk(s.mu);
+  if (n == 0 || s.n == 0) return 0;
+  s.ensure_map();
+  std::size_t removed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t loc = s.map.find(ids[i]);
+    if (loc == detail::IdMap::kNone) continue;
+    s.map.erase(ids[i]);
+    s.erase(detail::loc_list(loc), detail::loc_pos(loc));
+    --s.n;
+    ++removed;
+  }
+  return removed;
+}
+
+std::size_t IvfPqIndex::size() const {
+  std::shared_lock lk(s_->mu);
+  return s_->n;
+}
+
+bool IvfPqIndex::contains(idx_t id) const {
+  std::shared_lock lk(s_->mu);
+  s_->ensure_map();
+  return s_->map.find(id) != detail::IdMap::kNone;
+}
+
+std::vector<idx_t> IvfPqIndex::ids() const {
+  std::shared_lock lk(s_->mu);
+  std::vector<idx_t> out;
+  out.reserve(s_->n);
+  for (const auto& L : s_->lists) out.insert(out.end(), L.ids.begin(), L.ids.end());
+  return out;
+}
+
+std::vector<bool> IvfPqIndex::reconstruct(const idx_t* ids, std::size_t n, float* out) const {
+  std::shared_lock lk(s_->mu);
+  std::vector<bool> found(n, false);
+  if (n > 0) s_->ensure_map();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t loc = s_->map.find(ids[i]);
+    if (loc == detail::IdMap::kNone) continue;
+    s_->reconstruct(detail::loc_list(loc), detail::loc_pos(loc), out + i * s_->d);
+    found[i] = true;
+  }
+  return found;
+}
+
+std::vector<float> IvfPqIndex::centroids() const {
+  std::shared_lock lk(s_->mu);
+  return s_->ip() ? s_->probe_centroids : s_->centroids;
+}
+
+std::vector<float> IvfPqIndex::pq_codebook() const {
+  std::shared_lock lk(s_->mu);
+  return s_->trained ? s_->pq.codebook() : std::vector<float>{};
+}
+
+std::vector<std::size_t> IvfPqIndex::list_sizes() const {
+  std::shared_lock lk(s_->mu);
+  std::vector<std::size_t> out;
+  for (const auto& L : s_->lists) out.push_back(L.size());
+  return out;
+}
+
+}  // namespace warpsearch

@@ -1,0 +1,169 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IvfPqIndex: save/load in the warpsearch file format, and the memory model.
+#include <algorithm>
+#include <mutex>
+
+#include "io/format.hpp"
+#include "ivf_pq/ivf_pq_impl.hpp"
+#include "simd/fastscan.hpp"
+#include "warpsearch/errors.hpp"
+
+namespace warpsearch {
+namespace {
+
+constexpr std::size_t kMetaLen = 12;
+
+std::size_t list_code_bytes(const detail::IvfPqState& s, std::size_t n) {
+  return s.fast_scan() ? fastscan_bytes(n, s.m) : n * s.m;
+}
+
+}  // namespace
+
+void IvfPqIndex::save(const std::string& path) const {
+  std::shared_lock lk(s_->mu);
+  const auto& s = *s_;
+  const std::vector<std::int64_t> meta{next_id_,
+                                       s.p.nlist,
+                                       s.p.m,
+                                       s.p.nbits,
+                                       std::int64_t(s.p.refine),
+                                       std::int64_t(s.p.seed),
+                                       s.p.kmeans_iters,
+                                       s.p.max_points_per_centroid,
+                                       s.trained ? 1 : 0,
+                                       s.defaults.nprobe,
+                                       s.defaults.refine_factor,
+                                       std::int64_t(s.n)};
+  std::vector<std::uint64_t> sizes;
+  std::vector<idx_t> ids;
+  std::vector<std::uint8_t> codes, refine;
+  sizes.reserve(s.lists.size());
+  ids.reserve(s.n);
+  for (const auto& L : s.lists) {
+    sizes.push_back(L.size());
+    ids.insert(ids.end(), L.ids.begin(), L.ids.end());
+    codes.insert(codes.end(), L.codes.begin(), L.codes.begin() + std::ptrdiff_t(list_code_bytes(s, L.size())));
+    refine.insert(refine.end(), L.refine.begin(), L.refine.begin() + std::ptrdiff_t(L.size() * s.refine_bytes));
+  }
+  detail::FileWriter w("ivf_pq", metric_, dim_, s.n);
+  w.add("meta", meta);
+  w.add("list_sizes", sizes);
+  w.add("ids", ids);
+  w.add("codes", codes);
+  w.add("refine", refine);
+  const std::vector<float> empty;
+  w.add("centroids", s.centroids);
+  w.add("probe_centroids", s.probe_centroids);
+  w.add("pq_codebook", s.trained ? s.pq.codebook() : empty);
+  w.add("sq_min", s.sq_min);
+  w.add("sq_scale", s.sq_scale);
+  w.write(path);
+}
+
+std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
+  const auto& r = *static_cast<const detail::FileReader*>(reader);
+  const std::string bad = "corrupt index file '" + r.path() + "': ";
+  const auto meta = r.vec<std::int64_t>("meta", kMetaLen);
+  IvfPqParams p;
+  WS_EXPECTS(meta[1] >= 1 && meta[1] <= (1 << 24) && meta[2] >= 1 && meta[2] <= r.dim() &&
+                 (meta[3] == 4 || meta[3] == 8) && meta[4] >= 0 && meta[4] <= 3 &&
+                 meta[9] >= 1 && meta[10] >= 1 && meta[11] >= 0 && std::uint64_t(meta[11]) == r.count(),
+             bad, "bad parameters");
+  p.nlist = int(meta[1]);
+  p.m = int(meta[2]);
+  p.nbits = int(meta[3]);
+  p.refine = Refine(meta[4]);
+  p.seed = std::uint64_t(meta[5]);
+  p.kmeans_iters = int(meta[6]);
+  p.max_points_per_centroid = int(meta[7]);
+  auto idx = std::make_unique<IvfPqIndex>(r.dim(), r.metric(), p);
+  auto& s = *idx->s_;
+  s.defaults.nprobe = int(meta[9]);
+  s.defaults.refine_factor = int(meta[10]);
+  idx->next_id_ = meta[0];
+  const bool trained = meta[8] != 0;
+  const std::size_t n = std::size_t(meta[11]), nlist = std::size_t(p.nlist);
+  WS_EXPECTS(trained || n == 0, bad, "vectors in an untrained index");
+  if (trained) {
+    s.centroids = r.vec<float>("centroids", nlist * s.d);
+    if (s.ip()) s.probe_centroids = r.vec<float>("probe_centroids", nlist * s.d);
+    s.pq.set_codebook(r.vec<float>("pq_codebook", s.m * s.ksub * s.dsub));
+    if (p.refine == Refine::SQ8) {
+      s.sq_min = r.vec<float>("sq_min", s.d);
+      s.sq_scale = r.vec<float>("sq_scale", s.d);
+    }
+    s.finish_training();
+  }
+  const auto sizes = r.vec<std::uint64_t>("list_sizes", nlist);
+  const auto ids = r.vec<idx_t>("ids", n);
+  const auto [codes, code_len] = r.raw("codes");
+  const auto [refine, refine_len] = r.raw("refine");
+  std::size_t total = 0, code_off = 0, ref_off = 0;
+  for (auto sz : sizes) {
+    WS_EXPECTS(sz <= n, bad, "bad list size");
+    total += sz;
+    code_off += list_code_bytes(s, sz);
+  }
+  WS_EXPECTS(total == n && code_off == code_len && refine_len == n * s.refine_bytes, bad,
+             "list sections do not match the list sizes");
+  {  // ids must be unique (the id map itself is built on first need)
+    std::vector<idx_t> sorted(ids);
+    std::sort(sorted.begin(), sorted.end());
+    const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    WS_EXPECTS(dup == sorted.end(), bad, "duplicate id ", dup == sorted.end() ? 0 : *dup);
+  }
+  code_off = 0;
+  total = 0;
+  for (std::size_t l = 0; l < nlist; ++l) {
+    auto& L = s.lists[l];
+    const std::size_t sz = sizes[l], cb = list_code_bytes(s, sz);
+    L.ids.assign(ids.begin() + std::ptrdiff_t(total), ids.begin() + std::ptrdiff_t(total + sz));
+    L.codes.assign(codes + code_off, codes + code_off + cb);
+    L.refine.assign(refine + ref_off, refine + ref_off + sz * s.refine_bytes);
+    total += sz;
+    code_off += cb;
+    ref_off += sz * s.refine_bytes;
+  }
+  s.n = n;
+  return idx;
+}
+
+std::size_t IvfPqIndex::memory_usage() const {
+  std::shared_lock lk(s_->mu);
+  const auto& s = *s_;
+  std::size_t b = sizeof(detail::IvfPqState) + s.lists.capacity() * sizeof(detail::InvList);
+  for (const auto& L : s.lists)
+    b += L.ids.capacity() * sizeof(idx_t) + L.codes.capacity() + L.refine.capacity();
+  b += (s.centroids.capacity() + s.probe_centroids.capacity() + s.pq.codebook().capacity() + s.cbt.capacity() +
+        s.sq_min.capacity() + s.sq_scale.capacity() + s.ptab.capacity() + s.pmin.capacity() +
+        s.prange.capacity() + s.psum_min.capacity()) * sizeof(float);
+  b += s.coarse.bytes() + s.map.bytes();
+  return b;
+}
+
+IvfPqMemory IvfPqIndex::estimate_memory(std::size_t n, int dim, const IvfPqParams& params,
+                                        Metric metric, bool with_id_map) {
+  const detail::IvfPqState s(dim, metric, params);  // validates the parameters
+  const std::size_t nlist = std::size_t(s.p.nlist), d = s.d;
+  IvfPqMemory m;
+  if (s.fast_scan()) {
+    // Each non-empty cell wastes half a block of 32 codes on average.
+    const std::size_t cells = std::min(n, nlist);
+    m.codes = (n * 2 + cells * detail::kFsBlock) / (2 * detail::kFsBlock) * s.m_pad * 16;
+  } else {
+    m.codes = n * s.m;
+  }
+  m.ids = n * sizeof(idx_t);
+  m.refine = n * s.refine_bytes;
+  m.id_map = with_id_map ? detail::IdMap::capacity_for(n) * 16 : 0;
+  const std::size_t np = (nlist + 15) / 16 * 16;
+  m.centroids = nlist * d * 4 * (s.ip() ? 2 : 1) + np * d * 4 + 2 * np * 4 + 2 * s.m * s.ksub * s.dsub * 4 +
+                (s.p.refine == Refine::SQ8 ? 2 * d * 4 : 0) + sizeof(detail::IvfPqState) +
+                (s.cell_tables() ? nlist * (s.m * s.ksub + 2 * s.m + 1) * 4 : 0) +
+                nlist * sizeof(detail::InvList);
+  m.total = m.codes + m.ids + m.refine + m.id_map + m.centroids;
+  return m;
+}
+
+}  // namespace warpsearch

@@ -1,0 +1,126 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IvfPqIndex::search: filter, plan (IVF or exhaustive over a small allowed set), threads.
+// The algorithm itself is in searcher.cpp.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "common/bitset.hpp"
+#include "ivf_pq/searcher.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/threads.hpp"
+
+namespace warpsearch {
+namespace detail {
+namespace {
+
+constexpr int kPlanIvf = 0, kPlanBrute = 1, kPlanFilteredIvf = 2;
+
+void normalize_rows(const float* x, std::size_t n, std::size_t d, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
+    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
+    for (std::size_t j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+void IvfPqIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
+                        idx_t* I, SearchStats* stats) const {
+  IvfSearchParams sp;
+  {
+    std::shared_lock lk(s_->mu);
+    sp = s_->defaults;
+  }
+  search_ivf(q, nq, params, sp, D, I, stats);
+}
+
+void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& params,
+                            const IvfSearchParams& ivf, float* D, idx_t* I,
+                            SearchStats* stats) const {
+  WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  WS_EXPECTS(ivf.nprobe >= 1, "nprobe must be >= 1, got ", ivf.nprobe);
+  WS_EXPECTS(ivf.refine_factor >= 1, "refine_factor must be >= 1, got ", ivf.refine_factor);
+  std::shared_lock lk(s_->mu);
+  const auto& s = *s_;
+  const std::size_t k = std::size_t(params.k), d = s.d;
+  const std::size_t nlist = s.lists.size();
+  const std::size_t nprobe = std::min(std::size_t(ivf.nprobe), nlist);
+  // Candidates kept for re-ranking (none needed when 8-bit codes give the final distances).
+  std::size_t kc = k;
+  if (s.p.refine != Refine::None || s.fast_scan())
+    kc = params.rerank > 0 ? std::max(k, std::size_t(params.rerank)) : k * std::size_t(ivf.refine_factor);
+
+  std::vector<std::size_t> base(nlist + 1, 0);
+  for (std::size_t l = 0; l < nlist; ++l) base[l + 1] = base[l] + s.lists[l].size();
+  Bitset allow_bits;
+  std::size_t allowed = s.n;
+  if (params.filter.active()) {
+    if (params.filter.use_ids) s.ensure_map();
+    std::vector<idx_t> slot_ids;
+    if (params.filter.use_mask) {
+      slot_ids.reserve(s.n);
+      for (const auto& L : s.lists) slot_ids.insert(slot_ids.end(), L.ids.begin(), L.ids.end());
+    }
+    allow_bits = make_allow(
+        params.filter, s.n, [&](std::size_t slot) { return slot_ids[slot]; },
+        [&](idx_t id) -> std::int64_t {
+          const std::uint64_t loc = s.map.find(id);
+          if (loc == detail::IdMap::kNone) return -1;
+          return std::int64_t(base[detail::loc_list(loc)] + detail::loc_pos(loc));
+        });
+    allowed = 0;
+    for (std::size_t w = 0; w < detail::bit_words(s.n); ++w) allowed += std::size_t(__builtin_popcountll(allow_bits[w]));
+  }
+  const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
+  const bool brute = allow && allowed * nprobe <= 2 * kc * nlist;
+  const int plan = brute ? detail::kPlanBrute : allow ? detail::kPlanFilteredIvf : detail::kPlanIvf;
+
+  std::vector<float> qbuf;
+  if (metric_ == Metric::Cosine) {
+    qbuf.resize(nq * d);
+    detail::normalize_rows(q, nq, d, qbuf.data());
+    q = qbuf.data();
+  }
+
+  const detail::Searcher searcher(s, k, kc, nprobe, allow, base);
+  const std::size_t threads = std::size_t(get_num_threads());
+  // Large batches share each cell's codes between more queries; enough batches keep
+  // every thread busy.
+  const std::size_t group = std::clamp<std::size_t>((nq + threads - 1) / threads, 1, searcher.batch_size());
+  const std::size_t ngroups = (nq + group - 1) / group;
+  std::vector<SearchStats> tstats(ngroups);
+  parallel_for(ngroups, [&](std::size_t g, int) {
+    const std::size_t q0 = g * group, q1 = std::min(nq, q0 + group);
+    SearchStats& st = tstats[g];
+    if (!s.trained || s.n == 0) {  // nothing to find: padded rows
+      for (std::size_t i = q0 * k; i < q1 * k; ++i) {
+        D[i] = std::numeric_limits<float>::infinity();
+        I[i] = -1;
+      }
+      return;
+    }
+    thread_local detail::Scratch c;
+    if (brute) {
+      for (std::size_t qi = q0; qi < q1; ++qi) searcher.brute(q + qi * d, c, D + qi * k, I + qi * k, st);
+    } else {
+      searcher.search(q + q0 * d, q1 - q0, c, D + q0 * k, I + q0 * k, st);
+    }
+  });
+  finalize_distances(D, I, nq * k);
+  if (stats) {
+    for (const auto& t : tstats) {
+      stats->distance_evals += t.distance_evals;
+      stats->nodes_visited += t.nodes_visited;
+    }
+    stats->allowed = allowed;
+    stats->plan = plan;
+  }
+}
+
+}  // namespace warpsearch

@@ -1,0 +1,430 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IVF-PQ search: coarse probing, cell-grouped code scans (fast scan for 4-bit codes,
+// float LUT for 8-bit codes) into per-query candidate heaps, then re-ranking (refine
+// store, or the float LUT when 4-bit codes were scored with uint8 tables).
+#include "ivf_pq/searcher.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/bitset.hpp"
+#include "common/topk.hpp"
+
+namespace warpsearch::detail {
+namespace {
+
+constexpr std::size_t kScanChunk = 128;        // vectors per fast-scan call (threshold refresh)
+constexpr std::size_t kSeedProbes = 1;         // nearest cells scanned query by query first
+constexpr std::size_t kBatchTableBytes = 1 << 20;  // per-query tables of one batch
+constexpr int kRefineAhead = 6;                // refine records fetched ahead of use
+
+inline idx_t cand_key(std::size_t probe, std::size_t pos) {
+  return idx_t((std::uint64_t(probe) << 32) | pos);
+}
+inline std::size_t key_probe(idx_t k) { return std::size_t(std::uint64_t(k) >> 32); }
+inline std::size_t key_pos(idx_t k) { return std::size_t(std::uint64_t(k) & 0xffffffffu); }
+
+}  // namespace
+
+Searcher::Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe,
+                   const std::uint64_t* allow, const std::vector<std::size_t>& base)
+    : s_(s), F_(fastscan_kernels()), K_(kernels()), k_(k), kc_(kc), nprobe_(nprobe),
+      allow_(allow), base_(base) {}
+
+std::size_t Searcher::batch_size() const {
+  // Bytes of a query touched by each of its (cell, query) pairs: its heap and the table
+  // the scan reads (uint8 LUT for 4-bit IP, float LUT for 8-bit IP, the shared part of
+  // the cell tables for 4-bit L2; 8-bit L2 tables are per pair).
+  std::size_t per_query = (2 * kc_ + 2) * (sizeof(float) + sizeof(idx_t)) + 64;
+  if (s_.ip()) per_query += s_.fast_scan() ? s_.m_pad * 16 : s_.m * s_.ksub * sizeof(float);
+  if (s_.cell_tables()) per_query += s_.m * (16 + 1) * sizeof(float);
+  return std::clamp<std::size_t>(kBatchTableBytes / per_query, 8, 256);
+}
+
+void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
+  const std::size_t m = s_.m, ksub = s_.ksub;
+  if (s_.ip()) {  // one table for every probe
+    float* t = &c.qtab[qi * m * ksub];
+    F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, ksub, t);
+    if (s_.fast_scan()) F_.quantize16(t, m, &c.qlut8[qi * s_.m_pad * 16], &c.qscale[qi], &c.qbias[qi]);
+  } else if (s_.cell_tables()) {
+    // Q = -2 q.C, rows shifted to start at 0 as the cell tables are.
+    float* t = &c.qtab[qi * m * 16];
+    F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, 16, t);
+    double sum_min = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      float* row = t + j * 16;
+      float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+      for (std::size_t i = 0; i < 16; ++i) {
+        row[i] *= 2.f;
+        mn = std::min(mn, row[i]);
+        mx = std::max(mx, row[i]);
+      }
+      for (std::size_t i = 0; i < 16; ++i) row[i] -= mn;
+      c.qrange[qi * m + j] = mx - mn;
+      sum_min += mn;
+    }
+    c.qbias[qi] = float(sum_min);
+  }
+}
+
+void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                      SearchStats& st) const {
+  const std::size_t np = nprobe_, d = s_.d, m = s_.m, hs = 2 * kc_ + 2;
+  c.cd.resize(nb * np);
+  c.ci.resize(nb * np);
+  s_.coarse.search(q, nb, np, s_.ip(), c.cd.data(), c.ci.data());
+  if (s_.ip())  // the distance offset of a cell is -q.mean (probing used the unit centroid)
+    for (std::size_t x = 0; x < nb * np; ++x)
+      if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);
+  if (s_.ip() || s_.cell_tables()) c.qtab.resize(nb * m * s_.ksub);
+  c.qrange.resize(nb * m);
+  c.qbias.resize(nb);
+  c.qscale.resize(nb);
+  c.qlut8.resize(s_.ip() && s_.fast_scan() ? nb * s_.m_pad * 16 : 0);
+  c.hd.resize(nb * hs);
+  c.hk.resize(nb * hs);
+  c.heaps.resize(nb);
+  c.rq.resize(d);
+  c.flut.resize(m * s_.ksub);
+  c.lut8.resize(s_.m_pad * 16);
+  c.code.resize(m);
+  c.pos.resize(kScanChunk);
+  c.sum.resize(kScanChunk);
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    prepare_query(q + qi * d, qi, c);
+    c.heaps[qi].reset(&c.hd[qi * hs], &c.hk[qi * hs], kc_);
+  }
+  // The nearest cell of each query first, so that its heap threshold is tight before the
+  // cell-grouped pass.
+  const std::size_t seed = std::min(kSeedProbes, np);
+  for (std::size_t qi = 0; qi < nb; ++qi)
+    for (std::size_t pi = 0; pi < seed; ++pi) scan_pair(q, qi, pi, c, st);
+  // Remaining (query, probe) pairs grouped by cell (counting sort).
+  const std::size_t nlist = s_.lists.size();
+  c.pair_start.assign(nlist + 1, 0);
+  for (std::size_t x = 0; x < nb * np; ++x)
+    if (x % np >= seed && c.ci[x] >= 0) ++c.pair_start[std::size_t(c.ci[x]) + 1];
+  for (std::size_t l = 0; l < nlist; ++l) c.pair_start[l + 1] += c.pair_start[l];
+  c.pairs.resize(c.pair_start[nlist]);
+  {
+    std::vector<std::uint32_t> fill(c.pair_start.begin(), c.pair_start.end() - 1);
+    for (std::size_t x = 0; x < nb * np; ++x)
+      if (x % np >= seed && c.ci[x] >= 0) c.pairs[fill[std::size_t(c.ci[x])]++] = std::uint32_t(x);
+  }
+  const std::size_t group = s_.fast_scan() ? F_.max_queries : 1;
+  c.lutg.resize(group * s_.m_pad * 16);
+  c.mpos.resize(group * kScanChunk);
+  c.msum.resize(group * kScanChunk);
+  for (std::size_t l = 0; l < nlist; ++l) {
+    const std::uint32_t t0 = c.pair_start[l], t1 = c.pair_start[l + 1];
+    if (group == 1) {
+      for (std::uint32_t t = t0; t < t1; ++t) scan_pair(q, c.pairs[t] / np, c.pairs[t] % np, c, st);
+    } else {
+      for (std::uint32_t t = t0; t < t1; t += std::uint32_t(group))
+        scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c, st);
+    }
+  }
+  // Re-ranking reads scattered records: fetch the next query's while this one computes.
+  if (s_.p.refine != Refine::None && nb > 0) prefetch_records(0, c);
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    if (s_.p.refine != Refine::None && qi + 1 < nb) prefetch_records(qi + 1, c);
+    finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
+  }
+}
+
+void Searcher::prefetch_records(std::size_t qi, const Scratch& c) const {
+  const CandHeap& h = c.heaps[qi];
+  const idx_t* keys = h.keys();
+  const std::size_t rb = s_.refine_bytes;
+  for (std::size_t x = 0; x < h.size(); ++x) {
+    const auto& L = s_.lists[std::size_t(c.ci[qi * nprobe_ + key_probe(keys[x])])];
+    const char* r = reinterpret_cast<const char*>(&L.refine[key_pos(keys[x]) * rb]);
+    for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o, 0, 2);
+  }
+}
+
+void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c,
+                         SearchStats& st) const {
+  const std::size_t x = qi * nprobe_ + pi;
+  if (c.ci[x] < 0) return;
+  const std::size_t l = std::size_t(c.ci[x]), m = s_.m;
+  if (s_.lists[l].size() == 0) return;
+  ++st.nodes_visited;
+  st.distance_evals += s_.lists[l].size();
+  CandHeap& h = c.heaps[qi];
+  const float cd = c.cd[x];  // L2: |q - c|^2; IP: -q.mean
+  if (s_.ip()) {
+    if (s_.fast_scan()) {
+      scan4(l, pi, cd + c.qbias[qi], c.qscale[qi], &c.qlut8[qi * s_.m_pad * 16], c, h);
+    } else {
+      scan8(l, pi, cd, &c.qtab[qi * m * s_.ksub], h);
+    }
+  } else if (s_.cell_tables()) {
+    const float cap = fastscan_cap(m);
+    const float sc = F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
+                                    &c.qrange[qi * m], m, cap, c.lut8.data());
+    scan4(l, pi, cd + s_.psum_min[l] + c.qbias[qi], sc, c.lut8.data(), c, h);
+  } else {  // 8-bit L2: residual table per probe
+    const float* cen = &s_.centroids[l * s_.d];
+    const float* qq = q + qi * s_.d;
+    for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = qq[j] - cen[j];
+    F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, s_.ksub, c.flut.data());
+    scan8(l, pi, 0.f, c.flut.data(), h);
+  }
+}
+
+void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,
+                         SearchStats& st) const {
+  const InvList& L = s_.lists[l];
+  const std::size_t n = L.size(), m = s_.m, np = nprobe_, block_bytes = s_.m_pad * 16;
+  if (n == 0) return;
+  constexpr std::size_t kMax = 8;
+  float base[kMax], scale[kMax], inv[kMax];
+  const std::uint8_t* luts[kMax];
+  CandHeap* heaps[kMax];
+  std::size_t probe[kMax], cnt[kMax];
+  std::uint16_t thr[kMax];
+  for (std::size_t u = 0; u < g; ++u) {
+    const std::size_t x = pairs[u], qi = x / np;
+    ++st.nodes_visited;
+    st.distance_evals += n;
+    if (s_.ip()) {
+      luts[u] = &c.qlut8[qi * s_.m_pad * 16];
+      scale[u] = c.qscale[qi];
+      base[u] = c.cd[x] + c.qbias[qi];
+    } else {
+      std::uint8_t* lb = &c.lutg[u * s_.m_pad * 16];
+      scale[u] = F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
+                                &c.qrange[qi * m], m, fastscan_cap(m), lb);
+      luts[u] = lb;
+      base[u] = c.cd[x] + s_.psum_min[l] + c.qbias[qi];
+    }
+    inv[u] = 1.f / scale[u];
+    heaps[u] = &c.heaps[qi];
+    probe[u] = x % np;
+  }
+  for (std::size_t c0 = 0; c0 < n; c0 += kScanChunk) {
+    for (std::size_t u = 0; u < g; ++u) {
+      const float t = (heaps[u]->threshold() - base[u]) * scale[u];
+      thr[u] = !(t >= 0.f) ? 0 : t >= 65535.f ? 65535 : std::uint16_t(t);
+    }
+    const std::size_t nc = std::min(kScanChunk, n - c0);
+    F_.scan_multi(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad, luts, g, thr,
+                  c.mpos.data(), c.msum.data(), kScanChunk, cnt);
+    for (std::size_t u = 0; u < g; ++u) {
+      CandHeap& h = *heaps[u];
+      const std::uint32_t* pu = &c.mpos[u * kScanChunk];
+      const std::uint16_t* su = &c.msum[u * kScanChunk];
+      for (std::size_t x = 0; x < cnt[u]; ++x) {
+        const std::size_t p = c0 + pu[x];
+        if (allow_ && !bit_test(allow_, base_[l] + p)) continue;
+        const float dist = base[u] + float(su[x]) * inv[u];
+        if (dist < h.threshold()) h.push(dist, cand_key(probe[u], p));
+      }
+    }
+  }
+}
+
+void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
+                     const std::uint8_t* lut8, Scratch& c, CandHeap& heap) const {
+  const InvList& L = s_.lists[l];
+  const float inv = 1.f / scale;
+  const std::size_t n = L.size(), block_bytes = s_.m_pad * 16;
+  if (heap.size() == 0 && n > kc_) {
+    // First cell of the query: select its kc best at once (one by one, most of them
+    // would enter the heap and be pushed out again).
+    c.sel.clear();
+    for (std::size_t c0 = 0; c0 < n; c0 += kScanChunk) {
+      const std::size_t nc = std::min(kScanChunk, n - c0);
+      const std::size_t cnt = F_.scan(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad,
+                                      lut8, 0xffff, c.pos.data(), c.sum.data());
+      for (std::size_t x = 0; x < cnt; ++x) {
+        const std::size_t p = c0 + c.pos[x];
+        if (!allow_ || bit_test(allow_, base_[l] + p)) c.sel.push_back((std::uint64_t(c.sum[x]) << 32) | p);
+      }
+    }
+    // A 256-bin histogram of the sums finds a bound under which at least kc lie.
+    std::uint64_t cut = ~std::uint64_t(0);
+    unsigned shift = 0;
+    if (c.sel.size() > kc_) {
+      std::uint64_t mx = 0;
+      for (const std::uint64_t v : c.sel) mx = std::max(mx, v >> 32);
+      while ((mx >> shift) >= 256) ++shift;
+      std::uint32_t hist[256] = {};
+      for (const std::uint64_t v : c.sel) ++hist[(v >> 32) >> shift];
+      std::size_t acc = 0;
+      for (cut = 0; cut < 255 && acc + hist[cut] < kc_; ++cut) acc += hist[cut];
+    }
+    for (const std::uint64_t v : c.sel) {
+      if (((v >> 32) >> shift) > cut) continue;
+      const float dist = base + float(v >> 32) * inv;
+      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, std::size_t(v & 0xffffffffu)));
+    }
+    return;
+  }
+  for (std::size_t c0 = 0; c0 < n; c0 += kScanChunk) {
+    const float t = (heap.threshold() - base) * scale;
+    if (!(t >= 0.f)) return;  // no code of this cell can beat the heap
+    const std::uint16_t thr = t >= 65535.f ? 65535 : std::uint16_t(t);
+    const std::size_t nc = std::min(kScanChunk, n - c0);
+    const std::size_t cnt = F_.scan(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad, lut8,
+                                    thr, c.pos.data(), c.sum.data());
+    for (std::size_t x = 0; x < cnt; ++x) {
+      const std::size_t p = c0 + c.pos[x];
+      if (allow_ && !bit_test(allow_, base_[l] + p)) continue;
+      const float dist = base + float(c.sum[x]) * inv;
+      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, p));
+    }
+  }
+}
+
+void Searcher::scan8(std::size_t l, std::size_t pi, float base, const float* fl,
+                     CandHeap& heap) const {
+  const InvList& L = s_.lists[l];
+  const std::size_t m = s_.m, n = L.size();
+  const std::uint8_t* codes = L.codes.data();
+  float thr = heap.threshold();
+  for (std::size_t p = 0; p < n; ++p) {
+    const std::uint8_t* cd = codes + p * m;
+    float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
+    std::size_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+      a0 += fl[j * 256 + cd[j]];
+      a1 += fl[(j + 1) * 256 + cd[j + 1]];
+      a2 += fl[(j + 2) * 256 + cd[j + 2]];
+      a3 += fl[(j + 3) * 256 + cd[j + 3]];
+    }
+    for (; j < m; ++j) a0 += fl[j * 256 + cd[j]];
+    const float dist = base + ((a0 + a1) + (a2 + a3));
+    if (dist < thr && (!allow_ || bit_test(allow_, base_[l] + p))) {
+      heap.push(dist, cand_key(pi, p));
+      thr = heap.threshold();
+    }
+  }
+}
+
+Searcher::Query Searcher::query(const float* q, Scratch& c) const {
+  Query qq{q};
+  if (s_.p.refine == Refine::SQ8) {
+    c.qw.resize(s_.d);
+    for (std::size_t j = 0; j < s_.d; ++j) {
+      c.qw[j] = q[j] * s_.sq_scale[j];
+      qq.qmin += q[j] * s_.sq_min[j];
+      qq.qn += q[j] * q[j];
+    }
+  }
+  return qq;
+}
+
+float Searcher::refine_dist(const Query& qq, const std::uint8_t* rec, const Scratch& c) const {
+  const std::size_t d = s_.d;
+  switch (s_.p.refine) {
+    case Refine::FP32: {
+      const float* v = reinterpret_cast<const float*>(rec);
+      return s_.ip() ? -K_.ip(qq.q, v, d) : K_.l2(qq.q, v, d);
+    }
+    case Refine::FP16: {
+      const std::uint16_t* v = reinterpret_cast<const std::uint16_t*>(rec);
+      return s_.ip() ? -F_.ip_f16(qq.q, v, d) : F_.l2_f16(qq.q, v, d);
+    }
+    case Refine::SQ8: {
+      const float dot = qq.qmin + K_.ip_u8(c.qw.data(), rec, d);
+      if (s_.ip()) return -dot;
+      float nn;
+      std::memcpy(&nn, rec + d, sizeof nn);
+      return std::max(0.f, qq.qn - 2.f * dot + nn);
+    }
+    case Refine::None: break;
+  }
+  return 0.f;
+}
+
+void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D, idx_t* I,
+                            SearchStats& st) const {
+  const CandHeap& h = c.heaps[qi];
+  const int cnt = int(h.size());
+  const idx_t* keys = h.keys();
+  const std::int32_t* ci = &c.ci[qi * nprobe_];
+  auto list_of = [&](int x) { return std::size_t(ci[key_probe(keys[x])]); };
+  TopK<idx_t> top(D, I, int(k_));
+  if (s_.p.refine != Refine::None) {
+    const std::size_t rb = s_.refine_bytes;
+    auto rec = [&](int x) { return &s_.lists[list_of(x)].refine[key_pos(keys[x]) * rb]; };
+    auto fetch = [&](int x) {
+      const char* r = reinterpret_cast<const char*>(rec(x));
+      for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o);
+    };
+    for (int x = 0; x < std::min(cnt, kRefineAhead); ++x) fetch(x);
+    const Query qq = query(q, c);
+    for (int x = 0; x < cnt; ++x) {
+      if (x + kRefineAhead < cnt) fetch(x + kRefineAhead);
+      const float dist = refine_dist(qq, rec(x), c);
+      if (dist < top.threshold()) top.push(dist, s_.lists[list_of(x)].ids[key_pos(keys[x])]);
+    }
+    st.distance_evals += std::uint64_t(cnt);
+  } else if (kc_ > k_) {  // 4-bit codes: exact float LUT distances of the candidates
+    const std::size_t m = s_.m;
+    const float* qt = &c.qtab[qi * m * 16];
+    for (int x = 0; x < cnt; ++x) {
+      const std::size_t l = list_of(x), p = key_pos(keys[x]);
+      s_.get_code(l, p, c.code.data());
+      float dist = c.cd[qi * nprobe_ + key_probe(keys[x])];
+      if (s_.cell_tables()) {
+        const float* pt = &s_.ptab[l * m * 16];
+        dist += s_.psum_min[l] + c.qbias[qi];
+        for (std::size_t j = 0; j < m; ++j) dist += pt[j * 16 + c.code[j]] + qt[j * 16 + c.code[j]];
+      } else {
+        for (std::size_t j = 0; j < m; ++j) dist += qt[j * 16 + c.code[j]];
+      }
+      if (dist < top.threshold()) top.push(dist, s_.lists[l].ids[p]);
+    }
+  } else {  // 8-bit codes: the heap holds the final distances
+    const float* d = h.dists();
+    for (int x = 0; x < cnt; ++x) top.push(d[x], s_.lists[list_of(x)].ids[key_pos(keys[x])]);
+  }
+  top.finish();
+}
+
+void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats& st) const {
+  TopK<idx_t> heap(D, I, int(k_));
+  const std::size_t m = s_.m, ksub = s_.ksub;
+  const bool exact = s_.p.refine != Refine::None;
+  c.flut.resize(m * ksub);
+  c.rq.resize(s_.d);
+  c.code.resize(m);
+  const Query qq = query(q, c);
+  if (!exact && s_.ip()) F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+  for (std::size_t l = 0; l < s_.lists.size(); ++l) {
+    const InvList& L = s_.lists[l];
+    bool lut_ready = false;
+    float base = 0.f;
+    for (std::size_t p = 0; p < L.size(); ++p) {
+      if (!bit_test(allow_, base_[l] + p)) continue;
+      ++st.distance_evals;
+      float dist;
+      if (exact) {
+        dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
+      } else {
+        if (!lut_ready) {
+          const float* cen = &s_.centroids[l * s_.d];
+          if (s_.ip()) {
+            base = -K_.ip(q, cen, s_.d);
+          } else {
+            for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = q[j] - cen[j];
+            F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+          }
+          lut_ready = true;
+        }
+        s_.get_code(l, p, c.code.data());
+        dist = base;
+        for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];
+      }
+      if (dist < heap.threshold()) heap.push(dist, L.ids[p]);
+    }
+  }
+  heap.finish();
+}
+
+}  // namespace warpsearch::detail

@@ -1,0 +1,142 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The search algorithm of IvfPqIndex over its private state (ivf_pq_impl.hpp).
+//
+// Queries are searched in batches, cell by cell: after the coarse step, the (query,
+// probe) pairs of a batch are grouped by cell, so each cell's codes and tables are read
+// from memory once and reused from cache by every query that probes it (the scan is
+// bound by memory bandwidth when every query streams its own cells).
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "ivf_pq/ivf_pq_impl.hpp"
+#include "simd/distance.hpp"
+#include "simd/fastscan.hpp"
+
+namespace warpsearch::detail {
+
+// A max-heap of the kc smallest distances over caller storage (2 kc + 2 slots). The
+// sift-down runs a fixed number of levels with conditional moves instead of branches:
+// hundreds of codes per query pass the fast-scan threshold, and a branchy heap
+// mispredicts on most of them.
+class CandHeap {
+ public:
+  void reset(float* d, idx_t* key, std::size_t kc) {
+    d_ = d;
+    k_ = key;
+    kc_ = kc;
+    n_ = 0;
+    levels_ = 0;
+    while ((std::size_t(1) << levels_) <= kc) ++levels_;
+    for (std::size_t i = 0; i < 2 * kc + 2; ++i) d_[i] = -std::numeric_limits<float>::infinity();
+  }
+  float threshold() const { return n_ < kc_ ? std::numeric_limits<float>::infinity() : d_[0]; }
+  std::size_t size() const { return n_; }
+  const float* dists() const { return d_; }
+  const idx_t* keys() const { return k_; }
+  // Caller checked dist < threshold().
+  void push(float dist, idx_t key) {
+    if (n_ < kc_) {  // filling: sift up
+      std::size_t j = n_++;
+      while (j > 0 && d_[(j - 1) / 2] < dist) {
+        d_[j] = d_[(j - 1) / 2];
+        k_[j] = k_[(j - 1) / 2];
+        j = (j - 1) / 2;
+      }
+      d_[j] = dist;
+      k_[j] = key;
+      return;
+    }
+    std::size_t j = 0;
+    bool go = true;
+    for (int lv = 0; lv < levels_; ++lv) {  // children past the end hold -inf
+      const std::size_t c = 2 * j + 1;
+      const std::size_t c2 = c + (d_[c + 1] > d_[c]);
+      const bool mv = go & (d_[c2] > dist);
+      const float dv = mv ? d_[c2] : d_[j];
+      const idx_t kv = mv ? k_[c2] : k_[j];
+      d_[j] = dv;
+      k_[j] = kv;
+      j = mv ? c2 : j;
+      go = mv;
+    }
+    d_[j] = dist;
+    k_[j] = key;
+  }
+
+ private:
+  float* d_ = nullptr;
+  idx_t* k_ = nullptr;
+  std::size_t kc_ = 0, n_ = 0;
+  int levels_ = 0;
+};
+
+// Per-task buffers, reused across batches.
+struct Scratch {
+  std::vector<float> qtab;    // per query: float LUT (IP, 4-bit L2 shared part)
+  std::vector<float> qrange;  // per query and sub-quantizer: LUT row ranges (4-bit L2)
+  std::vector<float> qbias, qscale;    // per query: LUT bias / uint8 scale
+  std::vector<std::uint8_t> qlut8;     // per query: uint8 LUT (4-bit IP)
+  std::vector<float> hd;               // per query: heap distances
+  std::vector<idx_t> hk;               // per query: heap keys
+  std::vector<CandHeap> heaps;
+  std::vector<std::uint32_t> pair_start, pairs;  // (query, probe) pairs grouped by cell
+  std::vector<float> cd, flut, rq, qw, res_d;
+  std::vector<std::int32_t> ci;
+  std::vector<idx_t> res_k;
+  std::vector<std::uint8_t> lut8, code;
+  std::vector<std::uint32_t> pos;
+  std::vector<std::uint64_t> sel;  // (sum, position) of a first cell
+  std::vector<std::uint8_t> lutg;  // uint8 tables of the queries scanned together
+  std::vector<std::uint32_t> mpos;
+  std::vector<std::uint16_t> msum;
+  std::vector<std::uint16_t> sum;
+  std::vector<std::pair<float, idx_t>> sorted;
+};
+
+class Searcher {
+ public:
+  Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe,
+           const std::uint64_t* allow, const std::vector<std::size_t>& base);
+
+  // Queries that share one pass over their cells (bounded by the per-query tables).
+  std::size_t batch_size() const;
+  // IVF plan for nb queries (row-major, normalized for cosine); D/I are nb x k.
+  void search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+              SearchStats& st) const;
+  // Exhaustive plan over the allowed vectors, one query.
+  void brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats& st) const;
+
+ private:
+  struct Query {
+    const float* q;
+    float qn = 0.f;    // |q|^2 (sq8 refine, L2)
+    float qmin = 0.f;  // q . sq_min (sq8 refine)
+  };
+
+  void prepare_query(const float* q, std::size_t qi, Scratch& c) const;
+  void scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c, SearchStats& st) const;
+  // 4-bit codes of cell l for a group of (query, probe) pairs at once.
+  void scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,
+                 SearchStats& st) const;
+  void scan4(std::size_t l, std::size_t pi, float base, float scale, const std::uint8_t* lut8,
+             Scratch& c, CandHeap& heap) const;
+  void scan8(std::size_t l, std::size_t pi, float base, const float* fl, CandHeap& heap) const;
+  void prefetch_records(std::size_t qi, const Scratch& c) const;
+  void finish_query(const float* q, std::size_t qi, Scratch& c, float* D, idx_t* I,
+                    SearchStats& st) const;
+  Query query(const float* q, Scratch& c) const;
+  float refine_dist(const Query& qq, const std::uint8_t* rec, const Scratch& c) const;
+
+  const IvfPqState& s_;
+  const FastScanKernels& F_;
+  const Kernels& K_;
+  std::size_t k_, kc_, nprobe_;
+  const std::uint64_t* allow_;
+  const std::vector<std::size_t>& base_;
+};
+
+}  // namespace warpsearch::detail

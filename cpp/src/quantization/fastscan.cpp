@@ -1,0 +1,71 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// Packed 4-bit code layout (see simd/fastscan.hpp), LUT quantization and the choice of
+// the fast-scan kernels, which follows the active distance kernels.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "simd/distance.hpp"
+#include "simd/fastscan.hpp"
+#include "warpsearch/errors.hpp"
+#include "warpsearch/quantization.hpp"
+
+namespace warpsearch {
+namespace detail {
+
+const FastScanKernels& fastscan_kernels() {
+#if defined(WS_HAVE_X86)
+  // Same level as set_simd_level / CPU detection chose for the distance kernels.
+  const char* name = kernels().name;
+  if (std::strncmp(name, "avx512", 6) == 0) return fastscan_kernels_avx512();
+  if (std::strcmp(name, "avx2") == 0) return fastscan_kernels_avx2();
+#endif
+  return fastscan_kernels_generic();
+}
+
+}  // namespace detail
+
+std::size_t fastscan_m_pad(std::size_t m) {
+  return (m + detail::kFsGroup - 1) / detail::kFsGroup * detail::kFsGroup;
+}
+
+std::size_t fastscan_bytes(std::size_t n, std::size_t m) {
+  return (n + detail::kFsBlock - 1) / detail::kFsBlock * fastscan_m_pad(m) * 16;
+}
+
+void pack_fastscan(const std::uint8_t* codes, std::size_t n, std::size_t m, std::uint8_t* out) {
+  const std::size_t mp = fastscan_m_pad(m);
+  std::memset(out, 0, fastscan_bytes(n, m));
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t* blk = out + (i / detail::kFsBlock) * mp * 16;
+    const std::size_t v = i % detail::kFsBlock, byte = v & 15, shift = v < 16 ? 0 : 4;
+    for (std::size_t j = 0; j < m; ++j)
+      blk[j * 16 + byte] |= std::uint8_t((codes[i * m + j] & 15) << shift);
+  }
+}
+
+std::uint8_t fastscan_code(const std::uint8_t* packed, std::size_t m, std::size_t i,
+                           std::size_t j) {
+  const std::size_t mp = fastscan_m_pad(m), v = i % detail::kFsBlock;
+  const std::uint8_t b = packed[(i / detail::kFsBlock) * mp * 16 + j * 16 + (v & 15)];
+  return v < 16 ? (b & 15) : (b >> 4);
+}
+
+void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale,
+                  float* bias) {
+  WS_EXPECTS(m > 0, "m must be > 0");
+  detail::fastscan_kernels().quantize16(lut, m, out, scale, bias);
+}
+
+void fastscan_distances(const std::uint8_t* packed, std::size_t n, std::size_t m,
+                        const std::uint8_t* lut8, std::uint16_t* out) {
+  std::vector<std::uint32_t> pos(n);
+  std::vector<std::uint16_t> sum(n);
+  const std::size_t c =
+      detail::fastscan_kernels().scan(packed, n, fastscan_m_pad(m), lut8, 0xffff, pos.data(), sum.data());
+  WS_ASSERT(c == n);
+  for (std::size_t i = 0; i < c; ++i) out[pos[i]] = sum[i];
+}
+
+}  // namespace warpsearch

@@ -1,0 +1,149 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+#include "quantization/nearest.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "common/topk.hpp"
+#include "simd/distance.hpp"
+#include "simd/fastscan.hpp"
+
+namespace warpsearch::detail {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr std::size_t kMaxBlock = 16;  // >= Kernels::max_q of every ISA
+
+}  // namespace
+
+void CentroidPanels::set(const float* c, std::size_t k, std::size_t d) {
+  static_assert(kPanel == 16, "the panel width is the vector width used here");
+  k_ = k;
+  d_ = d;
+  const std::size_t np = (k + kPanel - 1) / kPanel;
+  panels_.assign(np * kPanel * d, 0.f);
+  // norms_ holds, per lane, |c|^2 (L2 bias) in [0, np*16) and the padding bias
+  // (0 for a real centroid, +inf for an empty lane) in [np*16, 2*np*16).
+  norms_.assign(2 * np * kPanel, kInf);
+  for (std::size_t i = 0; i < k; ++i) {
+    double nn = 0;
+    for (std::size_t p = 0; p < d; ++p) {
+      const float v = c[i * d + p];
+      panels_[(i / kPanel) * kPanel * d + p * kPanel + i % kPanel] = v;
+      nn += double(v) * v;
+    }
+    norms_[i] = float(nn);
+    norms_[np * kPanel + i] = 0.f;
+  }
+}
+
+void CentroidPanels::get(std::size_t c, float* out) const {
+  for (std::size_t p = 0; p < d_; ++p)
+    out[p] = panels_[(c / kPanel) * kPanel * d_ + p * kPanel + c % kPanel];
+}
+
+template <typename Visit>
+void CentroidPanels::scan(const float* q, std::size_t nq, bool ip, Visit&& visit) const {
+  const auto& K = kernels();
+  const std::size_t mq = std::min<std::size_t>(std::size_t(K.max_q), kMaxBlock);
+  const std::size_t np = (k_ + kPanel - 1) / kPanel;
+  alignas(64) float out[kMaxBlock * kPanel];
+  float qn[kMaxBlock] = {};
+  for (std::size_t qb = 0; qb < nq; qb += mq) {
+    const std::size_t nb = std::min(mq, nq - qb);
+    if (!ip)
+      for (std::size_t i = 0; i < nb; ++i) qn[i] = K.ip(q + (qb + i) * d_, q + (qb + i) * d_, d_);
+    for (std::size_t p = 0; p < np; ++p) {
+      K.dot_panel(q + qb * d_, nb, d_, &panels_[p * kPanel * d_], d_, out);
+      visit(qb, nb, p, out, qn);
+    }
+  }
+}
+
+void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
+                             std::int32_t* I) const {
+  const std::size_t np = (k_ + kPanel - 1) / kPanel;
+  const float* bias_l2 = norms_.data();
+  const float* pad = norms_.data() + np * kPanel;
+  const auto& F = fastscan_kernels();
+  alignas(64) float best[kMaxBlock * kPanel];
+  alignas(64) std::int32_t bidx[kMaxBlock * kPanel];
+  std::size_t cur = ~std::size_t(0), cur_nb = 0;
+  auto flush = [&]() {
+    for (std::size_t i = 0; i < cur_nb; ++i) {
+      float bd = kInf;
+      std::int32_t bi = -1;
+      for (std::size_t l = 0; l < kPanel; ++l) {
+        const float v = best[i * kPanel + l];
+        const std::int32_t c = bidx[i * kPanel + l];
+        if (v < bd || (v == bd && c < bi)) {
+          bd = v;
+          bi = c;
+        }
+      }
+      D[cur + i] = ip ? bd : std::max(0.f, bd);
+      I[cur + i] = bi;
+    }
+  };
+  scan(q, nq, ip, [&](std::size_t qb, std::size_t nb, std::size_t p, const float* out,
+                      const float* qn) {
+    if (qb != cur) {
+      if (cur != ~std::size_t(0)) flush();
+      cur = qb;
+      cur_nb = nb;
+      std::fill(best, best + nb * kPanel, kInf);
+      std::fill(bidx, bidx + nb * kPanel, std::int32_t(-1));
+    }
+    F.argmin16(out, nb, bias_l2 + p * kPanel, pad + p * kPanel, qn, ip, std::int32_t(p * kPanel),
+               best, bidx);
+  });
+  if (cur != ~std::size_t(0)) flush();
+}
+
+void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool ip, float* D,
+                            std::int32_t* I) const {
+  const std::size_t np = (k_ + kPanel - 1) / kPanel, row = np * kPanel;
+  const float* bias_l2 = norms_.data();
+  const float* pad = norms_.data() + np * kPanel;
+  const auto& F = fastscan_kernels();
+  thread_local std::vector<float> all, pmin;
+  thread_local std::vector<std::pair<float, std::int32_t>> cand;
+  all.resize(kMaxBlock * row);
+  pmin.resize(np);
+  alignas(64) float dist[kMaxBlock * kPanel];
+  float none[kMaxBlock];
+  std::fill(none, none + kMaxBlock, -kInf);
+  std::uint32_t mask[kMaxBlock];
+  // The nn-th smallest panel minimum bounds the nn-th smallest distance: only the
+  // distances under it are sorted.
+  auto select = [&](std::size_t qi, const float* dr) {
+    float t = kInf;
+    if (np > nn) {
+      for (std::size_t p = 0; p < np; ++p)
+        pmin[p] = *std::min_element(dr + p * kPanel, dr + (p + 1) * kPanel);
+      std::nth_element(pmin.begin(), pmin.begin() + std::ptrdiff_t(nn - 1), pmin.end());
+      t = pmin[nn - 1];
+    }
+    cand.clear();
+    for (std::size_t c = 0; c < k_; ++c)
+      if (dr[c] <= t) cand.emplace_back(dr[c], std::int32_t(c));
+    const std::size_t take = std::min(nn, cand.size());
+    std::partial_sort(cand.begin(), cand.begin() + std::ptrdiff_t(take), cand.end());
+    for (std::size_t j = 0; j < nn; ++j) {
+      D[qi * nn + j] = j < take ? cand[j].first : kInf;
+      I[qi * nn + j] = j < take ? cand[j].second : -1;
+    }
+  };
+  scan(q, nq, ip, [&](std::size_t qb, std::size_t nb, std::size_t p, const float* out,
+                      const float* qn) {
+    F.below16(out, nb, bias_l2 + p * kPanel, pad + p * kPanel, qn, ip, none, dist, mask);
+    for (std::size_t i = 0; i < nb; ++i)
+      std::memcpy(&all[i * row + p * kPanel], dist + i * kPanel, kPanel * sizeof(float));
+    if (p + 1 == np)
+      for (std::size_t i = 0; i < nb; ++i) select(qb + i, &all[i * row]);
+  });
+}
+
+}  // namespace warpsearch::detail

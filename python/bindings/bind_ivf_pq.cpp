@@ -1,0 +1,230 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IVF-PQ index, k-means and product quantization. Pointers are taken while holding the
+// GIL; the GIL is released around pure C++ work (no Python object is touched there).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "numpy_utils.hpp"
+#include "warpsearch/ivf_pq.hpp"
+#include "warpsearch/kmeans.hpp"
+#include "warpsearch/quantization.hpp"
+
+namespace py = pybind11;
+
+namespace warpsearch::bindings {
+namespace {
+
+using U8Array = py::array_t<std::uint8_t, py::array::c_style>;
+
+py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int nprobe,
+                     int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
+                     const std::optional<MaskArray>& mask) {
+  expect_matrix(q, idx.dim(), "queries");
+  WS_EXPECTS(k > 0, "k must be > 0, got ", k);
+  const std::size_t nq = std::size_t(q.shape(0));
+  py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
+  py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
+  SearchParams p;
+  p.k = k;
+  p.rerank = rerank;
+  if (allow_ids) {
+    expect_vector(*allow_ids, -1, "filter ids");
+    p.filter.use_ids = true;
+    p.filter.ids = allow_ids->data();
+    p.filter.n_ids = std::size_t(allow_ids->shape(0));
+  } else if (mask) {
+    WS_EXPECTS(mask->ndim() == 1, "filter mask must be 1-D");
+    p.filter.use_mask = true;
+    p.filter.mask = mask->data();
+    p.filter.mask_len = std::size_t(mask->shape(0));
+  }
+  IvfSearchParams sp;
+  sp.nprobe = nprobe;
+  sp.refine_factor = refine_factor;
+  SearchStats st;
+  const float* qp = q.data();
+  float* dp = D.mutable_data();
+  std::int64_t* ip = I.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    idx.search_ivf(qp, nq, p, sp, dp, ip, &st);
+  }
+  py::dict stats;
+  stats["distance_evals"] = st.distance_evals;
+  stats["nodes_visited"] = st.nodes_visited;
+  stats["lists_probed"] = st.nodes_visited;
+  stats["allowed"] = st.allowed;
+  static const char* plans[] = {"ivf", "brute_force", "filtered_ivf"};
+  stats["plan"] = plans[st.plan];
+  return py::make_tuple(D, I, stats);
+}
+
+py::dict memory_dict(const IvfPqMemory& m) {
+  py::dict d;
+  d["codes"] = m.codes;
+  d["ids"] = m.ids;
+  d["refine"] = m.refine;
+  d["id_map"] = m.id_map;
+  d["centroids"] = m.centroids;
+  d["total"] = m.total;
+  return d;
+}
+
+IvfPqParams make_params(int nlist, int m, int nbits, const std::string& refine, std::uint64_t seed,
+                        int kmeans_iters, int max_points_per_centroid) {
+  IvfPqParams p;
+  p.nlist = nlist;
+  p.m = m;
+  p.nbits = nbits;
+  p.refine = parse_refine(refine);
+  p.seed = seed;
+  p.kmeans_iters = kmeans_iters;
+  p.max_points_per_centroid = max_points_per_centroid;
+  return p;
+}
+
+}  // namespace
+
+void register_ivf_pq(py::module_& m) {
+  py::class_<IvfPqIndex, Index>(m, "IvfPqIndex")
+      .def(py::init([](int dim, const std::string& metric, int nlist, int mm, int nbits,
+                       const std::string& refine, std::uint64_t seed, int kmeans_iters,
+                       int max_points_per_centroid) {
+             return std::make_unique<IvfPqIndex>(
+                 dim, parse_metric(metric),
+                 make_params(nlist, mm, nbits, refine, seed, kmeans_iters, max_points_per_centroid));
+           }),
+           py::arg("dim"), py::arg("metric"), py::arg("nlist"), py::arg("m"), py::arg("nbits"),
+           py::arg("refine"), py::arg("seed"), py::arg("kmeans_iters"),
+           py::arg("max_points_per_centroid"))
+      .def("train",
+           [](IvfPqIndex& idx, const FloatArray& x) {
+             expect_matrix(x, idx.dim(), "training vectors");
+             const float* xp = x.data();
+             const std::size_t n = std::size_t(x.shape(0));
+             py::gil_scoped_release nogil;
+             idx.train(xp, n);
+           },
+           py::arg("x"))
+      .def_property_readonly("is_trained", &IvfPqIndex::is_trained)
+      .def_property_readonly("nlist", [](const IvfPqIndex& i) { return i.params().nlist; })
+      .def_property_readonly("m", [](const IvfPqIndex& i) { return i.params().m; })
+      .def_property_readonly("nbits", [](const IvfPqIndex& i) { return i.params().nbits; })
+      .def_property_readonly("refine", [](const IvfPqIndex& i) { return refine_name(i.params().refine); })
+      .def("search_ivf", &search_ivf, py::arg("q"), py::arg("k"), py::arg("nprobe"),
+           py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
+           py::arg("mask") = py::none())
+      .def("set_search_defaults",
+           [](IvfPqIndex& idx, int nprobe, int refine_factor) {
+             IvfSearchParams p;
+             p.nprobe = nprobe;
+             p.refine_factor = refine_factor;
+             idx.set_search_defaults(p);
+           },
+           py::arg("nprobe"), py::arg("refine_factor"))
+      .def("centroids", [](const IvfPqIndex& idx) {
+        auto c = idx.centroids();
+        const py::ssize_t k = py::ssize_t(c.size() / std::size_t(idx.dim()));
+        py::array_t<float> out({k, py::ssize_t(idx.dim())});
+        std::copy(c.begin(), c.end(), out.mutable_data());
+        return out;
+      })
+      .def("pq_codebook", [](const IvfPqIndex& idx) {
+        auto c = idx.pq_codebook();
+        return py::array_t<float>(py::ssize_t(c.size()), c.data());
+      })
+      .def("list_sizes", &IvfPqIndex::list_sizes)
+      .def_static("estimate_memory",
+                  [](std::size_t n, int dim, int nlist, int mm, int nbits, const std::string& refine,
+                     const std::string& metric, bool id_map) {
+                    return memory_dict(IvfPqIndex::estimate_memory(
+                        n, dim, make_params(nlist, mm, nbits, refine, 0, 1, 1), parse_metric(metric),
+                        id_map));
+                  },
+                  py::arg("n"), py::arg("dim"), py::arg("nlist"), py::arg("m"), py::arg("nbits"),
+                  py::arg("refine"), py::arg("metric") = "l2", py::arg("id_map") = false);
+
+  m.def("kmeans",
+        [](const FloatArray& x, std::size_t k, int iters, std::uint64_t seed, int max_ppc) {
+          WS_EXPECTS(x.ndim() == 2, "points must be 2-D");
+          const std::size_t n = std::size_t(x.shape(0)), d = std::size_t(x.shape(1));
+          py::array_t<float> c({py::ssize_t(k), py::ssize_t(d)});
+          KMeansParams p;
+          p.iters = iters;
+          p.seed = seed;
+          p.max_points_per_centroid = max_ppc;
+          const float* xp = x.data();
+          float* cp = c.mutable_data();
+          double obj;
+          {
+            py::gil_scoped_release nogil;
+            obj = kmeans(xp, n, d, k, p, cp);
+          }
+          return py::make_tuple(c, obj);
+        },
+        py::arg("x"), py::arg("k"), py::arg("iters"), py::arg("seed"),
+        py::arg("max_points_per_centroid"));
+
+  // Private: the product quantizer and fast-scan primitives, for tests against NumPy.
+  py::class_<ProductQuantizer>(m, "_ProductQuantizer")
+      .def(py::init<int, int, int>(), py::arg("dim"), py::arg("m"), py::arg("nbits"))
+      .def("train",
+           [](ProductQuantizer& pq, const FloatArray& x, std::uint64_t seed) {
+             expect_matrix(x, pq.dim(), "training vectors");
+             const float* xp = x.data();
+             const std::size_t n = std::size_t(x.shape(0));
+             py::gil_scoped_release nogil;
+             pq.train(xp, n, seed);
+           },
+           py::arg("x"), py::arg("seed") = 0)
+      .def_property(
+          "codebook",
+          [](const ProductQuantizer& pq) {
+            const auto& c = pq.codebook();
+            py::array_t<float> out({py::ssize_t(pq.m()), py::ssize_t(pq.ksub()), py::ssize_t(pq.dsub())});
+            std::copy(c.begin(), c.end(), out.mutable_data());
+            return out;
+          },
+          [](ProductQuantizer& pq, const FloatArray& c) {
+            pq.set_codebook(std::vector<float>(c.data(), c.data() + c.size()));
+          })
+      .def("encode",
+           [](const ProductQuantizer& pq, const FloatArray& x) {
+             expect_matrix(x, pq.dim(), "vectors");
+             py::array_t<std::uint8_t> out({x.shape(0), py::ssize_t(pq.m())});
+             pq.encode(x.data(), std::size_t(x.shape(0)), out.mutable_data());
+             return out;
+           })
+      .def("compute_lut", [](const ProductQuantizer& pq, const FloatArray& q, const std::string& metric) {
+        WS_EXPECTS(q.ndim() == 1 && q.shape(0) == pq.dim(), "query must be 1-D of length dim");
+        py::array_t<float> out({py::ssize_t(pq.m()), py::ssize_t(pq.ksub())});
+        pq.compute_lut(q.data(), parse_metric(metric), out.mutable_data());
+        return out;
+      });
+  m.def("_quantize_lut", [](const FloatArray& lut) {
+    WS_EXPECTS(lut.ndim() == 2 && lut.shape(1) == 16, "lut must be (m, 16)");
+    const std::size_t mm = std::size_t(lut.shape(0));
+    py::array_t<std::uint8_t> out({py::ssize_t(fastscan_m_pad(mm)), py::ssize_t(16)});
+    float scale, bias;
+    quantize_lut(lut.data(), mm, out.mutable_data(), &scale, &bias);
+    return py::make_tuple(out, scale, bias);
+  });
+  m.def("_pack_fastscan", [](const U8Array& codes) {
+    WS_EXPECTS(codes.ndim() == 2, "codes must be (n, m)");
+    const std::size_t n = std::size_t(codes.shape(0)), mm = std::size_t(codes.shape(1));
+    py::array_t<std::uint8_t> out{py::ssize_t(fastscan_bytes(n, mm))};
+    pack_fastscan(codes.data(), n, mm, out.mutable_data());
+    return out;
+  });
+  m.def("_fastscan_distances", [](const U8Array& packed, std::size_t n, std::size_t mm, const U8Array& lut8) {
+    WS_EXPECTS(std::size_t(packed.size()) == fastscan_bytes(n, mm), "packed codes have the wrong size");
+    WS_EXPECTS(std::size_t(lut8.size()) == fastscan_m_pad(mm) * 16, "lut8 has the wrong size");
+    py::array_t<std::uint16_t> out{py::ssize_t(n)};
+    fastscan_distances(packed.data(), n, mm, lut8.data(), out.mutable_data());
+    return out;
+  });
+}
+
+}  // namespace warpsearch::bindings

@@ -29,17 +29,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int npro
   SearchParams p;
   p.k = k;
   p.rerank = rerank;
-  if (allow_ids) {
-    expect_vector(*allow_ids, -1, "filter ids");
-    p.filter.use_ids = true;
-    p.filter.ids = allow_ids->data();
-    p.filter.n_ids = std::size_t(allow_ids->shape(0));
-  } else if (mask) {
-    WS_EXPECTS(mask->ndim() == 1, "filter mask must be 1-D");
-    p.filter.use_mask = true;
-    p.filter.mask = mask->data();
-    p.filter.mask_len = std::size_t(mask->shape(0));
-  }
+  p.filter = make_filter(allow_ids, mask);
   IvfSearchParams sp;
   sp.nprobe = nprobe;
   sp.refine_factor = refine_factor;

@@ -8,6 +8,7 @@ namespace py = pybind11;
 namespace warpsearch::bindings {
 void register_info(py::module_& m);
 void register_index(py::module_& m);
+void register_gpu(py::module_& m);
 void register_ivf_pq(py::module_& m);
 }  // namespace warpsearch::bindings
 
@@ -20,5 +21,6 @@ PYBIND11_MODULE(_core, m) {
 #endif
   warpsearch::bindings::register_info(m);
   warpsearch::bindings::register_index(m);
+  warpsearch::bindings::register_gpu(m);
   warpsearch::bindings::register_ivf_pq(m);
 }

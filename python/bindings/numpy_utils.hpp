@@ -6,7 +6,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <optional>
+
 #include "warpsearch/errors.hpp"
+#include "warpsearch/types.hpp"
 
 namespace warpsearch::bindings {
 namespace py = pybind11;
@@ -23,6 +26,25 @@ inline void expect_matrix(const FloatArray& a, int dim, const char* what) {
 inline void expect_vector(const IdArray& a, py::ssize_t n, const char* what) {
   WS_EXPECTS(a.ndim() == 1, what, " must be 1-D");
   WS_EXPECTS(n < 0 || a.shape(0) == n, what, " has length ", a.shape(0), ", expected ", n);
+}
+
+// The search filter from its two Python forms (allowed ids, or a mask indexed by id).
+// The arrays must outlive the search that uses the returned view.
+inline Filter make_filter(const std::optional<IdArray>& allow_ids,
+                          const std::optional<MaskArray>& mask) {
+  Filter f;
+  if (allow_ids) {
+    expect_vector(*allow_ids, -1, "filter ids");
+    f.use_ids = true;
+    f.ids = allow_ids->data();
+    f.n_ids = std::size_t(allow_ids->shape(0));
+  } else if (mask) {
+    WS_EXPECTS(mask->ndim() == 1, "filter mask must be 1-D");
+    f.use_mask = true;
+    f.mask = mask->data();
+    f.mask_len = std::size_t(mask->shape(0));
+  }
+  return f;
 }
 
 }  // namespace warpsearch::bindings

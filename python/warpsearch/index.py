@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from . import _core
+from ._device import DeviceQueries, device_index, is_device_array, resolve_device
 from ._validation import (
     as_filter,
     as_ids,
@@ -26,8 +27,12 @@ class _IndexBase:
 
     _impl: _core.Index
 
-    def __init__(self):
+    def __init__(self, device="auto"):
         self.last_search_info: dict = {}
+        self._device_auto = device is None or (isinstance(device, str)
+                                               and device.strip().lower() == "auto")
+        self._device = resolve_device(device)
+        self._gpu = None  # device-resident copy, dropped whenever the index changes
 
     # -- properties -----------------------------------------------------
     @property
@@ -61,15 +66,82 @@ class _IndexBase:
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
         if x.shape[0] == 0:
             return
+        self._gpu = None
         self._impl.add(x, id_arr)
 
     def remove(self, ids) -> int:
         """Removes ids (unknown ids are ignored); returns how many were removed."""
+        self._gpu = None
         return int(self._impl.remove(as_ids(ids, None, unique=False)))
 
+    # -- devices --------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """Where searches run: ``"cpu"`` or ``"cuda:N"``."""
+        return self._device
+
+    def to(self, device):
+        """Moves searches to ``device`` (``"cpu"``, ``"cuda[:N]"``, ``"auto"``); returns self.
+
+        Moving to a GPU copies the vectors (and graph) to it now; ``"cpu"`` frees
+        that copy. The index itself always stays in host memory, so ``save``
+        writes the same file whatever the device.
+        """
+        dev = resolve_device(device)
+        self._device_auto = isinstance(device, str) and device.strip().lower() == "auto"
+        self._device = dev
+        self._gpu = None
+        if dev != "cpu":
+            self._device_data(dev)
+        return self
+
+    def _device_data(self, dev):
+        if self._gpu is None or self._gpu.device != device_index(dev):
+            self._gpu = None  # free the old copy before making a new one
+            self._gpu = _core.to_device(self._impl, device_index(dev))
+        return self._gpu
+
+    def _gpu_limits_ok(self, k, ef) -> bool:
+        return k <= _core.gpu_max_k
+
+    def _search_gpu(self, queries, k, ef, filter, dev):
+        allow_ids, mask = as_filter(filter)
+        data = self._device_data(dev)
+        if is_device_array(queries):
+            dq = DeviceQueries(queries, self.dim)
+            D, I = dq.empty(k)
+            stats = _core.search_gpu_ptr(self._impl, data, dq.ptr, dq.nq, k, ef, allow_ids, mask,
+                                         dq.pointer(D), dq.pointer(I))
+            single, nq = dq.single, dq.nq
+        else:
+            single = np.ndim(queries) == 1
+            q = as_matrix(queries, self.dim, "queries")
+            D, I, stats = _core.search_gpu(self._impl, data, q, k, ef, allow_ids, mask)
+            nq = int(q.shape[0])
+        stats["device"] = dev
+        stats["nq"] = nq
+        self.last_search_info = stats
+        if single:
+            return D[0], I[0]
+        return D, I
+
     # -- reads ----------------------------------------------------------
-    def _search(self, queries, k, ef, rerank, filter):
+    def _search(self, queries, k, ef, rerank, filter, device=None):
         k = as_positive_int(k, "k")
+        dev = self._device if device is None else resolve_device(device)
+        auto = self._device_auto if device is None else (
+            isinstance(device, str) and device.strip().lower() == "auto")
+        if dev != "cpu":
+            if self._gpu_limits_ok(k, ef):
+                return self._search_gpu(queries, k, ef, filter, dev)
+            if not auto or is_device_array(queries):
+                raise ValueError(f"k={k}, ef={ef} exceed what GPU search supports "
+                                 f"(k <= {_core.gpu_max_k} exact, k and ef <= "
+                                 f"{_core.gpu_max_graph_k} graph); search on device='cpu'")
+            dev = "cpu"  # device="auto": fall back to the CPU
+        elif is_device_array(queries) and _core.cuda_device_count() > 0:
+            raise TypeError("queries are a device array but this search runs on the CPU; "
+                            "use idx.to('cuda') or pass a NumPy array")
         q = as_matrix(queries, self.dim, "queries")  # validates before anything else reads it
         single = np.ndim(queries) == 1
         allow_ids, mask = as_filter(filter)
@@ -116,18 +188,20 @@ class FlatIndex(_IndexBase):
     (0, 0.0)
     """
 
-    def __init__(self, dim: int, metric: str = "l2"):
-        super().__init__()
+    def __init__(self, dim: int, metric: str = "l2", device: str = "auto"):
+        super().__init__(device)
         self._impl = _core.FlatIndex(as_positive_int(dim, "dim"), check_metric(metric))
 
-    def search(self, queries, k: int = 10, filter=None):
+    def search(self, queries, k: int = 10, filter=None, device=None):
         """Exact k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         D is the squared L2 distance (ascending) or the similarity for ip/cosine
         (descending); missing results have id -1 and distance +inf (l2) / -inf.
         ``filter`` is a boolean mask indexed by id, or an array of allowed ids.
+        ``device`` overrides the index's device for this call; device arrays
+        (CuPy, PyTorch) as queries give results of the same kind on the GPU.
         """
-        return self._search(queries, k, 0, -1, filter)
+        return self._search(queries, k, 0, -1, filter, device)
 
 
 class HNSWIndex(_IndexBase):
@@ -149,8 +223,8 @@ class HNSWIndex(_IndexBase):
     """
 
     def __init__(self, dim: int, metric: str = "l2", M: int = 16, ef_construction: int = 200,
-                 quantized: bool = True, seed: int = 42):
-        super().__init__()
+                 quantized: bool = True, seed: int = 42, device: str = "auto"):
+        super().__init__(device)
         M = as_positive_int(M, "M")
         if not 2 <= M <= 256:
             raise ValueError(f"M must be in [2, 256], got {M}")
@@ -174,24 +248,32 @@ class HNSWIndex(_IndexBase):
     def quantized(self) -> bool:
         return self._impl.quantized
 
-    def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None):
+    def _gpu_limits_ok(self, k, ef) -> bool:
+        return k <= _core.gpu_max_graph_k and ef <= _core.gpu_max_graph_k
+
+    def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None,
+               device=None):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``ef`` is the candidate list size (raised to k if smaller); ``rerank``
         limits how many candidates are re-scored exactly (default: all ``ef``).
         ``filter`` (mask over ids or allowed ids) is honoured exactly: small
         allowed sets are searched exhaustively, others by a filter-aware walk.
+        On a GPU (``device`` or the index's device) the walk computes exact
+        distances, so ``rerank`` has no effect there.
         """
         ef = as_positive_int(ef, "ef")
         rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
-        return self._search(queries, k, ef, rr, filter)
+        return self._search(queries, k, ef, rr, filter, device)
 
     def consolidate(self) -> None:
         """Repairs the graph around removed points now and frees their slots."""
+        self._gpu = None
         self._impl.consolidate()
 
     def reorder(self) -> None:
         """Renumbers nodes in BFS order for memory locality (done after bulk adds)."""
+        self._gpu = None
         self._impl.reorder()
 
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "warpsearch/gpu.hpp"
 #include "warpsearch/index.hpp"
 
 namespace warpsearch {
@@ -35,6 +36,14 @@ class FlatIndex final : public Index {
   bool contains(idx_t id) const override;
   std::vector<idx_t> ids() const override;
   std::vector<bool> reconstruct(const idx_t* ids, std::size_t n, float* out) const override;
+
+  /** @brief Copies the vectors to a CUDA device (a snapshot: later adds and removes
+   *  are not reflected). Throws std::invalid_argument in a build without CUDA. */
+  std::unique_ptr<GpuFlatData> to_device(int device) const;
+  /** @brief Exact search on data made by to_device of this (since unchanged) index;
+   *  with MemSpace::Device, q, D and I are device pointers. */
+  void search_gpu(const GpuFlatData& dev, const float* q, std::size_t nq, const SearchParams& params,
+                  float* D, idx_t* I, SearchStats* stats, MemSpace space = MemSpace::Host) const;
 
   /** @brief Reads the sections written by save (used by load_index). */
   static std::unique_ptr<FlatIndex> load_from(const void* reader);

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "warpsearch/gpu.hpp"
 #include "warpsearch/index.hpp"
 
 namespace warpsearch {
@@ -59,6 +60,14 @@ class HnswIndex final : public Index {
   void reorder();
   /** @brief Disconnects tombstoned nodes, repairs their neighbours, frees their slots. */
   void consolidate();
+
+  /** @brief Copies the graph to a CUDA device: level 0 as an n x 2M table, the upper
+   *  levels, exact vectors, labels and the live/tombstone state (a snapshot). */
+  std::unique_ptr<GpuGraphData> to_device(int device) const;
+  /** @brief Graph search on data made by to_device of this (since unchanged) index;
+   *  distances are exact (no re-rank needed). params.rerank is ignored. */
+  void search_gpu(const GpuGraphData& dev, const float* q, std::size_t nq, const SearchParams& params,
+                  float* D, idx_t* I, SearchStats* stats, MemSpace space = MemSpace::Host) const;
 
   static std::unique_ptr<HnswIndex> load_from(const void* reader);
 

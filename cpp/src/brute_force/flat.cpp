@@ -14,6 +14,7 @@
 
 #include "common/bitset.hpp"
 #include "common/topk.hpp"
+#include "common/vector_ops.hpp"
 #include "io/format.hpp"
 #include "simd/distance.hpp"
 #include "warpsearch/brute_force.hpp"
@@ -57,18 +58,6 @@ struct FlatStorage {
   }
 };
 
-namespace {
-
-void normalize_rows(const float* x, std::size_t n, std::size_t d, float* out) {
-  for (std::size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-    for (std::size_t j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
-  }
-}
-
-}  // namespace
 }  // namespace detail
 
 FlatIndex::FlatIndex(int dim, Metric metric)
@@ -314,6 +303,40 @@ std::vector<bool> FlatIndex::reconstruct(const idx_t* ids, std::size_t n, float*
     found[i] = true;
   }
   return found;
+}
+
+std::unique_ptr<GpuFlatData> FlatIndex::to_device(int device) const {
+  auto dev = std::make_unique<GpuFlatData>(device);
+  std::shared_lock lk(s_->mu);
+  const auto& s = *s_;
+  std::vector<float> rows(s.n * s.d);  // panels -> row-major (cosine rows are stored normalized)
+  for (std::size_t r = 0; r < s.n; ++r) s.get_row(r, &rows[r * s.d]);
+  dev->upload(rows.data(), s.n, s.d, metric_, s.ids.data());
+  return dev;
+}
+
+void FlatIndex::search_gpu(const GpuFlatData& dev, const float* q, std::size_t nq, const SearchParams& params,
+                           float* D, idx_t* I, SearchStats* stats, MemSpace space) const {
+  WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  std::shared_lock lk(s_->mu);
+  const auto& s = *s_;
+  WS_EXPECTS(dev.size() == s.n && dev.dim() == s.d,
+             "the device copy of this index is out of date (the index changed since to_device)");
+  Bitset allow_bits;
+  if (params.filter.active())
+    allow_bits = make_allow(
+        params.filter, s.n, [&](std::size_t r) { return s.ids[r]; },
+        [&](idx_t id) -> std::int64_t {
+          auto it = s.rows.find(id);
+          return it == s.rows.end() ? -1 : std::int64_t(it->second);
+        });
+  GpuSearchStats st;
+  dev.search(q, nq, params.k, allow_bits.empty() ? nullptr : allow_bits.data(), D, I, space, &st);
+  if (stats) {
+    stats->distance_evals += st.distance_evals;
+    stats->allowed = st.allowed;
+    stats->plan = 1;
+  }
 }
 
 }  // namespace warpsearch

@@ -3,7 +3,7 @@
 // Device discovery. No driver or no device is not an error: it means 0 devices.
 #include <cuda_runtime.h>
 
-#include "cuda/check.cuh"
+#include "cuda/common.cuh"
 #include "warpsearch/device.hpp"
 
 namespace warpsearch {
@@ -28,3 +28,31 @@ std::string cuda_device_name(int device) {
 }
 
 }  // namespace warpsearch
+
+namespace warpsearch::detail::gpu {
+
+void expect_device(int device) {
+  const int n = cuda_device_count();
+  WS_EXPECTS(n > 0, "no CUDA device is available (the driver reports none)");
+  WS_EXPECTS(device >= 0 && device < n, "CUDA device ", device, " does not exist (", n,
+             " device", n == 1 ? "" : "s", " available)");
+}
+
+DeviceInfo device_info(int device) {
+  DeviceInfo info;
+  WS_CUDA_CHECK(cudaDeviceGetAttribute(&info.sms, cudaDevAttrMultiProcessorCount, device));
+  WS_CUDA_CHECK(cudaDeviceGetAttribute(&info.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return info;
+}
+
+void expect_device_pointer(const void* p, int device, const char* what) {
+  if (p == nullptr) return;
+  cudaPointerAttributes attr{};
+  WS_CUDA_CHECK(cudaPointerGetAttributes(&attr, p));
+  WS_EXPECTS(attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged,
+             what, " is not device memory");
+  WS_EXPECTS(attr.type == cudaMemoryTypeManaged || attr.device == device, what, " lives on CUDA device ",
+             attr.device, ", the index on device ", device);
+}
+
+}  // namespace warpsearch::detail::gpu

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 
+#include "common/vector_ops.hpp"
 #include "hnsw/hnsw_impl.hpp"
 #include "io/format.hpp"
 #include "warpsearch/errors.hpp"
@@ -153,12 +154,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
     for (std::size_t i = 0; i < n; ++i) {
       float* v = &g.vecs[slots[i] * d];
       std::copy(x + i * d, x + (i + 1) * d, v);
-      if (metric_ == Metric::Cosine) {
-        double s = 0;
-        for (std::size_t j = 0; j < d; ++j) s += double(v[j]) * v[j];
-        const float inv = float(1.0 / std::sqrt(s));
-        for (std::size_t j = 0; j < d; ++j) v[j] *= inv;
-      }
+      if (metric_ == Metric::Cosine) detail::normalize_rows(v, 1, d, v);
     }
     if (g.mips) {
       // The augmentation needs M >= every norm; when it grows, all extra coordinates move.

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/topk.hpp"
+#include "common/vector_ops.hpp"
 #include "hnsw/hnsw_impl.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/threads.hpp"
@@ -291,16 +292,8 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
   std::atomic<std::uint64_t> evals{0}, visited{0};
-  std::vector<float> qn(metric_ == Metric::Cosine ? nq * d : 0);
-  if (metric_ == Metric::Cosine) {
-    for (std::size_t i = 0; i < nq; ++i) {
-      double s = 0;
-      for (std::size_t j = 0; j < d; ++j) s += double(q[i * d + j]) * q[i * d + j];
-      const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-      for (std::size_t j = 0; j < d; ++j) qn[i * d + j] = q[i * d + j] * inv;
-    }
-    q = qn.data();
-  }
+  std::vector<float> qn;
+  q = detail::metric_rows(q, nq, d, metric_, qn);
 
   parallel_for(nq, [&](std::size_t qi, int) {
     const float* qv = q + qi * d;

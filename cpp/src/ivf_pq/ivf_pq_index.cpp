@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/vector_ops.hpp"
 #include "ivf_pq/ivf_pq_impl.hpp"
 #include "simd/fastscan.hpp"
 #include "warpsearch/errors.hpp"
@@ -17,22 +18,10 @@ namespace warpsearch {
 namespace detail {
 namespace {
 
-void normalize(const float* x, std::size_t n, std::size_t d, float* out) {
-  for (std::size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-    for (std::size_t j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
-  }
-}
-
 // Normalized copy for cosine, else the input itself.
 const float* prepared(const float* x, std::size_t n, std::size_t d, Metric metric,
                       std::vector<float>& buf) {
-  if (metric != Metric::Cosine) return x;
-  buf.resize(n * d);
-  normalize(x, n, d, buf.data());
-  return buf.data();
+  return metric_rows(x, n, d, metric, buf);
 }
 
 }  // namespace

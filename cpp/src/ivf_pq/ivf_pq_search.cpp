@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "common/bitset.hpp"
+#include "common/vector_ops.hpp"
 #include "ivf_pq/searcher.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/threads.hpp"
@@ -17,15 +18,6 @@ namespace detail {
 namespace {
 
 constexpr int kPlanIvf = 0, kPlanBrute = 1, kPlanFilteredIvf = 2;
-
-void normalize_rows(const float* x, std::size_t n, std::size_t d, float* out) {
-  for (std::size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < d; ++j) s += double(x[i * d + j]) * x[i * d + j];
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-    for (std::size_t j = 0; j < d; ++j) out[i * d + j] = x[i * d + j] * inv;
-  }
-}
 
 }  // namespace
 }  // namespace detail

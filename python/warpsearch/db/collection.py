@@ -194,8 +194,9 @@ class Collection:
         progress : bool, optional
             Show a progress bar (default: only on a terminal and for more than one batch).
 
-        Every batch is durable in the log before it is applied and before the
-        call returns, and it is visible to the next search.
+        Every batch (``batch_size`` rows) is one log record: durable before it
+        is applied and before the call returns, visible to the next search, and
+        all-or-nothing after a crash.
         """
         uids = normalize_ids(ids)
         if len(set(uids)) != len(uids):
@@ -235,17 +236,14 @@ class Collection:
     def _upsert_batch(self, uids, vecs, payloads):
         raws = [encode_payload(p) for p in payloads]
         parsed = parse_rows(self.schema, payloads)
-        off, m = 0, len(uids)
         with self._lock:
             self._check_open()
-            # One log record never spans two segments, so a sealed segment covers
-            # whole records and recovery replays only what came after it.
-            while off < m:
-                end = min(m, off + self.segment_size - self._mutable.n)
-                part = slice(off, end)
-                seq = self._wal.append(encode_upsert(uids[part], vecs[part], raws[part]))
-                self._apply(("upsert", uids[part], vecs[part], raws[part], parsed[part]), seq)
-                off = end
+            # One log record per batch, so a batch is all-or-nothing after a crash. A
+            # record may span a segment boundary: the segment frozen in its middle
+            # covers only the records before it, and recovery replays this one whole
+            # (re-applying an upsert by id is idempotent).
+            seq = self._wal.append(encode_upsert(uids, vecs, raws))
+            self._apply(("upsert", uids, vecs, raws, parsed), seq)
         return seq
 
     def delete(self, ids=None, *, filter=None) -> int:

@@ -90,7 +90,11 @@ class Collection:
         self._pins: dict = {}
         self._garbage: list = []
         self._tomb_gen = int(body.get("tomb_gen", 0))
+        # Sealed segments hold every record up to seq "seq", plus the first
+        # "seq_rows" rows of the next one when a record larger than a segment was
+        # split across segments; replay skips exactly those rows.
         self._covered = int(body["seq"])
+        self._covered_rows = int(body.get("seq_rows", 0))
         self._next_seg = int(body["next_segment_id"])
         for d in ("wal", "segments", "tombstones"):
             os.makedirs(os.path.join(path, d), exist_ok=True)
@@ -100,7 +104,13 @@ class Collection:
         self._queue: queue.Queue = queue.Queue()
         last = self._covered
         for seq, payload in read_log(self._dir("wal"), self._covered):
-            self._apply(decode_record(payload), seq, replay=True)
+            rec = decode_record(payload)
+            skip = self._covered_rows if seq == self._covered + 1 else 0
+            if skip and rec[0] == "upsert":
+                rec = (rec[0],) + tuple(part[skip:] for part in rec[1:])
+                self._apply(rec, seq, replay=True, first_row=skip)
+            else:
+                self._apply(rec, seq, replay=True)
             last = seq
         self._wal = WriteAheadLog(self._dir("wal"), last + 1, fsync, fsync_interval_ms)
         # Started after replay: segments frozen while replaying are sealed now.
@@ -238,10 +248,7 @@ class Collection:
         parsed = parse_rows(self.schema, payloads)
         with self._lock:
             self._check_open()
-            # One log record per batch, so a batch is all-or-nothing after a crash. A
-            # record may span a segment boundary: the segment frozen in its middle
-            # covers only the records before it, and recovery replays this one whole
-            # (re-applying an upsert by id is idempotent).
+            # One log record per batch, so a batch is all-or-nothing after a crash.
             seq = self._wal.append(encode_upsert(uids, vecs, raws))
             self._apply(("upsert", uids, vecs, raws, parsed), seq)
         return seq
@@ -266,7 +273,7 @@ class Collection:
                 self._apply(("delete", uids), seq)
             return count
 
-    def _apply(self, rec, seq, replay=False):
+    def _apply(self, rec, seq, replay=False, first_row=0):
         """Applies a logged record to memory (caller holds the lock or is opening)."""
         if rec[0] == "delete":
             for uid in rec[1]:
@@ -295,14 +302,16 @@ class Collection:
                 self._idmap[uid] = hi | (base + i)
             off += take
             if mut.n >= self.segment_size:
-                self._freeze(seq if off == m else seq - 1)
+                # A segment ending inside the record covers its first rows only.
+                self._freeze(seq, 0) if off == m else self._freeze(seq - 1, first_row + off)
                 froze = True
         if froze and not replay:
             self._wal.rotate()
 
-    def _freeze(self, covered_seq):
+    def _freeze(self, covered_seq, covered_rows):
         mut = self._mutable
         mut.covered_seq = covered_seq
+        mut.covered_rows = covered_rows
         self._frozen.append(mut)
         self._mutable = self._new_mutable()
         self._refresh_view()
@@ -334,7 +343,8 @@ class Collection:
             self._sealed[sealed.seg_id] = sealed
             self._frozen.remove(frozen)
             self._refresh_view()
-            self._covered = max(self._covered, frozen.covered_seq)
+            if (frozen.covered_seq, frozen.covered_rows) > (self._covered, self._covered_rows):
+                self._covered, self._covered_rows = frozen.covered_seq, frozen.covered_rows
             if not self._closed:
                 self._checkpoint()
 
@@ -367,6 +377,7 @@ class Collection:
 
     def _manifest_body(self):
         return {"format": 1, "uid": self._uid, "config": self._config, "seq": self._covered,
+                "seq_rows": self._covered_rows,
                 "next_segment_id": self._next_seg, "tomb_gen": self._tomb_gen,
                 "segments": [self._sealed[k].entry for k in sorted(self._sealed)]}
 

@@ -74,6 +74,7 @@ class MutableSegment(_SegmentBase):
         self.n = 0
         self.n_deleted = 0
         self.covered_seq = -1  # set when frozen
+        self.covered_rows = 0  # rows of record covered_seq + 1 it also holds
 
     def append(self, uids, vectors, raws, parsed) -> None:
         """Appends rows; ``parsed[i][j]`` is field j's ``(state, values)`` of row i."""

@@ -42,12 +42,18 @@ Cand HnswGraph::descend(const QueryCtx& c, int from, int to) const {
     while (changed) {
       changed = false;
       const std::size_t n = read_list(ll(cur, level), R, buf);
-      for (std::size_t i = 0; i < n; ++i) {
-        const float dd = tdist(c, buf[i]);
-        if (dd < dcur) {
-          dcur = dd;
-          cur = buf[i];
-          changed = true;
+      for (std::size_t i = 0; i < n; ++i) prefetch(buf[i]);
+      float dist4[4];
+      for (std::size_t i = 0; i < n; i += 4) {  // batches of 4 (the last one padded)
+        const std::uint32_t b4[4] = {buf[i], buf[std::min(i + 1, n - 1)],
+                                     buf[std::min(i + 2, n - 1)], buf[std::min(i + 3, n - 1)]};
+        tdist4(c, b4, dist4);
+        for (std::size_t j = 0; j < 4 && i + j < n; ++j) {
+          if (dist4[j] < dcur) {
+            dcur = dist4[j];
+            cur = b4[j];
+            changed = true;
+          }
         }
       }
     }
@@ -140,7 +146,12 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       tdist4(c, &todo[i], dist4);
       for (int j = 0; j < 4; ++j) insert(dist4[j], todo[i + j]);
     }
-    for (; i < m; ++i) insert(tdist(c, todo[i]), todo[i]);
+    if (i < m) {  // the last 1-3 in one batch too: their loads overlap instead of queueing
+      const std::uint32_t pad[4] = {todo[i], todo[std::min(i + 1, m - 1)],
+                                    todo[std::min(i + 2, m - 1)], todo[m - 1]};
+      tdist4(c, pad, dist4);
+      for (std::size_t j = 0; i + j < m; ++j) insert(dist4[j], todo[i + j]);
+    }
     while (next < size && (pool[next].second & kDone)) ++next;
   }
   res.resize(size);

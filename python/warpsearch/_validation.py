@@ -22,13 +22,18 @@ __all__ = [
 METRICS = ("l2", "ip", "cosine")
 
 
+def check_choice(value, name: str, choices) -> str:
+    """Returns ``value`` lower-cased when it is one of ``choices`` (a str option)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    v = value.lower()
+    if v not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
+    return v
+
+
 def check_metric(metric) -> str:
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
-    m = metric.lower()
-    if m not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-    return m
+    return check_choice(metric, "metric", METRICS)
 
 
 def as_positive_int(value, name: str) -> int:

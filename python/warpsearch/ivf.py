@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._validation import as_filter, as_matrix, as_positive_int, check_metric
+from ._validation import as_filter, as_matrix, as_positive_int, check_choice, check_metric
 from .index import _WRAPPERS, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
@@ -41,12 +41,7 @@ def _check_pq(dim: int, m, nbits) -> tuple[int, int]:
 
 
 def _check_refine(refine) -> str:
-    if not isinstance(refine, str):
-        raise TypeError(f"refine must be a string, got {type(refine).__name__}")
-    r = refine.lower()
-    if r not in REFINE_MODES:
-        raise ValueError(f"unknown refine {refine!r}; expected one of {', '.join(REFINE_MODES)}")
-    return r
+    return check_choice(refine, "refine", REFINE_MODES)
 
 
 class IVFPQIndex(_IndexBase):

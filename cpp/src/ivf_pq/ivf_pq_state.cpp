@@ -28,11 +28,8 @@ void cell_means(const float* x, std::size_t n, std::size_t d, const CentroidPane
     const std::size_t b = t * 256, e = std::min(n, b + 256);
     cp.nearest(x + b * d, e - b, ip, &dist[b], &lab[b]);
   });
-  std::vector<std::size_t> start(k + 1, 0), order(n);
-  for (std::size_t i = 0; i < n; ++i) ++start[std::size_t(lab[i]) + 1];
-  for (std::size_t j = 0; j < k; ++j) start[j + 1] += start[j];
-  std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-  for (std::size_t i = 0; i < n; ++i) order[fill[std::size_t(lab[i])]++] = i;
+  std::vector<std::size_t> start, order;
+  group_by_label(lab.data(), n, k, start, order);
   parallel_for(k, [&](std::size_t j, int) {
     if (start[j] == start[j + 1]) return;  // an empty cell keeps its centroid
     std::vector<double> acc(d, 0.0);

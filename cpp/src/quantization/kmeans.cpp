@@ -69,13 +69,8 @@ void seed_plus_plus(const float* x, std::size_t n, std::size_t d, std::size_t k,
 // New centroids = means of their points; empty clusters take half of the largest one.
 void update(const float* x, std::size_t n, std::size_t d, std::size_t k, const std::int32_t* lab,
             bool spherical, std::mt19937_64& rng, float* c) {
-  std::vector<std::size_t> start(k + 1, 0), order(n);
-  for (std::size_t i = 0; i < n; ++i) ++start[std::size_t(lab[i]) + 1];
-  for (std::size_t j = 0; j < k; ++j) start[j + 1] += start[j];
-  {
-    std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-    for (std::size_t i = 0; i < n; ++i) order[fill[std::size_t(lab[i])]++] = i;
-  }
+  std::vector<std::size_t> start, order;
+  group_by_label(lab, n, k, start, order);
   parallel_for(k, [&](std::size_t j, int) {
     const std::size_t b = start[j], e = start[j + 1];
     if (b == e) return;

@@ -50,4 +50,16 @@ class CentroidPanels {
   std::vector<float> panels_, norms_;
 };
 
+// Groups n labels in [0, k) by label (a counting sort): the rows of label j are
+// order[start[j] .. start[j + 1]).
+inline void group_by_label(const std::int32_t* lab, std::size_t n, std::size_t k,
+                           std::vector<std::size_t>& start, std::vector<std::size_t>& order) {
+  start.assign(k + 1, 0);
+  order.resize(n);
+  for (std::size_t i = 0; i < n; ++i) ++start[std::size_t(lab[i]) + 1];
+  for (std::size_t j = 0; j < k; ++j) start[j + 1] += start[j];
+  std::vector<std::size_t> fill(start.begin(), start.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) order[fill[std::size_t(lab[i])]++] = i;
+}
+
 }  // namespace warpsearch::detail

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .._validation import as_matrix
 from ..index import HNSWIndex
 from .config import Hit, Record, index_config_from_dict, parse_schema
 from .filters import compile_filter
@@ -170,22 +171,9 @@ class Collection:
 
     # -- writes ----------------------------------------------------------------
     def _validate_vectors(self, vectors, n):
-        try:
-            arr = np.asarray(vectors)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"vectors must be an array of numbers: {exc}") from None
-        if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating)
-                                         or np.issubdtype(arr.dtype, np.integer)):
-            raise TypeError(f"vectors must be numeric, got dtype {arr.dtype}")
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1)
-        if arr.ndim != 2 or arr.shape[1] != self.dim:
-            raise ValueError(f"vectors must have shape (n, {self.dim}), got {arr.shape}")
-        if arr.shape[0] != n:
-            raise ValueError(f"{arr.shape[0]} vectors for {n} ids")
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(out).all():
-            raise ValueError("vectors contain NaN or inf")
+        out = as_matrix(vectors, self.dim, "vectors")
+        if out.shape[0] != n:
+            raise ValueError(f"{out.shape[0]} vectors for {n} ids")
         return out
 
     def upsert(self, ids, vectors, payloads=None, *, batch_size: int = _DEFAULT_BATCH,
@@ -471,19 +459,7 @@ class Collection:
         return out
 
     def _query_matrix(self, q, name):
-        try:
-            arr = np.asarray(q)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be an array of numbers: {exc}") from None
-        if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating)
-                                         or np.issubdtype(arr.dtype, np.integer)):
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-        if arr.ndim not in (1, 2) or arr.shape[-1] != self.dim:
-            raise ValueError(f"{name} must have {self.dim} columns, got shape {arr.shape}")
-        out = np.ascontiguousarray(arr.reshape(-1, self.dim), dtype=np.float32)
-        if not np.isfinite(out).all():
-            raise ValueError(f"{name} contain NaN or inf")
-        return out
+        return as_matrix(q, self.dim, name)
 
     def _search(self, Q, k, filter, ef, with_payload, stats=None):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:

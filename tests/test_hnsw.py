@@ -100,7 +100,7 @@ def test_rerank_limits_exact_rescoring(built, data):
     xb, xq, _ = data
     idx = built("l2", True)
     _, gt = exact_knn(xb, xq, K, "l2")
-    idx.search(xq, k=K, ef=64)
+    idx.search(xq, k=K, ef=64, rerank=64)  # every candidate re-scored exactly
     evals_all = idx.last_search_info["distance_evals"]
     D, I = idx.search(xq, k=K, ef=64, rerank=2 * K)
     assert idx.last_search_info["distance_evals"] < evals_all
@@ -110,6 +110,34 @@ def test_rerank_limits_exact_rescoring(built, data):
     xb64 = xb.astype(np.float64)
     true = ((xb64[I] - xq[:, None, :].astype(np.float64)) ** 2).sum(-1)
     np.testing.assert_allclose(D, true, rtol=1e-4, atol=1e-3)
+
+
+def test_integer_data_codes_are_lossless():
+    """uint8-valued data (e.g. SIFT descriptors) is stored on the unit grid: traversal
+    distances are then exact up to the query's int16 rounding, so re-ranking only k
+    candidates already gives the exact answer, with exact distances."""
+    rng = np.random.default_rng(11)
+    centres = rng.integers(20, 200, size=(16, 64))
+    xb = np.clip(centres[rng.integers(0, 16, 5000)] + rng.normal(0, 25, (5000, 64)), 0, 255)
+    xb = xb.astype(np.uint8)
+    xq = np.clip(centres[rng.integers(0, 16, 100)] + rng.normal(0, 25, (100, 64)), 0, 255)
+    xq = xq.astype(np.float32) + 0.5  # queries need not be integers
+    idx = ws.HNSWIndex(dim=64, metric="l2", M=16, ef_construction=100)
+    idx.add(xb)
+    Dg, gt = exact_knn(xb.astype(np.float32), xq, K, "l2")
+    D, I = idx.search(xq, k=K, ef=128, rerank=K)
+    assert recall_at_k(I, gt) >= 0.99
+    hit = I == gt
+    np.testing.assert_allclose(D[hit], Dg[hit], rtol=1e-5, atol=1e-2)
+    # values off the grid (a later add) make the codes lossy: results stay exact
+    idx.add(xb[:100].astype(np.float32) + 0.25, ids=np.arange(10_000, 10_100))
+    xb2 = np.vstack([xb.astype(np.float32), xb[:100].astype(np.float32) + 0.25])
+    ids2 = np.concatenate([np.arange(5000), np.arange(10_000, 10_100)])
+    Dg2, gt2 = exact_knn(xb2, xq, K, "l2", ids=ids2)
+    D2, I2 = idx.search(xq, k=K, ef=128)
+    assert recall_at_k(I2, gt2) >= 0.97
+    hit2 = I2 == gt2
+    np.testing.assert_allclose(D2[hit2], Dg2[hit2], rtol=1e-5, atol=1e-2)
 
 
 def test_single_query_and_k_larger_than_n():

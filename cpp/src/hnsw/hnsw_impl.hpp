@@ -25,14 +25,15 @@ namespace warpsearch::detail {
 enum SlotState : std::uint8_t { kFree = 0, kLive = 1, kTomb = 2 };
 
 // Per-query distance context: the exact (normalized) query plus, for quantized
-// traversal, w = q * scale quantized to int8 (w ~ alpha * w8) and the constants of
-// the asymmetric SQ8 distance: q.x ~ qc + alpha * sum(w8 * code).
+// traversal, w = q * scale quantized to int16 (w ~ alpha * w16) and the constants of
+// the asymmetric SQ8 distance: q.x ~ qc + alpha * sum(w16 * code).
 struct QueryCtx {
   const float* q = nullptr;
-  std::vector<std::int8_t> w8;
+  std::vector<std::int16_t> w16;
   float alpha = 0.f;
   float qc = 0.f;  // sum q * min
   float qn = 0.f;  // |q|^2
+  std::vector<float> wf;  // q * scale in float, for exact distances from lossless codes
   // Inner-product graphs are built in the space where x gains the coordinate
   // sqrt(M^2 - |x|^2) (M the largest norm): there L2 order between a query (extra
   // coordinate 0) and the data is inner-product order, and node-to-node distances
@@ -74,6 +75,9 @@ struct HnswGraph {
 
   bool sq_trained = false;
   std::vector<float> vmin, vscale;
+  // Every stored vector equals its decoded code (integer data on the unit grid):
+  // exact distances then read the codes, a quarter of the float vectors' bytes.
+  bool codes_exact = true;
 
   static constexpr std::size_t kStripes = 1 << 14;
   std::vector<std::mutex> stripes = std::vector<std::mutex>(kStripes);
@@ -132,17 +136,24 @@ struct HnswGraph {
     c.q = q;
     c.node = false;
     if (!p.quantized) return;
-    c.w8.assign(cs, 0);
+    c.w16.assign(cs, 0);
     float qc = 0.f, qn = 0.f, wmax = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
       qc += q[j] * vmin[j];
       qn += q[j] * q[j];
       wmax = std::max(wmax, std::abs(q[j] * vscale[j]));
     }
-    const float inv = wmax > 0 ? 127.f / wmax : 0.f;
+    // The largest weight keeps cs * 255 * |w| inside int32 (exact integer sums).
+    const float lim = float(std::clamp<std::int64_t>(
+        std::int64_t(0x7fffffff) / (std::int64_t(cs) * 255), 1, 32767));
+    const float inv = wmax > 0 ? lim / wmax : 0.f;
     for (std::size_t j = 0; j < d; ++j)
-      c.w8[j] = std::int8_t(std::lrint(q[j] * vscale[j] * inv));
-    c.alpha = wmax > 0 ? wmax / 127.f : 0.f;
+      c.w16[j] = std::int16_t(std::lrint(q[j] * vscale[j] * inv));
+    c.alpha = wmax > 0 ? wmax / lim : 0.f;
+    if (codes_exact) {
+      c.wf.resize(d);
+      for (std::size_t j = 0; j < d; ++j) c.wf[j] = q[j] * vscale[j];
+    }
     c.qc = qc;
     c.qn = qn;
   }
@@ -153,10 +164,24 @@ struct HnswGraph {
     const float t = c.qa - aug[s];
     return c.qn - 2.f * ip + cnorm[s] + t * t;
   }
+  // Exact distance from a query context: from the code when codes are lossless.
+  bool exact_from_codes() const { return p.quantized && codes_exact; }
+  float exact_query(const QueryCtx& c, std::size_t s) const {
+    if (!exact_from_codes()) return exact(c.q, s);
+    const float ip = c.qc + kernels().ip_u8(c.wf.data(), code(s), d);
+    return is_l2() ? std::max(0.f, c.qn - 2.f * ip + cnorm[s]) : -ip;
+  }
+  // Fetches what exact_query(c, s) will read.
+  void prefetch_exact(std::size_t s) const {
+    const char* v = exact_from_codes() ? reinterpret_cast<const char*>(code(s))
+                                       : reinterpret_cast<const char*>(vec(s));
+    const std::size_t bytes = exact_from_codes() ? cs : d * sizeof(float);
+    for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(v + o);
+  }
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
   float tdist(const QueryCtx& c, std::size_t s) const {
     if (!p.quantized) return exact_ctx(c, s);
-    return from_dot(c, kernels().dot_u8s8(code(s), c.w8.data(), cs), s);
+    return from_dot(c, kernels().dot_u8s16(code(s), c.w16.data(), cs), s);
   }
   void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
     if (!p.quantized) {
@@ -164,7 +189,7 @@ struct HnswGraph {
       return;
     }
     std::int32_t dots[4];
-    kernels().dot_u8s8_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w8.data(), cs, dots);
+    kernels().dot_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cs, dots);
     for (int i = 0; i < 4; ++i) out[i] = from_dot(c, dots[i], s[i]);
   }
   void prefetch(std::size_t s) const {
@@ -172,11 +197,13 @@ struct HnswGraph {
                                  : reinterpret_cast<const char*>(vec(s));
     const std::size_t bytes = p.quantized ? cs : d * sizeof(float);
     for (std::size_t o = 0; o < bytes && o < 512; o += 64) __builtin_prefetch(p0 + o);
+    if (p.quantized) __builtin_prefetch(&cnorm[s]);
   }
 
-  void encode(std::size_t s) {
-    if (!p.quantized) return;
+  // Encodes slot s; true when the code reproduces the vector exactly.
+  bool encode(std::size_t s) {
     const float* v = vec(s);
+    bool exact_code = true;
     std::uint8_t* c = &codes[s * cs];
     float nn = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
@@ -184,9 +211,11 @@ struct HnswGraph {
       t = t < 0.f ? 0.f : (t > 255.f ? 255.f : t);
       c[j] = std::uint8_t(t + 0.5f);
       const float dec = vmin[j] + vscale[j] * float(c[j]);
+      exact_code = exact_code && dec == v[j];
       nn += dec * dec;
     }
     cnorm[s] = nn;
+    return exact_code;
   }
 
   bool eligible(std::size_t s, const std::uint64_t* allow) const {

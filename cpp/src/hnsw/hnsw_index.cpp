@@ -173,40 +173,56 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
     if (g.p.quantized) {
       // Per-dimension range of the int8 codes; widened (with headroom, so it
       // rarely happens) and everything re-encoded when new data falls outside.
+      // Integer-valued data whose range spans at most 256 values (uint8 inputs such
+      // as SIFT descriptors) gets the unit grid instead: its codes are lossless.
       std::vector<float> lo(d, INFINITY), hi(d, -INFINITY);
+      bool integral = true;
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < d; ++j) {
           const float v = g.vecs[slots[i] * d + j];
           lo[j] = std::min(lo[j], v);
           hi[j] = std::max(hi[j], v);
+          integral = integral && v == std::nearbyint(v);
         }
+      bool unit_grid = integral;
+      for (std::size_t j = 0; j < d && unit_grid; ++j) {
+        const float nlo = g.sq_trained ? std::min(lo[j], g.vmin[j]) : lo[j];
+        const float nhi = g.sq_trained ? std::max(hi[j], g.vmin[j] + 255.f * g.vscale[j]) : hi[j];
+        unit_grid = nhi - nlo <= 255.f && (!g.sq_trained || g.vscale[j] == 1.f);
+      }
       bool reencode = false;
       if (!g.sq_trained) {
         g.vmin = lo;
         g.vscale.resize(d);
-        for (std::size_t j = 0; j < d; ++j) g.vscale[j] = (hi[j] - lo[j]) / 255.f;
+        for (std::size_t j = 0; j < d; ++j) g.vscale[j] = unit_grid ? 1.f : (hi[j] - lo[j]) / 255.f;
         g.sq_trained = true;
       } else {
         for (std::size_t j = 0; j < d; ++j) {
           const float omin = g.vmin[j], omax = g.vmin[j] + 255.f * g.vscale[j];
           if (lo[j] >= omin && hi[j] <= omax) continue;
+          reencode = true;
+          if (unit_grid) {  // slide the unit grid down; it still covers the top
+            g.vmin[j] = std::min(lo[j], omin);
+            continue;
+          }
           const float span = std::max(omax - omin, hi[j] - lo[j]);
           const float nmin = lo[j] < omin ? std::min(lo[j], omin - 0.25f * span) : omin;
           const float nmax = hi[j] > omax ? std::max(hi[j], omax + 0.25f * span) : omax;
           g.vmin[j] = nmin;
           g.vscale[j] = (nmax - nmin) / 255.f;
-          reencode = true;
         }
       }
       if (reencode) {
+        std::atomic<bool> exact{true};
         parallel_for(g.nslots, [&](std::size_t s, int) {
-          if (g.state[s] != detail::kFree) g.encode(s);
+          if (g.state[s] != detail::kFree && !g.encode(s)) exact.store(false, std::memory_order_relaxed);
         }, 1024);
+        g.codes_exact = exact.load();
       }
     }
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t s = slots[i];
-      if (g.p.quantized) g.encode(s);
+      if (g.p.quantized && !g.encode(s)) g.codes_exact = false;
       const std::uint64_t r = detail::splitmix(g.p.seed ^ (std::uint64_t(s) * 0x9E37ull) ^
                                                (std::uint64_t(g.nlive + i) << 32));
       const double u = (double(r >> 11) + 1.0) * (1.0 / 9007199254740993.0);
@@ -391,7 +407,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
     g.vmin = r.vec<float>("sq_min", d);
     g.vscale = r.vec<float>("sq_scale", d);
     for (std::size_t s = 0; s < ns; ++s)
-      if (g.state[s] != detail::kFree) g.encode(s);
+      if (g.state[s] != detail::kFree && !g.encode(s)) g.codes_exact = false;
   }
   idx->next_id_ = meta[0];
   return idx;

@@ -317,8 +317,8 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
     thread_local detail::QueryCtx c;
     thread_local std::vector<detail::Cand> res;
     bool scan = plan == 1;
+    g.prepare(c, qv);
     if (!scan) {
-      g.prepare(c, qv);
       detail::Cand ep = g.descend(c, g.max_level, 0);
       g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res);
       // A filtered walk that starts where no allowed node is within reach (e.g. the
@@ -330,7 +330,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
         for (std::uint64_t m = allow[w]; m; m &= m - 1) {
           const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
-          const float dd = g.exact(qv, s);
+          const float dd = g.exact_query(c, s);
           if (dd < top.threshold()) top.push(dd, g.labels[s]);
         }
       st.distance_evals += nallowed;
@@ -345,19 +345,16 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
         // k-th exact distance by more than twice the largest error seen so far.
         std::size_t done = 0;
         // The exact vectors are cold: fetch the likely re-rank set in parallel first.
-        for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) {
-          const char* v = reinterpret_cast<const char*>(g.vec(res[i].second));
-          for (std::size_t o = 0; o < d * sizeof(float); o += 64) __builtin_prefetch(v + o);
-        }
+        for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) g.prefetch_exact(res[i].second);
         if (params.rerank > 0) {
           take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
-          for (; done < take; ++done) top.push(g.exact(qv, res[done].second), g.labels[res[done].second]);
+          for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), g.labels[res[done].second]);
         } else {
           float maxerr = 0.f;
           for (; done < take; ++done) {
             const float approx = res[done].first;
             if (done >= k && top.full() && approx - 2.f * maxerr > top.threshold()) break;
-            const float dd = g.exact(qv, res[done].second);
+            const float dd = g.exact_query(c, res[done].second);
             maxerr = std::max(maxerr, std::abs(dd - approx));
             top.push(dd, g.labels[res[done].second]);
           }

@@ -21,12 +21,13 @@ struct Kernels {
   // Four code vectors at once (independent loads overlap their cache misses).
   void (*ip_u8_x4)(const float* w, const std::uint8_t* c0, const std::uint8_t* c1,
                    const std::uint8_t* c2, const std::uint8_t* c3, std::size_t d, float* out);
-  // Integer dot product of uint8 codes with int8 weights over n bytes (n a multiple
-  // of 64, zero padded): exact in every ISA, so results do not depend on the CPU.
-  std::int32_t (*dot_u8s8)(const std::uint8_t* c, const std::int8_t* w, std::size_t n);
-  void (*dot_u8s8_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
-                      const std::uint8_t* c3, const std::int8_t* w, std::size_t n,
-                      std::int32_t* out);
+  // Integer dot product of uint8 codes with int16 weights over n entries (n a multiple
+  // of 64, zero padded): exact in every ISA, so results do not depend on the CPU. The
+  // caller bounds the weights so that n * 255 * max|w| fits in int32.
+  std::int32_t (*dot_u8s16)(const std::uint8_t* c, const std::int16_t* w, std::size_t n);
+  void (*dot_u8s16_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
+                       const std::uint8_t* c3, const std::int16_t* w, std::size_t n,
+                       std::int32_t* out);
   int max_q;  // queries one dot_panel call takes (sized to the register file)
   // Dot products of nq (<= max_q) queries (row-major, stride ldq) with one panel of kPanel
   // vectors: out[i * kPanel + lane].

@@ -91,6 +91,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
   vis.test_set(ep.second);
   std::uint64_t evals = 1, expanded = 0;
   float dist4[4];
+  const std::size_t row_bytes = (maxn + 1) * sizeof(std::uint32_t);
 
   auto insert = [&](float dd, std::uint32_t s) __attribute__((always_inline)) {
     if (size == ef && dd >= pool[size - 1].first) return;
@@ -104,6 +105,10 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
     pool[lo] = {dd, s};
     if (size < ef) ++size;
     if (lo < next) next = lo;
+    // A node that enters the pool is expanded unless pushed out later, and the
+    // best of them is usually the very next one: start fetching its row now.
+    const char* row = reinterpret_cast<const char*>(ll(s, level));
+    for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o);
   };
 
   while (next < size) {

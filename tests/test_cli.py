@@ -111,3 +111,20 @@ def test_bench_forwarded_on_tiny_dataset(tmp_path, capsys, metric):
     assert graph[0]["curve"][-1]["recall"] >= 0.95
     assert exact["warpsearch-flat"]["recall"] == 1.0 and exact["numpy"]["recall"] == 1.0
     assert "SUBSET" in out and md.read_text().strip() == out.strip()
+
+
+def test_bench_build_once_searched_at_each_thread_count(tmp_path, capsys):
+    path = tmp_path / "tiny.npz"
+    _tiny_dataset(path, "l2")
+    js = tmp_path / "r.json"
+    rc = main(["bench", str(path), "--engines", "warpsearch", "--threads", "1,2",
+               "--build-threads", "2", "--ef", "10,64", "--repeat", "1", "--limit", "500",
+               "--json", str(js)])
+    assert rc == 0
+    res = json.loads(js.read_text())
+    graph = [r for r in res["runs"] if r["kind"] == "graph"]
+    assert [r["threads"] for r in graph] == [1, 2]
+    assert graph[0]["build_s"] == graph[1]["build_s"]  # one build serves both
+    assert res["meta"]["params"]["build_threads"] == 2
+    assert all(r["curve"][-1]["recall"] >= 0.95 for r in graph)
+    assert "built once with 2 threads" in capsys.readouterr().out

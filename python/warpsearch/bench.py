@@ -397,6 +397,7 @@ class Options:
     efs: list[int] = field(default_factory=lambda: list(DEFAULT_EF))
     k: int = 10
     repeat: int = 3
+    build_threads: int | None = None  # build once with this many threads
 
 
 def _set_openmp_passive() -> str:
@@ -423,12 +424,18 @@ def _available_engines(groups: list[str], notes: list[str]) -> list[type[Engine]
     return out
 
 
-def _run_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int) -> dict:
+def _build_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int):
     eng = cls(data.base.shape[1], data.metric, opt.M, opt.efc)
     t0 = time.perf_counter()
     eng.build(data.base, threads)
     build_s = time.perf_counter() - t0
     _log(f"[{eng.name} t={threads}] build {build_s:.2f}s")
+    return eng, build_s
+
+
+def _run_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int,
+                built=None) -> dict:
+    eng, build_s = built or _build_engine(cls, data, opt, threads)
     nq = len(data.queries)
     rec = {"engine": eng.name, "kind": eng.kind, "threads": threads, "build_s": build_s}
     efs = opt.efs if eng.kind == "graph" else [0]
@@ -504,7 +511,8 @@ def run_benchmark(data: Dataset, opt: Options, command: str = "") -> dict:
                     "dim": int(data.base.shape[1]), "nq": len(data.queries),
                     "metric": data.metric, "subset": data.subset},
         "params": {"M": opt.M, "ef_construction": opt.efc, "k": opt.k, "ef": opt.efs,
-                   "threads": opt.threads, "repeat": opt.repeat},
+                   "threads": opt.threads, "repeat": opt.repeat,
+                   "build_threads": opt.build_threads},
         "notes": notes,
     }
     try:
@@ -515,9 +523,15 @@ def run_benchmark(data: Dataset, opt: Options, command: str = "") -> dict:
         threads_before = None
     runs = []
     try:
-        for t in opt.threads:
+        if opt.build_threads:  # one index per engine, searched at every thread count
             for cls in engines:
-                runs.append(_run_engine(cls, data, opt, t))
+                built = _build_engine(cls, data, opt, opt.build_threads)
+                runs += [_run_engine(cls, data, opt, t, built) for t in opt.threads]
+                del built
+        else:
+            for t in opt.threads:
+                for cls in engines:
+                    runs.append(_run_engine(cls, data, opt, t))
     finally:
         if threads_before is not None:
             ws.set_num_threads(threads_before)
@@ -568,6 +582,9 @@ def to_markdown(res: dict) -> str:
         "bound, so the ratio is only indicative)",
         f"- Environment: OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}",
     ]
+    if p.get("build_threads"):
+        lines.append(f"- Each index built once with {p['build_threads']} threads (the build "
+                     "time shown on every row) and searched at each thread count")
     devices = sorted({r["device"] for r in res["runs"] if r["engine"].startswith("warpsearch")})
     if devices:
         lines.append(f"- warpsearch device: {', '.join(devices)}")
@@ -656,6 +673,9 @@ def build_parser(prog: str = "python -m warpsearch.bench") -> argparse.ArgumentP
                     help="use only the first N base vectors (exact ground truth recomputed)")
     ap.add_argument("--nq", type=_pos_int, default=None, help="use only the first N queries")
     ap.add_argument("--repeat", type=_pos_int, default=3, help="timed runs per point (best kept)")
+    ap.add_argument("--build-threads", type=_pos_int, default=None,
+                    help="build each index once with N threads and search it at every "
+                         "--threads count (default: one build per thread count)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--markdown", metavar="PATH", help="write the results as Markdown")
     return ap
@@ -668,7 +688,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m warpsearch.bench"
     _set_openmp_passive()
     data = load_dataset(args.dataset, limit=args.limit, nq=args.nq, k=args.k)
     opt = Options(threads=args.threads, engines=args.engines, M=args.M, efc=args.efc,
-                  efs=args.ef, k=args.k, repeat=args.repeat)
+                  efs=args.ef, k=args.k, repeat=args.repeat,
+                  build_threads=args.build_threads)
     res = run_benchmark(data, opt, command=f"{prog} {shlex.join(argv)}")
     md = to_markdown(res)
     print(md)

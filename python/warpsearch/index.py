@@ -207,8 +207,10 @@ class FlatIndex(_IndexBase):
 class HNSWIndex(_IndexBase):
     """Approximate search on a hierarchical navigable small-world graph.
 
-    Traversal runs on int8-quantized codes (``quantized=True``) and the best
-    candidates are re-ranked with the exact vectors.
+    Traversal runs on 8-bit scalar-quantized codes (``quantized=True``) and the
+    best candidates are re-ranked with the exact vectors. Integer-valued data whose
+    per-dimension range spans at most 256 values (uint8 descriptors such as SIFT)
+    is coded losslessly, and the re-rank then reads the codes.
 
     Examples
     --------

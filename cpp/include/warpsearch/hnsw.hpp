@@ -5,8 +5,9 @@
  * @brief HNSW graph index (CPU).
  *
  * Level 0 is a flat N x 2M table of uint32 neighbours; upper levels are sparse.
- * Traversal runs on int8 scalar-quantized codes (switchable) and the best
- * candidates are re-ranked with the exact vectors. Deletes are tombstones whose
+ * Traversal runs on 8-bit scalar-quantized codes (switchable), scored with
+ * int16-quantized queries, and the best candidates are re-ranked exactly (from the
+ * codes when they are lossless, as for integer data with a range of <= 256 values). Deletes are tombstones whose
  * slots are repaired out of the graph and reused.
  *
  * Concurrency: any number of search() calls may run while one add() or remove()
@@ -30,7 +31,7 @@ namespace warpsearch {
 struct HnswParams {
   int M = 16;                 ///< links per node on upper levels; 2M on level 0
   int ef_construction = 200;  ///< candidate list size during insertion
-  bool quantized = true;      ///< traverse on int8 codes and re-rank exactly
+  bool quantized = true;      ///< traverse on 8-bit codes and re-rank exactly
   std::uint64_t seed = 42;    ///< level assignment
 };
 

@@ -183,3 +183,21 @@ def test_ivf_pq_gpu_limits():
     assert idx.last_search_info["device"] == "cpu" and I.shape == (8, 2049)
     with pytest.raises(ValueError, match="lut"):
         idx.search(xq, k=1, device="cuda", lut="int8")
+
+
+@pytest.mark.parametrize("nbits", [8, 4])
+def test_ivf_pq_gpu_workspace_path_small(nbits):
+    """More than 256 candidates: the distances go through the workspace and select-k."""
+    idx, xb, xq = _index(600, 8, 8, "ip", nbits, "none", nlist=8, m=4)
+    Dc, Ic, Dg, Ig = _both(idx, xq, k=300, nprobe=4)  # rows may be padded (id -1)
+    hits = sum(len(np.intersect1d(a[a >= 0], b[b >= 0])) for a, b in zip(Ic, Ig))
+    assert hits >= (0.95 if nbits == 8 else 0.8) * (Ic >= 0).sum()
+    for d, i in zip(Dg, Ig):
+        assert (np.diff(d[i >= 0]) <= 1e-4).all()  # similarities, descending
+        assert (d[i < 0] == -np.inf).all()
+    idx2, xb2, xq2 = _index(600, 8, 8, "l2", 8, "fp32", nlist=8, m=4)
+    mask = np.zeros(len(xb2), bool)
+    mask[::7] = True
+    Dc, Ic, Dg, Ig = _both(idx2, xq2, k=5, nprobe=2, refine_factor=80, filter=mask)
+    assert mask[Ig[Ig >= 0]].all()
+    assert (Ic == Ig).mean() >= 0.9

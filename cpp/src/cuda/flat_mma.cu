@@ -4,6 +4,7 @@
 // copies (queries and base zero-padded to 16 dimensions) by WMMA 16x16x16 tiles with
 // fp32 accumulation, the best kc candidates of each query kept by select-k, then those
 // candidates re-scored from the fp32 vectors and the best k of them returned.
+#include <cuda_runtime.h>  // first: it defines WS_CUDA_EMULATOR in the emulator
 #ifdef WS_CUDA_EMULATOR
 #include <cuda_fp16.h>  // the emulator computes the tiles with scalar loops (no WMMA)
 #else

@@ -165,31 +165,52 @@ void GpuIvfPqData::search(const float* q, std::size_t nq, int nprobe, int kc, co
   a.code_bytes = int(s.code_bytes);
   a.list_off = s.list_off_dev.data();
   a.allow = allow ? abuf.data() : nullptr;
-  // Chunks of queries whose rows fit the workspace (at least one query each).
+  // Up to 256 candidates: fused scan with block-level top-k, then select-k over the
+  // nprobe lists of each query. Otherwise (or when its queues do not fit in shared
+  // memory) every distance goes to a workspace row per query, then select-k.
+  const std::size_t smem_topk = ivf_scan_topk_smem(int(s.d), int(s.m), s.nbits, fp16, kc);
+  const bool fused = kc <= 256 && smem_topk <= std::size_t(info.smem_optin);
   const std::size_t budget = kWorkspaceBytes / sizeof(float);
-  for (std::size_t q0 = 0; q0 < nq;) {
-    std::size_t q1 = q0, ld = 1;
-    while (q1 < nq && q1 - q0 < 65535) {
-      const std::size_t nld = std::max<std::size_t>(ld, total[q1]);
-      if (q1 > q0 && nld * (q1 - q0 + 1) > budget) break;
-      ld = nld;
-      ++q1;
+  if (fused) {
+    const std::size_t cols = np * std::size_t(kc);
+    const std::size_t qc = std::clamp<std::size_t>(budget / (2 * cols), 1, 65535);
+    DeviceBuffer<float> ck(std::min(nq, qc) * cols);
+    DeviceBuffer<std::uint32_t> cv(std::min(nq, qc) * cols);
+    for (std::size_t q0 = 0; q0 < nq; q0 += qc) {
+      const std::size_t cq = std::min(qc, nq - q0);
+      a.q = io.q() + q0 * s.d;
+      a.nq = cq;
+      a.probes = ci.data() + q0 * np;
+      ivf_scan_topk(a, fp16, kc, ck.data(), cv.data(), stream.get());
+      select_k(ck.data(), cols, cv.data(), cols, 0, cq, cols, kc, sel_k.data() + q0 * std::size_t(kc),
+               sel_c.data() + q0 * std::size_t(kc), std::size_t(kc), stream.get());
     }
-    const std::size_t cq = q1 - q0;
-    if (ws.size() < cq * ld) ws.resize(cq * ld);
-    a.q = io.q() + q0 * s.d;
-    a.nq = cq;
-    a.probes = ci.data() + q0 * np;
-    a.row_off = ro_dev.data() + q0 * (np + 1);
-    a.out = ws.data();
-    a.ld = ld;
-    ivf_scan(a, fp16, stream.get());
-    select_k(ws.data(), ld, nullptr, 0, 0, cq, ld, kc, sel_k.data() + q0 * std::size_t(kc),
-             sel_c.data() + q0 * std::size_t(kc), std::size_t(kc), stream.get());
-    q0 = q1;
+  } else {
+    // Chunks of queries whose rows fit the workspace (at least one query each).
+    for (std::size_t q0 = 0; q0 < nq;) {
+      std::size_t q1 = q0, ld = 1;
+      while (q1 < nq && q1 - q0 < 65535) {
+        const std::size_t nld = std::max<std::size_t>(ld, total[q1]);
+        if (q1 > q0 && nld * (q1 - q0 + 1) > budget) break;
+        ld = nld;
+        ++q1;
+      }
+      const std::size_t cq = q1 - q0;
+      if (ws.size() < cq * ld) ws.resize(cq * ld);
+      a.q = io.q() + q0 * s.d;
+      a.nq = cq;
+      a.probes = ci.data() + q0 * np;
+      a.row_off = ro_dev.data() + q0 * (np + 1);
+      a.out = ws.data();
+      a.ld = ld;
+      ivf_scan(a, fp16, stream.get());
+      select_k(ws.data(), ld, nullptr, 0, 0, cq, ld, kc, sel_k.data() + q0 * std::size_t(kc),
+               sel_c.data() + q0 * std::size_t(kc), std::size_t(kc), stream.get());
+      q0 = q1;
+    }
   }
-  ivf_slots(sel_k.data(), sel_c.data(), nq, kc, int(np), ro_dev.data(), ci.data(), s.list_off_dev.data(),
-            io.D(), io.I(), stream.get());
+  ivf_slots(sel_k.data(), sel_c.data(), nq, kc, int(np), fused ? nullptr : ro_dev.data(), ci.data(),
+            s.list_off_dev.data(), io.D(), io.I(), stream.get());
   io.finish(stream.get());
   stream.sync();
   if (stats) *stats = st;

@@ -7,7 +7,9 @@
 // owns columns [row_off[p], row_off[p + 1]). One thread block per (query, probe) builds
 // the cell's lookup table in shared memory and writes the distance of every code of the
 // cell to its columns (+inf for filtered vectors); select-k then keeps the best of the
-// row and ivf_slots turns columns back into slots.
+// row and ivf_slots turns columns back into slots. For up to 256 candidates a fused
+// kernel keeps the best of each cell in warp queues instead (block-level top-k), and
+// select-k merges the nprobe lists of a query.
 #include "cuda/common.cuh"
 #include "warpsearch/types.hpp"
 
@@ -34,7 +36,14 @@ struct IvfScanArgs {
 std::size_t ivf_scan_smem(int d, int m, int nbits, bool fp16);
 /// Fills the workspace rows of a chunk (grid: nprobe x nq blocks).
 void ivf_scan(const IvfScanArgs& a, bool fp16, cudaStream_t stream);
-/// Columns chosen by select-k (keys, cols: nq x kc) -> slots (idx_t, -1 for none).
+/// Shared memory of one fused scan + top-k block (kc <= 256).
+std::size_t ivf_scan_topk_smem(int d, int m, int nbits, bool fp16, int kc);
+/// Fused scan with block-level top-k (kc <= 256): the best kc (key, slot) of each
+/// (query, probe) go to out row q * nprobe + p (stride kc; +inf / kNoId padding).
+void ivf_scan_topk(const IvfScanArgs& a, bool fp16, int kc, float* out_k, std::uint32_t* out_v,
+                   cudaStream_t stream);
+/// Columns chosen by select-k (keys, cols: nq x kc) -> slots (idx_t, -1 for none);
+/// with row_off null the columns are slots already (fused path).
 void ivf_slots(const float* keys, const std::uint32_t* cols, std::size_t nq, int kc, int nprobe,
                const std::uint64_t* row_off, const idx_t* probes, const std::uint64_t* list_off,
                float* out_keys, idx_t* out_slots, cudaStream_t stream);

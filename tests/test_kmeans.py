@@ -132,3 +132,19 @@ def test_errors(args, exc):
 def test_negative_iters_rejected():
     with pytest.raises(ValueError):
         ws.kmeans(np.zeros((5, 3), np.float32), 2, iters=-1)
+
+
+def test_kmeans_objective_and_devices():
+    x = np.random.default_rng(5).standard_normal((500, 4)).astype(np.float32)
+    c, obj = ws.kmeans(x, 8, seed=2, return_objective=True)
+    d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).min(1).sum()
+    assert obj == pytest.approx(float(d), rel=1e-3)
+    np.testing.assert_array_equal(ws.kmeans(x, 8, seed=2), c)
+    if ws.build_info()["cuda_devices"] == 0:
+        np.testing.assert_array_equal(ws.kmeans(x, 8, seed=2, device="auto"), c)
+        with pytest.raises(ValueError, match="(?i)cuda"):
+            ws.kmeans(x, 8, device="cuda")
+    with pytest.raises(TypeError, match="return_objective"):
+        ws.kmeans(x, 8, return_objective=1)
+    with pytest.raises(ValueError, match="device"):
+        ws.kmeans(x, 8, device="tpu")

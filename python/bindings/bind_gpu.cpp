@@ -12,6 +12,7 @@
 #include "warpsearch/brute_force.hpp"
 #include "warpsearch/gpu.hpp"
 #include "warpsearch/hnsw.hpp"
+#include "warpsearch/ivf_pq.hpp"
 
 namespace py = pybind11;
 
@@ -71,6 +72,14 @@ py::object to_device(const Index& idx, int device) {
     }
     return py::cast(std::move(d));
   }
+  if (auto* v = dynamic_cast<const IvfPqIndex*>(&idx)) {
+    std::unique_ptr<GpuIvfPqData> d;
+    {
+      py::gil_scoped_release nogil;
+      d = v->to_device(device);
+    }
+    return py::cast(std::move(d));
+  }
   WS_EXPECTS(false, "index type '", idx.type_name(), "' cannot be moved to a GPU");
   return py::none();
 }
@@ -100,6 +109,38 @@ py::dict search_device(const Index& idx, const py::object& dev, std::uintptr_t q
   return stats_dict(st);
 }
 
+py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const FloatArray& q, int k,
+                     int nprobe, int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
+                     const std::optional<MaskArray>& mask, const std::string& lut) {
+  expect_matrix(q, idx.dim(), "queries");
+  WS_EXPECTS(lut == "fp32" || lut == "fp16", "lut must be 'fp32' or 'fp16', got '", lut, "'");
+  SearchParams p = make_params(k, 0, allow_ids, mask);
+  p.rerank = rerank;
+  IvfSearchParams sp;
+  sp.nprobe = nprobe;
+  sp.refine_factor = refine_factor;
+  const std::size_t nq = std::size_t(q.shape(0));
+  py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
+  py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
+  SearchStats st;
+  const float* qp = q.data();
+  float* dp = D.mutable_data();
+  std::int64_t* ip = I.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    idx.search_gpu(dev, qp, nq, p, sp, lut == "fp16" ? LutType::FP16 : LutType::FP32, dp, ip, &st);
+  }
+  py::dict stats;
+  stats["distance_evals"] = st.distance_evals;
+  stats["nodes_visited"] = st.nodes_visited;
+  stats["lists_probed"] = st.nodes_visited;
+  stats["allowed"] = st.allowed;
+  static const char* plans[] = {"ivf", "brute_force", "filtered_ivf"};
+  stats["plan"] = plans[st.plan < 0 || st.plan > 2 ? 0 : st.plan];
+  stats["lut"] = lut;
+  return py::make_tuple(D, I, stats);
+}
+
 py::tuple select_k(const FloatArray& vals, int k, bool select_min, int device) {
   WS_EXPECTS(vals.ndim() == 2, "values must be 2-D, got ", vals.ndim(), "-D");
   const std::size_t rows = std::size_t(vals.shape(0)), cols = std::size_t(vals.shape(1));
@@ -120,12 +161,32 @@ py::tuple select_k(const FloatArray& vals, int k, bool select_min, int device) {
 void register_gpu(py::module_& m) {
   py::class_<GpuFlatData>(m, "GpuFlatData")
       .def_property_readonly("device", &GpuFlatData::device)
+      .def("set_precision",
+           [](GpuFlatData& d, const std::string& p, int rerank_factor) {
+             WS_EXPECTS(p == "fp32" || p == "fp16" || p == "bf16",
+                        "precision must be 'fp32', 'fp16' or 'bf16', got '", p, "'");
+             const GpuPrecision gp = p == "fp16"   ? GpuPrecision::FP16
+                                     : p == "bf16" ? GpuPrecision::BF16
+                                                   : GpuPrecision::FP32;
+             py::gil_scoped_release nogil;
+             d.set_precision(gp, rerank_factor);
+           },
+           py::arg("precision"), py::arg("rerank_factor") = 4)
+      .def_property_readonly("precision",
+                             [](const GpuFlatData& d) {
+                               const GpuPrecision p = d.precision();
+                               return p == GpuPrecision::FP16 ? "fp16" : p == GpuPrecision::BF16 ? "bf16" : "fp32";
+                             })
       .def("size", &GpuFlatData::size)
       .def("memory_usage", &GpuFlatData::memory_usage);
   py::class_<GpuGraphData>(m, "GpuGraphData")
       .def_property_readonly("device", &GpuGraphData::device)
       .def("size", &GpuGraphData::size)
       .def("memory_usage", &GpuGraphData::memory_usage);
+  py::class_<GpuIvfPqData>(m, "GpuIvfPqData")
+      .def_property_readonly("device", &GpuIvfPqData::device)
+      .def("size", &GpuIvfPqData::size)
+      .def("memory_usage", &GpuIvfPqData::memory_usage);
   m.attr("gpu_max_k") = kGpuMaxK;
   m.attr("gpu_max_graph_k") = kGpuMaxGraphK;
   m.def("to_device", &to_device, py::arg("index"), py::arg("device"));
@@ -134,6 +195,9 @@ void register_gpu(py::module_& m) {
   m.def("search_gpu_ptr", &search_device, py::arg("index"), py::arg("dev"), py::arg("q_ptr"),
         py::arg("nq"), py::arg("k"), py::arg("ef") = 64, py::arg("allow_ids") = py::none(),
         py::arg("mask") = py::none(), py::arg("d_ptr") = 0, py::arg("i_ptr") = 0);
+  m.def("search_gpu_ivf", &search_ivf, py::arg("index"), py::arg("dev"), py::arg("q"), py::arg("k"),
+        py::arg("nprobe"), py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
+        py::arg("mask") = py::none(), py::arg("lut") = "fp32");
   m.def("gpu_select_k", &select_k, py::arg("values"), py::arg("k"), py::arg("select_min") = true,
         py::arg("device") = 0);
 }

@@ -90,14 +90,14 @@ void register_ivf_pq(py::module_& m) {
            py::arg("refine"), py::arg("seed"), py::arg("kmeans_iters"),
            py::arg("max_points_per_centroid"))
       .def("train",
-           [](IvfPqIndex& idx, const FloatArray& x) {
+           [](IvfPqIndex& idx, const FloatArray& x, int device) {
              expect_matrix(x, idx.dim(), "training vectors");
              const float* xp = x.data();
              const std::size_t n = std::size_t(x.shape(0));
              py::gil_scoped_release nogil;
-             idx.train(xp, n);
+             idx.train(xp, n, device);
            },
-           py::arg("x"))
+           py::arg("x"), py::arg("device") = -1)
       .def_property_readonly("is_trained", &IvfPqIndex::is_trained)
       .def_property_readonly("nlist", [](const IvfPqIndex& i) { return i.params().nlist; })
       .def_property_readonly("m", [](const IvfPqIndex& i) { return i.params().m; })
@@ -137,7 +137,7 @@ void register_ivf_pq(py::module_& m) {
                   py::arg("refine"), py::arg("metric") = "l2", py::arg("id_map") = false);
 
   m.def("kmeans",
-        [](const FloatArray& x, std::size_t k, int iters, std::uint64_t seed, int max_ppc) {
+        [](const FloatArray& x, std::size_t k, int iters, std::uint64_t seed, int max_ppc, int device) {
           WS_EXPECTS(x.ndim() == 2, "points must be 2-D");
           const std::size_t n = std::size_t(x.shape(0)), d = std::size_t(x.shape(1));
           py::array_t<float> c({py::ssize_t(k), py::ssize_t(d)});
@@ -145,6 +145,7 @@ void register_ivf_pq(py::module_& m) {
           p.iters = iters;
           p.seed = seed;
           p.max_points_per_centroid = max_ppc;
+          p.device = device;
           const float* xp = x.data();
           float* cp = c.mutable_data();
           double obj;
@@ -155,7 +156,7 @@ void register_ivf_pq(py::module_& m) {
           return py::make_tuple(c, obj);
         },
         py::arg("x"), py::arg("k"), py::arg("iters"), py::arg("seed"),
-        py::arg("max_points_per_centroid"));
+        py::arg("max_points_per_centroid"), py::arg("device") = -1);
 
   // Private: the product quantizer and fast-scan primitives, for tests against NumPy.
   py::class_<ProductQuantizer>(m, "_ProductQuantizer")

@@ -16,10 +16,13 @@ from ._validation import (
     as_matrix,
     as_path,
     as_positive_int,
+    check_choice,
     check_metric,
 )
 
 __all__ = ["FlatIndex", "HNSWIndex", "load_index"]
+
+GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class _IndexBase:
@@ -126,22 +129,31 @@ class _IndexBase:
         return D, I
 
     # -- reads ----------------------------------------------------------
-    def _search(self, queries, k, ef, rerank, filter, device=None):
-        k = as_positive_int(k, "k")
+    def _choose_device(self, device, queries, gpu_ok: bool, limits: str) -> str:
+        """The device of one search: ``device`` or the index's, with the CPU fallback of
+        ``"auto"`` when the GPU cannot run it (``gpu_ok`` false; ``limits`` says why)."""
         dev = self._device if device is None else resolve_device(device)
         auto = self._device_auto if device is None else (
             isinstance(device, str) and device.strip().lower() == "auto")
         if dev != "cpu":
-            if self._gpu_limits_ok(k, ef):
-                return self._search_gpu(queries, k, ef, filter, dev)
+            if gpu_ok:
+                return dev
             if not auto or is_device_array(queries):
-                raise ValueError(f"k={k}, ef={ef} exceed what GPU search supports "
-                                 f"(k <= {_core.gpu_max_k} exact, k and ef <= "
-                                 f"{_core.gpu_max_graph_k} graph); search on device='cpu'")
-            dev = "cpu"  # device="auto": fall back to the CPU
-        elif is_device_array(queries) and _core.cuda_device_count() > 0:
+                raise ValueError(f"{limits}; search on device='cpu'")
+            return "cpu"  # device="auto": fall back to the CPU
+        if is_device_array(queries) and _core.cuda_device_count() > 0:
             raise TypeError("queries are a device array but this search runs on the CPU; "
                             "use idx.to('cuda') or pass a NumPy array")
+        return dev
+
+    def _search(self, queries, k, ef, rerank, filter, device=None):
+        k = as_positive_int(k, "k")
+        dev = self._choose_device(device, queries, self._gpu_limits_ok(k, ef),
+                                  f"k={k}, ef={ef} exceed what GPU search supports "
+                                  f"(k <= {_core.gpu_max_k} exact, k and ef <= "
+                                  f"{_core.gpu_max_graph_k} graph)")
+        if dev != "cpu":
+            return self._search_gpu(queries, k, ef, filter, dev)
         q = as_matrix(queries, self.dim, "queries")  # validates before anything else reads it
         single = np.ndim(queries) == 1
         allow_ids, mask = as_filter(filter)
@@ -178,6 +190,11 @@ class _IndexBase:
 class FlatIndex(_IndexBase):
     """Exact search: every query is compared with every vector (blocked, threaded).
 
+    ``gpu_precision`` (``"fp32"``, ``"fp16"`` or ``"bf16"``) is the arithmetic of
+    GPU searches: with fp16/bf16 a first pass runs on the tensor cores over a
+    2-byte copy of the vectors and its best ``4 * k`` candidates (at most 2048)
+    are re-ranked in fp32, so results match fp32 up to near-ties.
+
     Examples
     --------
     >>> import numpy as np, warpsearch as ws
@@ -188,9 +205,26 @@ class FlatIndex(_IndexBase):
     (0, 0.0)
     """
 
-    def __init__(self, dim: int, metric: str = "l2", device: str = "auto"):
+    gpu_precision = "fp32"  # loaded indexes start here too
+
+    def __init__(self, dim: int, metric: str = "l2", device: str = "auto",
+                 gpu_precision: str = "fp32"):
         super().__init__(device)
+        self.gpu_precision = check_choice(gpu_precision, "gpu_precision", GPU_PRECISIONS)
         self._impl = _core.FlatIndex(as_positive_int(dim, "dim"), check_metric(metric))
+
+    def _device_data(self, dev):
+        data = super()._device_data(dev)
+        # gpu_precision may have changed since the copy was made
+        prec = check_choice(self.gpu_precision, "gpu_precision", GPU_PRECISIONS)
+        if data.precision != prec:
+            data.set_precision(prec)
+        return data
+
+    def _search_gpu(self, queries, k, ef, filter, dev):
+        out = super()._search_gpu(queries, k, ef, filter, dev)
+        self.last_search_info["precision"] = self.gpu_precision
+        return out
 
     def search(self, queries, k: int = 10, filter=None, device=None):
         """Exact k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.

@@ -9,12 +9,14 @@ import numbers
 import numpy as np
 
 from . import _core
+from ._device import device_index, is_device_array, resolve_device
 from ._validation import as_filter, as_matrix, as_positive_int, check_choice, check_metric
 from .index import _WRAPPERS, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
 
 REFINE_MODES = ("none", "sq8", "fp16", "fp32")
+LUT_TYPES = ("fp32", "fp16")
 
 
 def _as_int(value, name: str, minimum: int = 0) -> int:
@@ -57,6 +59,12 @@ class IVFPQIndex(_IndexBase):
     Call :meth:`train` (on at least ``nlist`` representative vectors) before
     :meth:`add`.
 
+    ``device`` (``"auto"``, ``"cpu"``, ``"cuda[:N]"``) is where searches run; on
+    a GPU the probing, the lookup tables and the code scan run there, and a
+    refine store (which stays in host memory) re-ranks the GPU's candidates on
+    the CPU. The same trained index can be searched on either device, and
+    ``save`` writes the same file.
+
     Examples
     --------
     >>> import numpy as np, warpsearch as ws
@@ -72,8 +80,8 @@ class IVFPQIndex(_IndexBase):
 
     def __init__(self, dim: int, metric: str = "l2", nlist: int = 1024, m: int | None = None,
                  nbits: int = 8, refine: str = "none", seed: int = 0, kmeans_iters: int = 16,
-                 max_points_per_centroid: int = 256):
-        super().__init__()
+                 max_points_per_centroid: int = 256, device: str = "auto"):
+        super().__init__(device)
         dim = as_positive_int(dim, "dim")
         m, nbits = _check_pq(dim, m, nbits)
         nlist = as_positive_int(nlist, "nlist")
@@ -112,13 +120,16 @@ class IVFPQIndex(_IndexBase):
     def train(self, vectors) -> None:
         """Trains the coarse quantizer (k-means) and the PQ codebooks.
 
-        Needs at least ``nlist`` vectors; the index must be empty.
+        Needs at least ``nlist`` vectors; the index must be empty. On a GPU index
+        (``device``) the assignment steps of the coarse k-means run on the GPU.
         """
         x = as_matrix(vectors, self.dim, "training vectors")
-        self._impl.train(x)
+        self._gpu = None
+        gpu = -1 if self._device == "cpu" else device_index(self._device)
+        self._impl.train(x, gpu)
 
     def search(self, queries, k: int = 10, nprobe: int = 16, refine_factor: int = 4,
-               filter=None):
+               filter=None, device=None, lut: str = "fp32"):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``nprobe`` cells are visited per query. ``k * refine_factor`` candidates
@@ -127,15 +138,31 @@ class IVFPQIndex(_IndexBase):
         or the similarity for ip/cosine (descending); missing results have id -1.
         ``filter`` is a boolean mask indexed by id or an array of allowed ids;
         small allowed sets are searched exhaustively.
+
+        ``device`` overrides the index's device for this call. On a GPU every
+        code is scored from a float lookup table (``lut="fp16"`` halves its
+        shared memory, for large ``m``), so 4-bit codes need no re-rank there;
+        with a refine store at most ``gpu_max_k`` (2048) candidates per query are
+        re-ranked. GPU queries are NumPy arrays (device arrays are not taken).
         """
         k = as_positive_int(k, "k")
         nprobe = as_positive_int(nprobe, "nprobe")
         refine_factor = as_positive_int(refine_factor, "refine_factor")
+        lut = check_choice(lut, "lut", LUT_TYPES)
+        dev = self._choose_device(device, queries, k <= _core.gpu_max_k,
+                                  f"k={k} exceeds what GPU IVF-PQ search supports "
+                                  f"(k <= {_core.gpu_max_k})")
+        if dev != "cpu" and is_device_array(queries):
+            raise TypeError("IVF-PQ search on the GPU takes NumPy queries, not device arrays")
         q = as_matrix(queries, self.dim, "queries")
         single = np.ndim(queries) == 1
         allow_ids, mask = as_filter(filter)
-        D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask)
-        stats["device"] = "cpu"
+        if dev != "cpu":
+            D, I, stats = _core.search_gpu_ivf(self._impl, self._device_data(dev), q, k, nprobe,
+                                               refine_factor, -1, allow_ids, mask, lut)
+        else:
+            D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask)
+        stats["device"] = dev
         stats["nq"] = int(q.shape[0])
         stats["nprobe"] = nprobe
         self.last_search_info = stats
@@ -155,12 +182,16 @@ class IVFPQIndex(_IndexBase):
 _WRAPPERS["ivf_pq"] = IVFPQIndex
 
 
-def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: int = 256):
+def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: int = 256,
+           device: str = "cpu", return_objective: bool = False):
     """k-means clustering: returns the ``(k, d)`` float32 centroids.
 
     Seeded by k-means++, then ``iters`` Lloyd iterations on a random sample of at
     most ``k * max_points_per_centroid`` points (``0``: all points), threaded.
-    Empty clusters are re-seeded by splitting the largest one.
+    Empty clusters are re-seeded by splitting the largest one. With ``device``
+    ``"cuda[:N]"`` (or ``"auto"`` with a GPU) the assignment steps run on the
+    GPU. ``return_objective=True`` returns ``(centroids, objective)``, the sum of
+    squared distances of the training sample to its nearest centroid.
 
     Examples
     --------
@@ -177,9 +208,13 @@ def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: i
     k = as_positive_int(k, "k")
     if pts.shape[0] < k:
         raise ValueError(f"k-means needs at least k={k} points, got {pts.shape[0]}")
-    c, _ = _core.kmeans(pts, k, _as_int(iters, "iters"), _as_int(seed, "seed"),
-                        _as_int(max_points_per_centroid, "max_points_per_centroid"))
-    return c
+    if not isinstance(return_objective, (bool, np.bool_)):
+        raise TypeError("return_objective must be a bool")
+    dev = resolve_device(device)
+    c, obj = _core.kmeans(pts, k, _as_int(iters, "iters"), _as_int(seed, "seed"),
+                          _as_int(max_points_per_centroid, "max_points_per_centroid"),
+                          -1 if dev == "cpu" else device_index(dev))
+    return (c, float(obj)) if return_objective else c
 
 
 def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, **_) -> dict:

@@ -38,6 +38,13 @@ inline constexpr int kGpuMaxK = 2048;
 /** @brief Largest k (and candidate list) of GPU graph search. */
 inline constexpr int kGpuMaxGraphK = 1024;
 
+/**
+ * @brief Arithmetic of GPU exact search: FP32 throughout, or a first pass on the matrix
+ * units (tensor cores) over an fp16 or bf16 copy of the vectors whose best candidates
+ * are re-ranked with fp32 distances.
+ */
+enum class GpuPrecision : int { FP32 = 0, FP16 = 1, BF16 = 2 };
+
 /** @brief Counters of one GPU search. */
 struct GpuSearchStats {
   std::uint64_t distance_evals = 0;
@@ -49,6 +56,8 @@ struct GpuSearchStats {
 namespace detail {
 struct GpuFlatState;
 struct GpuGraphState;
+struct GpuIvfPqState;
+struct GpuAssignState;
 }  // namespace detail
 
 /**
@@ -73,6 +82,13 @@ class GpuFlatData {
    */
   void search(const float* q, std::size_t nq, int k, const std::uint64_t* allow, float* D,
               idx_t* I, MemSpace space = MemSpace::Host, GpuSearchStats* stats = nullptr) const;
+  /**
+   * @brief Precision of later searches. FP16 / BF16 keep a 2-byte copy of the vectors
+   * on the device (made now, and by every upload) and re-rank min(k * rerank_factor,
+   * kGpuMaxK) candidates per query in fp32; FP32 frees the copy.
+   */
+  void set_precision(GpuPrecision p, int rerank_factor = 4);
+  GpuPrecision precision() const;
 
   int device() const;
   std::size_t size() const;
@@ -131,6 +147,75 @@ class GpuGraphData {
 
  private:
   std::unique_ptr<detail::GpuGraphState> s_;
+};
+
+/** @brief The parts of a trained IVF-PQ index that its GPU search needs (host pointers). */
+struct IvfPqView {
+  std::size_t n = 0;      ///< vectors, lists concatenated in order
+  std::size_t d = 0;
+  std::size_t nlist = 0;
+  std::size_t m = 0;      ///< sub-quantizers
+  int nbits = 8;          ///< 4 or 8
+  Metric metric = Metric::L2;
+  const float* probe_centroids = nullptr;  ///< nlist x d: the cells (unit rows for IP, cosine)
+  const float* centroids = nullptr;        ///< nlist x d: residual bases
+  const float* codebook = nullptr;         ///< m x 2^nbits x (d / m)
+  const std::size_t* list_offsets = nullptr;  ///< nlist + 1: list l holds slots [off[l], off[l+1])
+  const std::uint8_t* codes = nullptr;     ///< n x m unpacked codes, one byte per sub-code
+};
+
+/** @brief Table precision of the GPU IVF-PQ scan (fp16 halves its shared memory). */
+enum class LutType : int { FP32 = 0, FP16 = 1 };
+
+/**
+ * @brief Device-resident IVF-PQ codes, centroids and codebook. A search probes the
+ * nprobe nearest cells of each query on the GPU, builds one lookup table per
+ * (query, cell) in shared memory, scores every code of the cell from it and keeps
+ * the kc best per query. Candidates come back as slots (positions in the
+ * concatenated lists) with their PQ distance key (L2: squared distance; IP and
+ * cosine: minus the similarity), ascending; missing ones are slot -1, key +inf.
+ */
+class GpuIvfPqData {
+ public:
+  explicit GpuIvfPqData(int device);
+  ~GpuIvfPqData();
+  GpuIvfPqData(const GpuIvfPqData&) = delete;
+  GpuIvfPqData& operator=(const GpuIvfPqData&) = delete;
+
+  void upload(const IvfPqView& v);
+  /**
+   * @brief Candidates of nq host queries (normalized for cosine): keys and slots are
+   * nq x kc (kc <= kGpuMaxK). allow is a host bitset over slots or null.
+   * stats: distance_evals (codes scored) and nodes_visited (non-empty cells probed).
+   */
+  void search(const float* q, std::size_t nq, int nprobe, int kc, const std::uint64_t* allow,
+              LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats = nullptr) const;
+
+  int device() const;
+  std::size_t size() const;
+  std::size_t memory_usage() const;
+
+ private:
+  std::unique_ptr<detail::GpuIvfPqState> s_;
+};
+
+/**
+ * @brief Nearest-centroid assignment (squared L2) on a device, for k-means: the points
+ * are copied once and stay on the device for every assign() of the iterations.
+ */
+class GpuAssigner {
+ public:
+  GpuAssigner(int device, const float* x, std::size_t n, std::size_t d);
+  ~GpuAssigner();
+  GpuAssigner(const GpuAssigner&) = delete;
+  GpuAssigner& operator=(const GpuAssigner&) = delete;
+
+  /** @brief labels[i] = nearest of the k centroids (k x d, host) to point i; dists[i] its
+   *  squared distance (clamped at 0). */
+  void assign(const float* centroids, std::size_t k, std::int32_t* labels, float* dists) const;
+
+ private:
+  std::unique_ptr<detail::GpuAssignState> s_;
 };
 
 /**

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "warpsearch/gpu.hpp"
 #include "warpsearch/index.hpp"
 
 namespace warpsearch {
@@ -66,8 +67,10 @@ class IvfPqIndex final : public Index {
   ~IvfPqIndex() override;
 
   /** @brief Trains the coarse quantizer and the PQ codebooks on n vectors (n >= nlist).
-   *  Retraining an index that holds vectors is an error. */
-  void train(const float* x, std::size_t n);
+   *  Retraining an index that holds vectors is an error. device >= 0: the assignment
+   *  steps of the coarse k-means run on that CUDA device (the PQ codebooks are trained
+   *  on the CPU). */
+  void train(const float* x, std::size_t n, int device = -1);
   bool is_trained() const;
   const IvfPqParams& params() const;
 
@@ -103,7 +106,24 @@ class IvfPqIndex final : public Index {
                                      Metric metric = Metric::L2, bool with_id_map = false);
   static std::unique_ptr<IvfPqIndex> load_from(const void* reader);
 
+  /** @brief Copies the codes, centroids and codebook to a CUDA device (a snapshot: later
+   *  writes are not reflected; the refine store stays in host memory). Throws
+   *  std::invalid_argument in a build without CUDA. */
+  std::unique_ptr<GpuIvfPqData> to_device(int device) const;
+  /**
+   * @brief search_ivf with probing, tables and code scan on the GPU copy made by
+   * to_device of this (since unchanged) index; host pointers. Codes are scored from
+   * float (or fp16) tables, so 4-bit codes need no re-rank; with a refine store the
+   * GPU's candidates (at most kGpuMaxK) are re-ranked on the CPU.
+   */
+  void search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t nq, const SearchParams& params,
+                  const IvfSearchParams& ivf, LutType lut, float* D, idx_t* I, SearchStats* stats) const;
+
  private:
+  // Allow bitset over slots (lists concatenated, list l from base[l]) of an active
+  // filter, and the number of allowed slots. Call with the index lock held.
+  Bitset allow_slots(const Filter& f, const std::vector<std::size_t>& base, std::size_t& allowed) const;
+
   std::unique_ptr<detail::IvfPqState> s_;
 };
 

@@ -24,6 +24,9 @@ struct KMeansParams {
   std::uint64_t seed = 0;             ///< sampling and seeding
   int max_points_per_centroid = 256;  ///< training sample cap, per centroid (0: no cap)
   bool spherical = false;             ///< normalize the centroids after every update
+  /// CUDA device of the assignment steps (the points stay there between iterations);
+  /// -1: the CPU. Sampling, seeding and updates run on the CPU either way.
+  int device = -1;
 };
 
 /**

@@ -315,6 +315,15 @@ void row_sq_norms(const float* x, std::size_t n, std::size_t d, float* out, cuda
   WS_CUDA_CHECK_LAUNCH();
 }
 
+void query_aux(const float* q, std::size_t nq, std::size_t d, Metric metric, float* out,
+               cudaStream_t stream) {
+  if (nq == 0 || metric == Metric::IP) return;
+  auto* kern = &norms_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(nq, 8))), dim3(256), 0, stream, q, nq, d, out,
+            metric == Metric::L2 ? 0 : 1);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
 void finalize_results(const float* keys, const std::uint32_t* rows, std::size_t nq, int k,
                       std::size_t ld_in, const idx_t* labels, Metric metric, float* D, idx_t* I,
                       cudaStream_t stream) {
@@ -344,12 +353,7 @@ void flat_search(const FlatView& v, const float* q, std::size_t nq, int k, const
   WS_CUDA_CHECK(cudaGetDevice(&dev));
   const DeviceInfo info = device_info(dev);
   DeviceBuffer<float> qaux(nq);
-  if (v.metric != Metric::IP) {
-    auto* kern = &norms_kernel;
-    WS_LAUNCH(kern, dim3(unsigned(div_up(nq, 8))), dim3(256), 0, stream, q, nq, v.d, qaux.data(),
-              v.metric == Metric::L2 ? 0 : 1);
-    WS_CUDA_CHECK_LAUNCH();
-  }
+  query_aux(q, nq, v.d, v.metric, qaux.data(), stream);
   FlatArgs a{};
   a.x = v.x;
   a.xnorm = v.norms;

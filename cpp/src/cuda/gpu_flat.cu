@@ -1,11 +1,13 @@
 // SPDX-FileCopyrightText: 2026 warpsearch contributors
 // SPDX-License-Identifier: Apache-2.0
 // GpuFlatData: the device-resident copy of an exact index, and its search.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "common/vector_ops.hpp"
 #include "cuda/internal.cuh"
+#include "cuda/staging.cuh"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/gpu.hpp"
 
@@ -18,6 +20,18 @@ struct GpuFlatState {
   Metric metric = Metric::L2;
   gpu::DeviceBuffer<float> x, norms;
   gpu::DeviceBuffer<idx_t> labels;
+  GpuPrecision prec = GpuPrecision::FP32;
+  int rerank_factor = 4;
+  gpu::DeviceBuffer<std::uint16_t> xh;  // fp16 / bf16 copy (reduced precision only)
+
+  void make_reduced(cudaStream_t stream) {
+    if (prec == GpuPrecision::FP32) {
+      xh.resize(0);
+      return;
+    }
+    xh.resize(gpu::reduced_rows(n) * gpu::reduced_dim(d));
+    gpu::to_reduced(x.data(), n, d, prec == GpuPrecision::BF16, xh.data(), gpu::reduced_rows(n), stream);
+  }
 };
 
 namespace gpu {
@@ -61,45 +75,48 @@ void GpuFlatData::upload(const float* x, std::size_t n, std::size_t d, Metric me
   s.x.upload(x, n * d, stream.get());
   s.labels.upload(labels, n, stream.get());
   if (metric == Metric::L2) row_sq_norms(s.x.data(), n, d, s.norms.data(), stream.get());
-  stream.sync();
   s.n = n;
   s.d = d;
   s.metric = metric;
+  s.make_reduced(stream.get());
+  stream.sync();
 }
+
+void GpuFlatData::set_precision(GpuPrecision p, int rerank_factor) {
+  WS_EXPECTS(rerank_factor >= 1, "rerank_factor must be >= 1, got ", rerank_factor);
+  WS_EXPECTS(p == GpuPrecision::FP32 || p == GpuPrecision::FP16 || p == GpuPrecision::BF16,
+             "unknown GPU precision");
+  DeviceGuard guard(s_->device);
+  Stream stream;
+  s_->prec = p;
+  s_->rerank_factor = rerank_factor;
+  if (s_->d > 0) s_->make_reduced(stream.get());
+  stream.sync();
+}
+
+GpuPrecision GpuFlatData::precision() const { return s_->prec; }
 
 void GpuFlatData::search(const float* q, std::size_t nq, int k, const std::uint64_t* allow, float* D,
                          idx_t* I, MemSpace space, GpuSearchStats* stats) const {
   WS_EXPECTS(k >= 1 && k <= kGpuMaxK, "k must be in [1, ", kGpuMaxK, "] on the GPU, got ", k);
   const auto& s = *s_;
   DeviceGuard guard(s.device);
-  if (space == MemSpace::Device) {
-    expect_device_pointer(q, s.device, "queries");
-    expect_device_pointer(D, s.device, "distances output");
-    expect_device_pointer(I, s.device, "ids output");
-  }
   Stream stream;
   const std::size_t count = nq * std::size_t(k);
-  DeviceBuffer<float> qbuf, dbuf;
-  DeviceBuffer<idx_t> ibuf;
+  SearchIO io(s.device, q, nq, s.d, D, I, count, space, stream.get());
   DeviceBuffer<std::uint64_t> abuf;
-  const float* dq = q;
-  float* dD = D;
-  idx_t* dI = I;
-  if (space == MemSpace::Host) {
-    qbuf.upload(q, nq * s.d, stream.get());
-    dq = qbuf.data();
-    dbuf.resize(count);
-    ibuf.resize(count);
-    dD = dbuf.data();
-    dI = ibuf.data();
-  }
   if (allow) abuf.upload(allow, (s.n + 63) / 64, stream.get());
   detail::gpu::FlatView v{s.x.data(), s.norms.data(), s.labels.data(), s.n, s.d, s.metric};
-  flat_search(v, dq, nq, k, allow ? abuf.data() : nullptr, dD, dI, stream.get());
-  if (space == MemSpace::Host) {
-    dbuf.download(D, count, stream.get());
-    ibuf.download(I, count, stream.get());
+  const std::uint64_t* al = allow ? abuf.data() : nullptr;
+  if (s.prec == GpuPrecision::FP32) {
+    flat_search(v, io.q(), nq, k, al, io.D(), io.I(), stream.get());
+  } else {
+    const std::size_t kc = std::clamp<std::size_t>(std::size_t(k) * std::size_t(s.rerank_factor), std::size_t(k),
+                                                    std::size_t(kGpuMaxK));
+    flat_search_reduced(v, s.xh.data(), s.prec == GpuPrecision::BF16, io.q(), nq, k, int(kc), al, io.D(),
+                        io.I(), stream.get());
   }
+  io.finish(stream.get());
   stream.sync();
   if (stats) {
     const std::size_t allowed = allow ? detail::gpu::popcount_bits(allow, s.n) : s.n;
@@ -113,7 +130,7 @@ int GpuFlatData::device() const { return s_->device; }
 std::size_t GpuFlatData::size() const { return s_->n; }
 std::size_t GpuFlatData::dim() const { return s_->d; }
 std::size_t GpuFlatData::memory_usage() const {
-  return s_->x.bytes() + s_->norms.bytes() + s_->labels.bytes();
+  return s_->x.bytes() + s_->norms.bytes() + s_->labels.bytes() + s_->xh.bytes();
 }
 
 void gpu_flat_search(int device, const float* base, std::size_t n, std::size_t d, Metric metric,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cuda/graph.cuh"
+#include "cuda/staging.cuh"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/gpu.hpp"
 
@@ -25,9 +26,6 @@ struct GpuGraphState {
   gpu::DeviceBuffer<idx_t> labels;
 };
 
-namespace gpu {
-std::size_t popcount_bits(const std::uint64_t* bits, std::size_t n);  // gpu_flat.cu
-}
 }  // namespace detail
 
 using namespace detail::gpu;
@@ -97,27 +95,13 @@ void GpuGraphData::search(const float* q, std::size_t nq, int k, int ef, const s
   WS_EXPECTS(P <= kGpuMaxGraphK, "ef must be <= ", kGpuMaxGraphK, " for GPU graph search, got ", ef);
   const auto& s = *s_;
   DeviceGuard guard(s.device);
-  if (space == MemSpace::Device) {
-    expect_device_pointer(q, s.device, "queries");
-    expect_device_pointer(D, s.device, "distances output");
-    expect_device_pointer(I, s.device, "ids output");
-  }
-  if (nq == 0) return;
   Stream stream;
   const std::size_t count = nq * std::size_t(k);
-  DeviceBuffer<float> qbuf, dbuf;
-  DeviceBuffer<idx_t> ibuf;
-  const float* dq = q;
-  float* dD = D;
-  idx_t* dI = I;
-  if (space == MemSpace::Host) {
-    qbuf.upload(q, nq * s.d, stream.get());
-    dq = qbuf.data();
-    dbuf.resize(count);
-    ibuf.resize(count);
-    dD = dbuf.data();
-    dI = ibuf.data();
-  }
+  SearchIO io(s.device, q, nq, s.d, D, I, count, space, stream.get());
+  if (nq == 0) return;
+  const float* dq = io.q();
+  float* dD = io.D();
+  idx_t* dI = io.I();
   // Slots that may be returned: live and allowed.
   std::vector<std::uint64_t> elig;
   std::size_t nallowed = s.nlive;
@@ -226,10 +210,7 @@ void GpuGraphData::search(const float* q, std::size_t nq, int k, int ef, const s
       }
     }
   }
-  if (space == MemSpace::Host) {
-    dbuf.download(D, count, stream.get());
-    ibuf.download(I, count, stream.get());
-  }
+  io.finish(stream.get());
   stream.sync();
   if (stats) {
     stats->distance_evals += st.distance_evals;

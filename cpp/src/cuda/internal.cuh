@@ -37,6 +37,21 @@ void flat_search(const FlatView& v, const float* q, std::size_t nq, int k,
 
 /// |x_i|^2 for each row (L2 norms for the flat kernels).
 void row_sq_norms(const float* x, std::size_t n, std::size_t d, float* out, cudaStream_t stream);
+/// Per query: |q|^2 (L2), 1/|q| (cosine); nothing for IP.
+void query_aux(const float* q, std::size_t nq, std::size_t d, Metric metric, float* out,
+               cudaStream_t stream);
+
+/// Reduced-precision copies for the matrix-unit pass (flat_mma.cu): rows padded to the
+/// block tile, dimensions to 16, 2 bytes per value (fp16, or bf16).
+std::size_t reduced_rows(std::size_t n);
+std::size_t reduced_dim(std::size_t d);
+void to_reduced(const float* x, std::size_t n, std::size_t d, bool bf16, void* out, std::size_t rows,
+                cudaStream_t stream);
+/// Exact k-NN whose first pass runs on the matrix units over xh (made by to_reduced from
+/// v.x); the best kc (k <= kc <= kGpuMaxK) per query are re-ranked from v.x in fp32.
+void flat_search_reduced(const FlatView& v, const void* xh, bool bf16, const float* q, std::size_t nq,
+                         int k, int kc, const std::uint64_t* allow, float* D, idx_t* I,
+                         cudaStream_t stream);
 
 /// D/I from internal (key, row) pairs: key +inf -> padding; labels map rows to ids.
 void finalize_results(const float* keys, const std::uint32_t* rows, std::size_t nq, int k,

@@ -66,7 +66,7 @@ void IvfPqIndex::set_search_defaults(const IvfSearchParams& p) {
   s_->defaults = p;
 }
 
-void IvfPqIndex::train(const float* x, std::size_t n) {
+void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   auto& s = *s_;
   const std::size_t nlist = std::size_t(s.p.nlist), d = s.d;
   WS_EXPECTS(n >= nlist, "training needs at least nlist=", nlist, " vectors, got ", n);
@@ -82,6 +82,7 @@ void IvfPqIndex::train(const float* x, std::size_t n) {
   kp.iters = s.p.kmeans_iters;
   kp.seed = s.p.seed;
   kp.max_points_per_centroid = s.p.max_points_per_centroid;
+  kp.device = device;
   // Inner-product cells: unit centroids (spherical k-means), otherwise probing by the
   // largest q.c favours the centroids of wide clusters and unbalances the cells.
   kp.spherical = s.ip();

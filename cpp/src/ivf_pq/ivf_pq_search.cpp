@@ -22,6 +22,27 @@ constexpr int kPlanIvf = 0, kPlanBrute = 1, kPlanFilteredIvf = 2;
 }  // namespace
 }  // namespace detail
 
+Bitset IvfPqIndex::allow_slots(const Filter& f, const std::vector<std::size_t>& base,
+                               std::size_t& allowed) const {
+  const auto& s = *s_;
+  if (f.use_ids) s.ensure_map();
+  std::vector<idx_t> slot_ids;
+  if (f.use_mask) {
+    slot_ids.reserve(s.n);
+    for (const auto& L : s.lists) slot_ids.insert(slot_ids.end(), L.ids.begin(), L.ids.end());
+  }
+  Bitset bits = make_allow(
+      f, s.n, [&](std::size_t slot) { return slot_ids[slot]; },
+      [&](idx_t id) -> std::int64_t {
+        const std::uint64_t loc = s.map.find(id);
+        if (loc == detail::IdMap::kNone) return -1;
+        return std::int64_t(base[detail::loc_list(loc)] + detail::loc_pos(loc));
+      });
+  allowed = 0;
+  for (std::size_t w = 0; w < detail::bit_words(s.n); ++w) allowed += std::size_t(__builtin_popcountll(bits[w]));
+  return bits;
+}
+
 void IvfPqIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                         idx_t* I, SearchStats* stats) const {
   IvfSearchParams sp;
@@ -50,25 +71,9 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
 
   std::vector<std::size_t> base(nlist + 1, 0);
   for (std::size_t l = 0; l < nlist; ++l) base[l + 1] = base[l] + s.lists[l].size();
-  Bitset allow_bits;
   std::size_t allowed = s.n;
-  if (params.filter.active()) {
-    if (params.filter.use_ids) s.ensure_map();
-    std::vector<idx_t> slot_ids;
-    if (params.filter.use_mask) {
-      slot_ids.reserve(s.n);
-      for (const auto& L : s.lists) slot_ids.insert(slot_ids.end(), L.ids.begin(), L.ids.end());
-    }
-    allow_bits = make_allow(
-        params.filter, s.n, [&](std::size_t slot) { return slot_ids[slot]; },
-        [&](idx_t id) -> std::int64_t {
-          const std::uint64_t loc = s.map.find(id);
-          if (loc == detail::IdMap::kNone) return -1;
-          return std::int64_t(base[detail::loc_list(loc)] + detail::loc_pos(loc));
-        });
-    allowed = 0;
-    for (std::size_t w = 0; w < detail::bit_words(s.n); ++w) allowed += std::size_t(__builtin_popcountll(allow_bits[w]));
-  }
+  Bitset allow_bits;
+  if (params.filter.active()) allow_bits = allow_slots(params.filter, base, allowed);
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
   const bool brute = allow && allowed * nprobe <= 2 * kc * nlist;
   const int plan = brute ? detail::kPlanBrute : allow ? detail::kPlanFilteredIvf : detail::kPlanIvf;

@@ -12,6 +12,7 @@
 #include "quantization/nearest.hpp"
 #include "simd/distance.hpp"
 #include "warpsearch/errors.hpp"
+#include "warpsearch/gpu.hpp"
 #include "warpsearch/kmeans.hpp"
 #include "warpsearch/threads.hpp"
 
@@ -161,13 +162,21 @@ double kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k,
   std::vector<std::int32_t> lab(ns);
   std::vector<float> dist(ns);
   detail::CentroidPanels cp;
+  std::unique_ptr<GpuAssigner> gpu;
+  if (p.device >= 0) gpu = std::make_unique<GpuAssigner>(p.device, xs, ns, d);
+  auto assign = [&] {
+    if (gpu) {
+      gpu->assign(centroids, k, lab.data(), dist.data());
+    } else {
+      cp.set(centroids, k, d);
+      detail::assign_all(cp, xs, ns, lab.data(), dist.data());
+    }
+  };
   for (int it = 0; it < p.iters; ++it) {
-    cp.set(centroids, k, d);
-    detail::assign_all(cp, xs, ns, lab.data(), dist.data());
+    assign();
     detail::update(xs, ns, d, k, lab.data(), p.spherical, rng, centroids);
   }
-  cp.set(centroids, k, d);
-  detail::assign_all(cp, xs, ns, lab.data(), dist.data());
+  assign();
   double obj = 0;
   for (std::size_t i = 0; i < ns; ++i) obj += dist[i];
   return obj;

@@ -1,0 +1,93 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Device options on every build: IVFPQIndex without a GPU (an explicit CUDA device is a
+clear error, ``auto`` runs on the CPU and says so, the file does not depend on it) and
+the GPU precision option of FlatIndex."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import warpsearch as ws
+from conftest import make_clustered, make_queries
+from warpsearch import _core
+
+HAS_GPU = ws.build_info()["cuda_compiled"] and ws.build_info()["cuda_devices"] > 0
+no_gpu = pytest.mark.skipif(HAS_GPU, reason="checks the behaviour without a GPU")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    xb, xq = make_clustered(2_000, 16, seed=1), make_queries(10, 16, seed=1)
+    idx = ws.IVFPQIndex(dim=16, nlist=16, nbits=4, refine="fp32", device="cpu")
+    idx.train(xb)
+    idx.add(xb)
+    return idx, xb, xq
+
+
+@no_gpu
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "CUDA:1"])
+def test_ivf_pq_cuda_without_gpu_is_a_value_error(trained, device):
+    with pytest.raises(ValueError, match="CUDA|cuda"):
+        ws.IVFPQIndex(dim=16, nlist=4, device=device)
+    idx, _, xq = trained
+    with pytest.raises(ValueError, match="CUDA|cuda"):
+        idx.to(device)
+    with pytest.raises(ValueError, match="CUDA|cuda"):
+        idx.search(xq, k=1, device=device)
+    assert idx.device == "cpu"
+
+
+@no_gpu
+def test_ivf_pq_auto_falls_back_to_cpu(trained):
+    _, xb, xq = trained
+    idx = ws.IVFPQIndex(dim=16, nlist=16, nbits=8, device="auto")
+    assert idx.device == "cpu"
+    idx.train(xb)
+    idx.add(xb)
+    D, I = idx.search(xb[:5], k=1, nprobe=16)
+    assert I[:, 0].tolist() == [0, 1, 2, 3, 4]
+    assert idx.last_search_info["device"] == "cpu"
+    idx.search(xq, k=3, device="auto")
+    assert idx.last_search_info["device"] == "cpu"
+
+
+@no_gpu
+def test_ivf_pq_gpu_entry_points_fail_clearly(trained):
+    idx, _, _ = trained
+    with pytest.raises(ValueError, match="(?i)cuda|device"):
+        _core.to_device(idx._impl, 0)
+
+
+def test_ivf_pq_cpu_device_and_options(trained, tmp_path):
+    idx, xb, xq = trained
+    assert idx.to("cpu") is idx and idx.device == "cpu"
+    D, I = idx.search(xq, k=5, device="cpu")
+    assert idx.last_search_info["device"] == "cpu" and idx.last_search_info["nprobe"] == 16
+    with pytest.raises(ValueError, match="lut"):
+        idx.search(xq, k=5, lut="fp8")
+    with pytest.raises(TypeError, match="lut"):
+        idx.search(xq, k=5, lut=16)
+    with pytest.raises(TypeError, match="device"):
+        ws.IVFPQIndex(dim=16, nlist=4, device=0)
+    idx.save(tmp_path / "x.ws")
+    back = ws.load_index(tmp_path / "x.ws")
+    assert isinstance(back, ws.IVFPQIndex) and back.device in ("cpu", "cuda:0")
+    D2, I2 = back.search(xq, k=5, device="cpu")
+    np.testing.assert_array_equal(I, I2)
+
+
+def test_flat_gpu_precision_option(tmp_path):
+    x = np.eye(4, dtype=np.float32)
+    for p in ("fp32", "fp16", "bf16", "FP16"):
+        idx = ws.FlatIndex(dim=4, gpu_precision=p, device="cpu")
+        assert idx.gpu_precision == p.lower()
+        idx.add(x)
+        D, I = idx.search(x, k=1)  # the CPU ignores it
+        assert I[:, 0].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="gpu_precision"):
+        ws.FlatIndex(dim=4, gpu_precision="int8")
+    with pytest.raises(TypeError, match="gpu_precision"):
+        ws.FlatIndex(dim=4, gpu_precision=16)
+    idx.save(tmp_path / "f.ws")
+    assert ws.load_index(tmp_path / "f.ws").gpu_precision == "fp32"

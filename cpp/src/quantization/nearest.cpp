@@ -15,6 +15,7 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr std::size_t kMaxBlock = 16;  // >= Kernels::max_q of every ISA
+constexpr std::size_t kArgminRun = 64;  // panels scored before an argmin pass
 
 }  // namespace
 
@@ -87,18 +88,30 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
       I[cur + i] = bi;
     }
   };
-  scan(q, nq, ip, [&](std::size_t qb, std::size_t nb, std::size_t p, const float* out,
-                      const float* qn) {
-    if (qb != cur) {
-      if (cur != ~std::size_t(0)) flush();
-      cur = qb;
-      cur_nb = nb;
-      std::fill(best, best + nb * kPanel, kInf);
-      std::fill(bidx, bidx + nb * kPanel, std::int32_t(-1));
+  // Dots of a query block with a run of panels, then one argmin pass per query over the
+  // run (the running minimum stays in registers instead of memory after every panel).
+  const auto& K = kernels();
+  const std::size_t mq = std::min<std::size_t>(std::size_t(K.max_q), kMaxBlock);
+  thread_local std::vector<float> buf;
+  buf.resize(kArgminRun * kMaxBlock * kPanel);
+  float qn[kMaxBlock] = {};
+  for (std::size_t qb = 0; qb < nq; qb += mq) {
+    const std::size_t nb = std::min(mq, nq - qb);
+    if (cur != ~std::size_t(0)) flush();
+    cur = qb;
+    cur_nb = nb;
+    std::fill(best, best + nb * kPanel, kInf);
+    std::fill(bidx, bidx + nb * kPanel, std::int32_t(-1));
+    if (!ip)
+      for (std::size_t i = 0; i < nb; ++i) qn[i] = K.ip(q + (qb + i) * d_, q + (qb + i) * d_, d_);
+    for (std::size_t p0 = 0; p0 < np; p0 += kArgminRun) {
+      const std::size_t run = std::min(kArgminRun, np - p0);
+      for (std::size_t p = 0; p < run; ++p)
+        K.dot_panel(q + qb * d_, nb, d_, &panels_[(p0 + p) * kPanel * d_], d_, &buf[p * nb * kPanel]);
+      F.argmin16(buf.data(), run, nb, bias_l2 + p0 * kPanel, pad + p0 * kPanel, qn, ip,
+                 std::int32_t(p0 * kPanel), best, bidx);
     }
-    F.argmin16(out, nb, bias_l2 + p * kPanel, pad + p * kPanel, qn, ip, std::int32_t(p * kPanel),
-               best, bidx);
-  });
+  }
   if (cur != ~std::size_t(0)) flush();
 }
 

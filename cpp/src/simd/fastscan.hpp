@@ -53,6 +53,11 @@ struct FastScanKernels {
   // maps the largest prange[j] + qrange[j] to cap. Rows [m, m_pad) are zero.
   float (*lut_combine)(const float* P, const float* Q, const float* prange, const float* qrange,
                        std::size_t m, float cap, std::uint8_t* out);
+  // lut_combine for tables in 16-bit fixed point (P, Q in [0, 16383], unit: the value of
+  // one step); returns the scale from distance units to table units.
+  float (*lut_combine16)(const std::int16_t* P, const std::int16_t* Q, const float* prange,
+                         const float* qrange, std::size_t m, float cap, float unit,
+                         std::uint8_t* out);
   // Distances to an fp16 vector (refine store).
   float (*l2_f16)(const float* q, const std::uint16_t* x, std::size_t d);
   float (*ip_f16)(const float* q, const std::uint16_t* x, std::size_t d);

@@ -139,11 +139,18 @@ void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool
       std::nth_element(pmin.begin(), pmin.begin() + std::ptrdiff_t(nn - 1), pmin.end());
       t = pmin[nn - 1];
     }
-    cand.clear();
-    for (std::size_t c = 0; c < k_; ++c)
-      if (dr[c] <= t) cand.emplace_back(dr[c], std::int32_t(c));
-    const std::size_t take = std::min(nn, cand.size());
-    std::partial_sort(cand.begin(), cand.begin() + std::ptrdiff_t(take), cand.end());
+    // Insertion into a sorted run of the nn best: once it is full, most distances fail
+    // the comparison with its last (a partial sort of every candidate cost several
+    // times the dot products when nn is close to the number of panels).
+    cand.resize(nn);
+    std::size_t take = 0;
+    for (std::size_t c = 0; c < k_; ++c) {
+      const float v = dr[c];
+      if (!(v <= t) || (take == nn && !(v < cand[nn - 1].first))) continue;
+      std::size_t j = take < nn ? take++ : nn - 1;
+      for (; j > 0 && cand[j - 1].first > v; --j) cand[j] = cand[j - 1];  // ties: lower id first
+      cand[j] = {v, std::int32_t(c)};
+    }
     for (std::size_t j = 0; j < nn; ++j) {
       D[qi * nn + j] = j < take ? cand[j].first : kInf;
       I[qi * nn + j] = j < take ? cand[j].second : -1;

@@ -16,6 +16,7 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr std::size_t kMaxBlock = 16;  // >= Kernels::max_q of every ISA
 constexpr std::size_t kArgminRun = 64;  // panels scored before an argmin pass
+constexpr std::size_t kDirectDims = 8;  // single-panel centroids this short: direct loop
 
 }  // namespace
 
@@ -68,6 +69,28 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
   const std::size_t np = (k_ + kPanel - 1) / kPanel;
   const float* bias_l2 = norms_.data();
   const float* pad = norms_.data() + np * kPanel;
+  if (np == 1 && !ip && d_ <= kDirectDims) {
+    // One panel of short centroids (PQ sub-quantizers): direct squared distances; the
+    // blocked path below costs several times more than its arithmetic here.
+    for (std::size_t i = 0; i < nq; ++i) {
+      float dist[kPanel] = {};
+      for (std::size_t p = 0; p < d_; ++p) {
+        const float x = q[i * d_ + p];
+        const float* c = &panels_[p * kPanel];
+        for (std::size_t l = 0; l < kPanel; ++l) dist[l] += (x - c[l]) * (x - c[l]);
+      }
+      float bd = kInf;
+      std::int32_t bi = -1;
+      for (std::size_t l = 0; l < k_; ++l)
+        if (dist[l] < bd) {
+          bd = dist[l];
+          bi = std::int32_t(l);
+        }
+      D[i] = bd;
+      I[i] = bi;
+    }
+    return;
+  }
   const auto& F = fastscan_kernels();
   alignas(64) float best[kMaxBlock * kPanel];
   alignas(64) std::int32_t bidx[kMaxBlock * kPanel];

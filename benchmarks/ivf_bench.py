@@ -10,7 +10,9 @@ the best QPS among the configurations that reach it.
 Engines: ``ws4`` (nbits=4 fast scan, refine fp32, the analogue of faiss' RFlat),
 ``ws4-fp16`` / ``ws4-sq8`` (smaller refine copies), ``ws8`` (nbits=8, no refine),
 ``faiss-fs`` (``IVF{nlist},PQ{d/2}x4fs,RFlat``, k_factor sweep), ``faiss-pq8``
-(``IVF{nlist},PQ{d/2}``). On a shared machine, ``--threads 1 --cpu-time`` times by
+(``IVF{nlist},PQ{d/2}``). Build time is reported as wall and process CPU time
+(train + add), memory as bytes per base vector (faiss: its serialized size). On a
+shared machine, ``--threads 1 --cpu-time`` times by
 process CPU time, which other processes disturb least. The dataset is an npz with
 ``base``, ``queries``, ``gt_ids`` and ``metric`` (see /work/shared/data/README.md);
 with ``--limit`` the base is truncated and the ground truth recomputed.
@@ -103,7 +105,8 @@ class FaissIVF:
         return self.idx.search(q, k, params=p)[1]
 
     def memory(self):
-        return None
+        import faiss
+        return int(faiss.serialize_index(self.idx).nbytes)  # serialized size ~ memory
 
 
 ENGINES = {
@@ -147,12 +150,16 @@ def main(argv=None):
     kfs = [int(v) for v in a.kfactor.split(",")]
     print(f"# {a.dataset}: base {base.shape}, queries {queries.shape}, metric {metric}, "
           f"nlist {a.nlist}, threads {a.threads}, k {a.k}")
-    summary = {}
+    summary, builds = {}, {}
     for key in a.engines.split(","):
         eng = ENGINES[key]()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         eng.build(base, metric, a.nlist, a.threads)
-        print(f"[{eng.name}] build {time.perf_counter() - t0:.1f}s memory {eng.memory()}")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        mem = eng.memory()
+        print(f"[{eng.name}] build {wall:.1f}s (cpu {cpu:.1f}s) memory {mem} "
+              f"({mem / len(base):.1f} B/vector)")
+        builds[eng.name] = (wall, cpu, mem / len(base))
         pts = []
         for npb in nprobes:
             for kf in eng.factors(kfs):
@@ -163,7 +170,8 @@ def main(argv=None):
                 print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
                 sys.stdout.flush()
         summary[eng.name] = pts
-    print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 |\n|---|---|---|")
+    print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 | build s (CPU s) | B/vector |\n"
+          "|---|---|---|---|---|")
     for name, pts in summary.items():
         cells = []
         for target in (0.90, 0.95):
@@ -173,7 +181,8 @@ def main(argv=None):
                 cells.append(f"{b[1]:.0f} (nprobe={b[2]}, kf={b[3]}, r={b[0]:.3f})")
             else:
                 cells.append("not reached")
-        print(f"| {name} | {cells[0]} | {cells[1]} |")
+        wall, cpu, bpv = builds[name]
+        print(f"| {name} | {cells[0]} | {cells[1]} | {wall:.1f} ({cpu:.1f}) | {bpv:.1f} |")
 
 
 if __name__ == "__main__":

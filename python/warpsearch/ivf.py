@@ -79,7 +79,7 @@ class IVFPQIndex(_IndexBase):
     """
 
     def __init__(self, dim: int, metric: str = "l2", nlist: int = 1024, m: int | None = None,
-                 nbits: int = 8, refine: str = "none", seed: int = 0, kmeans_iters: int = 16,
+                 nbits: int = 8, refine: str = "none", seed: int = 0, kmeans_iters: int = 10,
                  max_points_per_centroid: int = 256, device: str = "auto"):
         super().__init__(device)
         dim = as_positive_int(dim, "dim")

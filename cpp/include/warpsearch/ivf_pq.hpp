@@ -43,7 +43,7 @@ struct IvfPqParams {
   int nbits = 8;                      ///< 4 (fast scan) or 8
   Refine refine = Refine::None;
   std::uint64_t seed = 0;
-  int kmeans_iters = 16;              ///< coarse k-means iterations
+  int kmeans_iters = 10;              ///< coarse k-means iterations (faiss's IVF default)
   int max_points_per_centroid = 256;  ///< coarse training sample cap
 };
 

@@ -20,6 +20,8 @@
 
 namespace warpsearch::detail {
 
+inline constexpr long kFix16Max = 16383;  // largest 16-bit table entry (sums fit int16)
+
 struct InvList {
   std::vector<idx_t> ids;
   std::vector<std::uint8_t> codes;   // 4-bit: packed fast-scan blocks; 8-bit: size x m
@@ -64,6 +66,10 @@ struct IvfPqState {
   // ranges, which bound the range of P_l + Q: the uint8 tables need no per-probe
   // reductions.
   std::vector<float> ptab, pmin, prange, psum_min;
+  // ptab in 16-bit fixed point (steps of punit, the largest row range over 16383): the
+  // per-(query, cell) tables are then combined 16 entries per instruction.
+  std::vector<std::int16_t> ptab16;
+  float punit = 1.f;
   std::vector<InvList> lists;
   // id -> location, built on first need (an id lookup: explicit ids in add, remove,
   // contains, reconstruct, id-list filters). An index filled with default ids and only

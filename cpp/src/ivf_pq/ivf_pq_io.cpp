@@ -137,7 +137,8 @@ std::size_t IvfPqIndex::memory_usage() const {
     b += L.ids.capacity() * sizeof(idx_t) + L.codes.capacity() + L.refine.capacity();
   b += (s.centroids.capacity() + s.probe_centroids.capacity() + s.pq.codebook().capacity() + s.cbt.capacity() +
         s.sq_min.capacity() + s.sq_scale.capacity() + s.ptab.capacity() + s.pmin.capacity() +
-        s.prange.capacity() + s.psum_min.capacity()) * sizeof(float);
+        s.prange.capacity() + s.psum_min.capacity()) * sizeof(float) +
+        s.ptab16.capacity() * sizeof(std::int16_t);
   b += s.coarse.bytes() + s.map.bytes();
   return b;
 }

@@ -94,6 +94,11 @@ void IvfPqState::finish_training() {
       }
       psum_min[l] = float(sum_min);
     }
+    const float pmax = prange.empty() ? 0.f : *std::max_element(prange.begin(), prange.end());
+    punit = pmax > 0.f ? pmax / float(kFix16Max) : 1.f;
+    ptab16.resize(ptab.size());
+    for (std::size_t i = 0; i < ptab.size(); ++i)
+      ptab16[i] = std::int16_t(std::min<long>(kFix16Max, std::lrint(ptab[i] / punit)));
   }
   trained = true;
 }

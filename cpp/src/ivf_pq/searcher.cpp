@@ -6,6 +6,7 @@
 #include "ivf_pq/searcher.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/bitset.hpp"
@@ -66,7 +67,24 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
       sum_min += mn;
     }
     c.qbias[qi] = float(sum_min);
+    const float qmax = *std::max_element(&c.qrange[qi * m], &c.qrange[qi * m] + m);
+    c.qfix[qi] = qmax <= s_.punit * float(kFix16Max);
+    if (c.qfix[qi]) {
+      std::int16_t* t16 = &c.qtab16[qi * m * 16];
+      const float inv = 1.f / s_.punit;
+      for (std::size_t i = 0; i < m * 16; ++i)  // t >= 0 and fits: truncation of +0.5 rounds
+        t16[i] = std::int16_t(std::min(std::int32_t(kFix16Max), std::int32_t(t[i] * inv + 0.5f)));
+    }
   }
+}
+
+float Searcher::cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out) const {
+  const std::size_t m = s_.m;
+  if (c.qfix[qi])
+    return F_.lut_combine16(&s_.ptab16[l * m * 16], &c.qtab16[qi * m * 16], &s_.prange[l * m],
+                            &c.qrange[qi * m], m, fastscan_cap(m), s_.punit, out);
+  return F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
+                        &c.qrange[qi * m], m, fastscan_cap(m), out);
 }
 
 void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
@@ -80,6 +98,8 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
       if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);
   if (s_.ip() || s_.cell_tables()) c.qtab.resize(nb * m * s_.ksub);
   c.qrange.resize(nb * m);
+  c.qfix.resize(nb);
+  if (s_.cell_tables()) c.qtab16.resize(nb * m * 16);
   c.qbias.resize(nb);
   c.qscale.resize(nb);
   c.qlut8.resize(s_.ip() && s_.fast_scan() ? nb * s_.m_pad * 16 : 0);
@@ -117,8 +137,17 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   c.lutg.resize(group * s_.m_pad * 16);
   c.mpos.resize(group * kScanChunk);
   c.msum.resize(group * kScanChunk);
+  const std::size_t ptab_bytes = s_.cell_tables() ? m * 16 * sizeof(std::int16_t) : 0;
+  std::size_t next = 0;  // next cell with pairs, whose fixed-point table is fetched ahead
   for (std::size_t l = 0; l < nlist; ++l) {
     const std::uint32_t t0 = c.pair_start[l], t1 = c.pair_start[l + 1];
+    if (ptab_bytes && t0 < t1 && next <= l) {
+      for (next = l + 1; next < nlist && c.pair_start[next] == c.pair_start[next + 1]; ++next) {}
+      if (next < nlist) {
+        const char* pt = reinterpret_cast<const char*>(&s_.ptab16[next * m * 16]);
+        for (std::size_t o = 0; o < ptab_bytes; o += 64) __builtin_prefetch(pt + o, 0, 1);
+      }
+    }
     if (group == 1) {
       for (std::uint32_t t = t0; t < t1; ++t) scan_pair(q, c.pairs[t] / np, c.pairs[t] % np, c, st);
     } else {
@@ -162,9 +191,7 @@ void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch
       scan8(l, pi, cd, &c.qtab[qi * m * s_.ksub], h);
     }
   } else if (s_.cell_tables()) {
-    const float cap = fastscan_cap(m);
-    const float sc = F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
-                                    &c.qrange[qi * m], m, cap, c.lut8.data());
+    const float sc = cell_lut(l, qi, c, c.lut8.data());
     scan4(l, pi, cd + s_.psum_min[l] + c.qbias[qi], sc, c.lut8.data(), c, h);
   } else {  // 8-bit L2: residual table per probe
     const float* cen = &s_.centroids[l * s_.d];
@@ -196,8 +223,7 @@ void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t 
       base[u] = c.cd[x] + c.qbias[qi];
     } else {
       std::uint8_t* lb = &c.lutg[u * s_.m_pad * 16];
-      scale[u] = F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
-                                &c.qrange[qi * m], m, fastscan_cap(m), lb);
+      scale[u] = cell_lut(l, qi, c, lb);
       luts[u] = lb;
       base[u] = c.cd[x] + s_.psum_min[l] + c.qbias[qi];
     }

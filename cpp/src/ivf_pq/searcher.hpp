@@ -78,6 +78,8 @@ class CandHeap {
 struct Scratch {
   std::vector<float> qtab;    // per query: float LUT (IP, 4-bit L2 shared part)
   std::vector<float> qrange;  // per query and sub-quantizer: LUT row ranges (4-bit L2)
+  std::vector<std::int16_t> qtab16;  // per query: qtab in the fixed point of ptab16
+  std::vector<std::uint8_t> qfix;    // per query: qtab16 is usable (its range fits)
   std::vector<float> qbias, qscale;    // per query: LUT bias / uint8 scale
   std::vector<std::uint8_t> qlut8;     // per query: uint8 LUT (4-bit IP)
   std::vector<float> hd;               // per query: heap distances
@@ -118,6 +120,8 @@ class Searcher {
   };
 
   void prepare_query(const float* q, std::size_t qi, Scratch& c) const;
+  // uint8 table of query qi in cell l (4-bit L2); returns its scale.
+  float cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out) const;
   void scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c, SearchStats& st) const;
   // 4-bit codes of cell l for a group of (query, probe) pairs at once.
   void scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,

@@ -15,6 +15,8 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr std::size_t kMaxBlock = 16;  // >= Kernels::max_q of every ISA
+constexpr std::size_t kArgminRun = 64;  // panels scored before an argmin pass
+constexpr std::size_t kDirectDims = 8;  // single-panel centroids this short: direct loop
 
 }  // namespace
 
@@ -67,6 +69,28 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
   const std::size_t np = (k_ + kPanel - 1) / kPanel;
   const float* bias_l2 = norms_.data();
   const float* pad = norms_.data() + np * kPanel;
+  if (np == 1 && !ip && d_ <= kDirectDims) {
+    // One panel of short centroids (PQ sub-quantizers): direct squared distances; the
+    // blocked path below costs several times more than its arithmetic here.
+    for (std::size_t i = 0; i < nq; ++i) {
+      float dist[kPanel] = {};
+      for (std::size_t p = 0; p < d_; ++p) {
+        const float x = q[i * d_ + p];
+        const float* c = &panels_[p * kPanel];
+        for (std::size_t l = 0; l < kPanel; ++l) dist[l] += (x - c[l]) * (x - c[l]);
+      }
+      float bd = kInf;
+      std::int32_t bi = -1;
+      for (std::size_t l = 0; l < k_; ++l)
+        if (dist[l] < bd) {
+          bd = dist[l];
+          bi = std::int32_t(l);
+        }
+      D[i] = bd;
+      I[i] = bi;
+    }
+    return;
+  }
   const auto& F = fastscan_kernels();
   alignas(64) float best[kMaxBlock * kPanel];
   alignas(64) std::int32_t bidx[kMaxBlock * kPanel];
@@ -87,18 +111,30 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
       I[cur + i] = bi;
     }
   };
-  scan(q, nq, ip, [&](std::size_t qb, std::size_t nb, std::size_t p, const float* out,
-                      const float* qn) {
-    if (qb != cur) {
-      if (cur != ~std::size_t(0)) flush();
-      cur = qb;
-      cur_nb = nb;
-      std::fill(best, best + nb * kPanel, kInf);
-      std::fill(bidx, bidx + nb * kPanel, std::int32_t(-1));
+  // Dots of a query block with a run of panels, then one argmin pass per query over the
+  // run (the running minimum stays in registers instead of memory after every panel).
+  const auto& K = kernels();
+  const std::size_t mq = std::min<std::size_t>(std::size_t(K.max_q), kMaxBlock);
+  thread_local std::vector<float> buf;
+  buf.resize(kArgminRun * kMaxBlock * kPanel);
+  float qn[kMaxBlock] = {};
+  for (std::size_t qb = 0; qb < nq; qb += mq) {
+    const std::size_t nb = std::min(mq, nq - qb);
+    if (cur != ~std::size_t(0)) flush();
+    cur = qb;
+    cur_nb = nb;
+    std::fill(best, best + nb * kPanel, kInf);
+    std::fill(bidx, bidx + nb * kPanel, std::int32_t(-1));
+    if (!ip)
+      for (std::size_t i = 0; i < nb; ++i) qn[i] = K.ip(q + (qb + i) * d_, q + (qb + i) * d_, d_);
+    for (std::size_t p0 = 0; p0 < np; p0 += kArgminRun) {
+      const std::size_t run = std::min(kArgminRun, np - p0);
+      for (std::size_t p = 0; p < run; ++p)
+        K.dot_panel(q + qb * d_, nb, d_, &panels_[(p0 + p) * kPanel * d_], d_, &buf[p * nb * kPanel]);
+      F.argmin16(buf.data(), run, nb, bias_l2 + p0 * kPanel, pad + p0 * kPanel, qn, ip,
+                 std::int32_t(p0 * kPanel), best, bidx);
     }
-    F.argmin16(out, nb, bias_l2 + p * kPanel, pad + p * kPanel, qn, ip, std::int32_t(p * kPanel),
-               best, bidx);
-  });
+  }
   if (cur != ~std::size_t(0)) flush();
 }
 
@@ -126,11 +162,18 @@ void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool
       std::nth_element(pmin.begin(), pmin.begin() + std::ptrdiff_t(nn - 1), pmin.end());
       t = pmin[nn - 1];
     }
-    cand.clear();
-    for (std::size_t c = 0; c < k_; ++c)
-      if (dr[c] <= t) cand.emplace_back(dr[c], std::int32_t(c));
-    const std::size_t take = std::min(nn, cand.size());
-    std::partial_sort(cand.begin(), cand.begin() + std::ptrdiff_t(take), cand.end());
+    // Insertion into a sorted run of the nn best: once it is full, most distances fail
+    // the comparison with its last (a partial sort of every candidate cost several
+    // times the dot products when nn is close to the number of panels).
+    cand.resize(nn);
+    std::size_t take = 0;
+    for (std::size_t c = 0; c < k_; ++c) {
+      const float v = dr[c];
+      if (!(v <= t) || (take == nn && !(v < cand[nn - 1].first))) continue;
+      std::size_t j = take < nn ? take++ : nn - 1;
+      for (; j > 0 && cand[j - 1].first > v; --j) cand[j] = cand[j - 1];  // ties: lower id first
+      cand[j] = {v, std::int32_t(c)};
+    }
     for (std::size_t j = 0; j < nn; ++j) {
       D[qi * nn + j] = j < take ? cand[j].first : kInf;
       I[qi * nn + j] = j < take ? cand[j].second : -1;

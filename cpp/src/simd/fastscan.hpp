@@ -53,14 +53,21 @@ struct FastScanKernels {
   // maps the largest prange[j] + qrange[j] to cap. Rows [m, m_pad) are zero.
   float (*lut_combine)(const float* P, const float* Q, const float* prange, const float* qrange,
                        std::size_t m, float cap, std::uint8_t* out);
+  // lut_combine for tables in 16-bit fixed point (P, Q in [0, 16383], unit: the value of
+  // one step); returns the scale from distance units to table units.
+  float (*lut_combine16)(const std::int16_t* P, const std::int16_t* Q, const float* prange,
+                         const float* qrange, std::size_t m, float cap, float unit,
+                         std::uint8_t* out);
   // Distances to an fp16 vector (refine store).
   float (*l2_f16)(const float* q, const std::uint16_t* x, std::size_t d);
   float (*ip_f16)(const float* q, const std::uint16_t* x, std::size_t d);
-  // Running nearest centroid over 16-wide panels (see CentroidPanels): for each of nb
-  // rows of dots (nb x 16), dist = ip ? pad - dot : qn[i] + bias - 2 dot; where dist is
-  // smaller than best (nb x 16), best and bidx take dist and first + lane.
-  void (*argmin16)(const float* dots, std::size_t nb, const float* bias, const float* pad,
-                   const float* qn, bool ip, std::int32_t first, float* best, std::int32_t* bidx);
+  // Running nearest centroid over npan consecutive 16-wide panels (see CentroidPanels):
+  // dots[(p * nb + i) * 16 + lane] is query i against lane of panel p; dist = ip ?
+  // pad - dot : qn[i] + bias - 2 dot (bias, pad: npan x 16); where dist is smaller than
+  // best (nb x 16), best and bidx take dist and first + 16 p + lane.
+  void (*argmin16)(const float* dots, std::size_t npan, std::size_t nb, const float* bias,
+                   const float* pad, const float* qn, bool ip, std::int32_t first, float* best,
+                   std::int32_t* bidx);
   // Same distances for nb rows into dist (nb x 16); mask[i] has bit l set when
   // dist[i][l] < thr[i].
   void (*below16)(const float* dots, std::size_t nb, const float* bias, const float* pad,

@@ -205,7 +205,7 @@ void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch
 void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,
                          SearchStats& st) const {
   const InvList& L = s_.lists[l];
-  const std::size_t n = L.size(), m = s_.m, np = nprobe_, block_bytes = s_.m_pad * 16;
+  const std::size_t n = L.size(), np = nprobe_, block_bytes = s_.m_pad * 16;
   if (n == 0) return;
   constexpr std::size_t kMax = 8;
   float base[kMax], scale[kMax], inv[kMax];

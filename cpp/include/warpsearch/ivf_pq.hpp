@@ -120,6 +120,18 @@ class IvfPqIndex final : public Index {
                   const IvfSearchParams& ivf, LutType lut, float* D, idx_t* I, SearchStats* stats) const;
 
  private:
+  // What a search does, shared by the CPU and GPU paths (call with the index lock held):
+  // candidates kept for re-ranking, slot offsets of the lists, the allow bitset over
+  // slots of an active filter, and whether the allowed set is small enough to search
+  // exhaustively (every cell).
+  struct SearchPlan {
+    std::size_t kc = 0, nprobe = 0, allowed = 0;
+    std::vector<std::size_t> base;
+    Bitset allow_bits;
+    bool brute = false;
+    const std::uint64_t* allow() const { return allow_bits.empty() ? nullptr : allow_bits.data(); }
+  };
+  SearchPlan plan_search(const SearchParams& params, const IvfSearchParams& ivf) const;
   // Allow bitset over slots (lists concatenated, list l from base[l]) of an active
   // filter, and the number of allowed slots. Call with the index lock held.
   Bitset allow_slots(const Filter& f, const std::vector<std::size_t>& base, std::size_t& allowed) const;

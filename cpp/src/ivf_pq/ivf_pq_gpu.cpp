@@ -59,20 +59,15 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
   const std::size_t nlist = s.lists.size();
   // The GPU scores every code from float tables: 4-bit codes need no re-rank, so only a
   // refine store asks for more candidates than k (as many as on the CPU, up to kGpuMaxK).
-  const std::size_t cpu_kc = refine || s.fast_scan() ? (params.rerank > 0 ? std::max(k, std::size_t(params.rerank))
-                                                                           : k * std::size_t(ivf.refine_factor))
-                                                      : k;
-  std::size_t kc = refine ? std::min(cpu_kc, std::size_t(kGpuMaxK)) : k;
-  std::size_t nprobe = std::min(std::size_t(ivf.nprobe), nlist);
-  std::vector<std::size_t> base(nlist + 1, 0);
-  for (std::size_t l = 0; l < nlist; ++l) base[l + 1] = base[l] + s.lists[l].size();
-  std::size_t allowed = s.n;
-  Bitset allow_bits;
-  if (params.filter.active()) allow_bits = allow_slots(params.filter, base, allowed);
-  const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
+  const SearchPlan sp = plan_search(params, ivf);
+  const std::size_t allowed = sp.allowed;
+  const std::vector<std::size_t>& base = sp.base;
+  const std::uint64_t* allow = sp.allow();
+  const bool brute = sp.brute;
+  std::size_t kc = refine ? std::min(sp.kc, std::size_t(kGpuMaxK)) : k;
+  std::size_t nprobe = sp.nprobe;
   // The CPU's plan: a small allowed set is searched exhaustively (every cell). With a
   // refine store, all of it is re-ranked when it fits the candidate list.
-  const bool brute = allow && allowed * nprobe <= 2 * cpu_kc * nlist;
   if (brute) {
     nprobe = nlist;
     if (refine) kc = std::clamp(allowed, kc, std::size_t(kGpuMaxK));

@@ -43,6 +43,24 @@ Bitset IvfPqIndex::allow_slots(const Filter& f, const std::vector<std::size_t>& 
   return bits;
 }
 
+IvfPqIndex::SearchPlan IvfPqIndex::plan_search(const SearchParams& params,
+                                                const IvfSearchParams& ivf) const {
+  const auto& s = *s_;
+  const std::size_t k = std::size_t(params.k), nlist = s.lists.size();
+  SearchPlan p;
+  p.nprobe = std::min(std::size_t(ivf.nprobe), nlist);
+  // Candidates kept for re-ranking (none needed when 8-bit codes give the final distances).
+  p.kc = k;
+  if (s.p.refine != Refine::None || s.fast_scan())
+    p.kc = params.rerank > 0 ? std::max(k, std::size_t(params.rerank)) : k * std::size_t(ivf.refine_factor);
+  p.base.assign(nlist + 1, 0);
+  for (std::size_t l = 0; l < nlist; ++l) p.base[l + 1] = p.base[l] + s.lists[l].size();
+  p.allowed = s.n;
+  if (params.filter.active()) p.allow_bits = allow_slots(params.filter, p.base, p.allowed);
+  p.brute = p.allow() && p.allowed * p.nprobe <= 2 * p.kc * nlist;
+  return p;
+}
+
 void IvfPqIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                         idx_t* I, SearchStats* stats) const {
   IvfSearchParams sp;
@@ -62,20 +80,11 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   std::shared_lock lk(s_->mu);
   const auto& s = *s_;
   const std::size_t k = std::size_t(params.k), d = s.d;
-  const std::size_t nlist = s.lists.size();
-  const std::size_t nprobe = std::min(std::size_t(ivf.nprobe), nlist);
-  // Candidates kept for re-ranking (none needed when 8-bit codes give the final distances).
-  std::size_t kc = k;
-  if (s.p.refine != Refine::None || s.fast_scan())
-    kc = params.rerank > 0 ? std::max(k, std::size_t(params.rerank)) : k * std::size_t(ivf.refine_factor);
-
-  std::vector<std::size_t> base(nlist + 1, 0);
-  for (std::size_t l = 0; l < nlist; ++l) base[l + 1] = base[l] + s.lists[l].size();
-  std::size_t allowed = s.n;
-  Bitset allow_bits;
-  if (params.filter.active()) allow_bits = allow_slots(params.filter, base, allowed);
-  const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
-  const bool brute = allow && allowed * nprobe <= 2 * kc * nlist;
+  const SearchPlan sp = plan_search(params, ivf);
+  const std::size_t nprobe = sp.nprobe, kc = sp.kc, allowed = sp.allowed;
+  const std::vector<std::size_t>& base = sp.base;
+  const std::uint64_t* allow = sp.allow();
+  const bool brute = sp.brute;
   const int plan = brute ? detail::kPlanBrute : allow ? detail::kPlanFilteredIvf : detail::kPlanIvf;
 
   std::vector<float> qbuf;

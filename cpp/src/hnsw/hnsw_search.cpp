@@ -101,7 +101,8 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
     }
     const std::size_t n_move = (size == ef ? size - 1 : size) - lo;
-    std::memmove(&pool[lo + 1], &pool[lo], n_move * sizeof(Cand));
+    // Cand is trivially copyable in all but name (std::pair has a user-provided operator=).
+    std::memmove(static_cast<void*>(&pool[lo + 1]), &pool[lo], n_move * sizeof(Cand));
     pool[lo] = {dd, s};
     if (size < ef) ++size;
     if (lo < next) next = lo;

@@ -127,6 +127,34 @@ def exact_section(xb, xq, metric, out):
     out.append("")
 
 
+def sweep(out, name, values, gt, nq, search):
+    """CPU and GPU QPS/recall per value of a search parameter, up to the first value where
+    both reach recall@10 0.95; ``search(value, device)`` returns ``(D, I)``."""
+    out.append(f"| {name} | CPU QPS | CPU recall@10 | GPU QPS | GPU recall@10 |")
+    out.append("|---|---|---|---|---|")
+    best = {}
+    for v in values:
+        t_c = timeit(lambda: search(v, "cpu"), 1)
+        _, Ic = search(v, "cpu")
+        t_g = timeit(lambda: search(v, "cuda"), 3)
+        _, Ig = search(v, "cuda")
+        rc, rg = recall(Ic, gt), recall(Ig, gt)
+        out.append(f"| {v} | {nq / t_c:,.0f} | {rc:.4f} | {nq / t_g:,.0f} | {rg:.4f} |")
+        for dev, r, tt in (("cpu", rc, t_c), ("gpu", rg, t_g)):
+            if r >= 0.95 and dev not in best:
+                best[dev] = (v, nq / tt, r)
+        if len(best) == 2:
+            break
+    out.append("")
+    for dev in ("cpu", "gpu"):
+        if dev in best:
+            v, qps, r = best[dev]
+            out.append(f"- {dev.upper()}: {qps:,.0f} QPS at recall@10 {r:.4f} ({name}={v})")
+        else:
+            out.append(f"- {dev.upper()}: recall@10 0.95 not reached")
+    out.append("")
+
+
 def graph_section(xb, xq, metric, gt, out):
     d = xb.shape[1]
     idx = ws.HNSWIndex(dim=d, metric=metric, M=16, ef_construction=100, device="cpu")
@@ -135,31 +163,9 @@ def graph_section(xb, xq, metric, gt, out):
     build = time.perf_counter() - t
     out.append(f"## Graph search, {len(xq)} queries, k=10 (HNSW M=16, efc=100, "
                f"built in {build:.1f} s on {ws.get_num_threads()} CPU threads)\n")
-    out.append("| ef | CPU QPS | CPU recall@10 | GPU QPS | GPU recall@10 |")
-    out.append("|---|---|---|---|---|")
     idx.search(xq[:100], k=10, ef=16, device="cuda")  # upload + warm-up
-    best = {}
-    for ef in (16, 32, 64, 128, 256, 512):
-        t_c = timeit(lambda: idx.search(xq, k=10, ef=ef, device="cpu"), 1)
-        _, Ic = idx.search(xq, k=10, ef=ef, device="cpu")
-        t_g = timeit(lambda: idx.search(xq, k=10, ef=ef, device="cuda"), 3)
-        _, Ig = idx.search(xq, k=10, ef=ef, device="cuda")
-        rc, rg = recall(Ic, gt), recall(Ig, gt)
-        out.append(f"| {ef} | {len(xq) / t_c:,.0f} | {rc:.4f} | {len(xq) / t_g:,.0f} "
-                   f"| {rg:.4f} |")
-        for dev, r, tt in (("cpu", rc, t_c), ("gpu", rg, t_g)):
-            if r >= 0.95 and dev not in best:
-                best[dev] = (ef, len(xq) / tt, r)
-        if len(best) == 2:
-            break
-    out.append("")
-    for dev in ("cpu", "gpu"):
-        if dev in best:
-            ef, qps, r = best[dev]
-            out.append(f"- {dev.upper()}: {qps:,.0f} QPS at recall@10 {r:.4f} (ef={ef})")
-        else:
-            out.append(f"- {dev.upper()}: recall@10 0.95 not reached")
-    out.append("")
+    sweep(out, "ef", (16, 32, 64, 128, 256, 512), gt, len(xq),
+          lambda ef, dev: idx.search(xq, k=10, ef=ef, device=dev))
 
 
 def ivf_section(xb, xq, metric, gt, out, nlist):
@@ -174,33 +180,9 @@ def ivf_section(xb, xq, metric, gt, out, nlist):
         idx.add(xb)
         out.append(f"## IVF-PQ search, {len(xq)} queries, k=10 (nlist={nlist}, m={m}, "
                    f"nbits={nbits}, refine={refine}, trained in {train:.1f} s)\n")
-        out.append("| nprobe | CPU QPS | CPU recall@10 | GPU QPS | GPU recall@10 |")
-        out.append("|---|---|---|---|---|")
         idx.search(xq[:100], k=10, nprobe=1, device="cuda")  # upload + warm-up
-        best = {}
-        for nprobe in (1, 2, 4, 8, 16, 32, 64, 128, 256):
-            if nprobe > nlist:
-                break
-            t_c = timeit(lambda: idx.search(xq, k=10, nprobe=nprobe, device="cpu"), 1)
-            _, Ic = idx.search(xq, k=10, nprobe=nprobe, device="cpu")
-            t_g = timeit(lambda: idx.search(xq, k=10, nprobe=nprobe, device="cuda"), 3)
-            _, Ig = idx.search(xq, k=10, nprobe=nprobe, device="cuda")
-            rc, rg = recall(Ic, gt), recall(Ig, gt)
-            out.append(f"| {nprobe} | {len(xq) / t_c:,.0f} | {rc:.4f} | {len(xq) / t_g:,.0f} "
-                       f"| {rg:.4f} |")
-            for dev, r, tt in (("cpu", rc, t_c), ("gpu", rg, t_g)):
-                if r >= 0.95 and dev not in best:
-                    best[dev] = (nprobe, len(xq) / tt, r)
-            if len(best) == 2:
-                break
-        out.append("")
-        for dev in ("cpu", "gpu"):
-            if dev in best:
-                nprobe, qps, r = best[dev]
-                out.append(f"- {dev.upper()}: {qps:,.0f} QPS at recall@10 {r:.4f} (nprobe={nprobe})")
-            else:
-                out.append(f"- {dev.upper()}: recall@10 0.95 not reached")
-        out.append("")
+        sweep(out, "nprobe", [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= nlist], gt,
+              len(xq), lambda nprobe, dev: idx.search(xq, k=10, nprobe=nprobe, device=dev))
 
 
 def main(argv=None):

@@ -130,13 +130,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const Float
     py::gil_scoped_release nogil;
     idx.search_gpu(dev, qp, nq, p, sp, lut == "fp16" ? LutType::FP16 : LutType::FP32, dp, ip, &st);
   }
-  py::dict stats;
-  stats["distance_evals"] = st.distance_evals;
-  stats["nodes_visited"] = st.nodes_visited;
-  stats["lists_probed"] = st.nodes_visited;
-  stats["allowed"] = st.allowed;
-  static const char* plans[] = {"ivf", "brute_force", "filtered_ivf"};
-  stats["plan"] = plans[st.plan < 0 || st.plan > 2 ? 0 : st.plan];
+  py::dict stats = ivf_stats_dict(st);
   stats["lut"] = lut;
   return py::make_tuple(D, I, stats);
 }

@@ -41,14 +41,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int npro
     py::gil_scoped_release nogil;
     idx.search_ivf(qp, nq, p, sp, dp, ip, &st);
   }
-  py::dict stats;
-  stats["distance_evals"] = st.distance_evals;
-  stats["nodes_visited"] = st.nodes_visited;
-  stats["lists_probed"] = st.nodes_visited;
-  stats["allowed"] = st.allowed;
-  static const char* plans[] = {"ivf", "brute_force", "filtered_ivf"};
-  stats["plan"] = plans[st.plan];
-  return py::make_tuple(D, I, stats);
+  return py::make_tuple(D, I, ivf_stats_dict(st));
 }
 
 py::dict memory_dict(const IvfPqMemory& m) {

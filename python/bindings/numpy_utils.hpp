@@ -47,4 +47,16 @@ inline Filter make_filter(const std::optional<IdArray>& allow_ids,
   return f;
 }
 
+// The stats of an IVF-PQ search as the dict of last_search_info (CPU or GPU path).
+inline py::dict ivf_stats_dict(const SearchStats& st) {
+  static const char* plans[] = {"ivf", "brute_force", "filtered_ivf"};
+  py::dict stats;
+  stats["distance_evals"] = st.distance_evals;
+  stats["nodes_visited"] = st.nodes_visited;
+  stats["lists_probed"] = st.nodes_visited;
+  stats["allowed"] = st.allowed;
+  stats["plan"] = plans[st.plan < 0 || st.plan > 2 ? 0 : st.plan];
+  return stats;
+}
+
 }  // namespace warpsearch::bindings

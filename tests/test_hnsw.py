@@ -140,6 +140,28 @@ def test_integer_data_codes_are_lossless():
     np.testing.assert_allclose(D2[hit2], Dg2[hit2], rtol=1e-5, atol=1e-2)
 
 
+@pytest.mark.parametrize("step, query_shift", [(0.5, 0.3), (1.0, 0.0), (1.0, 3e4)])
+def test_uniform_grid_l2_walk(step, query_shift):
+    """Data on one grid step for every dimension: the L2 walk scores codes without
+    stored norms (query in code units, int16 weights). Queries off the grid, and
+    queries so far from the data that the int16 form cannot hold them (the walk then
+    falls back to the dot product and norms), still find the exact neighbours."""
+    rng = np.random.default_rng(17)
+    centres = rng.integers(30, 220, size=(12, 48))
+    xb = np.clip(centres[rng.integers(0, 12, 4000)] + rng.normal(0, 20, (4000, 48)), 0, 255)
+    xb[:2] = [[0] * 48, [255] * 48]  # every dimension spans the full code range
+    xb = np.rint(xb).astype(np.float32) * step
+    xq = np.clip(centres[rng.integers(0, 12, 100)] + rng.normal(0, 20, (100, 48)), 0, 255)
+    xq = (xq * step + query_shift).astype(np.float32)
+    idx = ws.HNSWIndex(dim=48, metric="l2", M=16, ef_construction=100)
+    idx.add(xb)
+    Dg, gt = exact_knn(xb, xq, K, "l2")
+    D, I = idx.search(xq, k=K, ef=128)
+    assert recall_at_k(I, gt) >= 0.98
+    hit = I == gt
+    np.testing.assert_allclose(D[hit], Dg[hit], rtol=1e-4, atol=1e-2)
+
+
 def test_single_query_and_k_larger_than_n():
     x = make_clustered(30, 8, seed=1)
     idx = ws.HNSWIndex(dim=8, metric="l2")

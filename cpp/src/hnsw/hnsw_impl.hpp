@@ -41,6 +41,12 @@ struct QueryCtx {
   // stored vector being inserted, with extra coordinate qa.
   bool node = false;
   float qa = 0.f;
+  // L2 with one scale s for every dimension: the walk reads no code norm. w16 then
+  // holds 2^(shift+1) * u for the query u in code units, and the traversal distance is
+  // fb + fa * l2_u8s16(code, w16, shift) with fa = s^2 / 2^shift and fb = s^2 |u|^2.
+  int shift = -1;
+  float fa = 0.f, fb = 0.f;
+  bool needs_norm = false;  // the traversal distance reads cnorm
 };
 
 using Cand = std::pair<float, std::uint32_t>;
@@ -75,6 +81,14 @@ struct HnswGraph {
 
   bool sq_trained = false;
   std::vector<float> vmin, vscale;
+  float uscale = 0.f;  // the scale of every dimension when they are all equal, else 0
+  void update_uniform() {
+    uscale = 0.f;
+    if (!sq_trained || vscale.empty() || !(vscale[0] > 0.f)) return;
+    for (float v : vscale)
+      if (v != vscale[0]) return;
+    uscale = vscale[0];
+  }
   // Every stored vector equals its decoded code (integer data on the unit grid):
   // exact distances then read the codes, a quarter of the float vectors' bytes.
   bool codes_exact = true;
@@ -127,6 +141,7 @@ struct HnswGraph {
   void prepare_node(QueryCtx& c, std::size_t s) const {
     prepare(c, vec(s));
     c.node = mips;
+    c.needs_norm = p.quantized && (is_l2() ? c.shift < 0 : mips);
     if (mips) {
       c.qn = xnorm[s];
       c.qa = aug[s];
@@ -156,6 +171,34 @@ struct HnswGraph {
     }
     c.qc = qc;
     c.qn = qn;
+    prepare_fused_l2(c, q);
+    c.needs_norm = is_l2() && c.shift < 0;
+  }
+  // The fused L2 form when every dimension has the same scale and the query is close
+  // enough to the data's range for the int16/int32 bounds of l2_u8s16 (else shift = -1
+  // and the walk uses the dot product and the stored norm).
+  void prepare_fused_l2(QueryCtx& c, const float* q) const {
+    c.shift = -1;
+    if (!is_l2() || !(uscale > 0.f)) return;
+    double umax = 0.0, uu = 0.0;
+    for (std::size_t j = 0; j < d; ++j) {
+      const double u = (double(q[j]) - double(vmin[j])) / double(uscale);
+      umax = std::max(umax, std::abs(u));
+      uu += u * u;
+    }
+    for (int f = 7; f >= 0; --f) {
+      const double t = double(1 << f) * (255.0 + 2.0 * umax) + 1.0;  // bound on |(c << f) - w|
+      if (t <= 32767.0 && double(cs) * 255.0 * t < 2147483647.0) {
+        c.shift = f;
+        break;
+      }
+    }
+    if (c.shift < 0) return;
+    const double m = double(2 << c.shift) / double(uscale);
+    for (std::size_t j = 0; j < d; ++j)
+      c.w16[j] = std::int16_t(std::lrint((double(q[j]) - double(vmin[j])) * m));
+    c.fa = float(double(uscale) * double(uscale) / double(1 << c.shift));
+    c.fb = float(double(uscale) * double(uscale) * uu);
   }
   float from_dot(const QueryCtx& c, std::int32_t dot, std::size_t s) const {
     const float ip = c.qc + c.alpha * float(dot);
@@ -181,6 +224,7 @@ struct HnswGraph {
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
   float tdist(const QueryCtx& c, std::size_t s) const {
     if (!p.quantized) return exact_ctx(c, s);
+    if (c.shift >= 0) return fused_l2(c, kernels().l2_u8s16(code(s), c.w16.data(), cs, c.shift));
     return from_dot(c, kernels().dot_u8s16(code(s), c.w16.data(), cs), s);
   }
   void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
@@ -189,15 +233,24 @@ struct HnswGraph {
       return;
     }
     std::int32_t dots[4];
+    if (c.shift >= 0) {
+      kernels().l2_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cs,
+                            c.shift, dots);
+      for (int i = 0; i < 4; ++i) out[i] = fused_l2(c, dots[i]);
+      return;
+    }
     kernels().dot_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cs, dots);
     for (int i = 0; i < 4; ++i) out[i] = from_dot(c, dots[i], s[i]);
   }
-  void prefetch(std::size_t s) const {
+  static float fused_l2(const QueryCtx& c, std::int32_t v) {
+    return std::max(0.f, c.fb + c.fa * float(v));
+  }
+  void prefetch(const QueryCtx& c, std::size_t s) const {
     const char* p0 = p.quantized ? reinterpret_cast<const char*>(code(s))
                                  : reinterpret_cast<const char*>(vec(s));
     const std::size_t bytes = p.quantized ? cs : d * sizeof(float);
     for (std::size_t o = 0; o < bytes && o < 512; o += 64) __builtin_prefetch(p0 + o);
-    if (p.quantized) __builtin_prefetch(&cnorm[s]);
+    if (c.needs_norm) __builtin_prefetch(&cnorm[s]);
   }
 
   // Encodes slot s; true when the code reproduces the vector exactly.

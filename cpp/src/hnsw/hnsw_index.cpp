@@ -219,6 +219,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
         }, 1024);
         g.codes_exact = exact.load();
       }
+      g.update_uniform();
     }
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t s = slots[i];
@@ -406,6 +407,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   if (g.p.quantized && g.sq_trained) {
     g.vmin = r.vec<float>("sq_min", d);
     g.vscale = r.vec<float>("sq_scale", d);
+    g.update_uniform();
     for (std::size_t s = 0; s < ns; ++s)
       if (g.state[s] != detail::kFree && !g.encode(s)) g.codes_exact = false;
   }

@@ -42,7 +42,7 @@ Cand HnswGraph::descend(const QueryCtx& c, int from, int to) const {
     while (changed) {
       changed = false;
       const std::size_t n = read_list(ll(cur, level), R, buf);
-      for (std::size_t i = 0; i < n; ++i) prefetch(buf[i]);
+      for (std::size_t i = 0; i < n; ++i) prefetch(c, buf[i]);
       float dist4[4];
       for (std::size_t i = 0; i < n; i += 4) {  // batches of 4 (the last one padded)
         const std::uint32_t b4[4] = {buf[i], buf[std::min(i + 1, n - 1)],
@@ -133,7 +133,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
             std::atomic_ref<const std::uint32_t>(l1[0]).load(std::memory_order_relaxed), maxn);
         for (std::size_t i = 0; i < n1; ++i) {
           const std::uint32_t s = std::atomic_ref<const std::uint32_t>(l1[1 + i]).load(std::memory_order_relaxed);
-          if (!vis.test(s)) prefetch(s);
+          if (!vis.test(s)) prefetch(c, s);
         }
       }
     }
@@ -144,7 +144,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       const std::uint32_t s = nb[i];
       if (vis.test_set(s)) continue;
       todo[m++] = s;
-      prefetch(s);
+      prefetch(c, s);
     }
     evals += m;
     std::size_t i = 0;
@@ -215,7 +215,7 @@ void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int lev
       if (!two_hop || ok(s)) {
         if (vis.test_set(s)) continue;
         todo.push_back(s);
-        prefetch(s);
+        prefetch(c, s);
         continue;
       }
       // Filtered out: step through it to its eligible neighbours. It is marked
@@ -226,7 +226,7 @@ void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int lev
         const std::uint32_t s2 = hop[j];
         if (ok(s2) && !vis.test_set(s2)) {
           todo.push_back(s2);
-          prefetch(s2);
+          prefetch(c, s2);
         }
       }
     }

@@ -28,6 +28,14 @@ struct Kernels {
   void (*dot_u8s16_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
                        const std::uint8_t* c3, const std::int16_t* w, std::size_t n,
                        std::int32_t* out);
+  // sum_i c[i] * ((c[i] << shift) - w[i]) over n entries (n a multiple of 64, zero
+  // padded), exact in every ISA: with w = 2^(shift+1) * u it is 2^shift * (|u - c|^2 - |u|^2),
+  // a squared L2 distance in code units that needs no stored code norm. The caller keeps
+  // every (c << shift) - w inside int16 and the sum inside int32.
+  std::int32_t (*l2_u8s16)(const std::uint8_t* c, const std::int16_t* w, std::size_t n, int shift);
+  void (*l2_u8s16_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
+                      const std::uint8_t* c3, const std::int16_t* w, std::size_t n, int shift,
+                      std::int32_t* out);
   int max_q;  // queries one dot_panel call takes (sized to the register file)
   // Dot products of nq (<= max_q) queries (row-major, stride ldq) with one panel of kPanel
   // vectors: out[i * kPanel + lane].

@@ -129,9 +129,9 @@ def test_flat_same_results_at_every_simd_level(restore_simd, metric, dim):
         np.testing.assert_allclose(D, ref, rtol=1e-4, atol=1e-3, err_msg=f"level {level}")
 
 
-@pytest.mark.parametrize("quantized", [True, False])
+@pytest.mark.parametrize("quantized, sq_bits", [(True, 8), (True, 4), (False, None)])
 @pytest.mark.parametrize("metric", METRICS)
-def test_hnsw_same_results_at_every_simd_level(restore_simd, metric, quantized):
+def test_hnsw_same_results_at_every_simd_level(restore_simd, metric, quantized, sq_bits):
     dim = 48
     xb = make_clustered(4000, dim, seed=4)
     xq = make_queries(100, dim, seed=4)
@@ -140,7 +140,8 @@ def test_hnsw_same_results_at_every_simd_level(restore_simd, metric, quantized):
     for build_level in (levels[0], levels[-1]):
         # an index built with one ISA is searched with every ISA
         _core.set_simd_level(build_level)
-        idx = ws.HNSWIndex(dim=dim, metric=metric, quantized=quantized, ef_construction=100)
+        idx = ws.HNSWIndex(dim=dim, metric=metric, quantized=quantized, ef_construction=100,
+                           sq_bits=sq_bits)
         idx.add(xb)
         ref = None
         for level in levels:

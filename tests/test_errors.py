@@ -192,7 +192,11 @@ def test_bad_dim(kind_, dim, exc):
                                           ({"M": 8.0}, TypeError, "M"),
                                           ({"ef_construction": 0}, ValueError, "ef_construction"),
                                           ({"quantized": "yes"}, TypeError, "quantized"),
-                                          ({"seed": -1}, TypeError, "seed")])
+                                          ({"seed": -1}, TypeError, "seed"),
+                                          ({"sq_bits": 6}, ValueError, "sq_bits"),
+                                          ({"sq_bits": 0}, ValueError, "sq_bits"),
+                                          ({"sq_bits": 4.0}, TypeError, "sq_bits"),
+                                          ({"sq_bits": True}, TypeError, "sq_bits")])
 def test_bad_hnsw_params(kw, exc, match):
     with pytest.raises(exc, match=match):
         ws.HNSWIndex(dim=4, **kw)

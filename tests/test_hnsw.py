@@ -162,6 +162,51 @@ def test_uniform_grid_l2_walk(step, query_shift):
     np.testing.assert_allclose(D[hit], Dg[hit], rtol=1e-4, atol=1e-2)
 
 
+def _low_rank(n, dim, rank=8, seed=3):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, rank)) @ rng.standard_normal((rank, dim))).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_4bit_codes_recall(metric):
+    """4-bit traversal codes (half the bytes per distance) keep recall on data they
+    suit: the calibrated re-rank absorbs their coarser ranking."""
+    x = _low_rank(10_200, 128)
+    xb, xq = x[:10_000], x[10_000:]
+    idx = ws.HNSWIndex(dim=128, metric=metric, sq_bits=4, ef_construction=100)
+    idx.add(xb)
+    assert idx.sq_bits == 4
+    _, gt = exact_knn(xb, xq, K, metric)
+    D, I = idx.search(xq, k=K, ef=128)
+    _valid_rows(I, np.arange(len(xb)))
+    _assert_recall(I, gt)
+    # a later add outside the trained range widens the 4-bit grid and re-encodes
+    far = xb[:50] * 1.3
+    idx.add(far, ids=np.arange(len(xb), len(xb) + 50))
+    _, gt2 = exact_knn(np.vstack([xb, far]), xq, K, metric)
+    _, I2 = idx.search(xq, k=K, ef=128)
+    _assert_recall(I2, gt2)
+
+
+@pytest.mark.parametrize("xb, expected", [
+    (_low_rank(3000, 256), 4),  # smooth high-dimensional data: 4-bit codes rank it well
+    (make_clustered(3000, 16, seed=2), 8),  # few dimensions: 4 bits would reorder neighbours
+    (np.random.default_rng(4).integers(0, 256, (3000, 64)).astype(np.uint8), 8),  # lossless grid
+    (_low_rank(500, 256), 8),  # too small to judge: the default width
+])
+def test_code_width_chosen_from_data(xb, expected):
+    idx = ws.HNSWIndex(dim=xb.shape[1], metric="l2", ef_construction=64)
+    assert idx.sq_bits is None
+    idx.add(xb[:-200])
+    assert idx.sq_bits == expected
+    idx.add(xb[-200:])  # fixed once chosen
+    assert idx.sq_bits == expected
+    xq = xb[:50].astype(np.float32) + 0.01
+    _, gt = exact_knn(xb.astype(np.float32), xq, K, "l2")
+    _, I = idx.search(xq, k=K, ef=64)
+    assert recall_at_k(I, gt, K) >= 0.95
+
+
 def test_single_query_and_k_larger_than_n():
     x = make_clustered(30, 8, seed=1)
     idx = ws.HNSWIndex(dim=8, metric="l2")
@@ -426,12 +471,13 @@ def test_input_dtypes(dtype):
 
 
 # -- persistence --------------------------------------------------------------------
-@pytest.mark.parametrize("quantized", [True, False])
+@pytest.mark.parametrize("quantized, sq_bits", [(True, 8), (True, 4), (False, None)])
 @pytest.mark.parametrize("metric", METRICS)
-def test_save_load_identical(data, metric, quantized, tmp_path):
+def test_save_load_identical(data, metric, quantized, sq_bits, tmp_path):
     xb, xq, _ = data
     n = 6000
-    idx = ws.HNSWIndex(dim=DIM, metric=metric, M=12, ef_construction=80, quantized=quantized)
+    idx = ws.HNSWIndex(dim=DIM, metric=metric, M=12, ef_construction=80, quantized=quantized,
+                       sq_bits=sq_bits)
     ids = np.arange(n, dtype=np.int64) * 3 - 50
     idx.add(xb[:n], ids=ids)
     idx.remove(ids[::7])
@@ -440,6 +486,7 @@ def test_save_load_identical(data, metric, quantized, tmp_path):
     loaded = ws.load_index(path)
     assert isinstance(loaded, ws.HNSWIndex)
     assert (loaded.M, loaded.ef_construction, loaded.quantized) == (12, 80, quantized)
+    assert loaded.sq_bits == idx.sq_bits
     assert (loaded.dim, loaded.metric, len(loaded)) == (DIM, metric, len(idx))
     np.testing.assert_array_equal(np.sort(loaded.ids), np.sort(idx.ids))
     for kw in ({}, {"ef": 128}, {"filter": ids[::3]}):

@@ -371,6 +371,13 @@ def test_memory_estimate_other_indexes(data):
     hnsw.add(xb[:3000])
     assert ws.estimate_memory(3000, DIM, index="hnsw", M=12)["bytes"] == \
         pytest.approx(hnsw.memory_usage(), rel=0.2)
+    hnsw4 = ws.HNSWIndex(DIM, M=12, ef_construction=40, sq_bits=4)
+    hnsw4.add(xb[:3000])
+    est4 = ws.estimate_memory(3000, DIM, index="hnsw", M=12, sq_bits=4)
+    assert est4["bytes"] == pytest.approx(hnsw4.memory_usage(), rel=0.2)
+    assert est4["parts"]["codes"] < ws.estimate_memory(3000, DIM, index="hnsw", M=12)["parts"]["codes"]
+    with pytest.raises(ValueError, match="sq_bits"):
+        ws.estimate_memory(10, 8, index="hnsw", sq_bits=2)
     big = ws.estimate_memory(10**9, 128, index="ivf_pq", nlist=65536, nbits=4)
     assert 35e9 < big["bytes"] < 45e9  # 32-byte codes + 8-byte ids per vector
     with pytest.raises(ValueError):

@@ -113,19 +113,21 @@ void register_index(py::module_& m) {
 
   py::class_<HnswIndex, Index>(m, "HnswIndex")
       .def(py::init([](int dim, const std::string& metric, int M, int ef_construction,
-                       bool quantized, std::uint64_t seed) {
+                       bool quantized, std::uint64_t seed, int sq_bits) {
              HnswParams p;
              p.M = M;
              p.ef_construction = ef_construction;
              p.quantized = quantized;
              p.seed = seed;
+             p.sq_bits = sq_bits;
              return std::make_unique<HnswIndex>(dim, parse_metric(metric), p);
            }),
            py::arg("dim"), py::arg("metric"), py::arg("M"), py::arg("ef_construction"),
-           py::arg("quantized"), py::arg("seed"))
+           py::arg("quantized"), py::arg("seed"), py::arg("sq_bits") = 0)
       .def_property_readonly("M", [](const HnswIndex& i) { return i.params().M; })
       .def_property_readonly("ef_construction", [](const HnswIndex& i) { return i.params().ef_construction; })
       .def_property_readonly("quantized", [](const HnswIndex& i) { return i.params().quantized; })
+      .def_property_readonly("sq_bits", [](const HnswIndex& i) { return i.params().sq_bits; })
       .def("reorder", &HnswIndex::reorder, py::call_guard<py::gil_scoped_release>())
       .def("consolidate", &HnswIndex::consolidate, py::call_guard<py::gil_scoped_release>());
 

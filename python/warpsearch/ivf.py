@@ -217,13 +217,18 @@ def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: i
     return (c, float(obj)) if return_objective else c
 
 
-def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, **_) -> dict:
-    # Level-0 links, vectors, SQ8 codes and norms, labels/levels/state, upper levels
-    # (E[levels] = 1 / (M - 1) per node), the id map.
+def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=None,
+                **_) -> dict:
+    # Level-0 links, vectors, scalar codes and norms, labels/levels/state, upper levels
+    # (E[levels] = 1 / (M - 1) per node), the id map. Codes of an undecided width
+    # (sq_bits=None) are counted at 8 bits, the larger of the two.
     M = as_positive_int(M, "M")
+    if sq_bits not in (None, 4, 8) or isinstance(sq_bits, bool):
+        raise ValueError(f"sq_bits must be 4, 8 or None, got {sq_bits!r}")
     links0 = n * (2 * M + 1) * 4
     vectors = n * dim * 4
-    codes = n * ((dim + 63) // 64 * 64 + 4) if quantized else 0
+    code_bytes = (dim + 63) // 64 * 64 * (sq_bits or 8) // 8
+    codes = n * (code_bytes + 4) if quantized else 0
     upper = n * 24 + int(n * (M + 1) * 4 / max(M - 1, 1))
     other = n * (8 + 1 + 1) + n * 32
     parts = {"links": links0 + upper, "vectors": vectors, "codes": codes, "ids": other}
@@ -238,7 +243,7 @@ def _flat_bytes(n: int, dim: int, **_) -> dict:
 def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
     """Memory an index of ``n`` vectors needs, without building it.
 
-    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``), ``"flat"`` or
+    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``), ``"flat"`` or
     ``"ivf_pq"`` (params ``nlist``, ``m``, ``nbits``, ``refine``, ``metric`` as
     for :class:`IVFPQIndex`, and ``id_map``: count the id-to-location map, about
     21-43 bytes per vector, that an IVF-PQ index builds the first time it looks
@@ -260,7 +265,7 @@ def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
         raise TypeError("index must be a string")
     kind = index.lower()
     if kind == "hnsw":
-        unknown = set(params) - {"M", "quantized", "ef_construction", "metric"}
+        unknown = set(params) - {"M", "quantized", "ef_construction", "metric", "sq_bits"}
         parts = _hnsw_bytes(n, dim, **params)
     elif kind == "flat":
         unknown = set(params) - {"metric"}

@@ -31,7 +31,8 @@ namespace warpsearch {
 struct HnswParams {
   int M = 16;                 ///< links per node on upper levels; 2M on level 0
   int ef_construction = 200;  ///< candidate list size during insertion
-  bool quantized = true;      ///< traverse on 8-bit codes and re-rank exactly
+  bool quantized = true;      ///< traverse on scalar codes and re-rank exactly
+  int sq_bits = 0;            ///< code width, 8 or 4; 0: chosen from the first data added
   std::uint64_t seed = 42;    ///< level assignment
 };
 

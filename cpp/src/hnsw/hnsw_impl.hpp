@@ -63,8 +63,10 @@ struct HnswGraph {
   avector<std::uint32_t> links0;      // cap * (R0 + 1): [count, ids...]
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
   avector<float> vecs;                // cap * d exact vectors (normalized for cosine)
-  std::size_t cs = 0;                 // code stride: d rounded up to 64 bytes, zero padded
-  avector<std::uint8_t> codes;        // cap * cs SQ8 codes (quantized traversal)
+  int bits = 8;                       // bits per code entry: 8 or 4 (see set_bits)
+  std::size_t cd = 0;                 // code entries: d rounded up to 64, zero padded
+  std::size_t cs = 0;                 // code stride in bytes: cd * bits / 8
+  avector<std::uint8_t> codes;        // cap * cs scalar codes (quantized traversal)
   std::vector<float> cnorm;           // |decoded code|^2 per slot
   bool mips = false;                  // metric IP: augmented build space (see QueryCtx)
   float mips_m2 = 0.f;                // M^2 of the augmentation
@@ -82,6 +84,13 @@ struct HnswGraph {
   bool sq_trained = false;
   std::vector<float> vmin, vscale;
   float uscale = 0.f;  // the scale of every dimension when they are all equal, else 0
+  int levels_max() const { return (1 << bits) - 1; }
+  // Sets the code width; the codes are reallocated (so only before anything is encoded).
+  void set_bits(int b) {
+    bits = b;
+    cs = cd * std::size_t(b) / 8;
+    if (p.quantized) codes.assign(cap * cs, 0);
+  }
   void update_uniform() {
     uscale = 0.f;
     if (!sq_trained || vscale.empty() || !(vscale[0] > 0.f)) return;
@@ -151,16 +160,16 @@ struct HnswGraph {
     c.q = q;
     c.node = false;
     if (!p.quantized) return;
-    c.w16.assign(cs, 0);
+    c.w16.assign(cd, 0);
     float qc = 0.f, qn = 0.f, wmax = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
       qc += q[j] * vmin[j];
       qn += q[j] * q[j];
       wmax = std::max(wmax, std::abs(q[j] * vscale[j]));
     }
-    // The largest weight keeps cs * 255 * |w| inside int32 (exact integer sums).
+    // The largest weight keeps cd * levels * |w| inside int32 (exact integer sums).
     const float lim = float(std::clamp<std::int64_t>(
-        std::int64_t(0x7fffffff) / (std::int64_t(cs) * 255), 1, 32767));
+        std::int64_t(0x7fffffff) / (std::int64_t(cd) * levels_max()), 1, 32767));
     const float inv = wmax > 0 ? lim / wmax : 0.f;
     for (std::size_t j = 0; j < d; ++j)
       c.w16[j] = std::int16_t(std::lrint(q[j] * vscale[j] * inv));
@@ -179,7 +188,7 @@ struct HnswGraph {
   // and the walk uses the dot product and the stored norm).
   void prepare_fused_l2(QueryCtx& c, const float* q) const {
     c.shift = -1;
-    if (!is_l2() || !(uscale > 0.f)) return;
+    if (!is_l2() || bits != 8 || !(uscale > 0.f)) return;
     double umax = 0.0, uu = 0.0;
     for (std::size_t j = 0; j < d; ++j) {
       const double u = (double(q[j]) - double(vmin[j])) / double(uscale);
@@ -188,7 +197,7 @@ struct HnswGraph {
     }
     for (int f = 7; f >= 0; --f) {
       const double t = double(1 << f) * (255.0 + 2.0 * umax) + 1.0;  // bound on |(c << f) - w|
-      if (t <= 32767.0 && double(cs) * 255.0 * t < 2147483647.0) {
+      if (t <= 32767.0 && double(cd) * 255.0 * t < 2147483647.0) {
         c.shift = f;
         break;
       }
@@ -208,7 +217,7 @@ struct HnswGraph {
     return c.qn - 2.f * ip + cnorm[s] + t * t;
   }
   // Exact distance from a query context: from the code when codes are lossless.
-  bool exact_from_codes() const { return p.quantized && codes_exact; }
+  bool exact_from_codes() const { return p.quantized && bits == 8 && codes_exact; }
   float exact_query(const QueryCtx& c, std::size_t s) const {
     if (!exact_from_codes()) return exact(c.q, s);
     const float ip = c.qc + kernels().ip_u8(c.wf.data(), code(s), d);
@@ -224,8 +233,9 @@ struct HnswGraph {
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
   float tdist(const QueryCtx& c, std::size_t s) const {
     if (!p.quantized) return exact_ctx(c, s);
-    if (c.shift >= 0) return fused_l2(c, kernels().l2_u8s16(code(s), c.w16.data(), cs, c.shift));
-    return from_dot(c, kernels().dot_u8s16(code(s), c.w16.data(), cs), s);
+    if (c.shift >= 0) return fused_l2(c, kernels().l2_u8s16(code(s), c.w16.data(), cd, c.shift));
+    if (bits == 4) return from_dot(c, kernels().dot_u4s16(code(s), c.w16.data(), cd), s);
+    return from_dot(c, kernels().dot_u8s16(code(s), c.w16.data(), cd), s);
   }
   void tdist4(const QueryCtx& c, const std::uint32_t* s, float* out) const {
     if (!p.quantized) {
@@ -234,12 +244,15 @@ struct HnswGraph {
     }
     std::int32_t dots[4];
     if (c.shift >= 0) {
-      kernels().l2_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cs,
+      kernels().l2_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cd,
                             c.shift, dots);
       for (int i = 0; i < 4; ++i) out[i] = fused_l2(c, dots[i]);
       return;
     }
-    kernels().dot_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cs, dots);
+    if (bits == 4)
+      kernels().dot_u4s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cd, dots);
+    else
+      kernels().dot_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cd, dots);
     for (int i = 0; i < 4; ++i) out[i] = from_dot(c, dots[i], s[i]);
   }
   static float fused_l2(const QueryCtx& c, std::int32_t v) {
@@ -258,12 +271,20 @@ struct HnswGraph {
     const float* v = vec(s);
     bool exact_code = true;
     std::uint8_t* c = &codes[s * cs];
+    const float top = float(levels_max());
+    if (bits == 4) std::memset(c, 0, cs);
     float nn = 0.f;
     for (std::size_t j = 0; j < d; ++j) {
       float t = vscale[j] > 0 ? (v[j] - vmin[j]) / vscale[j] : 0.f;
-      t = t < 0.f ? 0.f : (t > 255.f ? 255.f : t);
-      c[j] = std::uint8_t(t + 0.5f);
-      const float dec = vmin[j] + vscale[j] * float(c[j]);
+      t = t < 0.f ? 0.f : (t > top ? top : t);
+      const std::uint8_t q = std::uint8_t(t + 0.5f);
+      if (bits == 8) {
+        c[j] = q;
+      } else {  // the dot_u4s16 layout: 64 entries per 32 bytes
+        const std::size_t i = j & 63;
+        c[(j >> 6) * 32 + (i & 31)] |= std::uint8_t(i < 32 ? q : q << 4);
+      }
+      const float dec = vmin[j] + vscale[j] * float(q);
       exact_code = exact_code && dec == v[j];
       nn += dec * dec;
     }
@@ -276,6 +297,8 @@ struct HnswGraph {
   }
 
   void grow(std::size_t new_cap);
+  // Code width for the first data added (slots, already stored): 4 or 8 bits.
+  int choose_bits(const std::uint32_t* slots, std::size_t n) const;
   // Greedy descent through the upper levels; returns (dist, slot) on level `to`.
   Cand descend(const QueryCtx& c, int from, int to) const;
   // Best-first search of one level; fills res with up to ef eligible candidates, unsorted.

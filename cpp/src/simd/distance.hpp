@@ -36,6 +36,12 @@ struct Kernels {
   void (*l2_u8s16_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
                       const std::uint8_t* c3, const std::int16_t* w, std::size_t n, int shift,
                       std::int32_t* out);
+  // The dot product for 4-bit codes: n entries in n / 2 bytes, in blocks of 32 bytes
+  // where byte i holds entry i (low nibble) and entry 32 + i (high nibble).
+  std::int32_t (*dot_u4s16)(const std::uint8_t* c, const std::int16_t* w, std::size_t n);
+  void (*dot_u4s16_x4)(const std::uint8_t* c0, const std::uint8_t* c1, const std::uint8_t* c2,
+                       const std::uint8_t* c3, const std::int16_t* w, std::size_t n,
+                       std::int32_t* out);
   int max_q;  // queries one dot_panel call takes (sized to the register file)
   // Dot products of nq (<= max_q) queries (row-major, stride ldq) with one panel of kPanel
   // vectors: out[i * kPanel + lane].

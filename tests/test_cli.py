@@ -128,3 +128,25 @@ def test_bench_build_once_searched_at_each_thread_count(tmp_path, capsys):
     assert res["meta"]["params"]["build_threads"] == 2
     assert all(r["curve"][-1]["recall"] >= 0.95 for r in graph)
     assert "built once with 2 threads" in capsys.readouterr().out
+
+
+def test_bench_interleaved_rounds(tmp_path, capsys):
+    path = tmp_path / "tiny.npz"
+    _tiny_dataset(path, "l2")
+    js = tmp_path / "r.json"
+    rc = main(["bench", str(path), "--engines", "warpsearch,numpy", "--threads", "1,2",
+               "--build-threads", "2", "--interleave", "--ef", "10,64", "--repeat", "2",
+               "--limit", "500", "--json", str(js)])
+    assert rc == 0
+    res = json.loads(js.read_text())
+    graph = [r for r in res["runs"] if r["kind"] == "graph"]
+    exact = [r for r in res["runs"] if r["kind"] == "exact"]
+    assert [r["threads"] for r in graph] == [1, 2]
+    assert sorted((r["threads"], r["engine"]) for r in exact) == [
+        (1, "numpy"), (1, "warpsearch-flat"), (2, "numpy"), (2, "warpsearch-flat")]
+    assert graph[0]["build_s"] == graph[1]["build_s"]
+    assert [p["ef"] for p in graph[0]["curve"]] == [10, 64]
+    assert all(r["curve"][-1]["recall"] >= 0.95 for r in graph)
+    assert all(r["recall"] == 1.0 for r in exact)
+    assert res["meta"]["params"]["interleave"] is True
+    assert "Interleaved timing" in capsys.readouterr().out

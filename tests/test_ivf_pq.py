@@ -91,6 +91,28 @@ def test_refined_distances_are_exact(built, data):
         np.testing.assert_allclose(D, true, rtol=1e-4, atol=1e-3)
 
 
+def test_sq8_refine_is_lossless_on_integer_data():
+    """uint8-valued data (SIFT-like descriptors) gets the unit grid for its sq8 copy:
+    refined distances are exact, and sq8 ranks exactly as fp32 does."""
+    rng = np.random.default_rng(9)
+    centres = rng.integers(20, 200, size=(16, 64))
+    xb = np.clip(centres[rng.integers(0, 16, 6000)] + rng.normal(0, 25, (6000, 64)), 0, 250)
+    xb = np.rint(xb).astype(np.uint8)  # some dimensions span fewer than 256 values
+    xq = xb[:50].astype(np.float32) + 0.5
+    res = {}
+    for refine in ("sq8", "fp32"):
+        idx = ws.IVFPQIndex(64, "l2", nlist=32, m=32, nbits=4, refine=refine)
+        idx.train(xb)
+        idx.add(xb)
+        res[refine] = idx.search(xq, k=10, nprobe=8, refine_factor=8)
+    D, I = res["sq8"]
+    x = xb[I].astype(np.float64)
+    true = ((x - xq[:, None, :].astype(np.float64)) ** 2).sum(-1)
+    np.testing.assert_allclose(D, true, rtol=1e-5, atol=1e-2)
+    np.testing.assert_array_equal(I, res["fp32"][1])
+    np.testing.assert_allclose(D, res["fp32"][0], rtol=1e-5, atol=1e-2)
+
+
 def test_pq_distances_match_reconstruction(built, data):
     # Without a refine store, an 8-bit index returns the exact distance to the PQ
     # reconstruction (centroid + decoded residual), which get_vectors returns.

@@ -398,6 +398,7 @@ class Options:
     k: int = 10
     repeat: int = 3
     build_threads: int | None = None  # build once with this many threads
+    interleave: bool = False  # time graph engines in alternating rounds
 
 
 def _set_openmp_passive() -> str:
@@ -436,13 +437,45 @@ def _build_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int):
 def _run_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int,
                 built=None) -> dict:
     eng, build_s = built or _build_engine(cls, data, opt, threads)
-    nq = len(data.queries)
-    rec = {"engine": eng.name, "kind": eng.kind, "threads": threads, "build_s": build_s}
     efs = opt.efs if eng.kind == "graph" else [0]
-    curve = []
+    points = []
     for ef in efs:
         secs, ids = _best_time(
             lambda ef=ef: eng.search(data.queries, opt.k, max(ef, opt.k), threads), opt.repeat)
+        points.append((ef, secs, ids))
+    return _record(eng, build_s, threads, points, data, opt)
+
+
+def _run_interleaved(built: list, data: Dataset, opt: Options, threads: int) -> list[dict]:
+    """Times the graph engines in rounds: for each ef, each repeat runs every engine
+    once, so slow phases of a shared machine fall on all engines alike."""
+    graph = [(e, b) for e, b in built if e.kind == "graph"]
+    best: dict = {}
+    for ef in opt.efs:
+        for _ in range(opt.repeat):
+            for eng, _b in graph:
+                t0 = time.perf_counter()
+                ids = eng.search(data.queries, opt.k, max(ef, opt.k), threads)
+                secs = time.perf_counter() - t0
+                if secs < best.get((eng.name, ef), (float("inf"),))[0]:
+                    best[(eng.name, ef)] = (secs, ids)
+    runs = []
+    for eng, build_s in built:
+        if eng.kind == "graph":
+            pts = [(ef, *best[(eng.name, ef)]) for ef in opt.efs]
+            runs.append(_record(eng, build_s, threads, pts, data, opt))
+        else:
+            runs.append(_run_engine(type(eng), data, opt, threads, (eng, build_s)))
+    return runs
+
+
+def _record(eng, build_s: float, threads: int, points: list, data: Dataset,
+            opt: Options) -> dict:
+    """The result record of one engine at one thread count from (ef, secs, ids) points."""
+    nq = len(data.queries)
+    rec = {"engine": eng.name, "kind": eng.kind, "threads": threads, "build_s": build_s}
+    curve = []
+    for ef, secs, ids in points:
         pt = {"ef": ef, "recall": recall_at_k(ids, data.gt_ids, opt.k), "qps": nq / secs}
         curve.append(pt)
         where = f"ef={ef} " if eng.kind == "graph" else ""
@@ -512,7 +545,7 @@ def run_benchmark(data: Dataset, opt: Options, command: str = "") -> dict:
                     "metric": data.metric, "subset": data.subset},
         "params": {"M": opt.M, "ef_construction": opt.efc, "k": opt.k, "ef": opt.efs,
                    "threads": opt.threads, "repeat": opt.repeat,
-                   "build_threads": opt.build_threads},
+                   "build_threads": opt.build_threads, "interleave": opt.interleave},
         "notes": notes,
     }
     try:
@@ -523,7 +556,13 @@ def run_benchmark(data: Dataset, opt: Options, command: str = "") -> dict:
         threads_before = None
     runs = []
     try:
-        if opt.build_threads:  # one index per engine, searched at every thread count
+        if opt.interleave:  # every index built once, kept, timed in alternating rounds
+            built = [_build_engine(cls, data, opt, opt.build_threads or max(opt.threads))
+                     for cls in engines]
+            for t in opt.threads:
+                runs += _run_interleaved(built, data, opt, t)
+            del built
+        elif opt.build_threads:  # one index per engine, searched at every thread count
             for cls in engines:
                 built = _build_engine(cls, data, opt, opt.build_threads)
                 runs += [_run_engine(cls, data, opt, t, built) for t in opt.threads]
@@ -585,6 +624,9 @@ def to_markdown(res: dict) -> str:
     if p.get("build_threads"):
         lines.append(f"- Each index built once with {p['build_threads']} threads (the build "
                      "time shown on every row) and searched at each thread count")
+    if p.get("interleave"):
+        lines.append("- Interleaved timing: for each ef, every repeat runs each graph engine "
+                     "once in turn (all indexes in memory), so machine noise falls on all alike")
     devices = sorted({r["device"] for r in res["runs"] if r["engine"].startswith("warpsearch")})
     if devices:
         lines.append(f"- warpsearch device: {', '.join(devices)}")
@@ -676,6 +718,10 @@ def build_parser(prog: str = "python -m warpsearch.bench") -> argparse.ArgumentP
     ap.add_argument("--build-threads", type=_pos_int, default=None,
                     help="build each index once with N threads and search it at every "
                          "--threads count (default: one build per thread count)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="build every index once (with --build-threads, else the largest "
+                         "--threads), keep them all, and time the graph engines in "
+                         "alternating rounds (for noisy shared machines)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--markdown", metavar="PATH", help="write the results as Markdown")
     return ap
@@ -689,7 +735,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m warpsearch.bench"
     data = load_dataset(args.dataset, limit=args.limit, nq=args.nq, k=args.k)
     opt = Options(threads=args.threads, engines=args.engines, M=args.M, efc=args.efc,
                   efs=args.ef, k=args.k, repeat=args.repeat,
-                  build_threads=args.build_threads)
+                  build_threads=args.build_threads, interleave=args.interleave)
     res = run_benchmark(data, opt, command=f"{prog} {shlex.join(argv)}")
     md = to_markdown(res)
     print(md)

@@ -124,8 +124,13 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
         vmin[j] = std::min(vmin[j], x[i * d + j]);
         vmax[j] = std::max(vmax[j], x[i * d + j]);
       }
+    // Integer data whose range spans at most 256 values per dimension (uint8
+    // descriptors such as SIFT) gets the unit grid: its sq8 copy is then lossless.
+    bool unit_grid = true;
+    for (std::size_t i = 0; i < n * d && unit_grid; ++i) unit_grid = x[i] == std::nearbyint(x[i]);
+    for (std::size_t j = 0; j < d && unit_grid; ++j) unit_grid = vmax[j] - vmin[j] <= 255.f;
     vscale.resize(d);
-    for (std::size_t j = 0; j < d; ++j) vscale[j] = (vmax[j] - vmin[j]) / 255.f;
+    for (std::size_t j = 0; j < d; ++j) vscale[j] = unit_grid ? 1.f : (vmax[j] - vmin[j]) / 255.f;
   }
   s.centroids = std::move(cent);
   s.probe_centroids = std::move(probe);

@@ -3,7 +3,9 @@
 """IVF-PQ recall/QPS benchmark: warpsearch IVFPQIndex against faiss-cpu.
 
 Sweeps nprobe x refine factor for each engine and reports, per recall target,
-the best QPS among the configurations that reach it.
+the best QPS among the configurations that reach it, and the ratio to faiss
+fast-scan + RFlat. All engines are built first; each configuration is then timed
+in rounds that run every engine once in turn (best of --repeat kept).
 
     python benchmarks/ivf_bench.py /path/sift-dev.npz --nlist 1024 --threads 2
 
@@ -150,7 +152,7 @@ def main(argv=None):
     kfs = [int(v) for v in a.kfactor.split(",")]
     print(f"# {a.dataset}: base {base.shape}, queries {queries.shape}, metric {metric}, "
           f"nlist {a.nlist}, threads {a.threads}, k {a.k}")
-    summary, builds = {}, {}
+    engines, builds = [], {}
     for key in a.engines.split(","):
         eng = ENGINES[key]()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -160,16 +162,29 @@ def main(argv=None):
         print(f"[{eng.name}] build {wall:.1f}s (cpu {cpu:.1f}s) memory {mem} "
               f"({mem / len(base):.1f} B/vector)")
         builds[eng.name] = (wall, cpu, mem / len(base))
-        pts = []
-        for npb in nprobes:
-            for kf in eng.factors(kfs):
-                secs, ids = best_time(lambda: eng.search(queries, a.k, npb, kf, a.threads), a.repeat,
-                                      clock)
+        engines.append(eng)
+    # Interleaved timing: every repeat of a configuration runs each engine once in turn,
+    # so the slow phases of a shared machine fall on all engines alike.
+    summary = {eng.name: [] for eng in engines}
+    for npb in nprobes:
+        for kf in kfs:
+            todo = [e for e in engines if kf in e.factors(kfs)]
+            best = {e.name: (float("inf"), None) for e in todo}
+            for _ in range(a.repeat):
+                for eng in todo:
+                    t0 = clock()
+                    ids = eng.search(queries, a.k, npb, kf, a.threads)
+                    secs = clock() - t0
+                    if secs < best[eng.name][0]:
+                        best[eng.name] = (secs, ids)
+            for eng in todo:
+                secs, ids = best[eng.name]
                 r, qps = recall(ids, gt, a.k), len(queries) / secs
-                pts.append((r, qps, npb, kf))
+                summary[eng.name].append((r, qps, npb, kf))
                 print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
-                sys.stdout.flush()
-        summary[eng.name] = pts
+            sys.stdout.flush()
+    ref = next((e.name for e in engines if isinstance(e, FaissIVF) and e.refined), None)
+    bests = {}
     print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 | build s (CPU s) | B/vector |\n"
           "|---|---|---|---|---|")
     for name, pts in summary.items():
@@ -178,12 +193,21 @@ def main(argv=None):
             ok = [p for p in pts if p[0] >= target]
             if ok:
                 b = max(ok, key=lambda p: p[1])
+                bests[(name, target)] = b[1]
                 cells.append(f"{b[1]:.0f} (nprobe={b[2]}, kf={b[3]}, r={b[0]:.3f})")
             else:
                 cells.append("not reached")
         wall, cpu, bpv = builds[name]
         print(f"| {name} | {cells[0]} | {cells[1]} | {wall:.1f} ({cpu:.1f}) | {bpv:.1f} |")
-
+    if ref:
+        print(f"\nQPS ratios against {ref} at equal recall:")
+        for name in summary:
+            if name == ref:
+                continue
+            rats = [f"{bests[(name, t)] / bests[(ref, t)]:.2f}x @{t:.2f}"
+                    if (name, t) in bests and (ref, t) in bests else f"n/a @{t:.2f}"
+                    for t in (0.90, 0.95)]
+            print(f"  {name}: {', '.join(rats)}")
 
 if __name__ == "__main__":
     main()

@@ -612,7 +612,7 @@ def to_markdown(res: dict) -> str:
         f"recall@{p['k']} against exact ground truth"
         + (" (recomputed for the subset)" if ds["subset"] else ""),
         f"- Graph engines: M={p['M']}, ef_construction={p['ef_construction']}, float32 vectors "
-        "(warpsearch traverses int8 codes and re-ranks exactly; usearch dtype f32)",
+        "(warpsearch traverses 8- or 4-bit scalar codes, chosen from the data, and re-ranks exactly; usearch dtype f32)",
         f"- QPS: queries / best-of-{p['repeat']} wall time of one batch search of all "
         "queries; QPS at a recall target is interpolated linearly in recall "
         "(`>=` = reached at the smallest ef; n/a = never reached)",

@@ -87,6 +87,11 @@ void HnswGraph::reorder() {
   }
   for (std::size_t s = 0; s < nslots; ++s)
     if (!seen[s]) order.push_back(std::uint32_t(s));
+  // Nodes of the upper levels first, highest level first (BFS order kept inside a level):
+  // every query's descent reads them, and packed together their codes and lists stay
+  // in cache across queries instead of sharing cache lines with cold level-0 nodes.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return levels[a] > levels[b]; });
   std::vector<std::uint32_t> new_of(nslots);
   for (std::size_t i = 0; i < nslots; ++i) new_of[order[i]] = std::uint32_t(i);
 
@@ -97,17 +102,23 @@ void HnswGraph::reorder() {
   avector<std::uint8_t> cc(codes.size());
   std::vector<std::uint8_t> lv(levels.size(), 0), st(state.size(), kFree);
   std::vector<idx_t> lb(labels.size(), -1);
+  // Upper lists are copied into fresh allocations in the new order, one thread: the
+  // lists of the descent's nodes then lie together in memory too.
+  for (std::size_t i = 0; i < nslots && levels[order[i]] > 0; ++i) {
+    const std::size_t o = order[i];
+    up[i].assign(upper[o].begin(), upper[o].end());
+    for (int l = 1; l <= int(levels[o]); ++l) {
+      std::uint32_t* u = &up[i][std::size_t(l - 1) * (R + 1)];
+      for (std::size_t j = 0; j < u[0]; ++j) u[1 + j] = new_of[u[1 + j]];
+    }
+  }
   parallel_for(nslots, [&](std::size_t i, int) {
     const std::size_t o = order[i];
     const std::uint32_t* src = ll0(o);
     std::uint32_t* dst = &l0[i * (R0 + 1)];
     dst[0] = src[0];
     for (std::size_t j = 0; j < src[0]; ++j) dst[1 + j] = new_of[src[1 + j]];
-    up[i] = std::move(upper[o]);
-    for (int l = 1; l <= int(levels[o]); ++l) {
-      std::uint32_t* u = &up[i][std::size_t(l - 1) * (R + 1)];
-      for (std::size_t j = 0; j < u[0]; ++j) u[1 + j] = new_of[u[1 + j]];
-    }
+    if (levels[o] == 0) up[i] = std::move(upper[o]);
     std::copy(vec(o), vec(o) + d, &vv[i * d]);
     if (p.quantized) {
       std::copy(code(o), code(o) + cs, &cc[i * cs]);

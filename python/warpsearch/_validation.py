@@ -47,6 +47,17 @@ def as_positive_int(value, name: str) -> int:
     return value
 
 
+def check_sq_bits(sq_bits) -> int:
+    """HNSW code width: 4 or 8, or None (chosen from the data), returned as 0."""
+    if sq_bits is None:
+        return 0
+    if isinstance(sq_bits, (bool, np.bool_)) or not isinstance(sq_bits, numbers.Integral):
+        raise TypeError(f"sq_bits must be 4, 8 or None, got {sq_bits!r}")
+    if sq_bits not in (4, 8):
+        raise ValueError(f"sq_bits must be 4, 8 or None, got {sq_bits}")
+    return int(sq_bits)
+
+
 def _numeric_array(x, name: str) -> np.ndarray:
     if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: device arrays need a CUDA build of warpsearch with a GPU; "

@@ -18,6 +18,7 @@ from ._validation import (
     as_positive_int,
     check_choice,
     check_metric,
+    check_sq_bits,
 )
 
 __all__ = ["FlatIndex", "HNSWIndex", "load_index"]
@@ -275,13 +276,10 @@ class HNSWIndex(_IndexBase):
             raise TypeError("quantized must be a bool")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError("seed must be a non-negative integer")
-        if sq_bits is not None and (isinstance(sq_bits, bool) or not isinstance(sq_bits, (int, np.integer))):
-            raise TypeError(f"sq_bits must be 4, 8 or None, got {sq_bits!r}")
-        if sq_bits is not None and sq_bits not in (4, 8):
-            raise ValueError(f"sq_bits must be 4, 8 or None, got {sq_bits}")
+        sq_bits = check_sq_bits(sq_bits)
         self._impl = _core.HnswIndex(as_positive_int(dim, "dim"), check_metric(metric), M,
                                      as_positive_int(ef_construction, "ef_construction"),
-                                     bool(quantized), int(seed), int(sq_bits or 0))
+                                     bool(quantized), int(seed), sq_bits)
 
     @property
     def M(self) -> int:

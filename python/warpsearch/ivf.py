@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _core
 from ._device import device_index, is_device_array, resolve_device
-from ._validation import as_filter, as_matrix, as_positive_int, check_choice, check_metric
+from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
+                          check_sq_bits)
 from .index import _WRAPPERS, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
@@ -223,8 +224,7 @@ def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=N
     # (E[levels] = 1 / (M - 1) per node), the id map. Codes of an undecided width
     # (sq_bits=None) are counted at 8 bits, the larger of the two.
     M = as_positive_int(M, "M")
-    if sq_bits not in (None, 4, 8) or isinstance(sq_bits, bool):
-        raise ValueError(f"sq_bits must be 4, 8 or None, got {sq_bits!r}")
+    sq_bits = check_sq_bits(sq_bits)
     links0 = n * (2 * M + 1) * 4
     vectors = n * dim * 4
     code_bytes = (dim + 63) // 64 * 64 * (sq_bits or 8) // 8

@@ -159,6 +159,8 @@ struct HnswGraph {
   void prepare(QueryCtx& c, const float* q) const {
     c.q = q;
     c.node = false;
+    c.shift = -1;  // the context is per thread and shared by every index it searches
+    c.needs_norm = false;
     if (!p.quantized) return;
     c.w16.assign(cd, 0);
     float qc = 0.f, qn = 0.f, wmax = 0.f;

@@ -106,10 +106,22 @@ void register_index(py::module_& m) {
       .def("reconstruct", &reconstruct, py::arg("ids"));
 
   py::class_<FlatIndex, Index>(m, "FlatIndex")
-      .def(py::init([](int dim, const std::string& metric) {
-             return std::make_unique<FlatIndex>(dim, parse_metric(metric));
+      .def(py::init([](int dim, const std::string& metric, const std::string& storage,
+                       const std::string& refine) {
+             return std::make_unique<FlatIndex>(dim, parse_metric(metric), parse_storage(storage),
+                                                parse_refine(refine));
            }),
-           py::arg("dim"), py::arg("metric"));
+           py::arg("dim"), py::arg("metric"), py::arg("storage") = "fp32", py::arg("refine") = "none")
+      .def_property_readonly("storage", [](const FlatIndex& i) { return storage_name(i.storage()); })
+      .def_property_readonly("refine", [](const FlatIndex& i) { return refine_name(i.refine()); })
+      .def_property_readonly("bytes_per_vector", &FlatIndex::bytes_per_vector)
+      .def("train", [](FlatIndex& idx, const FloatArray& x) {
+             expect_matrix(x, idx.dim(), "vectors");
+             const float* xp = x.data();
+             const std::size_t n = std::size_t(x.shape(0));
+             py::gil_scoped_release nogil;
+             idx.train(xp, n);
+           }, py::arg("x"));
 
   py::class_<HnswIndex, Index>(m, "HnswIndex")
       .def(py::init([](int dim, const std::string& metric, int M, int ef_construction,

@@ -12,7 +12,7 @@ from . import _core
 from ._device import device_index, is_device_array, resolve_device
 from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
                           check_sq_bits)
-from .index import _WRAPPERS, _IndexBase
+from .index import _WRAPPERS, FLAT_REFINE_MODES, STORAGE_MODES, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
 
@@ -235,15 +235,28 @@ def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=N
     return parts
 
 
-def _flat_bytes(n: int, dim: int, **_) -> dict:
+def _flat_bytes(n: int, dim: int, storage: str = "fp32", refine=None, **_) -> dict:
+    storage = check_choice(storage, "storage", STORAGE_MODES)
+    if refine is None:
+        refine = "fp32" if storage == "binary" else "none"
+    refine = check_choice(refine, "refine", FLAT_REFINE_MODES)
+    if storage == "fp32" and refine != "none":
+        raise ValueError(f"refine={refine!r} needs a compressed storage (fp32 vectors are exact)")
     rows = (n + 15) // 16 * 16
-    return {"vectors": rows * dim * 4 + rows * 4, "ids": n * 8 + n * 32}
+    code = {"fp32": 4 * dim, "fp16": 2 * dim, "sq8": dim, "sq4": (dim + 1) // 2,
+            "binary": 8 * ((dim + 63) // 64) + 8}[storage]
+    ref = {"none": 0, "sq8": dim, "fp16": 2 * dim, "fp32": 4 * dim}[refine]
+    parts = {"vectors": rows * code + rows * 4, "ids": n * 8 + n * 32}
+    if ref:
+        parts["refine"] = rows * ref
+    return parts
 
 
 def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
     """Memory an index of ``n`` vectors needs, without building it.
 
-    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``), ``"flat"`` or
+    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``), ``"flat"``
+    (params ``storage``, ``refine`` as for :class:`FlatIndex`) or
     ``"ivf_pq"`` (params ``nlist``, ``m``, ``nbits``, ``refine``, ``metric`` as
     for :class:`IVFPQIndex`, and ``id_map``: count the id-to-location map, about
     21-43 bytes per vector, that an IVF-PQ index builds the first time it looks
@@ -268,8 +281,8 @@ def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
         unknown = set(params) - {"M", "quantized", "ef_construction", "metric", "sq_bits"}
         parts = _hnsw_bytes(n, dim, **params)
     elif kind == "flat":
-        unknown = set(params) - {"metric"}
-        parts = _flat_bytes(n, dim)
+        unknown = set(params) - {"metric", "storage", "refine"}
+        parts = _flat_bytes(n, dim, **params)
     elif kind in ("ivf_pq", "ivfpq"):
         unknown = set(params) - {"nlist", "m", "nbits", "refine", "metric", "id_map"}
         m, nbits = _check_pq(dim, params.get("m"), params.get("nbits", 8))

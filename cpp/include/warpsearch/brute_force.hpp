@@ -3,6 +3,13 @@
 #pragma once
 /**
  * @brief Exact (flat) index: blocked, threaded distance computation fused with top-k.
+ *
+ * Storage::FP32 keeps the vectors as given (exact search). FP16, SQ8 and SQ4 keep
+ * compressed codes and search them exactly as decoded; SQ8/SQ4 ranges are fitted to the
+ * first data (train or the first add) and widened, re-encoding the stored rows, when
+ * later data falls outside. Binary keeps one bit per dimension and ranks by an
+ * estimate. With a refine copy (sq8, fp16, fp32) the best SearchParams::rerank
+ * candidates (default 4 * k) of the compressed scan are re-ranked on that copy.
  * @code
  * warpsearch::FlatIndex flat(384, warpsearch::Metric::Cosine);
  * flat.add(x, n, ids);
@@ -22,8 +29,16 @@ struct FlatStorage;
 
 class FlatIndex final : public Index {
  public:
-  FlatIndex(int dim, Metric metric);
+  FlatIndex(int dim, Metric metric, Storage storage = Storage::FP32, Refine refine = Refine::None);
   ~FlatIndex() override;
+
+  Storage storage() const;
+  Refine refine() const;
+  /** @brief Bytes stored per vector (codes plus refine copy), excluding ids. */
+  std::size_t bytes_per_vector() const;
+  /** @brief Fits the storage (and refine) quantizers to n vectors without adding them;
+   *  only on an empty index. Optional: the first add trains otherwise. */
+  void train(const float* x, std::size_t n);
 
   std::size_t size() const override;
   std::string type_name() const override { return "flat"; }

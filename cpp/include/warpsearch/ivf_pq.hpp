@@ -31,12 +31,6 @@
 
 namespace warpsearch {
 
-/** @brief Exact copies kept for re-ranking. */
-enum class Refine : std::uint32_t { None = 0, SQ8 = 1, FP16 = 2, FP32 = 3 };
-
-Refine parse_refine(const std::string& name);
-const char* refine_name(Refine r);
-
 struct IvfPqParams {
   int nlist = 1024;                   ///< coarse cells
   int m = 0;                          ///< sub-quantizers; 0: dim/2 (dim when dim is odd)

@@ -18,6 +18,19 @@ enum class Metric : std::uint32_t { L2 = 0, IP = 1, Cosine = 2 };
 Metric parse_metric(const std::string& name);
 const char* metric_name(Metric m);
 
+/** @brief How an index keeps its vectors: float32, float16, per-dimension scalar
+ *  quantization on 8 or 4 bits, or 1 bit per dimension (sign around the data mean). */
+enum class Storage : std::uint32_t { FP32 = 0, FP16 = 1, SQ8 = 2, SQ4 = 3, Binary = 4 };
+
+Storage parse_storage(const std::string& name);
+const char* storage_name(Storage s);
+
+/** @brief A second copy of the vectors kept only to re-rank candidates. */
+enum class Refine : std::uint32_t { None = 0, SQ8 = 1, FP16 = 2, FP32 = 3 };
+
+Refine parse_refine(const std::string& name);
+const char* refine_name(Refine r);
+
 /** @brief Which ids a search may return: an id list, or a boolean mask indexed by id.
  *  The index turns it into a bitset over its slots under the same lock as the search. */
 struct Filter {
@@ -34,7 +47,7 @@ struct Filter {
 struct SearchParams {
   int k = 10;
   int ef = 64;       ///< HNSW candidate list size (raised to k when smaller)
-  int rerank = -1;   ///< candidates re-ranked exactly; -1: the whole candidate list
+  int rerank = -1;   ///< candidates re-ranked exactly; -1: the index's default
   Filter filter;
 };
 

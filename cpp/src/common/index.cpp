@@ -31,6 +31,46 @@ const char* metric_name(Metric m) {
   return "?";
 }
 
+Refine parse_refine(const std::string& name) {
+  if (name == "none") return Refine::None;
+  if (name == "sq8") return Refine::SQ8;
+  if (name == "fp16") return Refine::FP16;
+  if (name == "fp32") return Refine::FP32;
+  WS_EXPECTS(false, "unknown refine '", name, "' (expected 'none', 'sq8', 'fp16' or 'fp32')");
+  return Refine::None;
+}
+
+const char* refine_name(Refine r) {
+  switch (r) {
+    case Refine::None: return "none";
+    case Refine::SQ8: return "sq8";
+    case Refine::FP16: return "fp16";
+    case Refine::FP32: return "fp32";
+  }
+  return "?";
+}
+
+Storage parse_storage(const std::string& name) {
+  if (name == "fp32") return Storage::FP32;
+  if (name == "fp16") return Storage::FP16;
+  if (name == "sq8") return Storage::SQ8;
+  if (name == "sq4") return Storage::SQ4;
+  if (name == "binary") return Storage::Binary;
+  WS_EXPECTS(false, "unknown storage '", name, "' (expected 'fp32', 'fp16', 'sq8', 'sq4' or 'binary')");
+  return Storage::FP32;
+}
+
+const char* storage_name(Storage s) {
+  switch (s) {
+    case Storage::FP32: return "fp32";
+    case Storage::FP16: return "fp16";
+    case Storage::SQ8: return "sq8";
+    case Storage::SQ4: return "sq4";
+    case Storage::Binary: return "binary";
+  }
+  return "?";
+}
+
 Index::Index(int dim, Metric metric) : dim_(dim), metric_(metric) {
   WS_EXPECTS(dim > 0 && dim <= 65536, "dim must be in [1, 65536], got ", dim);
 }

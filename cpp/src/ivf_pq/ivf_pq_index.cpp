@@ -28,25 +28,6 @@ const float* prepared(const float* x, std::size_t n, std::size_t d, Metric metri
 
 }  // namespace detail
 
-Refine parse_refine(const std::string& name) {
-  if (name == "none") return Refine::None;
-  if (name == "sq8") return Refine::SQ8;
-  if (name == "fp16") return Refine::FP16;
-  if (name == "fp32") return Refine::FP32;
-  WS_EXPECTS(false, "unknown refine '", name, "' (expected 'none', 'sq8', 'fp16' or 'fp32')");
-  return Refine::None;
-}
-
-const char* refine_name(Refine r) {
-  switch (r) {
-    case Refine::None: return "none";
-    case Refine::SQ8: return "sq8";
-    case Refine::FP16: return "fp16";
-    case Refine::FP32: return "fp32";
-  }
-  return "?";
-}
-
 IvfPqIndex::IvfPqIndex(int dim, Metric metric, const IvfPqParams& params)
     : Index(dim, metric), s_(std::make_unique<detail::IvfPqState>(dim, metric, params)) {}
 

@@ -47,6 +47,17 @@ struct Kernels {
   // vectors: out[i * kPanel + lane].
   void (*dot_panel)(const float* q, std::size_t nq, std::size_t ldq, const float* panel,
                     std::size_t d, float* out);
+  // Storage codecs (quantization/vector_codec.hpp). fp16 -> fp32 of n values.
+  void (*f16_to_f32)(const std::uint16_t* h, std::size_t n, float* out);
+  // out[j] = lo[j] + step[j] * code j; bits 8: code j is byte j; bits 4: byte j / 2,
+  // low nibble for even j.
+  void (*sq_decode)(const std::uint8_t* c, int bits, const float* lo, const float* step,
+                    std::size_t d, float* out);
+  // Binary codes of nrows rows (stride bytes apart, 8-byte aligned): pc[r] = popcount of
+  // row r's `words` 64-bit words and sum[r] = sum_k 2^k popcount(plane k & row r) for the
+  // 4 planes of a query, plane k at planes[k * words ...].
+  void (*bin_scan)(const std::uint64_t* planes, const std::uint8_t* codes, std::size_t stride,
+                   std::size_t nrows, std::size_t words, std::uint32_t* pc, std::uint32_t* sum);
 };
 
 const Kernels& kernels();

@@ -125,17 +125,19 @@ void register_index(py::module_& m) {
 
   py::class_<HnswIndex, Index>(m, "HnswIndex")
       .def(py::init([](int dim, const std::string& metric, int M, int ef_construction,
-                       bool quantized, std::uint64_t seed, int sq_bits) {
+                       bool quantized, std::uint64_t seed, int sq_bits, const std::string& storage) {
              HnswParams p;
              p.M = M;
              p.ef_construction = ef_construction;
              p.quantized = quantized;
              p.seed = seed;
              p.sq_bits = sq_bits;
+             p.storage = parse_storage(storage);
              return std::make_unique<HnswIndex>(dim, parse_metric(metric), p);
            }),
            py::arg("dim"), py::arg("metric"), py::arg("M"), py::arg("ef_construction"),
-           py::arg("quantized"), py::arg("seed"), py::arg("sq_bits") = 0)
+           py::arg("quantized"), py::arg("seed"), py::arg("sq_bits") = 0, py::arg("storage") = "fp32")
+      .def_property_readonly("storage", [](const HnswIndex& i) { return storage_name(i.params().storage); })
       .def_property_readonly("M", [](const HnswIndex& i) { return i.params().M; })
       .def_property_readonly("ef_construction", [](const HnswIndex& i) { return i.params().ef_construction; })
       .def_property_readonly("quantized", [](const HnswIndex& i) { return i.params().quantized; })

@@ -26,6 +26,7 @@ __all__ = ["FlatIndex", "HNSWIndex", "load_index"]
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 STORAGE_MODES = ("fp32", "fp16", "sq8", "sq4", "binary")
 FLAT_REFINE_MODES = ("none", "sq8", "fp16", "fp32")
+HNSW_STORAGE_MODES = ("fp32", "fp16")
 
 
 class _IndexBase:
@@ -306,7 +307,11 @@ class HNSWIndex(_IndexBase):
     ranking), or ``None`` to choose at the first ``add``: 4 bits when, on a sample of
     that data, 4-bit codes alone keep at least 90% of the true 10 nearest neighbours
     in their top 10, else 8. ``idx.sq_bits`` reports the width in use (``None`` until
-    it is chosen). The exact float32 vectors are kept either way.
+    it is chosen).
+
+    ``storage`` is how the vectors used for the re-rank and the build are kept:
+    ``"fp32"`` (default) or ``"fp16"`` (half the bytes; values must fit float16,
+    ``|x| <= 65504``; distances are then those of the float16-rounded vectors).
 
     Examples
     --------
@@ -322,7 +327,7 @@ class HNSWIndex(_IndexBase):
 
     def __init__(self, dim: int, metric: str = "l2", M: int = 16, ef_construction: int = 200,
                  quantized: bool = True, seed: int = 42, device: str = "auto",
-                 sq_bits: int | None = None):
+                 sq_bits: int | None = None, storage: str = "fp32"):
         super().__init__(device)
         M = as_positive_int(M, "M")
         if not 2 <= M <= 256:
@@ -332,9 +337,18 @@ class HNSWIndex(_IndexBase):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError("seed must be a non-negative integer")
         sq_bits = check_sq_bits(sq_bits)
+        if isinstance(storage, str) and storage.lower() in STORAGE_MODES[2:]:
+            raise ValueError(f"HNSW storage must be 'fp32' or 'fp16', got {storage!r}: the walk "
+                             "already reads 8/4-bit codes (sq_bits); the stored vectors re-rank")
         self._impl = _core.HnswIndex(as_positive_int(dim, "dim"), check_metric(metric), M,
                                      as_positive_int(ef_construction, "ef_construction"),
-                                     bool(quantized), int(seed), sq_bits)
+                                     bool(quantized), int(seed), sq_bits,
+                                     check_choice(storage, "storage", HNSW_STORAGE_MODES))
+
+    @property
+    def storage(self) -> str:
+        """How the kept vectors are stored: fp32 or fp16."""
+        return self._impl.storage
 
     @property
     def M(self) -> int:

@@ -12,7 +12,7 @@ from . import _core
 from ._device import device_index, is_device_array, resolve_device
 from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
                           check_sq_bits)
-from .index import _WRAPPERS, FLAT_REFINE_MODES, STORAGE_MODES, _IndexBase
+from .index import _WRAPPERS, FLAT_REFINE_MODES, HNSW_STORAGE_MODES, STORAGE_MODES, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
 
@@ -219,14 +219,15 @@ def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: i
 
 
 def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=None,
-                **_) -> dict:
+                storage: str = "fp32", **_) -> dict:
     # Level-0 links, vectors, scalar codes and norms, labels/levels/state, upper levels
     # (E[levels] = 1 / (M - 1) per node), the id map. Codes of an undecided width
     # (sq_bits=None) are counted at 8 bits, the larger of the two.
     M = as_positive_int(M, "M")
     sq_bits = check_sq_bits(sq_bits)
     links0 = n * (2 * M + 1) * 4
-    vectors = n * dim * 4
+    storage = check_choice(storage, "storage", HNSW_STORAGE_MODES)
+    vectors = n * dim * (4 if storage == "fp32" else 2)
     code_bytes = (dim + 63) // 64 * 64 * (sq_bits or 8) // 8
     codes = n * (code_bytes + 4) if quantized else 0
     upper = n * 24 + int(n * (M + 1) * 4 / max(M - 1, 1))
@@ -255,7 +256,7 @@ def _flat_bytes(n: int, dim: int, storage: str = "fp32", refine=None, **_) -> di
 def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
     """Memory an index of ``n`` vectors needs, without building it.
 
-    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``), ``"flat"``
+    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``, ``storage``), ``"flat"``
     (params ``storage``, ``refine`` as for :class:`FlatIndex`) or
     ``"ivf_pq"`` (params ``nlist``, ``m``, ``nbits``, ``refine``, ``metric`` as
     for :class:`IVFPQIndex`, and ``id_map``: count the id-to-location map, about
@@ -278,7 +279,8 @@ def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
         raise TypeError("index must be a string")
     kind = index.lower()
     if kind == "hnsw":
-        unknown = set(params) - {"M", "quantized", "ef_construction", "metric", "sq_bits"}
+        unknown = set(params) - {"M", "quantized", "ef_construction", "metric", "sq_bits",
+                                 "storage"}
         parts = _hnsw_bytes(n, dim, **params)
     elif kind == "flat":
         unknown = set(params) - {"metric", "storage", "refine"}

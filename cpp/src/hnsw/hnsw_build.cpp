@@ -16,7 +16,10 @@ void HnswGraph::grow(std::size_t new_cap) {
   if (new_cap <= cap) return;
   links0.resize(new_cap * (R0 + 1), 0);
   upper.resize(new_cap);
-  vecs.resize(new_cap * d, 0.f);
+  if (half)
+    hvecs.resize(new_cap * d, 0);
+  else
+    vecs.resize(new_cap * d, 0.f);
   if (p.quantized) {
     codes.resize(new_cap * cs, 0);
     cnorm.resize(new_cap, 0.f);
@@ -38,8 +41,9 @@ void HnswGraph::select_neighbors(std::vector<Cand>& cands, std::size_t m) const 
   for (const Cand& c : cands) {
     if (kept.size() >= m) break;
     bool good = true;
+    const float* vc = kept.empty() ? nullptr : vec_of(c.second);
     for (const Cand& r : kept) {
-      if (exact_pair(c.second, r.second) < c.first) {
+      if (exact_pair(vc, c.second, r.second) < c.first) {
         good = false;
         break;
       }
@@ -64,7 +68,8 @@ void HnswGraph::link(std::uint32_t from, std::uint32_t to, float dist, int level
   std::vector<Cand> cands;
   cands.reserve(n + 1);
   cands.emplace_back(dist, to);
-  for (std::size_t i = 0; i < n; ++i) cands.emplace_back(exact_pair(from, l[1 + i]), l[1 + i]);
+  const float* vf = vec_of(from);
+  for (std::size_t i = 0; i < n; ++i) cands.emplace_back(exact_pair(vf, from, l[1 + i]), l[1 + i]);
   std::sort(cands.begin(), cands.end());
   select_neighbors(cands, maxn);
   for (std::size_t i = 0; i < cands.size(); ++i) l[1 + i] = cands[i].second;
@@ -125,7 +130,7 @@ void HnswGraph::insert(std::uint32_t s) {
     if (cands.empty()) continue;
     // Re-score exactly: the graph is built on exact geometry.
     if (p.quantized)
-      for (auto& cd : cands) cd.first = exact_pair(s, cd.second);
+      for (auto& cd : cands) cd.first = exact_pair(c.q, s, cd.second);  // c.q: s as floats
     std::sort(cands.begin(), cands.end());
     cur = cands.front();
     select_neighbors(cands, max_links(l));
@@ -177,7 +182,8 @@ void HnswGraph::consolidate() {
       pool.erase(std::unique(pool.begin(), pool.end()), pool.end());
       std::vector<Cand> cands;
       cands.reserve(pool.size());
-      for (auto v : pool) cands.emplace_back(exact_pair(u, v), v);
+      const float* vu = vec_of(u);
+      for (auto v : pool) cands.emplace_back(exact_pair(vu, u, v), v);
       std::sort(cands.begin(), cands.end());
       select_neighbors(cands, max_links(l));
       for (std::size_t i = 0; i < cands.size(); ++i) lst[1 + i] = cands[i].second;

@@ -18,6 +18,7 @@
 #include "common/aligned.hpp"
 #include "common/bitset.hpp"
 #include "simd/distance.hpp"
+#include "simd/fastscan.hpp"
 #include "warpsearch/hnsw.hpp"
 
 namespace warpsearch::detail {
@@ -47,6 +48,7 @@ struct QueryCtx {
   int shift = -1;
   float fa = 0.f, fb = 0.f;
   bool needs_norm = false;  // the traversal distance reads cnorm
+  std::vector<float> own;   // a stored node decoded to floats (fp16 storage)
 };
 
 using Cand = std::pair<float, std::uint32_t>;
@@ -63,6 +65,8 @@ struct HnswGraph {
   avector<std::uint32_t> links0;      // cap * (R0 + 1): [count, ids...]
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
   avector<float> vecs;                // cap * d exact vectors (normalized for cosine)
+  bool half = false;                  // storage fp16: the vectors are in hvecs, not vecs
+  avector<std::uint16_t> hvecs;       // cap * d (storage fp16)
   int bits = 8;                       // bits per code entry: 8 or 4 (see set_bits)
   std::size_t cd = 0;                 // code entries: d rounded up to 64, zero padded
   std::size_t cs = 0;                 // code stride in bytes: cd * bits / 8
@@ -120,35 +124,63 @@ struct HnswGraph {
     return level == 0 ? ll0(s) : &upper[s][std::size_t(level - 1) * (R + 1)];
   }
   std::size_t max_links(int level) const { return level == 0 ? R0 : R; }
-  const float* vec(std::size_t s) const { return &vecs[s * d]; }
+  // The stored vector of slot s as floats: in vecs, or decoded into buf (d floats).
+  const float* row(std::size_t s, float* buf) const {
+    if (!half) return &vecs[s * d];
+    kernels().f16_to_f32(&hvecs[s * d], d, buf);
+    return buf;
+  }
+  void store_row(std::size_t s, const float* v) {
+    if (!half) {
+      std::copy(v, v + d, &vecs[s * d]);
+      return;
+    }
+    for (std::size_t j = 0; j < d; ++j) hvecs[s * d + j] = float_to_half(v[j]);
+  }
+  // A per-thread buffer of d floats for row().
+  float* scratch() const {
+    thread_local std::vector<float> buf;
+    if (buf.size() < d) buf.resize(d);
+    return buf.data();
+  }
+  float ip_row(const float* q, std::size_t s) const {
+    return half ? fastscan_kernels().ip_f16(q, &hvecs[s * d], d) : kernels().ip(q, &vecs[s * d], d);
+  }
   const std::uint8_t* code(std::size_t s) const { return &codes[s * cs]; }
   std::mutex& lock_of(std::size_t s) { return stripes[s & (kStripes - 1)]; }
 
   float exact(const float* q, std::size_t s) const {
-    const auto& K = kernels();
-    return is_l2() ? K.l2(q, vec(s), d) : -K.ip(q, vec(s), d);
+    if (!is_l2()) return -ip_row(q, s);
+    return half ? fastscan_kernels().l2_f16(q, &hvecs[s * d], d) : kernels().l2(q, &vecs[s * d], d);
   }
   // Distance between two stored vectors: in the augmented space for IP graphs.
-  float exact_pair(std::size_t a, std::size_t b) const {
-    if (!mips) return exact(vec(a), b);
+  float exact_pair(std::size_t a, std::size_t b) const { return exact_pair(vec_of(a), a, b); }
+  // The same with the floats of a given (va = vec_of(a), decoded once for many b).
+  float exact_pair(const float* va, std::size_t a, std::size_t b) const {
+    if (!mips) return exact(va, b);
     const float t = aug[a] - aug[b];
-    return xnorm[a] + xnorm[b] - 2.f * kernels().ip(vec(a), vec(b), d) + t * t;
+    return xnorm[a] + xnorm[b] - 2.f * ip_row(va, b) + t * t;
   }
+  // Slot a as floats: in vecs, or decoded into this thread's scratch (valid until the
+  // next vec_of or scratch use on the thread).
+  const float* vec_of(std::size_t a) const { return half ? row(a, scratch()) : &vecs[a * d]; }
   // Exact distance from a context (query or inserted node) to slot s.
   float exact_ctx(const QueryCtx& c, std::size_t s) const {
     if (!c.node || !mips) return exact(c.q, s);
     const float t = c.qa - aug[s];
-    return c.qn + xnorm[s] - 2.f * kernels().ip(c.q, vec(s), d) + t * t;
+    return c.qn + xnorm[s] - 2.f * ip_row(c.q, s) + t * t;
   }
   void set_norms(std::size_t s) {
     if (!mips) return;
-    xnorm[s] = kernels().ip(vec(s), vec(s), d);
+    const float* v = row(s, scratch());
+    xnorm[s] = kernels().ip(v, v, d);
     aug[s] = std::sqrt(std::max(0.f, mips_m2 - xnorm[s]));
   }
 
   // Context of a stored node used as the query while it is inserted.
   void prepare_node(QueryCtx& c, std::size_t s) const {
-    prepare(c, vec(s));
+    if (half) c.own.resize(d);
+    prepare(c, row(s, c.own.data()));
     c.node = mips;
     c.needs_norm = p.quantized && (is_l2() ? c.shift < 0 : mips);
     if (mips) {
@@ -225,11 +257,14 @@ struct HnswGraph {
     const float ip = c.qc + kernels().ip_u8(c.wf.data(), code(s), d);
     return is_l2() ? std::max(0.f, c.qn - 2.f * ip + cnorm[s]) : -ip;
   }
+  const char* vec_bytes(std::size_t s) const {
+    return half ? reinterpret_cast<const char*>(&hvecs[s * d]) : reinterpret_cast<const char*>(&vecs[s * d]);
+  }
+  std::size_t vec_size() const { return d * (half ? 2 : sizeof(float)); }
   // Fetches what exact_query(c, s) will read.
   void prefetch_exact(std::size_t s) const {
-    const char* v = exact_from_codes() ? reinterpret_cast<const char*>(code(s))
-                                       : reinterpret_cast<const char*>(vec(s));
-    const std::size_t bytes = exact_from_codes() ? cs : d * sizeof(float);
+    const char* v = exact_from_codes() ? reinterpret_cast<const char*>(code(s)) : vec_bytes(s);
+    const std::size_t bytes = exact_from_codes() ? cs : vec_size();
     for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(v + o);
   }
   // Traversal distance: SQ8 asymmetric when quantized, else exact.
@@ -261,16 +296,15 @@ struct HnswGraph {
     return std::max(0.f, c.fb + c.fa * float(v));
   }
   void prefetch(const QueryCtx& c, std::size_t s) const {
-    const char* p0 = p.quantized ? reinterpret_cast<const char*>(code(s))
-                                 : reinterpret_cast<const char*>(vec(s));
-    const std::size_t bytes = p.quantized ? cs : d * sizeof(float);
+    const char* p0 = p.quantized ? reinterpret_cast<const char*>(code(s)) : vec_bytes(s);
+    const std::size_t bytes = p.quantized ? cs : vec_size();
     for (std::size_t o = 0; o < bytes && o < 512; o += 64) __builtin_prefetch(p0 + o);
     if (c.needs_norm) __builtin_prefetch(&cnorm[s]);
   }
 
   // Encodes slot s; true when the code reproduces the vector exactly.
   bool encode(std::size_t s) {
-    const float* v = vec(s);
+    const float* v = row(s, scratch());
     bool exact_code = true;
     std::uint8_t* c = &codes[s * cs];
     const float top = float(levels_max());

@@ -33,8 +33,9 @@ int HnswGraph::choose_bits(const std::uint32_t* slots, std::size_t n) const {
   constexpr std::size_t kSample = 2000, kQueries = 100, kTop = 10;
   if (n < 1000) return 8;  // small indexes stay in cache: bytes per distance matter little
   const std::size_t ns = std::min(n, kSample), nb = ns - kQueries;
+  std::vector<float> sample(half ? ns * d : 0);
   std::vector<const float*> rows(ns);
-  for (std::size_t i = 0; i < ns; ++i) rows[i] = vec(slots[i * n / ns]);
+  for (std::size_t i = 0; i < ns; ++i) rows[i] = row(slots[i * n / ns], half ? &sample[i * d] : nullptr);
   std::vector<float> lo(d, INFINITY), hi(d, -INFINITY), dec(nb * d);
   for (std::size_t i = kQueries; i < ns; ++i)
     for (std::size_t j = 0; j < d; ++j) {
@@ -98,6 +99,7 @@ void HnswGraph::reorder() {
   avector<std::uint32_t> l0(links0.size(), 0);
   std::vector<std::vector<std::uint32_t>> up(cap);
   avector<float> vv(vecs.size());
+  avector<std::uint16_t> hv(hvecs.size());
   std::vector<float> cn(cnorm.size()), xn(xnorm.size()), ag(aug.size());
   avector<std::uint8_t> cc(codes.size());
   std::vector<std::uint8_t> lv(levels.size(), 0), st(state.size(), kFree);
@@ -119,7 +121,10 @@ void HnswGraph::reorder() {
     dst[0] = src[0];
     for (std::size_t j = 0; j < src[0]; ++j) dst[1 + j] = new_of[src[1 + j]];
     if (levels[o] == 0) up[i] = std::move(upper[o]);
-    std::copy(vec(o), vec(o) + d, &vv[i * d]);
+    if (half)
+      std::copy(&hvecs[o * d], &hvecs[o * d] + d, &hv[i * d]);
+    else
+      std::copy(&vecs[o * d], &vecs[o * d] + d, &vv[i * d]);
     if (p.quantized) {
       std::copy(code(o), code(o) + cs, &cc[i * cs]);
       cn[i] = cnorm[o];
@@ -135,6 +140,7 @@ void HnswGraph::reorder() {
   links0.swap(l0);
   upper.swap(up);
   vecs.swap(vv);
+  hvecs.swap(hv);
   codes.swap(cc);
   cnorm.swap(cn);
   xnorm.swap(xn);
@@ -162,6 +168,10 @@ HnswIndex::HnswIndex(int dim, Metric metric, const HnswParams& params)
   g.R0 = 2 * std::size_t(params.M);
   WS_EXPECTS(params.sq_bits == 0 || params.sq_bits == 4 || params.sq_bits == 8,
              "sq_bits must be 4, 8 or 0 (chosen from the data), got ", params.sq_bits);
+  WS_EXPECTS(params.storage == Storage::FP32 || params.storage == Storage::FP16,
+             "HNSW storage must be 'fp32' or 'fp16', got '", storage_name(params.storage),
+             "' (the walk already reads sq_bits codes; the stored vectors re-rank)");
+  g.half = params.storage == Storage::FP16;
   g.cd = (g.d + 63) / 64 * 64;
   g.set_bits(params.sq_bits == 0 ? 8 : params.sq_bits);
   g.mips = metric == Metric::IP;
@@ -182,6 +192,12 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   if (n == 0) return;
   auto& g = *g_;
   const std::size_t d = g.d;
+  std::vector<float> normed;
+  x = detail::metric_rows(x, n, d, metric_, normed);
+  if (g.half)
+    for (std::size_t i = 0; i < n * d; ++i)
+      WS_EXPECTS(std::abs(x[i]) <= 65504.f, "vector ", i / d, " has a value outside the float16 range "
+                 "(|x| <= 65504) of storage='fp16'");
   std::lock_guard<std::mutex> wl(g.write_mu);
   std::vector<std::uint32_t> slots(n);
   {
@@ -206,16 +222,12 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
     }
     for (std::size_t i = reuse; i < n; ++i) slots[i] = std::uint32_t(g.nslots++);
 
-    for (std::size_t i = 0; i < n; ++i) {
-      float* v = &g.vecs[slots[i] * d];
-      std::copy(x + i * d, x + (i + 1) * d, v);
-      if (metric_ == Metric::Cosine) detail::normalize_rows(v, 1, d, v);
-    }
+    for (std::size_t i = 0; i < n; ++i) g.store_row(slots[i], x + i * d);
     if (g.mips) {
       // The augmentation needs M >= every norm; when it grows, all extra coordinates move.
       float m2 = g.mips_m2;
       for (std::size_t i = 0; i < n; ++i) {
-        const float* v = &g.vecs[slots[i] * d];
+        const float* v = g.row(slots[i], g.scratch());
         m2 = std::max(m2, detail::kernels().ip(v, v, d));
       }
       if (m2 > g.mips_m2) {
@@ -232,13 +244,15 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       // as SIFT descriptors) gets the unit grid instead: its codes are lossless.
       std::vector<float> lo(d, INFINITY), hi(d, -INFINITY);
       bool integral = true;
-      for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* row = g.row(slots[i], g.scratch());
         for (std::size_t j = 0; j < d; ++j) {
-          const float v = g.vecs[slots[i] * d + j];
+          const float v = row[j];
           lo[j] = std::min(lo[j], v);
           hi[j] = std::max(hi[j], v);
           integral = integral && v == std::nearbyint(v);
         }
+      }
       if (!g.sq_trained) {
         bool grid8 = integral;
         for (std::size_t j = 0; j < d && grid8; ++j) grid8 = hi[j] - lo[j] <= 255.f;
@@ -363,7 +377,8 @@ std::vector<bool> HnswIndex::reconstruct(const idx_t* ids, std::size_t n, float*
   for (std::size_t i = 0; i < n; ++i) {
     auto it = g_->map.find(ids[i]);
     if (it == g_->map.end()) continue;
-    std::copy(g_->vec(it->second), g_->vec(it->second) + g_->d, out + i * g_->d);
+    const float* v = g_->row(it->second, out + i * g_->d);
+    if (v != out + i * g_->d) std::copy(v, v + g_->d, out + i * g_->d);
     found[i] = true;
   }
   return found;
@@ -372,7 +387,8 @@ std::vector<bool> HnswIndex::reconstruct(const idx_t* ids, std::size_t n, float*
 std::size_t HnswIndex::memory_usage() const {
   std::shared_lock lk(g_->rw);
   const auto& g = *g_;
-  std::size_t b = g.links0.capacity() * 4 + g.vecs.capacity() * 4 + g.codes.capacity() +
+  std::size_t b = g.links0.capacity() * 4 + g.vecs.capacity() * 4 + g.hvecs.capacity() * 2 +
+                  g.codes.capacity() +
                   g.cnorm.capacity() * 4 + g.labels.capacity() * 8 + g.levels.capacity() +
                   g.state.capacity() + g.upper.capacity() * sizeof(std::vector<std::uint32_t>) +
                   g.map.size() * 32 + g.free_slots.capacity() * 4;
@@ -386,7 +402,8 @@ void HnswIndex::save(const std::string& path) const {
   const std::size_t ns = g.nslots;
   std::vector<std::int64_t> meta{next_id_, g.entry, g.max_level, std::int64_t(ns),
                                  g.p.M, g.p.ef_construction, g.p.quantized ? 1 : 0,
-                                 std::int64_t(g.p.seed), g.sq_trained ? 1 : 0, g.bits};
+                                 std::int64_t(g.p.seed), g.sq_trained ? 1 : 0, g.bits,
+                                 std::int64_t(g.p.storage)};
   std::vector<std::uint32_t> up;
   for (std::size_t s = 0; s < ns; ++s) up.insert(up.end(), g.upper[s].begin(), g.upper[s].end());
   std::vector<std::uint32_t> l0(g.links0.begin(), g.links0.begin() + std::ptrdiff_t(ns * (g.R0 + 1)));
@@ -397,7 +414,10 @@ void HnswIndex::save(const std::string& path) const {
   w.add("levels", g.levels.data(), ns);
   w.add("links0", l0);
   w.add("upper", up);
-  w.add("vectors", g.vecs.data(), ns * g.d * sizeof(float));
+  if (g.half)
+    w.add("vectors16", g.hvecs.data(), ns * g.d * sizeof(std::uint16_t));
+  else
+    w.add("vectors", g.vecs.data(), ns * g.d * sizeof(float));
   w.add("sq_min", g.vmin);
   w.add("sq_scale", g.vscale);
   std::vector<float> m2{g.mips_m2};
@@ -409,11 +429,16 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   const auto& r = *static_cast<const detail::FileReader*>(reader);
   const std::string bad = "corrupt index file '" + r.path() + "': ";
   auto meta = r.vec<std::int64_t>("meta");
-  // Files from before 4-bit codes have 9 entries (8-bit codes).
-  WS_EXPECTS(meta.size() == 9 || meta.size() == 10, bad, "section 'meta' has ", meta.size(),
-             " entries, expected 10");
+  // Files from before 4-bit codes have 9 entries (8-bit codes), from before storage
+  // options 10 (fp32).
+  WS_EXPECTS(meta.size() >= 9 && meta.size() <= 11, bad, "section 'meta' has ", meta.size(),
+             " entries, expected 11");
   if (meta.size() == 9) meta.push_back(8);
+  if (meta.size() == 10) meta.push_back(std::int64_t(Storage::FP32));
+  WS_EXPECTS(meta[10] == std::int64_t(Storage::FP32) || meta[10] == std::int64_t(Storage::FP16), bad,
+             "bad storage ", meta[10]);
   HnswParams p;
+  p.storage = Storage(meta[10]);
   WS_EXPECTS(meta[4] >= 2 && meta[4] <= 256 && meta[5] >= 1 && meta[3] >= 0, bad, "bad parameters");
   p.M = int(meta[4]);
   p.ef_construction = int(meta[5]);
@@ -431,12 +456,17 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   auto levels = r.vec<std::uint8_t>("levels", ns);
   auto l0 = r.vec<std::uint32_t>("links0", ns * (g.R0 + 1));
   auto up = r.vec<std::uint32_t>("upper");
-  auto vecs = r.vec<float>("vectors", ns * d);
+  if (g.half) {
+    auto h = r.vec<std::uint16_t>("vectors16", ns * d);
+    std::copy(h.begin(), h.end(), g.hvecs.begin());
+  } else {
+    auto v = r.vec<float>("vectors", ns * d);
+    std::copy(v.begin(), v.end(), g.vecs.begin());
+  }
   std::copy(labels.begin(), labels.end(), g.labels.begin());
   std::copy(state.begin(), state.end(), g.state.begin());
   std::copy(levels.begin(), levels.end(), g.levels.begin());
   std::copy(l0.begin(), l0.end(), g.links0.begin());
-  std::copy(vecs.begin(), vecs.end(), g.vecs.begin());
   std::size_t off = 0;
   for (std::size_t s = 0; s < ns; ++s) {
     WS_EXPECTS(state[s] <= detail::kTomb && levels[s] <= 30, bad, "bad node state");

@@ -1,0 +1,89 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""HNSWIndex(storage="fp16"): the kept vectors in half precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import warpsearch as ws
+from conftest import METRICS, exact_knn, make_clustered, make_queries, recall_at_k
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_clustered(5000, 48, seed=31), make_queries(100, 48, seed=31)
+
+
+def _half(x):
+    return np.asarray(x, np.float32).astype(np.float16).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("quantized", [True, False])
+def test_fp16_recall_and_distances(data, metric, quantized):
+    xb, xq = data
+    idx = ws.HNSWIndex(48, metric, M=16, ef_construction=100, quantized=quantized, storage="fp16")
+    idx.add(xb)
+    assert idx.storage == "fp16"
+    D, I = idx.search(xq, k=10, ef=64)
+    assert recall_at_k(I, exact_knn(xb, xq, 10, metric)[1]) >= 0.95
+    # reported distances are exact over the float16-rounded vectors
+    x = xb / np.linalg.norm(xb, axis=1, keepdims=True) if metric == "cosine" else xb
+    q = xq / np.linalg.norm(xq, axis=1, keepdims=True) if metric == "cosine" else xq
+    xh = _half(x).astype(np.float64)
+    for r in range(0, 100, 9):
+        v = xh[I[r]]
+        ref = ((v - q[r]) ** 2).sum(1) if metric == "l2" else v @ q[r]
+        np.testing.assert_allclose(D[r], ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(idx.get_vectors([0, 9]), _half(x[[0, 9]]))
+
+
+def test_fp16_halves_vector_memory(data):
+    xb, _ = data
+    full = ws.HNSWIndex(48, "l2", M=16, ef_construction=64)
+    half = ws.HNSWIndex(48, "l2", M=16, ef_construction=64, storage="fp16")
+    full.add(xb)
+    half.add(xb)
+    saved = full.memory_usage() - half.memory_usage()
+    assert saved >= 0.9 * len(xb) * 48 * 2
+    for idx, st in ((full, "fp32"), (half, "fp16")):
+        est = ws.estimate_memory(len(xb), 48, index="hnsw", M=16, storage=st)["bytes"]
+        assert abs(est - idx.memory_usage()) <= 0.1 * idx.memory_usage()
+
+
+def test_fp16_save_load_remove_and_repair(data, tmp_path):
+    xb, xq = data
+    idx = ws.HNSWIndex(48, "ip", M=12, ef_construction=80, storage="fp16")
+    idx.add(xb)
+    idx.remove(np.arange(0, 5000, 3))
+    idx.consolidate()  # neighbour repair reads the fp16 vectors
+    idx.add(xb[:300] * 1.5, ids=np.arange(10_000, 10_300))
+    p = tmp_path / "h16.wsi"
+    idx.save(p)
+    back = ws.load_index(p)
+    assert back.storage == "fp16" and len(back) == len(idx)
+    D0, I0 = idx.search(xq, k=10, ef=64)
+    D1, I1 = back.search(xq, k=10, ef=64)
+    np.testing.assert_array_equal(I0, I1)
+    np.testing.assert_array_equal(D0, D1)
+    keep = np.setdiff1d(np.arange(5000), np.arange(0, 5000, 3))
+    xs = np.vstack([xb[keep], xb[:300] * 1.5])
+    ids = np.concatenate([keep, np.arange(10_000, 10_300)])
+    gt = exact_knn(xs, xq, 10, "ip", ids=ids)[1]
+    assert recall_at_k(I1, gt) >= 0.93
+    assert not np.isin(I1, np.arange(0, 5000, 3)).any()
+
+
+def test_fp16_errors():
+    with pytest.raises(ValueError, match="storage"):
+        ws.HNSWIndex(8, storage="sq8")
+    idx = ws.HNSWIndex(4, storage="fp16")
+    idx.add(np.ones((3, 4), np.float32))
+    bad = np.full((1, 4), 7e4, np.float32)
+    with pytest.raises(ValueError, match="float16"):
+        idx.add(bad, ids=[50])
+    assert len(idx) == 3 and 50 not in idx
+    cos = ws.HNSWIndex(4, "cosine", storage="fp16")
+    cos.add(bad)  # normalized first: within range
+    assert len(cos) == 1

@@ -459,3 +459,16 @@ def test_errors(data):
         idx.add(np.full((1, DIM), np.inf, np.float32))
     with pytest.raises(TypeError):
         idx.search(xq, filter=lambda i: True)
+
+
+def test_fp16_refine_rejects_values_outside_half_range():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((600, 16)).astype(np.float32)
+    idx = ws.IVFPQIndex(16, "l2", nlist=4, m=8, nbits=4, refine="fp16")
+    idx.train(x)
+    idx.add(x[:10])
+    bad = x[10:12].copy()
+    bad[1, 3] = 1e6
+    with pytest.raises(ValueError, match="float16"):
+        idx.add(bad, ids=[100, 101])
+    assert len(idx) == 10 and 100 not in idx

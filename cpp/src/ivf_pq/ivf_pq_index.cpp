@@ -132,6 +132,10 @@ void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   const std::size_t d = s.d, m = s.m, rb = s.refine_bytes;
   std::vector<float> buf;
   x = detail::prepared(x, n, d, metric_, buf);
+  if (s.p.refine == Refine::FP16)
+    for (std::size_t i = 0; i < n * d; ++i)
+      WS_EXPECTS(std::abs(x[i]) <= 65504.f, "vector ", i / d, " has a value outside the float16 range "
+                 "(|x| <= 65504) of refine='fp16'");
   // Encoding reads only the codebooks: a shared lock lets searches run meanwhile.
   std::vector<std::int32_t> lab(n);
   std::vector<std::uint8_t> codes(n * m), recs(n * rb);

@@ -170,12 +170,17 @@ void FlatIndex::save(const std::string& path) const {
   w.add("ids", s.ids);
   w.add("meta", meta);
   std::vector<float> rows, cpar = s.codec.params(), rpar = s.rcodec.params();
+  std::vector<std::uint8_t> bin;
   if (s.fp32()) {
     rows.resize(s.n * s.d);
     for (std::size_t r = 0; r < s.n; ++r) s.get_row(r, &rows[r * s.d]);
     w.add("vectors", rows);
   } else {
-    w.add("codes", s.codes.data(), s.n * s.cb());
+    if (s.binary()) {  // saved row by row, as the codec writes them
+      bin.resize(s.n * s.cb());
+      for (std::size_t r = 0; r < s.n; ++r) s.get_record(r, &bin[r * s.cb()]);
+    }
+    w.add("codes", s.binary() ? bin.data() : s.codes.data(), s.n * s.cb());
     w.add("codec", cpar);
     w.add("norms", s.norms.data(), s.n * sizeof(float));
   }
@@ -205,7 +210,7 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
   for (std::size_t i = 0; i < n; ++i)
     WS_EXPECTS(s.rows.emplace(ids[i], i).second, bad, "duplicate id ", ids[i]);
   const auto load_codes = [&](const char* name, const char* pname, detail::VectorCodec& c,
-                              std::vector<std::uint8_t>& dst) {
+                              std::vector<std::uint8_t>& dst, bool to_packed) {
     auto bytes = r.vec<std::uint8_t>(name, n * c.bytes());
     try {
       c.set_params(r.vec<float>(pname));
@@ -213,18 +218,23 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
       WS_EXPECTS(false, bad, "section '", pname, "': ", e.what());
     }
     WS_EXPECTS(n == 0 || c.trained(), bad, "section '", pname, "' is empty");
-    if (n) std::memcpy(dst.data(), bytes.data(), bytes.size());
+    if (to_packed) {
+      for (std::size_t i = 0; i < n; ++i) s.put_record(i, &bytes[i * c.bytes()]);
+    } else if (n) {
+      std::memcpy(dst.data(), bytes.data(), bytes.size());
+    }
   };
   if (s.fp32()) {
     auto rows = r.vec<float>("vectors", n * d);
     std::vector<float> tmp(d);
     for (std::size_t i = 0; i < n; ++i) s.put_row(i, &rows[i * d], tmp.data());
   } else {
-    load_codes("codes", "codec", s.codec, s.codes);
+    load_codes("codes", "codec", s.codec, s.codes, s.binary());
     auto norms = r.vec<float>("norms", n);
     std::copy(norms.begin(), norms.end(), s.norms.begin());
+    for (float v : norms) s.norm_min = std::min(s.norm_min, v);
   }
-  if (s.has_refine()) load_codes("rcodes", "rcodec", s.rcodec, s.rcodes);
+  if (s.has_refine()) load_codes("rcodes", "rcodec", s.rcodec, s.rcodes, false);
   idx->next_id_ = meta[0];
   return idx;
 }
@@ -232,6 +242,7 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
 std::size_t FlatIndex::memory_usage() const {
   std::shared_lock lk(s_->mu);
   return s_->panels.capacity() * sizeof(float) + s_->codes.capacity() + s_->rcodes.capacity() +
+         s_->packed.capacity() + s_->bscale.capacity() * sizeof(float) +
          s_->norms.capacity() * sizeof(float) +
          s_->ids.capacity() * sizeof(idx_t) + s_->rows.size() * (sizeof(idx_t) + sizeof(std::size_t) + 16);
 }

@@ -2,10 +2,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Private state of FlatIndex. fp32 vectors live in panels of kPanel (dimension-major
-// inside a panel) for the micro-kernel; every other storage keeps one code record per
-// row (quantization/vector_codec.hpp), decoded panel by panel at search time. An
-// optional second record per row (the refine copy) re-ranks the candidates.
+// inside a panel) for the micro-kernel; fp16/sq8/sq4 keep one code record per row
+// (quantization/vector_codec.hpp), decoded panel by panel at search time. Binary codes
+// are kept in the 4-bit fast-scan layout (simd/fastscan.hpp): each group of 4
+// dimensions is one 4-bit sub-code, so a query scores them from 16-entry tables held
+// in SIMD registers; their scales are a separate array. An optional second record per
+// row (the refine copy) re-ranks the candidates.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <shared_mutex>
 #include <unordered_map>
@@ -13,6 +17,8 @@
 
 #include "quantization/vector_codec.hpp"
 #include "simd/distance.hpp"
+#include "simd/fastscan.hpp"
+#include "warpsearch/quantization.hpp"
 #include "warpsearch/types.hpp"
 
 namespace warpsearch::detail {
@@ -30,7 +36,13 @@ struct FlatStorage {
   VectorCodec codec;          // storage != FP32
   VectorCodec rcodec;         // refine != None
   std::vector<float> panels;  // FP32: cap * d
-  std::vector<std::uint8_t> codes, rcodes;  // cap * codec.bytes(), cap * rcodec.bytes()
+  std::vector<std::uint8_t> codes, rcodes;  // cap * codec.bytes() (not binary), cap * rcodec.bytes()
+  std::size_t bm = 0, bm_pad = 0;   // binary: 4-dimension groups; padded to the fast-scan group
+  std::vector<std::uint8_t> packed;  // binary: cap / 32 blocks of bm_pad * 16 bytes
+  std::vector<float> bscale;         // binary: the scale of each row's code
+  // Binary: bounds over every row ever written (still bounds after removals), used to
+  // turn a distance threshold into a fast-scan threshold.
+  float bs_min = INFINITY, bs_max = 0.f, norm_min = INFINITY;
   // Squared norms for L2: of the stored (decoded) vector; of the exact vector for binary
   // codes, whose distance is an estimate anyway.
   std::vector<float> norms;
@@ -39,9 +51,34 @@ struct FlatStorage {
   mutable std::shared_mutex mu;
 
   FlatStorage(std::size_t dim, Storage st, Refine rf)
-      : d(dim), storage(st), refine(rf), codec(st, dim), rcodec(refine_storage(rf), dim) {}
+      : d(dim), storage(st), refine(rf), codec(st, dim), rcodec(refine_storage(rf), dim) {
+    bm = (d + 3) / 4;
+    bm_pad = fastscan_m_pad(bm);
+  }
 
   bool fp32() const { return storage == Storage::FP32; }
+  bool binary() const { return storage == Storage::Binary; }
+  std::size_t block_bytes() const { return bm_pad * 16; }
+  // Binary: a row's code record (VectorCodec layout: bits, then the scale) from and to
+  // the packed layout. Bit i of the record is bit i % 4 of sub-code i / 4.
+  void put_record(std::size_t row, const std::uint8_t* rec) {
+    std::uint8_t* blk = &packed[(row / kFsBlock) * block_bytes()];
+    const std::size_t v = row % kFsBlock, byte = v & 15, shift = v < 16 ? 0 : 4;
+    for (std::size_t g = 0; g < bm; ++g) {
+      const std::uint8_t nib = (rec[g >> 1] >> ((g & 1) * 4)) & 15;
+      std::uint8_t& b = blk[g * 16 + byte];
+      b = std::uint8_t((b & ~(15u << shift)) | (unsigned(nib) << shift));
+    }
+    bscale[row] = VectorCodec::binary_scale(rec, codec.words());
+    bs_min = std::min(bs_min, bscale[row]);
+    bs_max = std::max(bs_max, bscale[row]);
+  }
+  void get_record(std::size_t row, std::uint8_t* rec) const {
+    std::memset(rec, 0, codec.bytes());
+    for (std::size_t g = 0; g < bm; ++g)
+      rec[g >> 1] |= std::uint8_t(fastscan_code(packed.data(), bm, row, g) << ((g & 1) * 4));
+    std::memcpy(rec + 8 * codec.words(), &bscale[row], sizeof(float));
+  }
   bool has_refine() const { return refine != Refine::None; }
   std::size_t cb() const { return fp32() ? 0 : codec.bytes(); }
   std::size_t rb() const { return has_refine() ? rcodec.bytes() : 0; }
@@ -61,14 +98,16 @@ struct FlatStorage {
     if (fp32()) {
       for (std::size_t p = 0; p < d; ++p) *slot(row, p) = v[p];
       for (std::size_t p = 0; p < d; ++p) s += double(v[p]) * v[p];
+    } else if (binary()) {  // the exact norm: binary distances are estimates anyway
+      std::vector<std::uint8_t> rec(cb());
+      codec.encode(v, rec.data());
+      put_record(row, rec.data());
+      for (std::size_t p = 0; p < d; ++p) s += double(v[p]) * v[p];
+      norm_min = std::min(norm_min, float(s));
     } else {
       codec.encode(v, &codes[row * cb()]);
-      const float* w = v;
-      if (storage != Storage::Binary) {
-        codec.decode(&codes[row * cb()], scratch);
-        w = scratch;
-      }
-      for (std::size_t p = 0; p < d; ++p) s += double(w[p]) * w[p];
+      codec.decode(&codes[row * cb()], scratch);
+      for (std::size_t p = 0; p < d; ++p) s += double(scratch[p]) * scratch[p];
     }
     norms[row] = float(s);
     if (has_refine()) rcodec.encode(v, &rcodes[row * rb()]);
@@ -79,6 +118,10 @@ struct FlatStorage {
       for (std::size_t p = 0; p < d; ++p) out[p] = *slot(row, p);
     } else if (has_refine()) {
       rcodec.decode(rcode(row), out);
+    } else if (binary()) {
+      std::vector<std::uint8_t> rec(cb());
+      get_record(row, rec.data());
+      codec.decode(rec.data(), out);
     } else {
       codec.decode(code(row), out);
     }
@@ -86,6 +129,10 @@ struct FlatStorage {
   void move_row(std::size_t from, std::size_t to) {
     if (fp32()) {
       for (std::size_t p = 0; p < d; ++p) *slot(to, p) = *slot(from, p);
+    } else if (binary()) {
+      std::vector<std::uint8_t> rec(cb());
+      get_record(from, rec.data());
+      put_record(to, rec.data());
     } else {
       std::memcpy(&codes[to * cb()], code(from), cb());
     }
@@ -95,6 +142,9 @@ struct FlatStorage {
   void clear_row(std::size_t row) {
     if (fp32()) {
       for (std::size_t p = 0; p < d; ++p) *slot(row, p) = 0.f;
+    } else if (binary()) {
+      const std::vector<std::uint8_t> zero(cb(), 0);
+      put_record(row, zero.data());
     } else {
       std::memset(&codes[row * cb()], 0, cb());
     }
@@ -103,15 +153,23 @@ struct FlatStorage {
   }
   void reserve_rows(std::size_t rows_needed) {
     if (rows_needed <= cap) return;
-    std::size_t want = (rows_needed + kPanel - 1) / kPanel * kPanel;
-    want = std::max(want, (cap * 3 / 2) / kPanel * kPanel);
+    std::size_t want = (rows_needed + kFsBlock - 1) / kFsBlock * kFsBlock;  // kPanel divides it
+    want = std::max(want, (cap * 3 / 2) / kFsBlock * kFsBlock);
     if (fp32()) panels.resize(want * d, 0.f);
-    codes.resize(want * cb(), 0);
+    if (binary()) {
+      packed.resize(want / kFsBlock * block_bytes(), 0);
+      bscale.resize(want, 0.f);
+    } else {
+      codes.resize(want * cb(), 0);
+    }
     rcodes.resize(want * rb(), 0);
     norms.resize(want, 0.f);
     cap = want;
   }
-  std::size_t bytes_per_vector() const { return fp32() ? 4 * d : cb() + rb(); }
+  std::size_t bytes_per_vector() const {
+    if (binary()) return bm_pad / 2 + sizeof(float) + rb();
+    return fp32() ? 4 * d : cb() + rb();
+  }
 };
 
 }  // namespace warpsearch::detail

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "brute_force/flat_impl.hpp"
+#include "simd/fastscan.hpp"
 #include "common/bitset.hpp"
 #include "common/topk.hpp"
 #include "common/vector_ops.hpp"
@@ -22,37 +23,29 @@
 namespace warpsearch {
 namespace {
 
-// The binary estimate of q.x for x ~ center + a * sign: the query is quantized to 4 bits
-// per dimension (q ~ lo + delta * u) and cut into bit planes, so that with
-// P = popcount(code) and S = sum_k 2^k popcount(plane_k & code),
-// q.x ~ qc + a * (2 * (lo * P + delta * S) - sq).
-constexpr int kPlanes = 4;
+// The binary estimate of q.x for x ~ center + a * sign(x - center):
+// q.x ~ qc - a * u with u = sum_g lut[g][nibble g], where nibble g holds the sign bits of
+// dimensions 4g..4g+3 and lut[g][v] = -sum_i (bit i of v ? 1 : -1) * q[4g + i] (negated:
+// the fast-scan kernels keep small sums). The table is quantized to uint8:
+// u ~ bias + acc / scale.
 struct BinaryQuery {
-  float qc = 0.f, lo = 0.f, delta = 0.f, sq = 0.f;
+  float qc = 0.f, scale = 1.f, bias = 0.f;
 };
 
-BinaryQuery prepare_binary(const detail::VectorCodec& c, const float* q, std::uint64_t* planes) {
-  const std::size_t d = c.dim(), words = c.words();
+BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::uint8_t* lut8) {
+  const std::size_t d = s.d;
+  std::vector<float> lut(s.bm * 16);
+  for (std::size_t g = 0; g < s.bm; ++g)
+    for (unsigned v = 0; v < 16; ++v) {
+      float t = 0.f;
+      for (std::size_t i = 0; i < 4 && 4 * g + i < d; ++i) t += (v >> i) & 1 ? -q[4 * g + i] : q[4 * g + i];
+      lut[g * 16 + v] = t;
+    }
   BinaryQuery b;
-  float lo = q[0], hi = q[0];
-  for (std::size_t j = 1; j < d; ++j) {
-    lo = std::min(lo, q[j]);
-    hi = std::max(hi, q[j]);
-  }
-  const float top = float((1 << kPlanes) - 1);
-  b.lo = lo;
-  b.delta = hi > lo ? (hi - lo) / top : 0.f;
-  std::fill(planes, planes + kPlanes * words, 0);
-  double sq = 0, qc = 0;
-  for (std::size_t j = 0; j < d; ++j) {
-    const long u = b.delta > 0 ? std::clamp(std::lrint((q[j] - lo) / b.delta), 0L, long(top)) : 0L;
-    for (int k = 0; k < kPlanes; ++k)
-      if ((u >> k) & 1) planes[std::size_t(k) * words + (j >> 6)] |= std::uint64_t(1) << (j & 63);
-    sq += double(lo) + double(b.delta) * double(u);
-    qc += double(q[j]) * c.center()[j];
-  }
+  detail::fastscan_kernels().quantize16(lut.data(), s.bm, lut8, &b.scale, &b.bias);
+  double qc = 0;
+  for (std::size_t j = 0; j < d; ++j) qc += double(q[j]) * s.codec.center()[j];
   b.qc = float(qc);
-  b.sq = float(sq);
   return b;
 }
 
@@ -65,6 +58,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   const auto& s = *s_;
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
+  const auto& F16 = detail::fastscan_kernels();
   Bitset allow_bits;
   if (params.filter.active())
     allow_bits = make_allow(
@@ -85,13 +79,12 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   if (metric_ == Metric::L2)
     for (std::size_t i = 0; i < nq; ++i) qnorm[i] = K.ip(&qbuf[i * d], &qbuf[i * d], d);
 
-  const bool binary = s.storage == Storage::Binary;
-  const std::size_t words = s.codec.words();
-  std::vector<std::uint64_t> planes(binary ? nq * kPlanes * words : 0);
+  const bool binary = s.binary();
+  const std::size_t lut_bytes = s.bm_pad * 16;
+  std::vector<std::uint8_t> luts(binary ? nq * lut_bytes : 0);
   std::vector<BinaryQuery> bq(binary ? nq : 0);
   if (binary && s.codec.trained())
-    for (std::size_t i = 0; i < nq; ++i)
-      bq[i] = prepare_binary(s.codec, &qbuf[i * d], &planes[i * kPlanes * words]);
+    for (std::size_t i = 0; i < nq; ++i) bq[i] = prepare_binary(s, &qbuf[i * d], &luts[i * lut_bytes]);
 
   // Candidates kept per query by the scan: k, or the re-rank pool of the refine copy.
   std::size_t k1 = k;
@@ -113,14 +106,16 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::size_t nranges = 1;
   if (ngroups < 2 * threads) nranges = std::min<std::size_t>((2 * threads + ngroups - 1) / ngroups, std::max<std::size_t>(1, npanels / 64));
   nranges = std::max<std::size_t>(1, std::min(nranges, npanels));
-  const std::size_t panels_per_range = (npanels + nranges - 1) / std::max<std::size_t>(1, nranges);
+  std::size_t panels_per_range = (npanels + nranges - 1) / std::max<std::size_t>(1, nranges);
+  if (binary) panels_per_range += panels_per_range & 1;  // ranges start on a 32-row block
 
   std::vector<float> pd(nranges == 1 ? 0 : nranges * nq * k1);
   std::vector<idx_t> pi(nranges == 1 ? 0 : nranges * nq * k1);
   // Panels per cache block: ~256 KiB of what the block reads stays in L2 while every
-  // query group uses it (floats, or binary codes).
-  const std::size_t panel_bytes = detail::kPanel * (binary ? s.cb() : d * sizeof(float));
-  const std::size_t chunk = std::max<std::size_t>(1, (256 * 1024) / panel_bytes);
+  // query group uses it (floats, or binary codes: an even count, whole 32-row blocks).
+  const std::size_t panel_bytes = binary ? s.block_bytes() / 2 : detail::kPanel * d * sizeof(float);
+  std::size_t chunk = std::max<std::size_t>(1, (256 * 1024) / panel_bytes);
+  if (binary) chunk += chunk & 1;
   const bool is_l2 = metric_ == Metric::L2, decode = !s.fp32() && !binary;
 
   const auto lanes_of = [&](std::size_t pnl) {
@@ -141,43 +136,78 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     heaps.reserve(q1 - q0);
     for (std::size_t qi = q0; qi < q1; ++qi) heaps.emplace_back(dd + qi * k1, ii + qi * k1, int(k1));
     std::vector<float> dec(decode ? chunk * detail::kPanel * d : 0), row(decode ? d : 0);
+    std::vector<std::uint32_t> pos;  // binary: the codes a scan emits
+    std::vector<std::uint16_t> sum;
+    std::vector<float> w, wlo;  // sq8, few queries: q * step and q.lo per query
+    if (s.storage == Storage::SQ8 && q1 - q0 < mq) {
+      w.resize((q1 - q0) * d);
+      wlo.resize(q1 - q0);
+      for (std::size_t qi = q0; qi < q1; ++qi) {
+        double t = 0;
+        for (std::size_t j = 0; j < d; ++j) {
+          w[(qi - q0) * d + j] = qbuf[qi * d + j] * s.codec.step()[j];
+          t += double(qbuf[qi * d + j]) * s.codec.lo()[j];
+        }
+        wlo[qi - q0] = float(t);
+      }
+    }
     float out[16 * detail::kPanel];
     for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
       const std::size_t c1 = std::min(p1, c0 + chunk);
       if (binary) {
-        std::uint32_t pc[detail::kPanel], sm[detail::kPanel];
+        const auto& F = detail::fastscan_kernels();
+        const std::size_t r0 = c0 * detail::kPanel, r1 = std::min(n, c1 * detail::kPanel);
+        pos.resize(r1 - r0);
+        sum.resize(r1 - r0);
         for (std::size_t qi = q0; qi < q1; ++qi) {
           auto& h = heaps[qi - q0];
           const BinaryQuery& b = bq[qi];
           float thr = h.threshold();
-          for (std::size_t pnl = c0; pnl < c1; ++pnl) {
-            const std::uint32_t lanes = lanes_of(pnl);
-            if (!lanes) continue;
-            const std::size_t row0 = pnl * detail::kPanel;
-            K.bin_scan(&planes[qi * kPlanes * words], s.code(row0), s.cb(),
-                       std::min(detail::kPanel, n - row0), words, pc, sm);
-            for (std::uint32_t m = lanes; m; m &= m - 1) {
-              const int lane = __builtin_ctz(m);
-              const std::size_t rw = row0 + std::size_t(lane);
-              const float a = detail::VectorCodec::binary_scale(s.code(rw), words);
-              const float ip = b.qc + a * (2.f * (b.lo * float(pc[lane]) + b.delta * float(sm[lane])) - b.sq);
-              const float dist = is_l2 ? std::max(0.f, qnorm[qi] + s.norms[rw] - 2.f * ip) : -ip;
-              if (dist < thr) {
-                h.push(dist, idx_t(rw));
-                thr = h.threshold();
-              }
+          // dist < thr needs a * u < T for some scale a in [bs_min, bs_max]: a bound on u,
+          // hence on the kernel's sum, that skips most codes once the heap is full.
+          std::uint16_t t16 = 0xffff;
+          if (thr < std::numeric_limits<float>::infinity()) {
+            const float T = is_l2 ? 0.5f * (thr - qnorm[qi] - s.norm_min + 2.f * b.qc) : thr + b.qc;
+            float ustar = std::numeric_limits<float>::infinity();
+            if (T <= 0.f)
+              ustar = s.bs_max > 0.f ? T / s.bs_max : -std::numeric_limits<float>::infinity();
+            else if (s.bs_min > 0.f)
+              ustar = T / s.bs_min;
+            const double lim = (double(ustar) - double(b.bias)) * double(b.scale) + 1.0;
+            if (lim < 0.0) continue;  // no code of this block can enter
+            if (lim < 65535.0) t16 = std::uint16_t(lim);
+          }
+          const std::size_t cnt = F.scan(&s.packed[r0 / detail::kFsBlock * s.block_bytes()], r1 - r0,
+                                         s.bm_pad, &luts[qi * lut_bytes], t16, pos.data(), sum.data());
+          const float inv = 1.f / b.scale;
+          for (std::size_t e = 0; e < cnt; ++e) {
+            const std::size_t rw = r0 + pos[e];
+            if (allow && !detail::bit_test(allow, rw)) continue;
+            const float ip = b.qc - s.bscale[rw] * (b.bias + float(sum[e]) * inv);
+            const float dist = is_l2 ? std::max(0.f, qnorm[qi] + s.norms[rw] - 2.f * ip) : -ip;
+            if (dist < thr) {
+              h.push(dist, idx_t(rw));
+              thr = h.threshold();
             }
           }
         }
         continue;
       }
-      if (decode && q1 - q0 < mq) {  // few queries: decode row by row, no transposition
+      if (decode && q1 - q0 < mq) {  // few queries: row by row, no transposition
         for (std::size_t pnl = c0; pnl < c1; ++pnl)
           for (std::uint32_t m = lanes_of(pnl); m; m &= m - 1) {
             const std::size_t rw = pnl * detail::kPanel + std::size_t(__builtin_ctz(m));
-            s.codec.decode(s.code(rw), row.data());
+            const std::uint8_t* c = s.code(rw);
+            if (s.storage == Storage::SQ4) s.codec.decode(c, row.data());
             for (std::size_t qi = q0; qi < q1; ++qi) {
-              const float o = K.ip(&qbuf[qi * d], row.data(), d);
+              const float* qv = &qbuf[qi * d];
+              float o;
+              if (s.storage == Storage::SQ8)  // q.x = q.lo + (q * step).code
+                o = wlo[qi - q0] + K.ip_u8(&w[(qi - q0) * d], c, d);
+              else if (s.storage == Storage::FP16)
+                o = F16.ip_f16(qv, reinterpret_cast<const std::uint16_t*>(c), d);
+              else
+                o = K.ip(qv, row.data(), d);
               const float dist = is_l2 ? std::max(0.f, qnorm[qi] + s.norms[rw] - 2.f * o) : -o;
               auto& h = heaps[qi - q0];
               if (dist < h.threshold()) h.push(dist, idx_t(rw));

@@ -45,7 +45,9 @@ class VectorCodec {
   std::vector<float> params() const;
   void set_params(const std::vector<float>& p);
 
-  /** Binary: the center, and the scale of a code. */
+  /** sq8/sq4: x ~ lo + step * code. Binary: the center, and the scale of a code. */
+  const float* lo() const { return lo_.data(); }
+  const float* step() const { return step_.data(); }
   const float* center() const { return lo_.data(); }
   static float binary_scale(const std::uint8_t* c, std::size_t words);
 

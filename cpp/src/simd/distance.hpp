@@ -53,11 +53,6 @@ struct Kernels {
   // low nibble for even j.
   void (*sq_decode)(const std::uint8_t* c, int bits, const float* lo, const float* step,
                     std::size_t d, float* out);
-  // Binary codes of nrows rows (stride bytes apart, 8-byte aligned): pc[r] = popcount of
-  // row r's `words` 64-bit words and sum[r] = sum_k 2^k popcount(plane k & row r) for the
-  // 4 planes of a query, plane k at planes[k * words ...].
-  void (*bin_scan)(const std::uint64_t* planes, const std::uint8_t* codes, std::size_t stride,
-                   std::size_t nrows, std::size_t words, std::uint32_t* pc, std::uint32_t* sum);
 };
 
 const Kernels& kernels();

@@ -243,9 +243,9 @@ def _flat_bytes(n: int, dim: int, storage: str = "fp32", refine=None, **_) -> di
     refine = check_choice(refine, "refine", FLAT_REFINE_MODES)
     if storage == "fp32" and refine != "none":
         raise ValueError(f"refine={refine!r} needs a compressed storage (fp32 vectors are exact)")
-    rows = (n + 15) // 16 * 16
+    rows = (n + 31) // 32 * 32
     code = {"fp32": 4 * dim, "fp16": 2 * dim, "sq8": dim, "sq4": (dim + 1) // 2,
-            "binary": 8 * ((dim + 63) // 64) + 8}[storage]
+            "binary": ((dim + 3) // 4 + 3) // 4 * 2 + 4}[storage]  # 4-bit groups of 4 dims + scale
     ref = {"none": 0, "sq8": dim, "fp16": 2 * dim, "fp32": 4 * dim}[refine]
     parts = {"vectors": rows * code + rows * 4, "ids": n * 8 + n * 32}
     if ref:

@@ -49,6 +49,8 @@ class HNSWConfig:
         Default candidate list size of searches (raised to ``k`` when smaller).
     quantized : bool
         Traverse on int8 codes and re-rank exactly.
+    storage : {"fp32", "fp16"}
+        How the graph's re-rank vectors are kept (``HNSWIndex(storage=...)``).
 
     Examples
     --------
@@ -61,6 +63,7 @@ class HNSWConfig:
     ef_construction: int = 200
     ef_search: int = 64
     quantized: bool = True
+    storage: str = "fp32"
 
     def __post_init__(self):
         _positive(self.M, "M")
@@ -70,6 +73,7 @@ class HNSWConfig:
         _positive(self.ef_search, "ef_search")
         if not isinstance(self.quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
+        _choice(self.storage, "storage", ("fp32", "fp16"))
 
     def to_dict(self) -> dict:
         return {"kind": "hnsw", **asdict(self)}
@@ -77,10 +81,41 @@ class HNSWConfig:
 
 @dataclass(frozen=True)
 class FlatConfig:
-    """Sealed segments are searched exactly (no approximation)."""
+    """Sealed segments are searched by brute force, over the vectors as stored.
+
+    Parameters
+    ----------
+    storage : {"fp32", "fp16", "sq8", "sq4", "binary"}
+        How sealed segments keep their vectors (``FlatIndex(storage=...)``); fp32 is
+        exact search.
+    refine : {"none", "sq8", "fp16", "fp32"} or None
+        A copy that re-ranks the candidates of a compressed storage (``None``: fp32
+        for binary, none otherwise).
+
+    Examples
+    --------
+    >>> import warpsearch as ws
+    >>> ws.FlatConfig(storage="sq8").to_dict()
+    {'kind': 'flat', 'storage': 'sq8', 'refine': None}
+    """
+
+    storage: str = "fp32"
+    refine: Optional[str] = None
+
+    def __post_init__(self):
+        _choice(self.storage, "storage", ("fp32", "fp16", "sq8", "sq4", "binary"))
+        if self.refine is not None:
+            _choice(self.refine, "refine", ("none", "sq8", "fp16", "fp32"))
+            if self.storage == "fp32" and self.refine != "none":
+                raise ValueError(f"refine={self.refine!r} needs a compressed storage")
 
     def to_dict(self) -> dict:
-        return {"kind": "flat"}
+        return {"kind": "flat", **asdict(self)}
+
+
+def _choice(value, name: str, choices) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def index_config_from_dict(d: dict) -> Union[HNSWConfig, FlatConfig]:
@@ -89,7 +124,7 @@ def index_config_from_dict(d: dict) -> Union[HNSWConfig, FlatConfig]:
     if kind == "hnsw":
         return HNSWConfig(**rest)
     if kind == "flat":
-        return FlatConfig()
+        return FlatConfig(**rest)
     raise ValueError(f"unknown index kind {kind!r}")
 
 

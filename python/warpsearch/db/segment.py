@@ -161,9 +161,9 @@ def build_index(cfg: dict, dim: int, metric: str, vectors: np.ndarray):
     """The configured index over ``vectors`` with the row numbers as ids."""
     if cfg["kind"] == "hnsw":
         idx = HNSWIndex(dim, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
-                        quantized=cfg["quantized"])
+                        quantized=cfg["quantized"], storage=cfg.get("storage", "fp32"))
     else:
-        idx = FlatIndex(dim, metric)
+        idx = FlatIndex(dim, metric, storage=cfg.get("storage", "fp32"), refine=cfg.get("refine"))
     if len(vectors):
         idx.add(vectors, ids=np.arange(len(vectors), dtype=np.int64))
     return idx

@@ -1,0 +1,57 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Collections whose sealed segments keep compressed vectors (FlatConfig/HNSWConfig storage)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import warpsearch as ws
+
+DIM, N = 32, 3000
+
+
+def _data():
+    rng = np.random.default_rng(17)
+    centers = rng.standard_normal((30, DIM)) * 3
+    x = (centers[rng.integers(0, 30, N)] + rng.standard_normal((N, DIM))).astype(np.float32)
+    q = (centers[rng.integers(0, 30, 40)] + rng.standard_normal((40, DIM))).astype(np.float32)
+    return x, q
+
+
+def _truth(x, q, k):
+    s = q.astype(np.float64) @ x.T.astype(np.float64)
+    return [set(np.argsort(-row)[:k].tolist()) for row in s]
+
+
+@pytest.mark.parametrize("index", [ws.FlatConfig(storage="sq8"),
+                                   ws.FlatConfig(storage="binary", refine="fp16"),
+                                   ws.HNSWConfig(M=12, ef_construction=80, storage="fp16")])
+def test_compressed_segments_search_and_reopen(tmp_path, index):
+    x, q = _data()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.create_collection("c", dim=DIM, metric="ip", index=index, segment_size=1000)
+    c.upsert(np.arange(N), x)
+    c.flush()
+    assert c.info()["sealed_segments"] == 3
+    truth = _truth(x, q, 10)
+    res = c.search_batch(q, k=10)
+    recall = np.mean([len({h.id for h in hits} & t) / 10 for hits, t in zip(res, truth)])
+    assert recall >= 0.9
+    db.close()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.get_collection("c")
+    assert c.info()["index"] == index.to_dict()
+    again = c.search_batch(q, k=10)
+    assert [[h.id for h in r] for r in again] == [[h.id for h in r] for r in res]
+    db.close()
+
+
+def test_bad_storage_configs():
+    with pytest.raises(ValueError, match="storage"):
+        ws.FlatConfig(storage="int2")
+    with pytest.raises(ValueError, match="refine"):
+        ws.FlatConfig(refine="fp16")
+    with pytest.raises(ValueError, match="storage"):
+        ws.HNSWConfig(storage="sq8")
+    assert ws.FlatConfig().to_dict() == {"kind": "flat", "storage": "fp32", "refine": None}

@@ -28,6 +28,8 @@ namespace {
 // dimensions 4g..4g+3 and lut[g][v] = -sum_i (bit i of v ? 1 : -1) * q[4g + i] (negated:
 // the fast-scan kernels keep small sums). The table is quantized to uint8:
 // u ~ bias + acc / scale.
+alignas(64) constexpr float kZeros[detail::kPanel] = {};
+
 struct BinaryQuery {
   float qc = 0.f, scale = 1.f, bias = 0.f;
 };
@@ -151,7 +153,8 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
         wlo[qi - q0] = float(t);
       }
     }
-    float out[16 * detail::kPanel];
+    alignas(64) float out[16 * detail::kPanel], dist[16 * detail::kPanel], thr[16];
+    std::uint32_t below[16];
     for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
       const std::size_t c1 = std::min(p1, c0 + chunk);
       if (binary) {
@@ -238,18 +241,15 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
           if (!lanes) continue;
           const float* panel = decode ? &dec[(pnl - c0) * detail::kPanel * d] : &s.panels[row0 * d];
           K.dot_panel(&qbuf[qb * d], nb, d, panel, d, out);
+          // Distances and their comparison with each heap's threshold in SIMD; only
+          // the lanes that beat it (few, once the heaps are full) are visited.
+          for (std::size_t i = 0; i < nb; ++i) thr[i] = heaps[qb - q0 + i].threshold();
+          F16.below16(out, nb, &s.norms[row0], kZeros, &qnorm[qb], !is_l2, thr, dist, below);
           for (std::size_t i = 0; i < nb; ++i) {
             auto& h = heaps[qb - q0 + i];
-            const float* o = out + i * detail::kPanel;
-            float thr = h.threshold();
-            for (std::uint32_t m = lanes; m; m &= m - 1) {
+            for (std::uint32_t m = below[i] & lanes; m; m &= m - 1) {
               const int lane = __builtin_ctz(m);
-              float dist = is_l2 ? std::max(0.f, qnorm[qb + i] + s.norms[row0 + lane] - 2.f * o[lane])
-                                 : -o[lane];
-              if (dist < thr) {
-                h.push(dist, idx_t(row0 + std::size_t(lane)));
-                thr = h.threshold();
-              }
+              h.push(dist[i * detail::kPanel + std::size_t(lane)], idx_t(row0 + std::size_t(lane)));
             }
           }
         }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
@@ -29,15 +28,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before faiss is imported
 
 def recall(ids: np.ndarray, gt: np.ndarray) -> float:
     return float((ids[:, :10, None] == gt[:, None, :10]).any(axis=2).sum()) / gt[:, :10].size
-
-
-def timed(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -52,6 +42,7 @@ def main() -> None:
 
     import faiss
     import warpsearch as ws
+    from warpsearch.bench import _best_time as timed
     z = np.load(args.dataset)
     base = np.ascontiguousarray(z["base"], dtype=np.float32)
     q = np.ascontiguousarray(z["queries"], dtype=np.float32)

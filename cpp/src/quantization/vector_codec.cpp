@@ -14,7 +14,21 @@ namespace warpsearch::detail {
 
 namespace {
 constexpr float kHalfMax = 65504.f;
+
+// Widens [lo, hi] per dimension to the n rows and clears integral when a value is not
+// an integer.
+void extend_range(const float* x, std::size_t n, std::size_t d, std::vector<float>& lo,
+                  std::vector<float>& hi, bool& integral) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < d; ++j) {
+      const float v = x[i * d + j];
+      lo[j] = std::min(lo[j], v);
+      hi[j] = std::max(hi[j], v);
+      integral = integral && v == std::nearbyint(v);
+    }
 }
+
+}  // namespace
 
 VectorCodec::VectorCodec(Storage kind, std::size_t d) : kind_(kind), d_(d) {
   switch (kind) {
@@ -67,13 +81,7 @@ void VectorCodec::train(const float* x, std::size_t n) {
   }
   std::vector<float> lo(d_, INFINITY), hi(d_, -INFINITY);
   bool integral = true;
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d_; ++j) {
-      const float v = x[i * d_ + j];
-      lo[j] = std::min(lo[j], v);
-      hi[j] = std::max(hi[j], v);
-      integral = integral && v == std::nearbyint(v);
-    }
+  extend_range(x, n, d_, lo, hi, integral);
   fit_range(lo, hi, integral, false, false, nullptr, nullptr);
 }
 
@@ -107,13 +115,7 @@ VectorCodec VectorCodec::widened(const float* x, std::size_t n) const {
   std::vector<float> olo(lo_), ohi(d_), lo(lo_), hi(d_);
   bool integral = grid_;
   for (std::size_t j = 0; j < d_; ++j) ohi[j] = hi[j] = lo_[j] + step_[j] * top;
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d_; ++j) {
-      const float v = x[i * d_ + j];
-      lo[j] = std::min(lo[j], v);
-      hi[j] = std::max(hi[j], v);
-      integral = integral && v == std::nearbyint(v);
-    }
+  extend_range(x, n, d_, lo, hi, integral);
   out.fit_range(lo, hi, integral, true, true, &olo, &ohi);
   return out;
 }

@@ -26,7 +26,8 @@ def _truth(x, q, k):
 
 @pytest.mark.parametrize("index", [ws.FlatConfig(storage="sq8"),
                                    ws.FlatConfig(storage="binary", refine="fp16"),
-                                   ws.HNSWConfig(M=12, ef_construction=80, storage="fp16")])
+                                   ws.HNSWConfig(M=12, ef_construction=80, storage="fp16"),
+                                   ws.HNSWConfig(M=12, ef_construction=80, storage="sq8")])
 def test_compressed_segments_search_and_reopen(tmp_path, index):
     x, q = _data()
     db = ws.connect(tmp_path / "db", fsync="never")
@@ -53,5 +54,5 @@ def test_bad_storage_configs():
     with pytest.raises(ValueError, match="refine"):
         ws.FlatConfig(refine="fp16")
     with pytest.raises(ValueError, match="storage"):
-        ws.HNSWConfig(storage="sq8")
+        ws.HNSWConfig(storage="sq4")
     assert ws.FlatConfig().to_dict() == {"kind": "flat", "storage": "fp32", "refine": None}

@@ -26,7 +26,7 @@ __all__ = ["FlatIndex", "HNSWIndex", "load_index"]
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 STORAGE_MODES = ("fp32", "fp16", "sq8", "sq4", "binary")
 FLAT_REFINE_MODES = ("none", "sq8", "fp16", "fp32")
-HNSW_STORAGE_MODES = ("fp32", "fp16")
+HNSW_STORAGE_MODES = ("fp32", "fp16", "sq8")
 
 
 class _IndexBase:
@@ -310,8 +310,12 @@ class HNSWIndex(_IndexBase):
     it is chosen).
 
     ``storage`` is how the vectors used for the re-rank and the build are kept:
-    ``"fp32"`` (default) or ``"fp16"`` (half the bytes; values must fit float16,
-    ``|x| <= 65504``; distances are then those of the float16-rounded vectors).
+    ``"fp32"`` (default), ``"fp16"`` (half the bytes; values must fit float16,
+    ``|x| <= 65504``; distances are then those of the float16-rounded vectors) or
+    ``"sq8"``: no separate copy, the 8-bit traversal codes are the stored vectors
+    (a quarter of fp32; lossless for integer data such as uint8 descriptors, else
+    distances and the build use the decoded codes). ``"sq8"`` needs
+    ``quantized=True`` and 8-bit codes.
 
     Examples
     --------
@@ -337,9 +341,9 @@ class HNSWIndex(_IndexBase):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError("seed must be a non-negative integer")
         sq_bits = check_sq_bits(sq_bits)
-        if isinstance(storage, str) and storage.lower() in STORAGE_MODES[2:]:
-            raise ValueError(f"HNSW storage must be 'fp32' or 'fp16', got {storage!r}: the walk "
-                             "already reads 8/4-bit codes (sq_bits); the stored vectors re-rank")
+        if isinstance(storage, str) and storage.lower() in ("sq4", "binary"):
+            raise ValueError(f"HNSW storage must be 'fp32', 'fp16' or 'sq8', got {storage!r}: "
+                             "the walk reads 8/4-bit codes (sq_bits); the stored vectors re-rank")
         self._impl = _core.HnswIndex(as_positive_int(dim, "dim"), check_metric(metric), M,
                                      as_positive_int(ef_construction, "ef_construction"),
                                      bool(quantized), int(seed), sq_bits,
@@ -347,7 +351,7 @@ class HNSWIndex(_IndexBase):
 
     @property
     def storage(self) -> str:
-        """How the kept vectors are stored: fp32 or fp16."""
+        """How the kept vectors are stored: fp32, fp16 or sq8."""
         return self._impl.storage
 
     @property

@@ -227,7 +227,7 @@ def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=N
     sq_bits = check_sq_bits(sq_bits)
     links0 = n * (2 * M + 1) * 4
     storage = check_choice(storage, "storage", HNSW_STORAGE_MODES)
-    vectors = n * dim * (4 if storage == "fp32" else 2)
+    vectors = n * dim * {"fp32": 4, "fp16": 2, "sq8": 0}[storage]  # sq8: the codes are the vectors
     code_bytes = (dim + 63) // 64 * 64 * (sq_bits or 8) // 8
     codes = n * (code_bytes + 4) if quantized else 0
     upper = n * 24 + int(n * (M + 1) * 4 / max(M - 1, 1))

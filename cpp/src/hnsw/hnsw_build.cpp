@@ -18,7 +18,7 @@ void HnswGraph::grow(std::size_t new_cap) {
   upper.resize(new_cap);
   if (half)
     hvecs.resize(new_cap * d, 0);
-  else
+  else if (!coded)
     vecs.resize(new_cap * d, 0.f);
   if (p.quantized) {
     codes.resize(new_cap * cs, 0);

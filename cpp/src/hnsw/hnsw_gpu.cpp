@@ -45,11 +45,11 @@ std::unique_ptr<GpuGraphData> HnswIndex::to_device(int device) const {
   v.graph = graph.data();
   v.d = g.d;
   std::vector<float> decoded;  // fp16 storage: the device gets the decoded floats
-  if (g.half) {
+  if (g.half || g.coded) {
     decoded.resize(n * g.d);
     for (std::size_t s = 0; s < n; ++s) g.row(s, &decoded[s * g.d]);
   }
-  v.vectors = g.half ? decoded.data() : g.vecs.data();
+  v.vectors = g.half || g.coded ? decoded.data() : g.vecs.data();
   v.labels = g.labels.data();
   v.live = live.data();
   v.metric = metric_;

@@ -66,6 +66,7 @@ struct HnswGraph {
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
   avector<float> vecs;                // cap * d exact vectors (normalized for cosine)
   bool half = false;                  // storage fp16: the vectors are in hvecs, not vecs
+  bool coded = false;                 // storage sq8: the 8-bit codes are the only copy
   avector<std::uint16_t> hvecs;       // cap * d (storage fp16)
   int bits = 8;                       // bits per code entry: 8 or 4 (see set_bits)
   std::size_t cd = 0;                 // code entries: d rounded up to 64, zero padded
@@ -126,24 +127,37 @@ struct HnswGraph {
   std::size_t max_links(int level) const { return level == 0 ? R0 : R; }
   // The stored vector of slot s as floats: in vecs, or decoded into buf (d floats).
   const float* row(std::size_t s, float* buf) const {
+    if (coded) {
+      kernels().sq_decode(code(s), 8, vmin.data(), vscale.data(), d, buf);
+      return buf;
+    }
     if (!half) return &vecs[s * d];
     kernels().f16_to_f32(&hvecs[s * d], d, buf);
     return buf;
   }
+  // Writes the float copy of slot s (nothing for coded storage: encode writes the code).
   void store_row(std::size_t s, const float* v) {
+    if (coded) return;
     if (!half) {
       std::copy(v, v + d, &vecs[s * d]);
       return;
     }
     for (std::size_t j = 0; j < d; ++j) hvecs[s * d + j] = float_to_half(v[j]);
   }
-  // A per-thread buffer of d floats for row().
+  // Per-thread buffers of d floats for row(): scratch() for a base point, scratch2() for
+  // the other side of a distance.
   float* scratch() const {
     thread_local std::vector<float> buf;
     if (buf.size() < d) buf.resize(d);
     return buf.data();
   }
+  float* scratch2() const {
+    thread_local std::vector<float> buf;
+    if (buf.size() < d) buf.resize(d);
+    return buf.data();
+  }
   float ip_row(const float* q, std::size_t s) const {
+    if (coded) return kernels().ip(q, row(s, scratch2()), d);
     return half ? fastscan_kernels().ip_f16(q, &hvecs[s * d], d) : kernels().ip(q, &vecs[s * d], d);
   }
   const std::uint8_t* code(std::size_t s) const { return &codes[s * cs]; }
@@ -151,6 +165,7 @@ struct HnswGraph {
 
   float exact(const float* q, std::size_t s) const {
     if (!is_l2()) return -ip_row(q, s);
+    if (coded) return kernels().l2(q, row(s, scratch2()), d);
     return half ? fastscan_kernels().l2_f16(q, &hvecs[s * d], d) : kernels().l2(q, &vecs[s * d], d);
   }
   // Distance between two stored vectors: in the augmented space for IP graphs.
@@ -163,23 +178,26 @@ struct HnswGraph {
   }
   // Slot a as floats: in vecs, or decoded into this thread's scratch (valid until the
   // next vec_of or scratch use on the thread).
-  const float* vec_of(std::size_t a) const { return half ? row(a, scratch()) : &vecs[a * d]; }
+  const float* vec_of(std::size_t a) const {
+    return half || coded ? row(a, scratch()) : &vecs[a * d];
+  }
   // Exact distance from a context (query or inserted node) to slot s.
   float exact_ctx(const QueryCtx& c, std::size_t s) const {
     if (!c.node || !mips) return exact(c.q, s);
     const float t = c.qa - aug[s];
     return c.qn + xnorm[s] - 2.f * ip_row(c.q, s) + t * t;
   }
-  void set_norms(std::size_t s) {
+  // v: the vector of s when it is not stored yet (coded storage during an add).
+  void set_norms(std::size_t s, const float* v = nullptr) {
     if (!mips) return;
-    const float* v = row(s, scratch());
+    if (!v) v = row(s, scratch());
     xnorm[s] = kernels().ip(v, v, d);
     aug[s] = std::sqrt(std::max(0.f, mips_m2 - xnorm[s]));
   }
 
   // Context of a stored node used as the query while it is inserted.
   void prepare_node(QueryCtx& c, std::size_t s) const {
-    if (half) c.own.resize(d);
+    if (half || coded) c.own.resize(d);
     prepare(c, row(s, c.own.data()));
     c.node = mips;
     c.needs_norm = p.quantized && (is_l2() ? c.shift < 0 : mips);
@@ -208,7 +226,7 @@ struct HnswGraph {
     for (std::size_t j = 0; j < d; ++j)
       c.w16[j] = std::int16_t(std::lrint(q[j] * vscale[j] * inv));
     c.alpha = wmax > 0 ? wmax / lim : 0.f;
-    if (codes_exact) {
+    if (exact_from_codes()) {
       c.wf.resize(d);
       for (std::size_t j = 0; j < d; ++j) c.wf[j] = q[j] * vscale[j];
     }
@@ -251,7 +269,7 @@ struct HnswGraph {
     return c.qn - 2.f * ip + cnorm[s] + t * t;
   }
   // Exact distance from a query context: from the code when codes are lossless.
-  bool exact_from_codes() const { return p.quantized && bits == 8 && codes_exact; }
+  bool exact_from_codes() const { return p.quantized && bits == 8 && (codes_exact || coded); }
   float exact_query(const QueryCtx& c, std::size_t s) const {
     if (!exact_from_codes()) return exact(c.q, s);
     const float ip = c.qc + kernels().ip_u8(c.wf.data(), code(s), d);
@@ -302,9 +320,10 @@ struct HnswGraph {
     if (c.needs_norm) __builtin_prefetch(&cnorm[s]);
   }
 
-  // Encodes slot s; true when the code reproduces the vector exactly.
-  bool encode(std::size_t s) {
-    const float* v = row(s, scratch());
+  // Encodes slot s from src (default: its stored vector; coded storage must pass it);
+  // true when the code reproduces the vector exactly.
+  bool encode(std::size_t s, const float* src = nullptr) {
+    const float* v = src ? src : row(s, scratch());
     bool exact_code = true;
     std::uint8_t* c = &codes[s * cs];
     const float top = float(levels_max());

@@ -123,7 +123,7 @@ void HnswGraph::reorder() {
     if (levels[o] == 0) up[i] = std::move(upper[o]);
     if (half)
       std::copy(&hvecs[o * d], &hvecs[o * d] + d, &hv[i * d]);
-    else
+    else if (!coded)
       std::copy(&vecs[o * d], &vecs[o * d] + d, &vv[i * d]);
     if (p.quantized) {
       std::copy(code(o), code(o) + cs, &cc[i * cs]);
@@ -168,12 +168,16 @@ HnswIndex::HnswIndex(int dim, Metric metric, const HnswParams& params)
   g.R0 = 2 * std::size_t(params.M);
   WS_EXPECTS(params.sq_bits == 0 || params.sq_bits == 4 || params.sq_bits == 8,
              "sq_bits must be 4, 8 or 0 (chosen from the data), got ", params.sq_bits);
-  WS_EXPECTS(params.storage == Storage::FP32 || params.storage == Storage::FP16,
-             "HNSW storage must be 'fp32' or 'fp16', got '", storage_name(params.storage),
-             "' (the walk already reads sq_bits codes; the stored vectors re-rank)");
+  WS_EXPECTS(params.storage == Storage::FP32 || params.storage == Storage::FP16 ||
+                 params.storage == Storage::SQ8,
+             "HNSW storage must be 'fp32', 'fp16' or 'sq8', got '", storage_name(params.storage), "'");
   g.half = params.storage == Storage::FP16;
+  g.coded = params.storage == Storage::SQ8;
+  WS_EXPECTS(!g.coded || (params.quantized && params.sq_bits != 4),
+             "storage='sq8' keeps only the 8-bit traversal codes: it needs quantized=True and sq_bits 8");
+  if (g.coded) g.p.sq_bits = 8;
   g.cd = (g.d + 63) / 64 * 64;
-  g.set_bits(params.sq_bits == 0 ? 8 : params.sq_bits);
+  g.set_bits(g.p.sq_bits == 0 ? 8 : g.p.sq_bits);
   g.mips = metric == Metric::IP;
   g.level_mult = 1.0 / std::log(double(std::max(params.M, 2)));
 }
@@ -227,7 +231,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       // The augmentation needs M >= every norm; when it grows, all extra coordinates move.
       float m2 = g.mips_m2;
       for (std::size_t i = 0; i < n; ++i) {
-        const float* v = g.row(slots[i], g.scratch());
+        const float* v = g.coded ? x + i * d : g.row(slots[i], g.scratch());
         m2 = std::max(m2, detail::kernels().ip(v, v, d));
       }
       if (m2 > g.mips_m2) {
@@ -235,8 +239,10 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
         for (std::size_t s = 0; s < g.nslots; ++s)
           if (g.state[s] != detail::kFree) g.set_norms(s);
       }
-      for (std::size_t i = 0; i < n; ++i) g.set_norms(slots[i]);
+      if (!g.coded)  // coded: from the decoded codes, once they are written (below)
+        for (std::size_t i = 0; i < n; ++i) g.set_norms(slots[i]);
     }
+    bool reencoded = false;
     if (g.p.quantized) {
       // Per-dimension range of the int8 codes; widened (with headroom, so it
       // rarely happens) and everything re-encoded when new data falls outside.
@@ -245,7 +251,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       std::vector<float> lo(d, INFINITY), hi(d, -INFINITY);
       bool integral = true;
       for (std::size_t i = 0; i < n; ++i) {
-        const float* row = g.row(slots[i], g.scratch());
+        const float* row = g.coded ? x + i * d : g.row(slots[i], g.scratch());
         for (std::size_t j = 0; j < d; ++j) {
           const float v = row[j];
           lo[j] = std::min(lo[j], v);
@@ -268,6 +274,8 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
         unit_grid = nhi - nlo <= top && (!g.sq_trained || g.vscale[j] == 1.f);
       }
       bool reencode = false;
+      const std::vector<float> old_min = g.coded ? g.vmin : std::vector<float>();
+      const std::vector<float> old_scale = g.coded ? g.vscale : std::vector<float>();
       if (!g.sq_trained) {
         g.vmin = lo;
         g.vscale.resize(d);
@@ -292,15 +300,26 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       if (reencode) {
         std::atomic<bool> exact{true};
         parallel_for(g.nslots, [&](std::size_t s, int) {
-          if (g.state[s] != detail::kFree && !g.encode(s)) exact.store(false, std::memory_order_relaxed);
+          if (g.state[s] == detail::kFree) return;
+          bool ok;
+          if (g.coded) {  // the code is the only copy: decode with the old range
+            thread_local std::vector<float> v;
+            v.resize(d);
+            for (std::size_t j = 0; j < d; ++j) v[j] = old_min[j] + old_scale[j] * float(g.code(s)[j]);
+            ok = g.encode(s, v.data());
+          } else {
+            ok = g.encode(s);
+          }
+          if (!ok) exact.store(false, std::memory_order_relaxed);
         }, 1024);
         g.codes_exact = exact.load();
+        reencoded = true;
       }
       g.update_uniform();
     }
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t s = slots[i];
-      if (g.p.quantized && !g.encode(s)) g.codes_exact = false;
+      if (g.p.quantized && !g.encode(s, g.coded ? x + i * d : nullptr)) g.codes_exact = false;
       const std::uint64_t r = detail::splitmix(g.p.seed ^ (std::uint64_t(s) * 0x9E37ull) ^
                                                (std::uint64_t(g.nlive + i) << 32));
       const double u = (double(r >> 11) + 1.0) * (1.0 / 9007199254740993.0);
@@ -313,6 +332,14 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       g.map[g.labels[s]] = s;
     }
     g.nlive += n;
+    if (g.coded && g.mips) {
+      if (reencoded) {
+        for (std::size_t s = 0; s < g.nslots; ++s)
+          if (g.state[s] != detail::kFree) g.set_norms(s);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) g.set_norms(slots[i]);
+      }
+    }
   }
   {
     std::shared_lock lk(g.rw);
@@ -416,6 +443,8 @@ void HnswIndex::save(const std::string& path) const {
   w.add("upper", up);
   if (g.half)
     w.add("vectors16", g.hvecs.data(), ns * g.d * sizeof(std::uint16_t));
+  else if (g.coded)
+    w.add("codes", g.codes.data(), ns * g.cs);
   else
     w.add("vectors", g.vecs.data(), ns * g.d * sizeof(float));
   w.add("sq_min", g.vmin);
@@ -435,8 +464,9 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
              " entries, expected 11");
   if (meta.size() == 9) meta.push_back(8);
   if (meta.size() == 10) meta.push_back(std::int64_t(Storage::FP32));
-  WS_EXPECTS(meta[10] == std::int64_t(Storage::FP32) || meta[10] == std::int64_t(Storage::FP16), bad,
-             "bad storage ", meta[10]);
+  WS_EXPECTS(meta[10] == std::int64_t(Storage::FP32) || meta[10] == std::int64_t(Storage::FP16) ||
+                 (meta[10] == std::int64_t(Storage::SQ8) && meta[6] != 0 && meta[9] == 8),
+             bad, "bad storage ", meta[10]);
   HnswParams p;
   p.storage = Storage(meta[10]);
   WS_EXPECTS(meta[4] >= 2 && meta[4] <= 256 && meta[5] >= 1 && meta[3] >= 0, bad, "bad parameters");
@@ -459,6 +489,9 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   if (g.half) {
     auto h = r.vec<std::uint16_t>("vectors16", ns * d);
     std::copy(h.begin(), h.end(), g.hvecs.begin());
+  } else if (g.coded) {
+    auto c = r.vec<std::uint8_t>("codes", ns * g.cs);
+    std::copy(c.begin(), c.end(), g.codes.begin());
   } else {
     auto v = r.vec<float>("vectors", ns * d);
     std::copy(v.begin(), v.end(), g.vecs.begin());
@@ -497,18 +530,27 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
   WS_EXPECTS((g.entry < 0 && ns == 0) || (g.entry >= 0 && std::size_t(g.entry) < ns &&
               int(levels[std::size_t(g.entry)]) == g.max_level) || (g.entry < 0 && g.nlive == 0),
              bad, "bad entry point");
-  if (g.mips) {
-    g.mips_m2 = r.vec<float>("mips_m2", 1)[0];
-    for (std::size_t s = 0; s < ns; ++s)
-      if (g.state[s] != detail::kFree) g.set_norms(s);
-  }
   g.sq_trained = meta[8] != 0;
   if (g.p.quantized && g.sq_trained) {
     g.vmin = r.vec<float>("sq_min", d);
     g.vscale = r.vec<float>("sq_scale", d);
     g.update_uniform();
+    std::vector<float> v(d);
+    for (std::size_t s = 0; s < ns; ++s) {
+      if (g.state[s] == detail::kFree) continue;
+      if (!g.coded) {
+        if (!g.encode(s)) g.codes_exact = false;
+        continue;
+      }
+      const float* dec = g.row(s, v.data());  // the code is the vector: its norm
+      g.cnorm[s] = detail::kernels().ip(dec, dec, d);
+    }
+  }
+  WS_EXPECTS(!g.coded || g.sq_trained || ns == 0, bad, "sq8 storage without its range");
+  if (g.mips) {  // after the codes: coded storage reads its vectors from them
+    g.mips_m2 = r.vec<float>("mips_m2", 1)[0];
     for (std::size_t s = 0; s < ns; ++s)
-      if (g.state[s] != detail::kFree && !g.encode(s)) g.codes_exact = false;
+      if (g.state[s] != detail::kFree) g.set_norms(s);
   }
   idx->next_id_ = meta[0];
   return idx;

@@ -49,7 +49,7 @@ class HNSWConfig:
         Default candidate list size of searches (raised to ``k`` when smaller).
     quantized : bool
         Traverse on int8 codes and re-rank exactly.
-    storage : {"fp32", "fp16"}
+    storage : {"fp32", "fp16", "sq8"}
         How the graph's re-rank vectors are kept (``HNSWIndex(storage=...)``).
 
     Examples
@@ -73,7 +73,7 @@ class HNSWConfig:
         _positive(self.ef_search, "ef_search")
         if not isinstance(self.quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
-        _choice(self.storage, "storage", ("fp32", "fp16"))
+        _choice(self.storage, "storage", ("fp32", "fp16", "sq8"))
 
     def to_dict(self) -> dict:
         return {"kind": "hnsw", **asdict(self)}

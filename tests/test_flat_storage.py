@@ -158,6 +158,10 @@ def test_train_fits_ranges_before_add():
     assert np.abs(idx.get_vectors(np.arange(1000)) - x).max() <= 10 / 255 * 0.51
     with pytest.raises(ValueError, match="before adding"):
         idx.train(x)
+    f16 = ws.FlatIndex(16, "l2", storage="fp16")
+    f16.add(x)
+    f16.train(x)  # nothing to fit: allowed at any time, changes nothing
+    np.testing.assert_array_equal(f16.get_vectors([0]), x[:1].astype(np.float16).astype(np.float32))
 
 
 @pytest.mark.parametrize("storage,refine", [("fp16", None), ("sq8", None), ("sq4", "sq8"),

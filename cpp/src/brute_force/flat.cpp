@@ -76,6 +76,8 @@ void FlatIndex::train(const float* x, std::size_t n) {
   x = detail::metric_rows(x, n, std::size_t(dim_), metric_, buf);
   std::unique_lock lk(s_->mu);
   auto& s = *s_;
+  const bool fits = (!s.fp32() && s.codec.needs_training()) || (s.has_refine() && s.rcodec.needs_training());
+  if (!fits) return;  // fp32 / fp16 keep the vectors as they are: nothing to fit
   WS_EXPECTS(s.n == 0, "train the storage quantizer before adding vectors (the index holds ", s.n, ")");
   if (!s.fp32()) s.codec.train(x, n);
   if (s.has_refine()) s.rcodec.train(x, n);

@@ -33,7 +33,7 @@ struct HnswParams {
   int ef_construction = 200;  ///< candidate list size during insertion
   bool quantized = true;      ///< traverse on scalar codes and re-rank exactly
   int sq_bits = 0;            ///< code width, 8 or 4; 0: chosen from the first data added
-  Storage storage = Storage::FP32;  ///< the kept vectors (re-rank, build): FP32 or FP16
+  Storage storage = Storage::FP32;  ///< the kept vectors (re-rank, build): FP32, FP16, or SQ8 (the codes only)
   std::uint64_t seed = 42;    ///< level assignment
 };
 

@@ -48,7 +48,7 @@ struct QueryCtx {
   int shift = -1;
   float fa = 0.f, fb = 0.f;
   bool needs_norm = false;  // the traversal distance reads cnorm
-  std::vector<float> own;   // a stored node decoded to floats (fp16 storage)
+  std::vector<float> own;   // a stored node decoded to floats (fp16 or sq8 storage)
 };
 
 using Cand = std::pair<float, std::uint32_t>;

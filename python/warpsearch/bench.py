@@ -55,7 +55,7 @@ __all__ = ["Dataset", "load_dataset", "exact_knn", "recall_at_k", "interpolate_q
 DEFAULT_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 RECALL_TARGETS = (0.90, 0.95, 0.99)
 ENGINE_GROUPS = ("warpsearch", "hnswlib", "faiss", "usearch", "numpy")
-OPTIONAL_GROUPS = ("warpsearch-f32",)
+OPTIONAL_GROUPS = ("warpsearch-f32", "warpsearch-fp16", "warpsearch-sq8")
 
 
 # -- data -------------------------------------------------------------------
@@ -190,6 +190,7 @@ class WarpsearchHNSW(Engine):
     name = "warpsearch"
     package = "warpsearch"
     quantized = True
+    storage = "fp32"
 
     @classmethod
     def load(cls):
@@ -206,8 +207,10 @@ class WarpsearchHNSW(Engine):
         import warpsearch as ws
         ws.set_num_threads(threads)
         self.index = ws.HNSWIndex(dim=self.dim, metric=self.metric, M=self.M,
-                                  ef_construction=self.efc, quantized=self.quantized)
+                                  ef_construction=self.efc, quantized=self.quantized,
+                                  storage=self.storage)
         self.index.add(base)
+        _log(f"  {self.name}: {self.index.memory_usage() / max(1, len(self.index)):.0f} B/vector")
 
     def search(self, queries, k, ef, threads):
         import warpsearch as ws
@@ -222,6 +225,16 @@ class WarpsearchHNSW(Engine):
 class WarpsearchHNSWf32(WarpsearchHNSW):
     name = "warpsearch-f32"
     quantized = False
+
+
+class WarpsearchHNSWfp16(WarpsearchHNSW):
+    name = "warpsearch-fp16"
+    storage = "fp16"
+
+
+class WarpsearchHNSWsq8(WarpsearchHNSW):
+    name = "warpsearch-sq8"
+    storage = "sq8"
 
 
 class WarpsearchFlat(WarpsearchHNSW):
@@ -349,6 +362,8 @@ class NumpyBrute(Engine):
 ENGINES = {
     "warpsearch": (WarpsearchHNSW, WarpsearchFlat),
     "warpsearch-f32": (WarpsearchHNSWf32,),
+    "warpsearch-fp16": (WarpsearchHNSWfp16,),
+    "warpsearch-sq8": (WarpsearchHNSWsq8,),
     "hnswlib": (Hnswlib,),
     "faiss": (FaissHNSW,),
     "usearch": (Usearch,),

@@ -266,3 +266,21 @@ def test_storage_kernels_same_on_every_isa(data, level):
         for (D0, I0), (D1, I1) in ((batch0, batch1), (one0, one1)):
             np.testing.assert_allclose(D1, D0, rtol=1e-4, atol=1e-3)
             assert (I1 == I0).mean() >= 0.98  # near-ties may swap with float rounding
+
+
+@pytest.mark.parametrize("storage,refine", [("fp16", None), ("sq8", None), ("sq4", "fp32"),
+                                            ("binary", None), ("binary", "none")])
+@pytest.mark.parametrize("dim", [1, 3, 70])
+def test_empty_and_tiny_indexes(storage, refine, dim):
+    idx = ws.FlatIndex(dim, "l2", storage=storage, refine=refine)
+    for nq in (1, 3, 20):  # few queries take the row path, many the panel path
+        D, I = idx.search(np.ones((nq, dim), np.float32), k=3)
+        assert (I == -1).all() and np.isinf(D).all()
+    x = np.random.default_rng(dim).standard_normal((5, dim)).astype(np.float32)
+    idx.add(x)
+    idx.remove([0, 1, 2, 3, 4])  # emptied again after training
+    _, I = idx.search(x, k=2)
+    assert (I == -1).all()
+    idx.add(x[:2], ids=[7, 8])
+    _, I = idx.search(x[:2], k=5, refine_factor=50)
+    assert sorted(I[0][I[0] >= 0].tolist()) == [7, 8]

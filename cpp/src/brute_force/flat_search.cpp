@@ -141,7 +141,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     std::vector<std::uint32_t> pos;  // binary: the codes a scan emits
     std::vector<std::uint16_t> sum;
     std::vector<float> w, wlo;  // sq8, few queries: q * step and q.lo per query
-    if (s.storage == Storage::SQ8 && q1 - q0 < mq) {
+    if (s.storage == Storage::SQ8 && q1 - q0 < mq && s.codec.trained()) {  // untrained: empty
       w.resize((q1 - q0) * d);
       wlo.resize(q1 - q0);
       for (std::size_t qi = q0; qi < q1; ++qi) {

@@ -25,7 +25,7 @@ __all__ = ["FlatIndex", "HNSWIndex", "load_index"]
 
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 STORAGE_MODES = ("fp32", "fp16", "sq8", "sq4", "binary")
-FLAT_REFINE_MODES = ("none", "sq8", "fp16", "fp32")
+REFINE_MODES = ("none", "sq8", "fp16", "fp32")  # re-rank copies (flat and IVF-PQ)
 HNSW_STORAGE_MODES = ("fp32", "fp16", "sq8")
 
 
@@ -237,7 +237,7 @@ class FlatIndex(_IndexBase):
         storage = check_choice(storage, "storage", STORAGE_MODES)
         if refine is None:
             refine = "fp32" if storage == "binary" else "none"
-        refine = check_choice(refine, "refine", FLAT_REFINE_MODES)
+        refine = check_choice(refine, "refine", REFINE_MODES)
         self._impl = _core.FlatIndex(as_positive_int(dim, "dim"), check_metric(metric), storage,
                                      refine)
 

@@ -12,11 +12,10 @@ from . import _core
 from ._device import device_index, is_device_array, resolve_device
 from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
                           check_sq_bits)
-from .index import _WRAPPERS, FLAT_REFINE_MODES, HNSW_STORAGE_MODES, STORAGE_MODES, _IndexBase
+from .index import _WRAPPERS, HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES, _IndexBase
 
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
 
-REFINE_MODES = ("none", "sq8", "fp16", "fp32")
 LUT_TYPES = ("fp32", "fp16")
 
 
@@ -240,7 +239,7 @@ def _flat_bytes(n: int, dim: int, storage: str = "fp32", refine=None, **_) -> di
     storage = check_choice(storage, "storage", STORAGE_MODES)
     if refine is None:
         refine = "fp32" if storage == "binary" else "none"
-    refine = check_choice(refine, "refine", FLAT_REFINE_MODES)
+    refine = _check_refine(refine)
     if storage == "fp32" and refine != "none":
         raise ValueError(f"refine={refine!r} needs a compressed storage (fp32 vectors are exact)")
     rows = (n + 31) // 32 * 32

@@ -40,10 +40,7 @@ namespace {
 detail::VectorCodec next_codec(const detail::VectorCodec& c, const float* x, std::size_t n,
                                const char* what, bool* reencode) {
   *reencode = false;
-  if (c.kind() == Storage::FP16)
-    for (std::size_t i = 0; i < n; ++i)
-      WS_EXPECTS(c.covers(x + i * c.dim(), 1), "vector ", i, " has a value outside the float16 range "
-                 "(|x| <= 65504) of ", what, "='fp16'");
+  if (c.kind() == Storage::FP16) detail::expect_half_range(x, n, c.dim(), what);
   if (!c.needs_training()) return c;
   if (!c.trained()) {
     detail::VectorCodec t = c;
@@ -102,8 +99,8 @@ void FlatIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   for (std::size_t i = 0; i < n; ++i) fresh += ids == nullptr || !s.rows.count(ids[i]);
   // Everything that may fail (a value out of range, bad_alloc) happens before any change.
   bool re = false, rre = false;
-  detail::VectorCodec c = s.fp32() ? s.codec : next_codec(s.codec, x, n, "storage", &re);
-  detail::VectorCodec r = s.has_refine() ? next_codec(s.rcodec, x, n, "refine", &rre) : s.rcodec;
+  detail::VectorCodec c = s.fp32() ? s.codec : next_codec(s.codec, x, n, "storage='fp16'", &re);
+  detail::VectorCodec r = s.has_refine() ? next_codec(s.rcodec, x, n, "refine='fp16'", &rre) : s.rcodec;
   std::vector<std::uint8_t> codes, rcodes;
   if (re) codes = reencode(s.codec, c, s.codes, s.n, s.cap);
   if (rre) rcodes = reencode(s.rcodec, r, s.rcodes, s.n, s.cap);
@@ -121,7 +118,7 @@ void FlatIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   s.codec = c;
   s.rcodec = r;
   std::vector<float> tmp(d);
-  if (re && s.storage != Storage::Binary)  // norms of the re-encoded rows
+  if (re)  // norms of the re-encoded rows (sq8/sq4: binary codes never re-encode)
     for (std::size_t row = 0; row < s.n; ++row) {
       s.codec.decode(s.code(row), tmp.data());
       s.norms[row] = detail::kernels().ip(tmp.data(), tmp.data(), d);

@@ -3,8 +3,9 @@
 // Exact search over panels of kPanel vectors (dimension-major inside a panel): the
 // micro-kernel computes a block of queries x kPanel vectors with broadcast FMAs, fused
 // with per-query top-k (never a distance matrix). Compressed storage is decoded into
-// panels one cache block at a time; binary codes are scored with popcounts. With a
-// refine copy the scan keeps a larger pool of candidate rows, re-ranked at the end.
+// panels one cache block at a time; binary codes are scored by the 4-bit fast-scan
+// kernels. With a refine copy the scan keeps a larger pool of candidate rows,
+// re-ranked at the end.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -60,7 +61,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   const auto& s = *s_;
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
-  const auto& F16 = detail::fastscan_kernels();
+  const auto& F = detail::fastscan_kernels();
   Bitset allow_bits;
   if (params.filter.active())
     allow_bits = make_allow(
@@ -71,12 +72,8 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
         });
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
-  std::vector<float> qbuf(nq * d);
-  if (metric_ == Metric::Cosine) {
-    detail::normalize_rows(q, nq, d, qbuf.data());
-  } else {
-    std::memcpy(qbuf.data(), q, nq * d * sizeof(float));
-  }
+  std::vector<float> qnormed;
+  const float* qbuf = detail::metric_rows(q, nq, d, metric_, qnormed);
   std::vector<float> qnorm(nq, 0.f);
   if (metric_ == Metric::L2)
     for (std::size_t i = 0; i < nq; ++i) qnorm[i] = K.ip(&qbuf[i * d], &qbuf[i * d], d);
@@ -158,7 +155,6 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
       const std::size_t c1 = std::min(p1, c0 + chunk);
       if (binary) {
-        const auto& F = detail::fastscan_kernels();
         const std::size_t r0 = c0 * detail::kPanel, r1 = std::min(n, c1 * detail::kPanel);
         pos.resize(r1 - r0);
         sum.resize(r1 - r0);
@@ -208,7 +204,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
               if (s.storage == Storage::SQ8)  // q.x = q.lo + (q * step).code
                 o = wlo[qi - q0] + K.ip_u8(&w[(qi - q0) * d], c, d);
               else if (s.storage == Storage::FP16)
-                o = F16.ip_f16(qv, reinterpret_cast<const std::uint16_t*>(c), d);
+                o = F.ip_f16(qv, reinterpret_cast<const std::uint16_t*>(c), d);
               else
                 o = K.ip(qv, row.data(), d);
               const float dist = is_l2 ? std::max(0.f, qnorm[qi] + s.norms[rw] - 2.f * o) : -o;
@@ -244,7 +240,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
           // Distances and their comparison with each heap's threshold in SIMD; only
           // the lanes that beat it (few, once the heaps are full) are visited.
           for (std::size_t i = 0; i < nb; ++i) thr[i] = heaps[qb - q0 + i].threshold();
-          F16.below16(out, nb, &s.norms[row0], kZeros, &qnorm[qb], !is_l2, thr, dist, below);
+          F.below16(out, nb, &s.norms[row0], kZeros, &qnorm[qb], !is_l2, thr, dist, below);
           for (std::size_t i = 0; i < nb; ++i) {
             auto& h = heaps[qb - q0 + i];
             for (std::uint32_t m = below[i] & lanes; m; m &= m - 1) {

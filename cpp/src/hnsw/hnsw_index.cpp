@@ -8,6 +8,7 @@
 
 #include "common/vector_ops.hpp"
 #include "hnsw/hnsw_impl.hpp"
+#include "quantization/vector_codec.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/threads.hpp"
 
@@ -197,10 +198,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   const std::size_t d = g.d;
   std::vector<float> normed;
   x = detail::metric_rows(x, n, d, metric_, normed);
-  if (g.half)
-    for (std::size_t i = 0; i < n * d; ++i)
-      WS_EXPECTS(std::abs(x[i]) <= 65504.f, "vector ", i / d, " has a value outside the float16 range "
-                 "(|x| <= 65504) of storage='fp16'");
+  if (g.half) detail::expect_half_range(x, n, d, "storage='fp16'");
   std::lock_guard<std::mutex> wl(g.write_mu);
   std::vector<std::uint32_t> slots(n);
   {

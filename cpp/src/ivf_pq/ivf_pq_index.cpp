@@ -9,6 +9,7 @@
 
 #include "common/vector_ops.hpp"
 #include "ivf_pq/ivf_pq_impl.hpp"
+#include "quantization/vector_codec.hpp"
 #include "simd/fastscan.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/kmeans.hpp"
@@ -132,10 +133,7 @@ void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   const std::size_t d = s.d, m = s.m, rb = s.refine_bytes;
   std::vector<float> buf;
   x = detail::prepared(x, n, d, metric_, buf);
-  if (s.p.refine == Refine::FP16)
-    for (std::size_t i = 0; i < n * d; ++i)
-      WS_EXPECTS(std::abs(x[i]) <= 65504.f, "vector ", i / d, " has a value outside the float16 range "
-                 "(|x| <= 65504) of refine='fp16'");
+  if (s.p.refine == Refine::FP16) detail::expect_half_range(x, n, d, "refine='fp16'");
   // Encoding reads only the codebooks: a shared lock lets searches run meanwhile.
   std::vector<std::int32_t> lab(n);
   std::vector<std::uint8_t> codes(n * m), recs(n * rb);

@@ -30,6 +30,12 @@ void extend_range(const float* x, std::size_t n, std::size_t d, std::vector<floa
 
 }  // namespace
 
+void expect_half_range(const float* x, std::size_t n, std::size_t d, const char* what) {
+  for (std::size_t i = 0; i < n * d; ++i)
+    WS_EXPECTS(std::abs(x[i]) <= kHalfMax, "vector ", i / d,
+               " has a value outside the float16 range (|x| <= 65504) of ", what);
+}
+
 VectorCodec::VectorCodec(Storage kind, std::size_t d) : kind_(kind), d_(d) {
   switch (kind) {
     case Storage::FP32: bytes_ = 4 * d; break;
@@ -86,11 +92,6 @@ void VectorCodec::train(const float* x, std::size_t n) {
 }
 
 bool VectorCodec::covers(const float* x, std::size_t n) const {
-  if (kind_ == Storage::FP16) {
-    for (std::size_t i = 0; i < n * d_; ++i)
-      if (std::abs(x[i]) > kHalfMax) return false;
-    return true;
-  }
   if (kind_ != Storage::SQ8 && kind_ != Storage::SQ4) return true;
   if (!trained_) return false;
   const float top = float(levels());

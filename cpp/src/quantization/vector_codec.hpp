@@ -13,6 +13,10 @@
 
 namespace warpsearch::detail {
 
+/** Throws std::invalid_argument naming the first of n rows of d values that float16
+ *  cannot hold (|x| > 65504); `what` names the option, e.g. "storage='fp16'". */
+void expect_half_range(const float* x, std::size_t n, std::size_t d, const char* what);
+
 class VectorCodec {
  public:
   VectorCodec() = default;
@@ -32,7 +36,7 @@ class VectorCodec {
    *  (lossless codes). */
   void train(const float* x, std::size_t n);
   /** True when encoding the rows loses nothing to the range: every value is inside it
-   *  (sq), representable (fp16: |x| <= 65504). Always true for fp32 and binary. */
+   *  (sq). Always true for fp32, fp16 (see expect_half_range) and binary. */
   bool covers(const float* x, std::size_t n) const;
   /** The range widened to cover the rows too, with headroom of 1/8 of the span on each
    *  side that grew (sq only), so that repeated adds rarely widen again. */

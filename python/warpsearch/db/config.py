@@ -11,6 +11,8 @@ from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
+from ..index import HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES
+
 __all__ = ["HNSWConfig", "FlatConfig", "Record", "Hit", "FieldSpec", "parse_schema",
            "index_config_from_dict", "FIELD_TYPES", "check_name"]
 
@@ -73,7 +75,7 @@ class HNSWConfig:
         _positive(self.ef_search, "ef_search")
         if not isinstance(self.quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
-        _choice(self.storage, "storage", ("fp32", "fp16", "sq8"))
+        _choice(self.storage, "storage", HNSW_STORAGE_MODES)
 
     def to_dict(self) -> dict:
         return {"kind": "hnsw", **asdict(self)}
@@ -103,9 +105,9 @@ class FlatConfig:
     refine: Optional[str] = None
 
     def __post_init__(self):
-        _choice(self.storage, "storage", ("fp32", "fp16", "sq8", "sq4", "binary"))
+        _choice(self.storage, "storage", STORAGE_MODES)
         if self.refine is not None:
-            _choice(self.refine, "refine", ("none", "sq8", "fp16", "fp32"))
+            _choice(self.refine, "refine", REFINE_MODES)
             if self.storage == "fp32" and self.refine != "none":
                 raise ValueError(f"refine={self.refine!r} needs a compressed storage")
 

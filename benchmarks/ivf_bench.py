@@ -10,7 +10,8 @@ in rounds that run every engine once in turn (best of --repeat kept).
     python benchmarks/ivf_bench.py /path/sift-dev.npz --nlist 1024 --threads 2
 
 Engines: ``ws4`` (nbits=4 fast scan, refine fp32, the analogue of faiss' RFlat),
-``ws4-fp16`` / ``ws4-sq8`` (smaller refine copies), ``ws8`` (nbits=8, no refine),
+``ws4-fp16`` / ``ws4-sq8`` (smaller refine copies; ``-noopq``: without the OPQ
+rotation, which the others decide at training), ``ws8`` (nbits=8, no refine),
 ``faiss-fs`` (``IVF{nlist},PQ{d/2}x4fs,RFlat``, k_factor sweep), ``faiss-pq8``
 (``IVF{nlist},PQ{d/2}``). Build time is reported as wall and process CPU time
 (train + add), memory as bytes per base vector (faiss: its serialized size). On a
@@ -44,6 +45,22 @@ def recall(ids: np.ndarray, gt: np.ndarray, k: int) -> float:
     return float((got[:, :, None] == truth[:, None, :]).any(axis=2).sum()) / truth.size
 
 
+def frontier_qps(pts, target):
+    """QPS at a recall target on the recall/QPS frontier of (recall, qps, ...) points:
+    linear in recall between the fastest point that reaches the target and the fastest
+    faster point below it (None when no point reaches the target). Each engine's grid of
+    configurations is discrete; this reads both curves at the same recall."""
+    above = [p for p in pts if p[0] >= target]
+    if not above:
+        return None
+    a = max(above, key=lambda p: p[1])
+    below = [p for p in pts if p[0] < target and p[1] > a[1]]
+    if not below:
+        return a[1]
+    b = max(below, key=lambda p: p[0])
+    return a[1] + (b[1] - a[1]) * (a[0] - target) / (a[0] - b[0])
+
+
 def best_time(fn, repeat: int, clock=time.perf_counter):
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -54,15 +71,15 @@ def best_time(fn, repeat: int, clock=time.perf_counter):
 
 
 class WsIVF:
-    def __init__(self, name, nbits, refine, m=None):
-        self.name, self.nbits, self.refine, self.m = name, nbits, refine, m
+    def __init__(self, name, nbits, refine, m=None, opq=None):
+        self.name, self.nbits, self.refine, self.m, self.opq = name, nbits, refine, m, opq
 
     def build(self, base, metric, nlist, threads):
         import warpsearch as ws
         ws.set_num_threads(threads)
         m = self.m or base.shape[1] // 2
         self.idx = ws.IVFPQIndex(base.shape[1], metric, nlist=nlist, m=m, nbits=self.nbits,
-                                 refine=self.refine)
+                                 refine=self.refine, opq=self.opq)
         self.idx.train(base)
         self.idx.add(base)
 
@@ -115,6 +132,8 @@ ENGINES = {
     "ws4": lambda: WsIVF("ws-ivfpq4-fp32", 4, "fp32"),
     "ws4-fp16": lambda: WsIVF("ws-ivfpq4-fp16", 4, "fp16"),
     "ws4-sq8": lambda: WsIVF("ws-ivfpq4-sq8", 4, "sq8"),
+    "ws4-sq8-noopq": lambda: WsIVF("ws-ivfpq4-sq8-noopq", 4, "sq8", opq=False),
+    "ws4-fp16-noopq": lambda: WsIVF("ws-ivfpq4-fp16-noopq", 4, "fp16", opq=False),
     "ws8": lambda: WsIVF("ws-ivfpq8", 8, "none"),
     "faiss-fs": lambda: FaissIVF("faiss-IVF,PQx4fs,RFlat", "IVF{nlist},PQ{m}x4fs,RFlat"),
     "faiss-pq8": lambda: FaissIVF("faiss-IVF,PQ8bit", "IVF{nlist},PQ{m}"),
@@ -129,7 +148,7 @@ def main(argv=None):
     ap.add_argument("--nq", type=int, default=None, help="use the first N queries")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--nprobe", default="4,8,16,32,64")
+    ap.add_argument("--nprobe", default="4,6,8,12,16,24,32,48,64")
     ap.add_argument("--kfactor", default="1,2,4,8")
     ap.add_argument("--engines", default="ws4,faiss-fs")
     ap.add_argument("--repeat", type=int, default=3)
@@ -207,7 +226,12 @@ def main(argv=None):
             rats = [f"{bests[(name, t)] / bests[(ref, t)]:.2f}x @{t:.2f}"
                     if (name, t) in bests and (ref, t) in bests else f"n/a @{t:.2f}"
                     for t in (0.90, 0.95)]
-            print(f"  {name}: {', '.join(rats)}")
+            interp = []
+            for t in (0.90, 0.95):
+                mine, theirs = frontier_qps(summary[name], t), frontier_qps(summary[ref], t)
+                interp.append(f"{mine / theirs:.2f}x @{t:.2f}" if mine and theirs else f"n/a @{t:.2f}")
+            print(f"  {name}: best configuration {', '.join(rats)}; "
+                  f"interpolated on the frontier {', '.join(interp)}")
 
 if __name__ == "__main__":
     main()

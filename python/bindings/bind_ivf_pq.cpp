@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "numpy_utils.hpp"
 #include "warpsearch/ivf_pq.hpp"
 #include "warpsearch/kmeans.hpp"
@@ -56,7 +58,7 @@ py::dict memory_dict(const IvfPqMemory& m) {
 }
 
 IvfPqParams make_params(int nlist, int m, int nbits, const std::string& refine, std::uint64_t seed,
-                        int kmeans_iters, int max_points_per_centroid) {
+                        int kmeans_iters, int max_points_per_centroid, int opq = -1) {
   IvfPqParams p;
   p.nlist = nlist;
   p.m = m;
@@ -65,6 +67,7 @@ IvfPqParams make_params(int nlist, int m, int nbits, const std::string& refine, 
   p.seed = seed;
   p.kmeans_iters = kmeans_iters;
   p.max_points_per_centroid = max_points_per_centroid;
+  p.opq = opq;
   return p;
 }
 
@@ -74,14 +77,15 @@ void register_ivf_pq(py::module_& m) {
   py::class_<IvfPqIndex, Index>(m, "IvfPqIndex")
       .def(py::init([](int dim, const std::string& metric, int nlist, int mm, int nbits,
                        const std::string& refine, std::uint64_t seed, int kmeans_iters,
-                       int max_points_per_centroid) {
+                       int max_points_per_centroid, int opq) {
+             WS_EXPECTS(opq >= -1 && opq <= 1, "opq must be -1 (auto), 0 or 1, got ", opq);
              return std::make_unique<IvfPqIndex>(
                  dim, parse_metric(metric),
-                 make_params(nlist, mm, nbits, refine, seed, kmeans_iters, max_points_per_centroid));
+                 make_params(nlist, mm, nbits, refine, seed, kmeans_iters, max_points_per_centroid, opq));
            }),
            py::arg("dim"), py::arg("metric"), py::arg("nlist"), py::arg("m"), py::arg("nbits"),
            py::arg("refine"), py::arg("seed"), py::arg("kmeans_iters"),
-           py::arg("max_points_per_centroid"))
+           py::arg("max_points_per_centroid"), py::arg("opq") = -1)
       .def("train",
            [](IvfPqIndex& idx, const FloatArray& x, int device) {
              expect_matrix(x, idx.dim(), "training vectors");
@@ -96,6 +100,14 @@ void register_ivf_pq(py::module_& m) {
       .def_property_readonly("m", [](const IvfPqIndex& i) { return i.params().m; })
       .def_property_readonly("nbits", [](const IvfPqIndex& i) { return i.params().nbits; })
       .def_property_readonly("refine", [](const IvfPqIndex& i) { return refine_name(i.params().refine); })
+      .def_property_readonly("opq", [](const IvfPqIndex& i) { return i.params().opq; })
+      .def("rotation", [](const IvfPqIndex& idx) -> py::object {
+        auto r = idx.rotation();
+        if (r.empty()) return py::none();
+        py::array_t<float> out({py::ssize_t(idx.dim()), py::ssize_t(idx.dim())});
+        std::copy(r.begin(), r.end(), out.mutable_data());
+        return out;
+      })
       .def("search_ivf", &search_ivf, py::arg("q"), py::arg("k"), py::arg("nprobe"),
            py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
            py::arg("mask") = py::none())
@@ -187,14 +199,15 @@ void register_ivf_pq(py::module_& m) {
         pq.compute_lut(q.data(), parse_metric(metric), out.mutable_data());
         return out;
       });
-  m.def("_quantize_lut", [](const FloatArray& lut) {
+  m.def("_quantize_lut", [](const FloatArray& lut, const std::optional<U8Array>& rshift) {
     WS_EXPECTS(lut.ndim() == 2 && lut.shape(1) == 16, "lut must be (m, 16)");
     const std::size_t mm = std::size_t(lut.shape(0));
+    WS_EXPECTS(!rshift || std::size_t(rshift->size()) == fastscan_m_pad(mm), "rshift must have m_pad entries");
     py::array_t<std::uint8_t> out({py::ssize_t(fastscan_m_pad(mm)), py::ssize_t(16)});
     float scale, bias;
-    quantize_lut(lut.data(), mm, out.mutable_data(), &scale, &bias);
+    quantize_lut(lut.data(), mm, out.mutable_data(), &scale, &bias, rshift ? rshift->data() : nullptr);
     return py::make_tuple(out, scale, bias);
-  });
+  }, py::arg("lut"), py::arg("rshift") = py::none());
   m.def("_pack_fastscan", [](const U8Array& codes) {
     WS_EXPECTS(codes.ndim() == 2, "codes must be (n, m)");
     const std::size_t n = std::size_t(codes.shape(0)), mm = std::size_t(codes.shape(1));
@@ -202,13 +215,15 @@ void register_ivf_pq(py::module_& m) {
     pack_fastscan(codes.data(), n, mm, out.mutable_data());
     return out;
   });
-  m.def("_fastscan_distances", [](const U8Array& packed, std::size_t n, std::size_t mm, const U8Array& lut8) {
+  m.def("_fastscan_distances", [](const U8Array& packed, std::size_t n, std::size_t mm, const U8Array& lut8,
+                                   const std::optional<U8Array>& rshift) {
     WS_EXPECTS(std::size_t(packed.size()) == fastscan_bytes(n, mm), "packed codes have the wrong size");
     WS_EXPECTS(std::size_t(lut8.size()) == fastscan_m_pad(mm) * 16, "lut8 has the wrong size");
+    WS_EXPECTS(!rshift || std::size_t(rshift->size()) == fastscan_m_pad(mm), "rshift must have m_pad entries");
     py::array_t<std::uint16_t> out{py::ssize_t(n)};
-    fastscan_distances(packed.data(), n, mm, lut8.data(), out.mutable_data());
+    fastscan_distances(packed.data(), n, mm, lut8.data(), out.mutable_data(), rshift ? rshift->data() : nullptr);
     return out;
-  });
+  }, py::arg("packed"), py::arg("n"), py::arg("m"), py::arg("lut8"), py::arg("rshift") = py::none());
 }
 
 }  // namespace warpsearch::bindings

@@ -42,6 +42,14 @@ def _check_pq(dim: int, m, nbits) -> tuple[int, int]:
     return m, nbits
 
 
+def _check_opq(opq) -> int:
+    if opq is None:
+        return -1
+    if not isinstance(opq, (bool, np.bool_)):
+        raise TypeError(f"opq must be True, False or None (automatic), got {type(opq).__name__}")
+    return int(bool(opq))
+
+
 def _check_refine(refine) -> str:
     return check_choice(refine, "refine", REFINE_MODES)
 
@@ -55,6 +63,13 @@ class IVFPQIndex(_IndexBase):
     (uint8 lookup tables in registers). With ``refine`` set, a copy of each
     vector (``"sq8"``, ``"fp16"`` or ``"fp32"``) re-ranks the best
     ``k * refine_factor`` candidates exactly.
+
+    ``opq`` rotates the residuals before product quantization (non-parametric
+    OPQ): onto their principal axes, grouped so that every sub-quantizer gets
+    about the same share of the variance. ``None`` (the default) decides at
+    :meth:`train`, keeping the rotation when it lowers the reconstruction error
+    of the training residuals; ``True`` / ``False`` force it. Queries are
+    rotated once per search; distances are unchanged.
 
     Call :meth:`train` (on at least ``nlist`` representative vectors) before
     :meth:`add`.
@@ -80,7 +95,8 @@ class IVFPQIndex(_IndexBase):
 
     def __init__(self, dim: int, metric: str = "l2", nlist: int = 1024, m: int | None = None,
                  nbits: int = 8, refine: str = "none", seed: int = 0, kmeans_iters: int = 10,
-                 max_points_per_centroid: int = 256, device: str = "auto"):
+                 max_points_per_centroid: int = 256, opq: bool | None = None,
+                 device: str = "auto"):
         super().__init__(device)
         dim = as_positive_int(dim, "dim")
         m, nbits = _check_pq(dim, m, nbits)
@@ -90,7 +106,8 @@ class IVFPQIndex(_IndexBase):
         self._impl = _core.IvfPqIndex(dim, check_metric(metric), nlist, m, nbits,
                                       _check_refine(refine), _as_int(seed, "seed"),
                                       _as_int(kmeans_iters, "kmeans_iters"),
-                                      _as_int(max_points_per_centroid, "max_points_per_centroid"))
+                                      _as_int(max_points_per_centroid, "max_points_per_centroid"),
+                                      _check_opq(opq))
 
     @property
     def is_trained(self) -> bool:
@@ -113,9 +130,22 @@ class IVFPQIndex(_IndexBase):
     def refine(self) -> str:
         return self._impl.refine
 
+    @property
+    def opq(self) -> bool | None:
+        """The ``opq`` setting (``None``: decided at training)."""
+        v = self._impl.opq
+        return None if v < 0 else bool(v)
+
+    def rotation(self) -> np.ndarray | None:
+        """The trained OPQ rotation ``R`` (``(dim, dim)``, orthogonal; the codebooks
+        see ``R @ residual``), or None when the index uses none."""
+        return self._impl.rotation()
+
     def __repr__(self) -> str:
         return (f"IVFPQIndex(dim={self.dim}, metric={self.metric!r}, nlist={self.nlist}, "
-                f"m={self.m}, nbits={self.nbits}, refine={self.refine!r}, size={len(self)})")
+                f"m={self.m}, nbits={self.nbits}, refine={self.refine!r}, "
+                f"opq={self.rotation() is not None if self.is_trained else self.opq}, "
+                f"size={len(self)})")
 
     def train(self, vectors) -> None:
         """Trains the coarse quantizer (k-means) and the PQ codebooks.

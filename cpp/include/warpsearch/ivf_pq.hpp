@@ -39,6 +39,10 @@ struct IvfPqParams {
   std::uint64_t seed = 0;
   int kmeans_iters = 10;              ///< coarse k-means iterations (faiss's IVF default)
   int max_points_per_centroid = 256;  ///< coarse training sample cap
+  /// Rotation before PQ (non-parametric OPQ: principal axes grouped so that the
+  /// sub-spaces share the variance): 1 on, 0 off, -1 (auto) on when it lowers the PQ
+  /// reconstruction error of the training residuals.
+  int opq = -1;
 };
 
 struct IvfSearchParams {
@@ -90,6 +94,9 @@ class IvfPqIndex final : public Index {
   std::vector<float> centroids() const;
   /** @brief PQ codebook (m x ksub x dsub), empty before training. */
   std::vector<float> pq_codebook() const;
+  /** @brief OPQ rotation R (row-major dim x dim; the codebooks see R times a residual),
+   *  empty when the index has none. */
+  std::vector<float> rotation() const;
   /** @brief Number of vectors in each cell. */
   std::vector<std::size_t> list_sizes() const;
 

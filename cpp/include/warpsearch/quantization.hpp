@@ -61,10 +61,13 @@ class ProductQuantizer {
  * @brief Quantizes a float LUT (m x 16) to uint8 for fast scan: entry (j, i) becomes
  * round((lut[j][i] - min_j) * scale), so that sum_j lut[j][c_j] ~ bias + acc / scale
  * with bias = sum_j min_j. The scale keeps every entry <= 127 (two entries are added in a
- * byte by the kernel) and every sum <= 65535.
+ * byte by the kernel) and every sum <= 65535. With row shifts rshift (m_pad entries,
+ * non-decreasing, equal within groups of 8 rows; nullptr: none) row j is scaled 2^rshift[j]
+ * more and sums weight it 2^(rshift[m-1] - rshift[j]) (see fastscan_distances).
  * out has m_pad x 16 bytes (m_pad = m rounded up to 4; padding rows are zero).
  */
-void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale, float* bias);
+void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale, float* bias,
+                  const std::uint8_t* rshift = nullptr);
 
 /** @brief m rounded up to the fast-scan sub-quantizer group (4). */
 std::size_t fastscan_m_pad(std::size_t m);
@@ -77,9 +80,15 @@ std::uint8_t fastscan_code(const std::uint8_t* packed, std::size_t m, std::size_
                            std::size_t j);
 /**
  * @brief uint16 fast-scan sums sum_j lut8[j][code(i, j)] of n packed codes, computed by
- * the SIMD kernel of the active ISA (the reference for tests).
+ * the SIMD kernel of the active ISA (the reference for tests); with rshift, row j is
+ * weighted 2^(rshift[m-1] - rshift[j]).
  */
 void fastscan_distances(const std::uint8_t* packed, std::size_t n, std::size_t m,
-                        const std::uint8_t* lut8, std::uint16_t* out);
+                        const std::uint8_t* lut8, std::uint16_t* out,
+                        const std::uint8_t* rshift = nullptr);
+/** @brief The per-group shift increments the scan kernels take for row shifts rshift
+ *  (m_pad entries); throws when rshift is not constant within groups of 8 rows or
+ *  decreases. */
+std::vector<std::uint8_t> fastscan_gdelta(const std::uint8_t* rshift, std::size_t m_pad);
 
 }  // namespace warpsearch

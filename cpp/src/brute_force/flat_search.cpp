@@ -45,7 +45,7 @@ BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::ui
       lut[g * 16 + v] = t;
     }
   BinaryQuery b;
-  detail::fastscan_kernels().quantize16(lut.data(), s.bm, lut8, &b.scale, &b.bias);
+  detail::fastscan_kernels().quantize16(lut.data(), s.bm, nullptr, lut8, &b.scale, &b.bias);
   double qc = 0;
   for (std::size_t j = 0; j < d; ++j) qc += double(q[j]) * s.codec.center()[j];
   b.qc = float(qc);
@@ -177,7 +177,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
             if (lim < 65535.0) t16 = std::uint16_t(lim);
           }
           const std::size_t cnt = F.scan(&s.packed[r0 / detail::kFsBlock * s.block_bytes()], r1 - r0,
-                                         s.bm_pad, &luts[qi * lut_bytes], t16, pos.data(), sum.data());
+                                         s.bm_pad, &luts[qi * lut_bytes], nullptr, t16, pos.data(), sum.data());
           const float inv = 1.f / b.scale;
           for (std::size_t e = 0; e < cnt; ++e) {
             const std::size_t rw = r0 + pos[e];

@@ -34,8 +34,16 @@ std::unique_ptr<GpuIvfPqData> IvfPqIndex::to_device(int device) const {
   v.m = s.m;
   v.nbits = s.p.nbits;
   v.metric = metric_;
-  v.probe_centroids = s.ip() ? s.probe_centroids.data() : s.centroids.data();
-  v.centroids = s.centroids.data();
+  // With OPQ the device works in the rotated space throughout (probing distances and
+  // dot products are unchanged by a rotation): rotated centroids here, rotated queries
+  // in search_gpu.
+  std::vector<float> rprobe;
+  if (!s.rot.empty() && s.ip()) {
+    rprobe.resize(s.probe_centroids.size());
+    s.rot.apply(s.probe_centroids.data(), nlist, rprobe.data());
+  }
+  v.probe_centroids = !s.ip() ? s.pq_centroids() : rprobe.empty() ? s.probe_centroids.data() : rprobe.data();
+  v.centroids = s.pq_centroids();
   v.codebook = s.trained ? s.pq.codebook().data() : nullptr;
   v.list_offsets = off.data();
   v.codes = codes.data();
@@ -90,7 +98,8 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
     std::vector<float> keys(nq * kc);
     std::vector<idx_t> slots(nq * kc);
     GpuSearchStats gst;
-    dev.search(q, nq, int(nprobe), int(kc), allow, lut, keys.data(), slots.data(), &gst);
+    std::vector<float> rbuf;
+    dev.search(s.pq_space(q, nq, rbuf), nq, int(nprobe), int(kc), allow, lut, keys.data(), slots.data(), &gst);
     st.distance_evals = gst.distance_evals;
     st.nodes_visited = gst.nodes_visited;
     auto locate = [&](idx_t slot, std::size_t& l, std::size_t& p) {

@@ -15,6 +15,7 @@
 
 #include "ivf_pq/id_map.hpp"
 #include "quantization/nearest.hpp"
+#include "quantization/rotation.hpp"
 #include "warpsearch/ivf_pq.hpp"
 #include "warpsearch/quantization.hpp"
 
@@ -58,6 +59,9 @@ struct IvfPqState {
   std::vector<float> probe_centroids;  // IP/cosine: unit centroids that define the cells
   CentroidPanels coarse;
   ProductQuantizer pq;
+  // OPQ: the codebooks see R r for a residual r; rot_centroids = R c (empty without).
+  Rotation rot;
+  std::vector<float> rot_centroids;
   std::vector<float> cbt;  // codebook transposed for the LUT kernels: [(j*dsub+t)*ksub + i]
   std::vector<float> sq_min, sq_scale;  // refine sq8: x ~ min + scale * code
   // 4-bit L2: the LUT of a query in cell l is P_l + Q (+ its coarse distance), with
@@ -70,6 +74,14 @@ struct IvfPqState {
   // per-(query, cell) tables are then combined 16 entries per instruction.
   std::vector<std::int16_t> ptab16;
   float punit = 1.f;
+  // Row weights of the uint8 tables (see kFsShiftRows), from the spread of each
+  // sub-quantizer's codewords: with OPQ the leading sub-spaces are much wider than the
+  // last ones, and one unit for every row would leave the narrow rows a few levels.
+  // Empty when every row shares one unit. fs_cap: the largest table entry.
+  std::vector<std::uint8_t> rshift, gdelta;
+  float fs_cap = 0.f;
+  const std::uint8_t* rshift_ptr() const { return rshift.empty() ? nullptr : rshift.data(); }
+  const std::uint8_t* gdelta_ptr() const { return gdelta.empty() ? nullptr : gdelta.data(); }
   std::vector<InvList> lists;
   // id -> location, built on first need (an id lookup: explicit ids in add, remove,
   // contains, reconstruct, id-list filters). An index filled with default ids and only
@@ -89,10 +101,15 @@ struct IvfPqState {
 
   // Derived tables once the codebooks are known (training and loading).
   void finish_training();
+  void row_weights();
   void encode_refine(const float* x, std::uint8_t* out) const;
   void decode_refine(const std::uint8_t* rec, float* out) const;
   // Unpacked code (m bytes) of a stored vector.
   void get_code(std::size_t list, std::size_t pos, std::uint8_t* code) const;
+  // The vectors the codebooks see: R x with a rotation, else x itself (rows of d).
+  const float* pq_space(const float* x, std::size_t n, std::vector<float>& buf) const;
+  // Base vectors of the cells in the codebooks' space.
+  const float* pq_centroids() const { return rot.empty() ? centroids.data() : rot_centroids.data(); }
   void reconstruct(std::size_t list, std::size_t pos, float* out) const;
   // Appends one vector (code: m bytes, one per sub-code) to a list; returns its position.
   std::size_t append(std::size_t list, idx_t id, const std::uint8_t* code, const std::uint8_t* rec);

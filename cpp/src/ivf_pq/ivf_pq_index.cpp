@@ -25,6 +25,18 @@ const float* prepared(const float* x, std::size_t n, std::size_t d, Metric metri
   return metric_rows(x, n, d, metric, buf);
 }
 
+// Mean squared reconstruction error of n rows by a trained product quantizer.
+double pq_error(const ProductQuantizer& pq, const float* x, std::size_t n) {
+  const std::size_t d = std::size_t(pq.dim()), m = std::size_t(pq.m());
+  std::vector<std::uint8_t> codes(n * m);
+  std::vector<float> y(n * d);
+  pq.encode(x, n, codes.data());
+  pq.decode(codes.data(), n, y.data());
+  double e = 0;
+  for (std::size_t i = 0; i < n * d; ++i) e += double(x[i] - y[i]) * double(x[i] - y[i]);
+  return e / double(std::max<std::size_t>(n, 1));
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -96,6 +108,21 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   });
   ProductQuantizer pq(dim_, int(s.m), s.p.nbits);
   pq.train(res.data(), nt, s.p.seed + 1, 20, 0);
+  detail::Rotation rot;
+  if (s.p.opq != 0 && d > 1) {
+    // Non-parametric OPQ: rotate the residuals onto their principal axes, grouped by
+    // eigenvalue allocation; "auto" keeps it when it lowers the reconstruction error.
+    rot = detail::Rotation::train(res.data(), nt, d, s.dsub);
+    std::vector<float> rres(nt * d);
+    rot.apply(res.data(), nt, rres.data());
+    ProductQuantizer rpq(dim_, int(s.m), s.p.nbits);
+    rpq.train(rres.data(), nt, s.p.seed + 1, 20, 0);
+    if (s.p.opq == 1 || detail::pq_error(rpq, rres.data(), nt) < detail::pq_error(pq, res.data(), nt)) {
+      pq = std::move(rpq);
+    } else {
+      rot.clear();
+    }
+  }
 
   std::vector<float> vmin, vscale;
   if (s.p.refine == Refine::SQ8) {
@@ -117,6 +144,7 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   s.centroids = std::move(cent);
   s.probe_centroids = std::move(probe);
   s.pq = std::move(pq);
+  s.rot = std::move(rot);
   s.sq_min = std::move(vmin);
   s.sq_scale = std::move(vscale);
   s.finish_training();
@@ -138,7 +166,7 @@ void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   std::vector<std::int32_t> lab(n);
   std::vector<std::uint8_t> codes(n * m), recs(n * rb);
   constexpr std::size_t kChunk = 16384;
-  std::vector<float> res, dist;
+  std::vector<float> res, dist, rbuf;
   for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
     const std::size_t c1 = std::min(n, c0 + kChunk), nc = c1 - c0;
     res.resize(nc * d);
@@ -153,7 +181,7 @@ void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
         if (rb) s.encode_refine(v, &recs[(c0 + i) * rb]);
       }
     });
-    s.pq.encode(res.data(), nc, &codes[c0 * m]);
+    s.pq.encode(s.pq_space(res.data(), nc, rbuf), nc, &codes[c0 * m]);
   }
 
   rlk.unlock();
@@ -247,6 +275,11 @@ std::vector<float> IvfPqIndex::centroids() const {
 std::vector<float> IvfPqIndex::pq_codebook() const {
   std::shared_lock lk(s_->mu);
   return s_->trained ? s_->pq.codebook() : std::vector<float>{};
+}
+
+std::vector<float> IvfPqIndex::rotation() const {
+  std::shared_lock lk(s_->mu);
+  return s_->rot.matrix();
 }
 
 std::vector<std::size_t> IvfPqIndex::list_sizes() const {

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // IvfPqIndex: save/load in the warpsearch file format, and the memory model.
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include "io/format.hpp"
@@ -58,6 +59,9 @@ void IvfPqIndex::save(const std::string& path) const {
   w.add("pq_codebook", s.trained ? s.pq.codebook() : empty);
   w.add("sq_min", s.sq_min);
   w.add("sq_scale", s.sq_scale);
+  const std::vector<std::int64_t> opq{s.p.opq};
+  w.add("opq", opq);
+  w.add("rotation", s.rot.matrix());
   w.write(path);
 }
 
@@ -77,6 +81,11 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
   p.seed = std::uint64_t(meta[5]);
   p.kmeans_iters = int(meta[6]);
   p.max_points_per_centroid = int(meta[7]);
+  if (r.has("opq")) {  // files before OPQ have neither section (no rotation)
+    const auto opq = r.vec<std::int64_t>("opq", 1);
+    WS_EXPECTS(opq[0] >= -1 && opq[0] <= 1, bad, "bad opq setting");
+    p.opq = int(opq[0]);
+  }
   auto idx = std::make_unique<IvfPqIndex>(r.dim(), r.metric(), p);
   auto& s = *idx->s_;
   s.defaults.nprobe = int(meta[9]);
@@ -89,6 +98,18 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
     s.centroids = r.vec<float>("centroids", nlist * s.d);
     if (s.ip()) s.probe_centroids = r.vec<float>("probe_centroids", nlist * s.d);
     s.pq.set_codebook(r.vec<float>("pq_codebook", s.m * s.ksub * s.dsub));
+    if (r.has("rotation")) {
+      const auto rot = r.vec<float>("rotation");
+      if (!rot.empty()) {
+        WS_EXPECTS(rot.size() == s.d * s.d, bad, "the rotation is not dim x dim");
+        for (std::size_t i = 0; i < s.d; ++i) {  // rows of an orthogonal matrix are unit vectors
+          double nn = 0;
+          for (std::size_t t = 0; t < s.d; ++t) nn += double(rot[i * s.d + t]) * rot[i * s.d + t];
+          WS_EXPECTS(std::abs(nn - 1.0) < 1e-3, bad, "the rotation is not orthogonal");
+        }
+        s.rot.set(rot, s.d);
+      }
+    }
     if (p.refine == Refine::SQ8) {
       s.sq_min = r.vec<float>("sq_min", s.d);
       s.sq_scale = r.vec<float>("sq_scale", s.d);
@@ -137,7 +158,8 @@ std::size_t IvfPqIndex::memory_usage() const {
     b += L.ids.capacity() * sizeof(idx_t) + L.codes.capacity() + L.refine.capacity();
   b += (s.centroids.capacity() + s.probe_centroids.capacity() + s.pq.codebook().capacity() + s.cbt.capacity() +
         s.sq_min.capacity() + s.sq_scale.capacity() + s.ptab.capacity() + s.pmin.capacity() +
-        s.prange.capacity() + s.psum_min.capacity()) * sizeof(float) +
+        s.prange.capacity() + s.psum_min.capacity() + s.rot.matrix().capacity() +
+        s.rot_centroids.capacity()) * sizeof(float) + s.rot.panel_bytes() +
         s.ptab16.capacity() * sizeof(std::int16_t);
   b += s.coarse.bytes() + s.map.bytes();
   return b;
@@ -163,6 +185,8 @@ IvfPqMemory IvfPqIndex::estimate_memory(std::size_t n, int dim, const IvfPqParam
                 (s.p.refine == Refine::SQ8 ? 2 * d * 4 : 0) + sizeof(detail::IvfPqState) +
                 (s.cell_tables() ? nlist * (s.m * s.ksub + 2 * s.m + 1) * 4 : 0) +
                 nlist * sizeof(detail::InvList);
+  // OPQ (on, or possibly chosen by auto): the matrix, its panel copy, rotated centroids.
+  if (s.p.opq != 0 && d > 1) m.centroids += (d * d + (d + 15) / 16 * 16 * d + nlist * d) * 4;
   m.total = m.codes + m.ids + m.refine + m.id_map + m.centroids;
   return m;
 }

@@ -61,13 +61,58 @@ IvfPqState::IvfPqState(int dim, Metric mt, const IvfPqParams& params)
   lists.resize(std::size_t(p.nlist));
 }
 
+void IvfPqState::row_weights() {
+  // A row's table range grows with the squared spread of its codewords: row j gets units
+  // 2^t_j finer than the widest row, t_j = floor(log2(widest / spread_j)) up to
+  // kMaxShift, made equal within a group of kFsShiftRows rows (their minimum) and
+  // non-decreasing along the rows (suffix minimum).
+  constexpr unsigned kMaxShift = 3;
+  const auto& cb = pq.codebook();
+  std::vector<double> spread(m, 0.0);
+  for (std::size_t j = 0; j < m; ++j)
+    for (std::size_t a = 0; a < ksub; ++a)
+      for (std::size_t b = a + 1; b < ksub; ++b) {
+        double s = 0;
+        for (std::size_t t = 0; t < dsub; ++t) {
+          const double df = double(cb[(j * ksub + a) * dsub + t]) - cb[(j * ksub + b) * dsub + t];
+          s += df * df;
+        }
+        spread[j] = std::max(spread[j], s);
+      }
+  const double widest = m ? *std::max_element(spread.begin(), spread.end()) : 0.0;
+  const std::size_t groups = (m_pad + kFsShiftRows - 1) / kFsShiftRows;
+  std::vector<unsigned> tg(groups, kMaxShift);
+  for (std::size_t j = 0; j < m; ++j) {
+    unsigned t = kMaxShift;
+    if (spread[j] > 0 && widest > 0)
+      t = unsigned(std::clamp(std::floor(std::log2(widest / spread[j])), 0.0, double(kMaxShift)));
+    tg[j / kFsShiftRows] = std::min(tg[j / kFsShiftRows], t);
+  }
+  for (std::size_t g = groups; g-- > 1;) tg[g - 1] = std::min(tg[g - 1], tg[g]);
+  rshift.clear();
+  gdelta.clear();
+  if (groups && tg.back() > 0) {
+    rshift.resize(m_pad);
+    gdelta.resize(groups);
+    for (std::size_t j = 0; j < m_pad; ++j) rshift[j] = std::uint8_t(tg[j / kFsShiftRows]);
+    for (std::size_t g = 0; g < groups; ++g) gdelta[g] = std::uint8_t(g ? tg[g] - tg[g - 1] : 0);
+  }
+  fs_cap = fastscan_cap(rshift_ptr(), m);
+}
+
 void IvfPqState::finish_training() {
   coarse.set(ip() ? probe_centroids.data() : centroids.data(), std::size_t(p.nlist), d);
+  rot_centroids.clear();
+  if (!rot.empty()) {
+    rot_centroids.resize(centroids.size());
+    rot.apply(centroids.data(), std::size_t(p.nlist), rot_centroids.data());
+  }
   const auto& cb = pq.codebook();
   cbt.assign(m * dsub * ksub, 0.f);
   for (std::size_t j = 0; j < m; ++j)
     for (std::size_t i = 0; i < ksub; ++i)
       for (std::size_t t = 0; t < dsub; ++t) cbt[(j * dsub + t) * ksub + i] = cb[(j * ksub + i) * dsub + t];
+  if (fast_scan()) row_weights();
   if (cell_tables()) {
     const std::size_t nlist = std::size_t(p.nlist);
     ptab.assign(nlist * m * ksub, 0.f);
@@ -75,7 +120,7 @@ void IvfPqState::finish_training() {
     prange.assign(nlist * m, 0.f);
     psum_min.assign(nlist, 0.f);
     for (std::size_t l = 0; l < nlist; ++l) {
-      const float* c = &centroids[l * d];
+      const float* c = pq_centroids() + l * d;
       double sum_min = 0;
       for (std::size_t j = 0; j < m; ++j) {
         float mn = std::numeric_limits<float>::infinity(), mx = -mn;
@@ -146,6 +191,13 @@ void IvfPqState::decode_refine(const std::uint8_t* rec, float* out) const {
   }
 }
 
+const float* IvfPqState::pq_space(const float* x, std::size_t n, std::vector<float>& buf) const {
+  if (rot.empty()) return x;
+  buf.resize(n * d);
+  rot.apply(x, n, buf.data());
+  return buf.data();
+}
+
 void IvfPqState::get_code(std::size_t list, std::size_t pos, std::uint8_t* code) const {
   const InvList& L = lists[list];
   if (!fast_scan()) {
@@ -165,6 +217,10 @@ void IvfPqState::reconstruct(std::size_t list, std::size_t pos, float* out) cons
   std::vector<std::uint8_t> code(m);
   get_code(list, pos, code.data());
   pq.decode(code.data(), 1, out);
+  if (!rot.empty()) {
+    const std::vector<float> r(out, out + d);
+    rot.apply_transpose(r.data(), 1, out);
+  }
   for (std::size_t j = 0; j < d; ++j) out[j] += centroids[list * d + j];
 }
 

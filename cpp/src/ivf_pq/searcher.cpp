@@ -48,7 +48,8 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
   if (s_.ip()) {  // one table for every probe
     float* t = &c.qtab[qi * m * ksub];
     F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, ksub, t);
-    if (s_.fast_scan()) F_.quantize16(t, m, &c.qlut8[qi * s_.m_pad * 16], &c.qscale[qi], &c.qbias[qi]);
+    if (s_.fast_scan())
+      F_.quantize16(t, m, s_.rshift_ptr(), &c.qlut8[qi * s_.m_pad * 16], &c.qscale[qi], &c.qbias[qi]);
   } else if (s_.cell_tables()) {
     // Q = -2 q.C, rows shifted to start at 0 as the cell tables are.
     float* t = &c.qtab[qi * m * 16];
@@ -78,13 +79,15 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
   }
 }
 
-float Searcher::cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out) const {
+float Searcher::cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out,
+                        float* bias) const {
   const std::size_t m = s_.m;
   if (c.qfix[qi])
-    return F_.lut_combine16(&s_.ptab16[l * m * 16], &c.qtab16[qi * m * 16], &s_.prange[l * m],
-                            &c.qrange[qi * m], m, fastscan_cap(m), s_.punit, out);
+    return F_.lut_combine16(&s_.ptab16[l * m * 16], &c.qtab16[qi * m * 16], m, s_.fs_cap, s_.punit,
+                            s_.rshift_ptr(), out, bias);
+  *bias = 0.f;
   return F_.lut_combine(&s_.ptab[l * m * 16], &c.qtab[qi * m * 16], &s_.prange[l * m],
-                        &c.qrange[qi * m], m, fastscan_cap(m), out);
+                        &c.qrange[qi * m], m, s_.fs_cap, s_.rshift_ptr(), out);
 }
 
 void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
@@ -112,15 +115,18 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   c.code.resize(m);
   c.pos.resize(kScanChunk);
   c.sum.resize(kScanChunk);
+  // The queries as the codebooks see them (rotated with OPQ); re-ranking and the
+  // coarse distances use q itself (a rotation preserves distances).
+  const float* qc = s_.pq_space(q, nb, c.qrot);
   for (std::size_t qi = 0; qi < nb; ++qi) {
-    prepare_query(q + qi * d, qi, c);
+    prepare_query(qc + qi * d, qi, c);
     c.heaps[qi].reset(&c.hd[qi * hs], &c.hk[qi * hs], kc_);
   }
   // The nearest cell of each query first, so that its heap threshold is tight before the
   // cell-grouped pass.
   const std::size_t seed = std::min(kSeedProbes, np);
   for (std::size_t qi = 0; qi < nb; ++qi)
-    for (std::size_t pi = 0; pi < seed; ++pi) scan_pair(q, qi, pi, c, st);
+    for (std::size_t pi = 0; pi < seed; ++pi) scan_pair(qc, qi, pi, c, st);
   // Remaining (query, probe) pairs grouped by cell (counting sort).
   const std::size_t nlist = s_.lists.size();
   c.pair_start.assign(nlist + 1, 0);
@@ -149,7 +155,7 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
       }
     }
     if (group == 1) {
-      for (std::uint32_t t = t0; t < t1; ++t) scan_pair(q, c.pairs[t] / np, c.pairs[t] % np, c, st);
+      for (std::uint32_t t = t0; t < t1; ++t) scan_pair(qc, c.pairs[t] / np, c.pairs[t] % np, c, st);
     } else {
       for (std::uint32_t t = t0; t < t1; t += std::uint32_t(group))
         scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c, st);
@@ -191,10 +197,11 @@ void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch
       scan8(l, pi, cd, &c.qtab[qi * m * s_.ksub], h);
     }
   } else if (s_.cell_tables()) {
-    const float sc = cell_lut(l, qi, c, c.lut8.data());
-    scan4(l, pi, cd + s_.psum_min[l] + c.qbias[qi], sc, c.lut8.data(), c, h);
+    float bias;
+    const float sc = cell_lut(l, qi, c, c.lut8.data(), &bias);
+    scan4(l, pi, cd + s_.psum_min[l] + c.qbias[qi] + bias, sc, c.lut8.data(), c, h);
   } else {  // 8-bit L2: residual table per probe
-    const float* cen = &s_.centroids[l * s_.d];
+    const float* cen = s_.pq_centroids() + l * s_.d;
     const float* qq = q + qi * s_.d;
     for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = qq[j] - cen[j];
     F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, s_.ksub, c.flut.data());
@@ -223,9 +230,10 @@ void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t 
       base[u] = c.cd[x] + c.qbias[qi];
     } else {
       std::uint8_t* lb = &c.lutg[u * s_.m_pad * 16];
-      scale[u] = cell_lut(l, qi, c, lb);
+      float bias;
+      scale[u] = cell_lut(l, qi, c, lb, &bias);
       luts[u] = lb;
-      base[u] = c.cd[x] + s_.psum_min[l] + c.qbias[qi];
+      base[u] = c.cd[x] + s_.psum_min[l] + c.qbias[qi] + bias;
     }
     inv[u] = 1.f / scale[u];
     heaps[u] = &c.heaps[qi];
@@ -237,7 +245,7 @@ void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t 
       thr[u] = !(t >= 0.f) ? 0 : t >= 65535.f ? 65535 : std::uint16_t(t);
     }
     const std::size_t nc = std::min(kScanChunk, n - c0);
-    F_.scan_multi(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad, luts, g, thr,
+    F_.scan_multi(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad, luts, s_.gdelta_ptr(), g, thr,
                   c.mpos.data(), c.msum.data(), kScanChunk, cnt);
     for (std::size_t u = 0; u < g; ++u) {
       CandHeap& h = *heaps[u];
@@ -265,7 +273,7 @@ void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
     for (std::size_t c0 = 0; c0 < n; c0 += kScanChunk) {
       const std::size_t nc = std::min(kScanChunk, n - c0);
       const std::size_t cnt = F_.scan(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad,
-                                      lut8, 0xffff, c.pos.data(), c.sum.data());
+                                      lut8, s_.gdelta_ptr(), 0xffff, c.pos.data(), c.sum.data());
       for (std::size_t x = 0; x < cnt; ++x) {
         const std::size_t p = c0 + c.pos[x];
         if (!allow_ || bit_test(allow_, base_[l] + p)) c.sel.push_back((std::uint64_t(c.sum[x]) << 32) | p);
@@ -296,7 +304,7 @@ void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
     const std::uint16_t thr = t >= 65535.f ? 65535 : std::uint16_t(t);
     const std::size_t nc = std::min(kScanChunk, n - c0);
     const std::size_t cnt = F_.scan(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad, lut8,
-                                    thr, c.pos.data(), c.sum.data());
+                                    s_.gdelta_ptr(), thr, c.pos.data(), c.sum.data());
     for (std::size_t x = 0; x < cnt; ++x) {
       const std::size_t p = c0 + c.pos[x];
       if (allow_ && !bit_test(allow_, base_[l] + p)) continue;
@@ -421,7 +429,8 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
   c.rq.resize(s_.d);
   c.code.resize(m);
   const Query qq = query(q, c);
-  if (!exact && s_.ip()) F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+  const float* qc = s_.pq_space(q, 1, c.qrot);
+  if (!exact && s_.ip()) F_.lut_ip(qc, s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
   for (std::size_t l = 0; l < s_.lists.size(); ++l) {
     const InvList& L = s_.lists[l];
     bool lut_ready = false;
@@ -434,11 +443,11 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
         dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
       } else {
         if (!lut_ready) {
-          const float* cen = &s_.centroids[l * s_.d];
           if (s_.ip()) {
-            base = -K_.ip(q, cen, s_.d);
+            base = -K_.ip(q, &s_.centroids[l * s_.d], s_.d);
           } else {
-            for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = q[j] - cen[j];
+            const float* cen = s_.pq_centroids() + l * s_.d;
+            for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = qc[j] - cen[j];
             F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
           }
           lut_ready = true;

@@ -86,7 +86,7 @@ struct Scratch {
   std::vector<idx_t> hk;               // per query: heap keys
   std::vector<CandHeap> heaps;
   std::vector<std::uint32_t> pair_start, pairs;  // (query, probe) pairs grouped by cell
-  std::vector<float> cd, flut, rq, qw, res_d;
+  std::vector<float> cd, flut, rq, qw, res_d, qrot;
   std::vector<std::int32_t> ci;
   std::vector<idx_t> res_k;
   std::vector<std::uint8_t> lut8, code;
@@ -107,6 +107,7 @@ class Searcher {
   // Queries that share one pass over their cells (bounded by the per-query tables).
   std::size_t batch_size() const;
   // IVF plan for nb queries (row-major, normalized for cosine); D/I are nb x k.
+  // scan_pair and prepare_query take the queries in the codebooks' space (pq_space).
   void search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
               SearchStats& st) const;
   // Exhaustive plan over the allowed vectors, one query.
@@ -120,8 +121,9 @@ class Searcher {
   };
 
   void prepare_query(const float* q, std::size_t qi, Scratch& c) const;
-  // uint8 table of query qi in cell l (4-bit L2); returns its scale.
-  float cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out) const;
+  // uint8 table of query qi in cell l (4-bit L2); returns its scale, and the distance
+  // offset it leaves out in *bias.
+  float cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out, float* bias) const;
   void scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c, SearchStats& st) const;
   // 4-bit codes of cell l for a group of (query, probe) pairs at once.
   void scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,

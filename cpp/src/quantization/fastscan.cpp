@@ -52,18 +52,33 @@ std::uint8_t fastscan_code(const std::uint8_t* packed, std::size_t m, std::size_
   return v < 16 ? (b & 15) : (b >> 4);
 }
 
-void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale,
-                  float* bias) {
+void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale, float* bias,
+                  const std::uint8_t* rshift) {
   WS_EXPECTS(m > 0, "m must be > 0");
-  detail::fastscan_kernels().quantize16(lut, m, out, scale, bias);
+  if (rshift) fastscan_gdelta(rshift, fastscan_m_pad(m));  // validates
+  detail::fastscan_kernels().quantize16(lut, m, rshift, out, scale, bias);
+}
+
+std::vector<std::uint8_t> fastscan_gdelta(const std::uint8_t* rshift, std::size_t m_pad) {
+  const std::size_t g = detail::kFsShiftRows, groups = (m_pad + g - 1) / g;
+  std::vector<std::uint8_t> out(groups, 0);
+  for (std::size_t j = 0; j < m_pad; ++j) {
+    WS_EXPECTS(rshift[j] <= 8, "row shifts must be <= 8");
+    WS_EXPECTS(rshift[j] == rshift[j / g * g], "row shifts must be equal within groups of ", g, " rows");
+    WS_EXPECTS(j < g || rshift[j] >= rshift[j - g], "row shifts must not decrease");
+  }
+  for (std::size_t k = 1; k < groups; ++k) out[k] = std::uint8_t(rshift[k * g] - rshift[(k - 1) * g]);
+  return out;
 }
 
 void fastscan_distances(const std::uint8_t* packed, std::size_t n, std::size_t m,
-                        const std::uint8_t* lut8, std::uint16_t* out) {
+                        const std::uint8_t* lut8, std::uint16_t* out, const std::uint8_t* rshift) {
   std::vector<std::uint32_t> pos(n);
   std::vector<std::uint16_t> sum(n);
-  const std::size_t c =
-      detail::fastscan_kernels().scan(packed, n, fastscan_m_pad(m), lut8, 0xffff, pos.data(), sum.data());
+  const std::vector<std::uint8_t> gd = rshift ? fastscan_gdelta(rshift, fastscan_m_pad(m)) : std::vector<std::uint8_t>{};
+  const std::size_t c = detail::fastscan_kernels().scan(packed, n, fastscan_m_pad(m), lut8,
+                                                        rshift ? gd.data() : nullptr, 0xffff,
+                                                        pos.data(), sum.data());
   WS_ASSERT(c == n);
   for (std::size_t i = 0; i < c; ++i) out[pos[i]] = sum[i];
 }

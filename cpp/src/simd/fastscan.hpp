@@ -26,38 +26,60 @@ inline float fastscan_cap(std::size_t m) {
   return m * kFsLutMax <= 65535 ? float(kFsLutMax) : float(65535 / m);
 }
 
+// Row weights of the uint8 tables (optional everywhere: nullptr means none). Sub-quantizer
+// rows may use finer units than the widest ones: row j's entries are in units of
+// U / 2^t_j, and the scan adds them with weight 2^(T - t_j) (T = the largest t_j), so its
+// sums are in units of U / 2^T. The kernels take the shifts per group of kFsShiftRows rows
+// as increments (gdelta[g] = t of group g minus t of group g - 1): the accumulators are
+// shifted left by gdelta[g] before group g is added (t never decreases from row to row).
+inline constexpr std::size_t kFsShiftRows = 8;
+// Largest table entry for m rows with shifts rshift (per row, nullptr: none): every
+// weighted sum stays <= 65535.
+inline float fastscan_cap(const std::uint8_t* rshift, std::size_t m) {
+  if (!rshift || m == 0) return fastscan_cap(m);
+  const unsigned top = rshift[m - 1];
+  std::size_t w = 0;
+  for (std::size_t j = 0; j < m; ++j) w += std::size_t(1) << (top - rshift[j]);
+  return w * kFsLutMax <= 65535 ? float(kFsLutMax) : float(65535 / w);
+}
+
 struct FastScanKernels {
   const char* name;
   // Sums of the n packed codes against lut8 (m_pad x 16 bytes); emits each vector whose
   // sum is <= thr as (pos, sum). Returns how many were emitted (at most n).
   std::size_t (*scan)(const std::uint8_t* codes, std::size_t n, std::size_t m_pad,
-                      const std::uint8_t* lut8, std::uint16_t thr, std::uint32_t* pos,
-                      std::uint16_t* sum);
+                      const std::uint8_t* lut8, const std::uint8_t* gdelta, std::uint16_t thr,
+                      std::uint32_t* pos, std::uint16_t* sum);
   // The same scan for nq (<= max_queries) tables at once: the codes are loaded and split
   // into nibbles once for all of them. Query u emits cnt[u] entries at pos/sum + u * stride.
   std::size_t max_queries;
   void (*scan_multi)(const std::uint8_t* codes, std::size_t n, std::size_t m_pad,
-                     const std::uint8_t* const* luts, std::size_t nq, const std::uint16_t* thr,
-                     std::uint32_t* pos, std::uint16_t* sum, std::size_t stride, std::size_t* cnt);
+                     const std::uint8_t* const* luts, const std::uint8_t* gdelta, std::size_t nq,
+                     const std::uint16_t* thr, std::uint32_t* pos, std::uint16_t* sum,
+                     std::size_t stride, std::size_t* cnt);
   // Float LUT (m x ksub, ksub a multiple of 16) from a codebook transposed to
   // cbt[(j * dsub + t) * ksub + i]: squared L2 to r, or the negated inner product with r.
   void (*lut_l2)(const float* r, const float* cbt, std::size_t m, std::size_t dsub,
                  std::size_t ksub, float* lut);
   void (*lut_ip)(const float* r, const float* cbt, std::size_t m, std::size_t dsub,
                  std::size_t ksub, float* lut);
-  // uint8 quantization of an m x 16 float LUT (see quantize_lut in quantization.hpp).
-  void (*quantize16)(const float* lut, std::size_t m, std::uint8_t* out, float* scale,
-                     float* bias);
+  // uint8 quantization of an m x 16 float LUT (see quantize_lut in quantization.hpp),
+  // rows weighted by rshift (nullptr: none); sum ~ (distance - bias) * scale.
+  void (*quantize16)(const float* lut, std::size_t m, const std::uint8_t* rshift,
+                     std::uint8_t* out, float* scale, float* bias);
   // uint8 LUT of 16-entry tables out[j][i] = round((P[j][i] + Q[j][i]) * scale) where
   // P and Q are non-negative with per-row ranges prange[j], qrange[j]; the scale (returned)
   // maps the largest prange[j] + qrange[j] to cap. Rows [m, m_pad) are zero.
+  // With rshift, row j is scaled 2^t_j more and the returned scale is that of the
+  // weighted sums (see kFsShiftRows).
   float (*lut_combine)(const float* P, const float* Q, const float* prange, const float* qrange,
-                       std::size_t m, float cap, std::uint8_t* out);
+                       std::size_t m, float cap, const std::uint8_t* rshift, std::uint8_t* out);
   // lut_combine for tables in 16-bit fixed point (P, Q in [0, 16383], unit: the value of
-  // one step); returns the scale from distance units to table units.
-  float (*lut_combine16)(const std::int16_t* P, const std::int16_t* Q, const float* prange,
-                         const float* qrange, std::size_t m, float cap, float unit,
-                         std::uint8_t* out);
+  // one step), scaled by the exact range of each row of P + Q: the row minima go to
+  // *bias (distance units), and the return value is the scale from distance units to
+  // table units (sum ~ (distance - bias) * scale).
+  float (*lut_combine16)(const std::int16_t* P, const std::int16_t* Q, std::size_t m, float cap,
+                         float unit, const std::uint8_t* rshift, std::uint8_t* out, float* bias);
   // Distances to an fp16 vector (refine store).
   float (*l2_f16)(const float* q, const std::uint16_t* x, std::size_t d);
   float (*ip_f16)(const float* q, const std::uint16_t* x, std::size_t d);

@@ -162,6 +162,10 @@ def test_automatic_choice():
     idx2.add(iso)
     q = rng.standard_normal((50, d)).astype(np.float32)
     assert recall_at_k(idx2.search(q, k=10, nprobe=16, refine_factor=16)[1], exact_knn(iso, q, 10, "l2")[1]) >= 0.97
+    # past 512 dimensions auto skips the O(dim^3) eigen-decomposition
+    wide = ws.IVFPQIndex(520, nlist=4, nbits=4)
+    wide.train(anisotropic(600, 520, seed=14))
+    assert wide.rotation() is None
 
 
 def test_opq_errors():

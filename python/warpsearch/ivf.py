@@ -68,7 +68,8 @@ class IVFPQIndex(_IndexBase):
     OPQ): onto their principal axes, grouped so that every sub-quantizer gets
     about the same share of the variance. ``None`` (the default) decides at
     :meth:`train`, keeping the rotation when it lowers the reconstruction error
-    of the training residuals; ``True`` / ``False`` force it. Queries are
+    of the training residuals (for ``dim <= 512``: the eigen-decomposition costs
+    O(dim^3), about 17 s at dim 768); ``True`` / ``False`` force it. Queries are
     rotated once per search; distances are unchanged.
 
     Call :meth:`train` (on at least ``nlist`` representative vectors) before

@@ -135,6 +135,30 @@ def test_ivf_pq_gpu_refine_small(metric):
     _distances_follow_ids(Dg, Ig, xb, xq, metric)
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+@pytest.mark.parametrize("nbits", [8, 4])
+def test_ivf_pq_gpu_opq_small(metric, nbits):
+    # With OPQ the device works in the rotated space (rotated centroids and queries):
+    # 8-bit PQ distances are those of the CPU, and the refine store re-ranks the same
+    # candidates with the original queries.
+    xb = make_clustered(600, 8, seed=5)
+    xq = make_queries(8, 8, seed=5)
+    for refine in ("none", "fp32"):
+        idx = ws.IVFPQIndex(dim=8, metric=metric, nlist=8, m=4, nbits=nbits, refine=refine,
+                            opq=True, device="cpu")
+        idx.train(xb)
+        idx.add(xb)
+        assert idx.rotation() is not None
+        Dc, Ic, Dg, Ig = _both(idx, xq, k=5, nprobe=8)
+        if nbits == 8 or refine != "none":
+            assert (Ic == Ig).mean() >= 0.9
+            np.testing.assert_allclose(Dg, Dc, rtol=1e-3, atol=1e-3)
+        _, gt = exact_knn(xb, xq, 5, metric)
+        assert recall_at_k(Ig, gt) >= recall_at_k(Ic, gt) - 0.05
+        if refine == "fp32":
+            _distances_follow_ids(Dg, Ig, xb, xq, metric)
+
+
 @pytest.mark.parametrize("k", [256, 257, 2048])
 def test_ivf_pq_gpu_large_k(k):
     idx, xb, xq = _index(20_000, 32, 20, "l2", 8, "none", nlist=64)

@@ -41,7 +41,8 @@ struct IvfPqParams {
   int max_points_per_centroid = 256;  ///< coarse training sample cap
   /// Rotation before PQ (non-parametric OPQ: principal axes grouped so that the
   /// sub-spaces share the variance): 1 on, 0 off, -1 (auto) on when it lowers the PQ
-  /// reconstruction error of the training residuals.
+  /// reconstruction error of the training residuals (auto: dim <= 512, where the
+  /// eigen-decomposition stays cheap).
   int opq = -1;
 };
 

@@ -109,7 +109,7 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   ProductQuantizer pq(dim_, int(s.m), s.p.nbits);
   pq.train(res.data(), nt, s.p.seed + 1, 20, 0);
   detail::Rotation rot;
-  if (s.p.opq != 0 && d > 1) {
+  if (s.tries_opq()) {
     // Non-parametric OPQ: rotate the residuals onto their principal axes, grouped by
     // eigenvalue allocation; "auto" keeps it when it lowers the reconstruction error.
     rot = detail::Rotation::train(res.data(), nt, d, s.dsub);

@@ -186,7 +186,7 @@ IvfPqMemory IvfPqIndex::estimate_memory(std::size_t n, int dim, const IvfPqParam
                 (s.cell_tables() ? nlist * (s.m * s.ksub + 2 * s.m + 1) * 4 : 0) +
                 nlist * sizeof(detail::InvList);
   // OPQ (on, or possibly chosen by auto): the matrix, its panel copy, rotated centroids.
-  if (s.p.opq != 0 && d > 1) m.centroids += (d * d + (d + 15) / 16 * 16 * d + nlist * d) * 4;
+  if (s.tries_opq()) m.centroids += (d * d + (d + 15) / 16 * 16 * d + nlist * d) * 4;
   m.total = m.codes + m.ids + m.refine + m.id_map + m.centroids;
   return m;
 }

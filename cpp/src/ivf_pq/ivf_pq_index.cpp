@@ -74,46 +74,56 @@ double ranking_recall(const float* q, std::size_t nq, const float* x, const floa
   return nq ? double(total) / double(nq * k) : 0.0;
 }
 
-bool opq_pays(const IvfPqState& s, const float* x, std::size_t n,
-              const std::vector<std::size_t>& rows, const std::vector<float>& res,
-              const std::vector<std::int32_t>& lab, const std::vector<float>& cent,
-              const ProductQuantizer& plain, const ProductQuantizer& rotated, const Rotation& rot) {
-  // "auto": the rotation costs dim^2 per query, so it is kept when it finds more true
-  // neighbours where the ranking by PQ distances decides: at least 1 more in 100 of the
-  // 10 nearest sample rows among the 20 best by reconstruction (with a refine store,
-  // which re-ranks k * refine_factor candidates; the sample is sparser than the index,
-  // so its depth is smaller) or among the 10 best (without one: the PQ ranking is the
-  // result), for up to 200 validation rows from outside the sample. Without such rows:
-  // when it lowers the reconstruction error. (On the development data: sift, 128-d L2,
-  // 0.973 -> 0.994 at depth 20, kept; MiniLM text, 384-d IP, 0.988 -> 0.994, not kept:
-  // there the cells, not the codes, limit recall at the re-rank depths used.)
-  const std::size_t d = s.d, nt = rows.size();
-  std::vector<float> xs(nt * d);
-  for (std::size_t i = 0; i < nt; ++i)
-    for (std::size_t j = 0; j < d; ++j) xs[i * d + j] = cent[std::size_t(lab[i]) * d + j] + res[i * d + j];
-  const auto xp = pq_reconstruct(plain, Rotation{}, res.data(), nt, lab.data(), cent.data());
-  const auto xr = pq_reconstruct(rotated, rot, res.data(), nt, lab.data(), cent.data());
-  std::vector<float> q;
-  std::mt19937_64 rng(s.p.seed ^ 0x2545F4914F6CDD1Dull);
-  for (std::size_t t = 0; t < 4 * 200 && n > nt && q.size() < 200 * d; ++t) {
-    const std::size_t r = std::size_t(rng() % n);
-    if (std::binary_search(rows.begin(), rows.end(), r)) continue;
-    q.insert(q.end(), x + r * d, x + (r + 1) * d);
-  }
-  const std::size_t nq = q.size() / d;
-  if (nq < 20) {
-    double ep = 0, er = 0;
-    for (std::size_t i = 0; i < nt * d; ++i) {
-      ep += double(xs[i] - xp[i]) * double(xs[i] - xp[i]);
-      er += double(xs[i] - xr[i]) * double(xs[i] - xr[i]);
+// The "auto" OPQ decision. The rotation costs dim^2 per query, so it is kept when it
+// finds more true neighbours where the ranking by PQ distances decides: at least 1 more
+// in 100 of the 10 nearest sample rows among the 20 best by reconstruction (with a
+// refine store, which re-ranks k * refine_factor candidates; the sample is sparser than
+// the index, so its depth is smaller) or among the 10 best (without one: the PQ ranking
+// is the result), for up to 200 validation rows from outside the sample. When the plain
+// codes already find 98 in 100, the rotation is not even trained. Without validation
+// rows (every row in the sample), it is kept when it lowers the reconstruction error.
+// (On the development data: sift, 128-d L2, 0.973 -> 0.994 at depth 20, kept; MiniLM
+// text, 384-d IP, 0.988: not tried; there the cells, not the codes, limit recall.)
+class OpqCheck {
+ public:
+  OpqCheck(const IvfPqState& s, const float* x, std::size_t n, const std::vector<std::size_t>& rows,
+           const std::vector<float>& res, const std::vector<std::int32_t>& lab,
+           const std::vector<float>& cent)
+      : s_(s), res_(res), lab_(lab), cent_(cent), d_(s.d), nt_(rows.size()) {
+    xs_.resize(nt_ * d_);
+    for (std::size_t i = 0; i < nt_; ++i)
+      for (std::size_t j = 0; j < d_; ++j) xs_[i * d_ + j] = cent[std::size_t(lab[i]) * d_ + j] + res[i * d_ + j];
+    std::mt19937_64 rng(s.p.seed ^ 0x2545F4914F6CDD1Dull);
+    for (std::size_t t = 0; t < 4 * kQueries && n > nt_ && q_.size() < kQueries * d_; ++t) {
+      const std::size_t r = std::size_t(rng() % n);
+      if (std::binary_search(rows.begin(), rows.end(), r)) continue;
+      q_.insert(q_.end(), x + r * d_, x + (r + 1) * d_);
     }
-    return er < ep;
   }
-  const std::size_t depth = s.p.refine != Refine::None ? 20 : 10;
-  const double rp = ranking_recall(q.data(), nq, xs.data(), xp.data(), nt, d, s.ip(), 10, depth);
-  const double rr = ranking_recall(q.data(), nq, xs.data(), xr.data(), nt, d, s.ip(), 10, depth);
-  return rr >= rp + 0.01;
-}
+  // Validation recall of a quantizer (NaN without validation rows).
+  double recall(const ProductQuantizer& pq, const Rotation& rot) const {
+    const std::size_t nq = q_.size() / d_;
+    if (nq < kMinQueries) return std::numeric_limits<double>::quiet_NaN();
+    const auto xh = pq_reconstruct(pq, rot, res_.data(), nt_, lab_.data(), cent_.data());
+    const std::size_t depth = s_.p.refine != Refine::None ? 20 : 10;
+    return ranking_recall(q_.data(), nq, xs_.data(), xh.data(), nt_, d_, s_.ip(), 10, depth);
+  }
+  double error(const ProductQuantizer& pq, const Rotation& rot) const {
+    const auto xh = pq_reconstruct(pq, rot, res_.data(), nt_, lab_.data(), cent_.data());
+    double e = 0;
+    for (std::size_t i = 0; i < nt_ * d_; ++i) e += double(xs_[i] - xh[i]) * double(xs_[i] - xh[i]);
+    return e;
+  }
+
+ private:
+  static constexpr std::size_t kQueries = 200, kMinQueries = 20;
+  const IvfPqState& s_;
+  const std::vector<float>& res_;
+  const std::vector<std::int32_t>& lab_;
+  const std::vector<float>& cent_;
+  std::size_t d_, nt_;
+  std::vector<float> xs_, q_;
+};
 
 }  // namespace
 
@@ -188,17 +198,24 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   pq.train(res.data(), nt, s.p.seed + 1, 20, 0);
   detail::Rotation rot;
   if (s.tries_opq()) {
-    // Non-parametric OPQ: rotate the residuals onto their principal axes, grouped by
-    // eigenvalue allocation.
-    rot = detail::Rotation::train(res.data(), nt, d, s.dsub);
-    std::vector<float> rres(nt * d);
-    rot.apply(res.data(), nt, rres.data());
-    ProductQuantizer rpq(dim_, int(s.m), s.p.nbits);
-    rpq.train(rres.data(), nt, s.p.seed + 1, 20, 0);
-    if (s.p.opq == 1 || detail::opq_pays(s, x, n, rows, res, lab, cent, pq, rpq, rot)) {
-      pq = std::move(rpq);
-    } else {
-      rot.clear();
+    // Non-parametric OPQ: the residuals on their principal axes, grouped by eigenvalue
+    // allocation. "auto" keeps it only where it pays (see OpqCheck).
+    const detail::OpqCheck check(s, x, n, rows, res, lab, cent);
+    const double base = s.p.opq == 1 ? 0.0 : check.recall(pq, detail::Rotation{});
+    if (!(base >= 0.98)) {
+      rot = detail::Rotation::train(res.data(), nt, d, s.dsub);
+      std::vector<float> rres(nt * d);
+      rot.apply(res.data(), nt, rres.data());
+      ProductQuantizer rpq(dim_, int(s.m), s.p.nbits);
+      rpq.train(rres.data(), nt, s.p.seed + 1, 20, 0);
+      bool keep = s.p.opq == 1;
+      if (!keep && std::isnan(base)) keep = check.error(rpq, rot) < check.error(pq, detail::Rotation{});
+      if (!keep && !std::isnan(base)) keep = check.recall(rpq, rot) >= base + 0.01;
+      if (keep) {
+        pq = std::move(rpq);
+      } else {
+        rot.clear();
+      }
     }
   }
 

@@ -58,6 +58,23 @@ def test_rotation_is_pca_of_residuals_with_eigenvalue_allocation(scale):
     np.testing.assert_allclose(diag[1::2], lam[::-1][:m], rtol=2e-2, atol=1e-5 * lam[0])
 
 
+def test_rotation_of_wide_data_diagonalizes_the_residuals():
+    # 200 dimensions (the Householder + QL eigen-decomposition on a larger matrix), with
+    # fewer training rows than the PQ sample cap: all of them are the sample.
+    d = 200
+    x = anisotropic(3500, d, seed=15, decay=0.03)
+    idx = ws.IVFPQIndex(d, nlist=4, nbits=4, opq=True)
+    idx.train(x)
+    R = idx.rotation().astype(np.float64)
+    np.testing.assert_allclose(R @ R.T, np.eye(d), atol=1e-5)
+    r = residuals(idx, x)
+    rc = R @ (r.T @ r / len(r)) @ R.T
+    off = rc - np.diag(np.diag(rc))
+    assert np.abs(off).max() <= 1e-3 * np.abs(np.diag(rc)).max()
+    lam = np.sort(np.linalg.eigvalsh(r.T @ r / len(r)))[::-1]
+    np.testing.assert_allclose(np.sort(np.diag(rc))[::-1], lam, rtol=1e-3, atol=1e-6 * lam[0])
+
+
 def test_rotation_lowers_reconstruction_error_and_raises_recall():
     d = 32
     x = anisotropic(12_000, d, seed=2)
@@ -164,9 +181,9 @@ def test_automatic_choice():
     idx2.add(iso)
     q = rng.standard_normal((50, d)).astype(np.float32)
     assert recall_at_k(idx2.search(q, k=10, nprobe=16, refine_factor=16)[1], exact_knn(iso, q, 10, "l2")[1]) >= 0.97
-    # past 512 dimensions auto skips the O(dim^3) eigen-decomposition
-    wide = ws.IVFPQIndex(520, nlist=4, nbits=4)
-    wide.train(anisotropic(600, 520, seed=14))
+    # past 1024 dimensions auto skips the O(dim^3) eigen-decomposition
+    wide = ws.IVFPQIndex(1040, nlist=4, nbits=4)
+    wide.train(anisotropic(600, 1040, seed=14))
     assert wide.rotation() is None
 
 

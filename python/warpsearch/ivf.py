@@ -71,7 +71,7 @@ class IVFPQIndex(_IndexBase):
     training sample by PQ distances finds at least 1 more true neighbour in 100
     at the depth that matters (the top 20 with a refine store, the top 10
     without), since it costs ``dim**2`` operations per query; only for
-    ``dim <= 512`` (the eigen-decomposition costs O(dim^3), about 17 s at dim
+    ``dim <= 1024`` (trying it costs O(dim^3): about 3 s of training at dim
     768). ``True`` / ``False`` force it. Distances are unchanged.
 
     Call :meth:`train` (on at least ``nlist`` representative vectors) before

@@ -42,7 +42,7 @@ struct IvfPqParams {
   /// Rotation before PQ (non-parametric OPQ: principal axes grouped so that the
   /// sub-spaces share the variance): 1 on, 0 off, -1 (auto) on when it ranks a
   /// validation set of training rows better by PQ distances (at least 1 more true
-  /// neighbour in 100 at the re-rank depth; auto: dim <= 512, where the
+  /// neighbour in 100 at the re-rank depth; auto: dim <= 1024, where the
   /// eigen-decomposition stays cheap).
   int opq = -1;
 };

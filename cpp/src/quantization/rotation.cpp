@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "simd/distance.hpp"
@@ -60,47 +61,106 @@ void Rotation::apply_transpose(const float* y, std::size_t n, float* out) const 
 
 void symmetric_eigen(std::vector<double>& a, std::size_t d, std::vector<double>& w,
                      std::vector<double>& v) {
-  v.assign(d * d, 0.0);
-  for (std::size_t i = 0; i < d; ++i) v[i * d + i] = 1.0;
-  double total = 0;
-  for (const double x : a) total += x * x;
-  for (int sweep = 0; sweep < 64; ++sweep) {
-    double off = 0;
-    for (std::size_t p = 0; p < d; ++p)
-      for (std::size_t q = p + 1; q < d; ++q) off += a[p * d + q] * a[p * d + q];
-    if (!(off > 1e-22 * total)) break;
-    for (std::size_t p = 0; p + 1 < d; ++p)
-      for (std::size_t q = p + 1; q < d; ++q) {
-        const double apq = a[p * d + q];
-        if (std::abs(apq) <= 1e-300) continue;
-        // The rotation in the (p, q) plane that zeroes a[p][q].
-        const double theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
-        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-        double* rp = &a[p * d];
-        double* rq = &a[q * d];
-        for (std::size_t k = 0; k < d; ++k) {  // rows p and q (A <- J^T A)
-          const double xp = rp[k], xq = rq[k];
-          rp[k] = c * xp - s * xq;
-          rq[k] = s * xp + c * xq;
+  // 1. Householder reduction to tridiagonal form, T = Q^T A Q, with v = Q^T (rows):
+  //    step k reflects rows/columns k+1.. so that column k has zeros below k+1.
+  const std::size_t n = d;
+  v.assign(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+  std::vector<double> h(n), p(n), col(n);
+  for (std::size_t k = 0; k + 2 < n; ++k) {
+    const std::size_t b = k + 1, len = n - b;
+    double norm = 0;
+    for (std::size_t i = b; i < n; ++i) norm += a[i * n + k] * a[i * n + k];
+    norm = std::sqrt(norm);
+    if (norm == 0.0) continue;
+    const double alpha = a[b * n + k] > 0 ? -norm : norm;
+    for (std::size_t i = b; i < n; ++i) h[i] = a[i * n + k];
+    h[b] -= alpha;
+    double hh = 0;
+    for (std::size_t i = b; i < n; ++i) hh += h[i] * h[i];
+    if (hh == 0.0) continue;
+    const double beta = 2.0 / hh;  // reflection I - beta h h^T
+    // A_sub <- A_sub - h w^T - w h^T with p = beta A_sub h, w = p - (beta / 2)(h.p) h.
+    double hp = 0;
+    for (std::size_t i = b; i < n; ++i) {
+      const double* row = &a[i * n + b];
+      double acc = 0;
+      for (std::size_t j = 0; j < len; ++j) acc += row[j] * h[b + j];
+      p[i] = beta * acc;
+      hp += h[i] * p[i];
+    }
+    const double kk = 0.5 * beta * hp;
+    for (std::size_t i = b; i < n; ++i) p[i] -= kk * h[i];
+    for (std::size_t i = b; i < n; ++i) {
+      double* row = &a[i * n + b];
+      const double hi = h[i], wi = p[i];
+      for (std::size_t j = 0; j < len; ++j) row[j] -= hi * p[b + j] + wi * h[b + j];
+    }
+    a[b * n + k] = a[k * n + b] = alpha;
+    for (std::size_t i = b + 1; i < n; ++i) a[i * n + k] = a[k * n + i] = 0.0;
+    // Q <- Q H, i.e. rows b.. of v <- H v.
+    std::fill(col.begin(), col.end(), 0.0);
+    for (std::size_t i = b; i < n; ++i) {
+      const double* row = &v[i * n];
+      for (std::size_t c = 0; c < n; ++c) col[c] += h[i] * row[c];
+    }
+    for (std::size_t i = b; i < n; ++i) {
+      double* row = &v[i * n];
+      const double f = beta * h[i];
+      for (std::size_t c = 0; c < n; ++c) row[c] -= f * col[c];
+    }
+  }
+  // 2. Implicit QL iterations with shifts on the tridiagonal (diagonal w, sub-diagonal
+  //    e[i] between i and i + 1); each plane rotation also turns rows i, i + 1 of v.
+  w.resize(n);
+  std::vector<double> e(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) w[i] = a[i * n + i];
+  for (std::size_t i = 0; i + 1 < n; ++i) e[i] = a[(i + 1) * n + i];
+  constexpr double kEps = std::numeric_limits<double>::epsilon();
+  for (std::size_t l = 0; l < n; ++l) {
+    for (int iter = 0;; ++iter) {
+      std::size_t m = l;
+      for (; m + 1 < n; ++m)
+        if (std::abs(e[m]) <= kEps * (std::abs(w[m]) + std::abs(w[m + 1]))) break;
+      if (m == l) break;
+      WS_EXPECTS(iter < 100, "eigen-decomposition did not converge");
+      // Shift from the leading 2x2 block, then chase the bulge from m - 1 up to l.
+      double g = (w[l + 1] - w[l]) / (2.0 * e[l]);
+      double r = std::hypot(g, 1.0);
+      g = w[m] - w[l] + e[l] / (g + (g >= 0 ? r : -r));
+      double s = 1.0, c = 1.0, shift = 0.0;
+      bool split = false;
+      for (std::size_t i = m; i-- > l;) {
+        const double f = s * e[i], bb = c * e[i];
+        r = std::hypot(f, g);
+        e[i + 1] = r;
+        if (r == 0.0) {  // the sub-diagonal underflowed: the block splits here
+          w[i + 1] -= shift;
+          e[m] = 0.0;
+          split = true;
+          break;
         }
-        for (std::size_t k = 0; k < d; ++k) {  // columns p and q (A <- A J), by symmetry
-          const double xp = a[k * d + p], xq = a[k * d + q];
-          a[k * d + p] = c * xp - s * xq;
-          a[k * d + q] = s * xp + c * xq;
-        }
-        a[p * d + q] = a[q * d + p] = 0.0;
-        double* vp = &v[p * d];
-        double* vq = &v[q * d];
-        for (std::size_t k = 0; k < d; ++k) {
-          const double xp = vp[k], xq = vq[k];
-          vp[k] = c * xp - s * xq;
-          vq[k] = s * xp + c * xq;
+        s = f / r;
+        c = g / r;
+        g = w[i + 1] - shift;
+        r = (w[i] - g) * s + 2.0 * c * bb;
+        shift = s * r;
+        w[i + 1] = g + shift;
+        g = c * r - bb;
+        double* vi = &v[i * n];
+        double* vj = &v[(i + 1) * n];
+        for (std::size_t k = 0; k < n; ++k) {
+          const double x1 = vj[k], x0 = vi[k];
+          vj[k] = s * x0 + c * x1;
+          vi[k] = c * x0 - s * x1;
         }
       }
+      if (split) continue;
+      w[l] -= shift;
+      e[l] = g;
+      e[m] = 0.0;
+    }
   }
-  w.resize(d);
-  for (std::size_t i = 0; i < d; ++i) w[i] = a[i * d + i];
 }
 
 Rotation Rotation::train(const float* x, std::size_t n, std::size_t d, std::size_t dsub) {

@@ -37,8 +37,9 @@ class Rotation {
   std::vector<float> panels_;  // R's rows in the 16-wide panel layout of the dot kernels
 };
 
-// Eigen-decomposition of a symmetric d x d matrix (row-major, overwritten) by cyclic
-// Jacobi rotations: eigenvalues in w, eigenvector i in row i of v.
+// Eigen-decomposition of a symmetric d x d matrix (row-major, overwritten):
+// Householder reduction to tridiagonal form, then implicit QL iterations; eigenvalues in
+// w (unsorted), eigenvector i in row i of v.
 void symmetric_eigen(std::vector<double>& a, std::size_t d, std::vector<double>& w,
                      std::vector<double>& v);
 

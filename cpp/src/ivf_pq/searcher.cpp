@@ -1,16 +1,14 @@
 // SPDX-FileCopyrightText: 2026 warpsearch contributors
 // SPDX-License-Identifier: Apache-2.0
 // IVF-PQ search: coarse probing, cell-grouped code scans (fast scan for 4-bit codes,
-// float LUT for 8-bit codes) into per-query candidate heaps, then re-ranking (refine
-// store, or the float LUT when 4-bit codes were scored with uint8 tables).
+// float LUT for 8-bit codes) into per-query candidate heaps. Re-ranking and the
+// exhaustive plan are in searcher_rerank.cpp.
 #include "ivf_pq/searcher.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+#include <limits>
 
 #include "common/bitset.hpp"
-#include "common/topk.hpp"
 
 namespace warpsearch::detail {
 namespace {
@@ -18,13 +16,6 @@ namespace {
 constexpr std::size_t kScanChunk = 128;        // vectors per fast-scan call (threshold refresh)
 constexpr std::size_t kSeedProbes = 1;         // nearest cells scanned query by query first
 constexpr std::size_t kBatchTableBytes = 1 << 20;  // per-query tables of one batch
-constexpr int kRefineAhead = 6;                // refine records fetched ahead of use
-
-inline idx_t cand_key(std::size_t probe, std::size_t pos) {
-  return idx_t((std::uint64_t(probe) << 32) | pos);
-}
-inline std::size_t key_probe(idx_t k) { return std::size_t(std::uint64_t(k) >> 32); }
-inline std::size_t key_pos(idx_t k) { return std::size_t(std::uint64_t(k) & 0xffffffffu); }
 
 }  // namespace
 
@@ -166,17 +157,6 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   for (std::size_t qi = 0; qi < nb; ++qi) {
     if (s_.p.refine != Refine::None && qi + 1 < nb) prefetch_records(qi + 1, c);
     finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
-  }
-}
-
-void Searcher::prefetch_records(std::size_t qi, const Scratch& c) const {
-  const CandHeap& h = c.heaps[qi];
-  const idx_t* keys = h.keys();
-  const std::size_t rb = s_.refine_bytes;
-  for (std::size_t x = 0; x < h.size(); ++x) {
-    const auto& L = s_.lists[std::size_t(c.ci[qi * nprobe_ + key_probe(keys[x])])];
-    const char* r = reinterpret_cast<const char*>(&L.refine[key_pos(keys[x]) * rb]);
-    for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o, 0, 2);
   }
 }
 
@@ -337,129 +317,6 @@ void Searcher::scan8(std::size_t l, std::size_t pi, float base, const float* fl,
       thr = heap.threshold();
     }
   }
-}
-
-Searcher::Query Searcher::query(const float* q, Scratch& c) const {
-  Query qq{q};
-  if (s_.p.refine == Refine::SQ8) {
-    c.qw.resize(s_.d);
-    for (std::size_t j = 0; j < s_.d; ++j) {
-      c.qw[j] = q[j] * s_.sq_scale[j];
-      qq.qmin += q[j] * s_.sq_min[j];
-      qq.qn += q[j] * q[j];
-    }
-  }
-  return qq;
-}
-
-float Searcher::refine_dist(const Query& qq, const std::uint8_t* rec, const Scratch& c) const {
-  const std::size_t d = s_.d;
-  switch (s_.p.refine) {
-    case Refine::FP32: {
-      const float* v = reinterpret_cast<const float*>(rec);
-      return s_.ip() ? -K_.ip(qq.q, v, d) : K_.l2(qq.q, v, d);
-    }
-    case Refine::FP16: {
-      const std::uint16_t* v = reinterpret_cast<const std::uint16_t*>(rec);
-      return s_.ip() ? -F_.ip_f16(qq.q, v, d) : F_.l2_f16(qq.q, v, d);
-    }
-    case Refine::SQ8: {
-      const float dot = qq.qmin + K_.ip_u8(c.qw.data(), rec, d);
-      if (s_.ip()) return -dot;
-      float nn;
-      std::memcpy(&nn, rec + d, sizeof nn);
-      return std::max(0.f, qq.qn - 2.f * dot + nn);
-    }
-    case Refine::None: break;
-  }
-  return 0.f;
-}
-
-void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D, idx_t* I,
-                            SearchStats& st) const {
-  const CandHeap& h = c.heaps[qi];
-  const int cnt = int(h.size());
-  const idx_t* keys = h.keys();
-  const std::int32_t* ci = &c.ci[qi * nprobe_];
-  auto list_of = [&](int x) { return std::size_t(ci[key_probe(keys[x])]); };
-  TopK<idx_t> top(D, I, int(k_));
-  if (s_.p.refine != Refine::None) {
-    const std::size_t rb = s_.refine_bytes;
-    auto rec = [&](int x) { return &s_.lists[list_of(x)].refine[key_pos(keys[x]) * rb]; };
-    auto fetch = [&](int x) {
-      const char* r = reinterpret_cast<const char*>(rec(x));
-      for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o);
-    };
-    for (int x = 0; x < std::min(cnt, kRefineAhead); ++x) fetch(x);
-    const Query qq = query(q, c);
-    for (int x = 0; x < cnt; ++x) {
-      if (x + kRefineAhead < cnt) fetch(x + kRefineAhead);
-      const float dist = refine_dist(qq, rec(x), c);
-      if (dist < top.threshold()) top.push(dist, s_.lists[list_of(x)].ids[key_pos(keys[x])]);
-    }
-    st.distance_evals += std::uint64_t(cnt);
-  } else if (kc_ > k_) {  // 4-bit codes: exact float LUT distances of the candidates
-    const std::size_t m = s_.m;
-    const float* qt = &c.qtab[qi * m * 16];
-    for (int x = 0; x < cnt; ++x) {
-      const std::size_t l = list_of(x), p = key_pos(keys[x]);
-      s_.get_code(l, p, c.code.data());
-      float dist = c.cd[qi * nprobe_ + key_probe(keys[x])];
-      if (s_.cell_tables()) {
-        const float* pt = &s_.ptab[l * m * 16];
-        dist += s_.psum_min[l] + c.qbias[qi];
-        for (std::size_t j = 0; j < m; ++j) dist += pt[j * 16 + c.code[j]] + qt[j * 16 + c.code[j]];
-      } else {
-        for (std::size_t j = 0; j < m; ++j) dist += qt[j * 16 + c.code[j]];
-      }
-      if (dist < top.threshold()) top.push(dist, s_.lists[l].ids[p]);
-    }
-  } else {  // 8-bit codes: the heap holds the final distances
-    const float* d = h.dists();
-    for (int x = 0; x < cnt; ++x) top.push(d[x], s_.lists[list_of(x)].ids[key_pos(keys[x])]);
-  }
-  top.finish();
-}
-
-void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats& st) const {
-  TopK<idx_t> heap(D, I, int(k_));
-  const std::size_t m = s_.m, ksub = s_.ksub;
-  const bool exact = s_.p.refine != Refine::None;
-  c.flut.resize(m * ksub);
-  c.rq.resize(s_.d);
-  c.code.resize(m);
-  const Query qq = query(q, c);
-  const float* qc = s_.pq_space(q, 1, c.qrot);
-  if (!exact && s_.ip()) F_.lut_ip(qc, s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
-  for (std::size_t l = 0; l < s_.lists.size(); ++l) {
-    const InvList& L = s_.lists[l];
-    bool lut_ready = false;
-    float base = 0.f;
-    for (std::size_t p = 0; p < L.size(); ++p) {
-      if (!bit_test(allow_, base_[l] + p)) continue;
-      ++st.distance_evals;
-      float dist;
-      if (exact) {
-        dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
-      } else {
-        if (!lut_ready) {
-          if (s_.ip()) {
-            base = -K_.ip(q, &s_.centroids[l * s_.d], s_.d);
-          } else {
-            const float* cen = s_.pq_centroids() + l * s_.d;
-            for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = qc[j] - cen[j];
-            F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
-          }
-          lut_ready = true;
-        }
-        s_.get_code(l, p, c.code.data());
-        dist = base;
-        for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];
-      }
-      if (dist < heap.threshold()) heap.push(dist, L.ids[p]);
-    }
-  }
-  heap.finish();
 }
 
 }  // namespace warpsearch::detail

@@ -18,6 +18,13 @@
 
 namespace warpsearch::detail {
 
+// Candidate keys: probe rank in the high 32 bits, position in the cell in the low 32.
+inline idx_t cand_key(std::size_t probe, std::size_t pos) {
+  return idx_t((std::uint64_t(probe) << 32) | pos);
+}
+inline std::size_t key_probe(idx_t k) { return std::size_t(std::uint64_t(k) >> 32); }
+inline std::size_t key_pos(idx_t k) { return std::size_t(std::uint64_t(k) & 0xffffffffu); }
+
 // A max-heap of the kc smallest distances over caller storage (2 kc + 2 slots). The
 // sift-down runs a fixed number of levels with conditional moves instead of branches:
 // hundreds of codes per query pass the fast-scan threshold, and a branchy heap

@@ -147,7 +147,7 @@ class IVFPQIndex(_IndexBase):
     def __repr__(self) -> str:
         return (f"IVFPQIndex(dim={self.dim}, metric={self.metric!r}, nlist={self.nlist}, "
                 f"m={self.m}, nbits={self.nbits}, refine={self.refine!r}, "
-                f"opq={self.rotation() is not None if self.is_trained else self.opq}, "
+                f"opq={self.opq}, "
                 f"size={len(self)})")
 
     def train(self, vectors) -> None:

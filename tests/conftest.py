@@ -9,11 +9,29 @@ the engine under test.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import warpsearch as ws
 
 METRICS = ("l2", "ip", "cosine")
+
+
+@contextlib.contextmanager
+def simd_level(level: str):
+    """Runs the block on the kernels of ``level`` (skips the test when this CPU lacks
+    it), then restores the level in use."""
+    from warpsearch import _core
+    before = ws.build_info()["simd_level"]
+    try:
+        _core.set_simd_level(level)
+    except ValueError:
+        pytest.skip(f"{level} not supported by this CPU")
+    try:
+        yield
+    finally:
+        _core.set_simd_level(before)
 
 
 # -- data -----------------------------------------------------------------

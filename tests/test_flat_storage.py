@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import METRICS, assert_exact, exact_knn, make_clustered, make_queries, recall_at_k
+from conftest import (METRICS, assert_exact, exact_knn, make_clustered, make_queries, recall_at_k,
+                      simd_level)
 
 
 @pytest.fixture(scope="module")
@@ -246,21 +247,13 @@ def test_fp16_overflow_is_an_error_and_changes_nothing():
 
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 def test_storage_kernels_same_on_every_isa(data, level):
-    from warpsearch import _core
     xb, xq = data
     xb, xq = xb[:, :61], xq[:20, :61]  # odd dim: every kernel's tail
     indexes = [_build(xb, "l2", s, r) for s, r in
                [("fp16", None), ("sq8", None), ("sq4", None), ("binary", "none")]]
-    before = ws.build_info()["simd_level"]
     ref = [(i.search(xq, k=10), i.search(xq[:1], k=10), i.get_vectors([3, 4])) for i in indexes]
-    try:
-        _core.set_simd_level(level)
-    except ValueError:
-        pytest.skip(f"{level} not supported by this CPU")
-    try:
+    with simd_level(level):
         got = [(i.search(xq, k=10), i.search(xq[:1], k=10), i.get_vectors([3, 4])) for i in indexes]
-    finally:
-        _core.set_simd_level(before)
     for (batch0, one0, v0), (batch1, one1, v1) in zip(ref, got):
         np.testing.assert_allclose(v1, v0, rtol=1e-6, atol=1e-6)
         for (D0, I0), (D1, I1) in ((batch0, batch1), (one0, one1)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import exact_knn, recall_at_k
+from conftest import exact_knn, recall_at_k, simd_level
 from warpsearch import _core
 
 
@@ -24,6 +24,14 @@ def anisotropic(n, d, seed, scale=1.0, decay=0.12, clusters=32):
     lab = rng.integers(0, clusters, n)
     x = centers[lab] + (rng.standard_normal((n, d)) * sd) @ basis.T
     return (x * scale).astype(np.float32)
+
+
+def filled(x, metric="l2", **params):
+    """An IVFPQIndex trained on x and holding it."""
+    idx = ws.IVFPQIndex(x.shape[1], metric, **params)
+    idx.train(x)
+    idx.add(x)
+    return idx
 
 
 def residuals(idx, x):
@@ -82,9 +90,7 @@ def test_rotation_lowers_reconstruction_error_and_raises_recall():
     gt = exact_knn(x, q, 10, "l2")[1]
     err, rec = {}, {}
     for opq in (False, True):
-        idx = ws.IVFPQIndex(d, nlist=32, nbits=4, opq=opq)
-        idx.train(x)
-        idx.add(x)
+        idx = filled(x, nlist=32, nbits=4, opq=opq)
         assert (idx.rotation() is not None) == opq
         xh = idx.get_vectors(np.arange(len(x))).astype(np.float64)
         err[opq] = ((xh - x) ** 2).sum(1).mean()
@@ -103,14 +109,10 @@ def test_rotated_index_with_refine_keeps_recall(metric):
         gt = exact_knn(x, q, 10, "cosine")[1]
     else:
         gt = exact_knn(x, q, 10, metric)[1]
-    idx = ws.IVFPQIndex(d, metric, nlist=32, nbits=4, refine="fp32", opq=True)
-    idx.train(x)
-    idx.add(x)
+    idx = filled(x, metric, nlist=32, nbits=4, refine="fp32", opq=True)
     assert recall_at_k(idx.search(q, k=10, nprobe=32, refine_factor=8)[1], gt) >= 0.98
     # 8-bit codes (float tables, no fast scan) take the rotated queries too
-    idx8 = ws.IVFPQIndex(d, metric, nlist=32, nbits=8, refine="fp32", opq=True)
-    idx8.train(x)
-    idx8.add(x)
+    idx8 = filled(x, metric, nlist=32, nbits=8, refine="fp32", opq=True)
     assert recall_at_k(idx8.search(q, k=10, nprobe=32, refine_factor=4)[1], gt) >= 0.98
 
 
@@ -120,9 +122,7 @@ def test_pq_distances_are_those_of_the_reconstruction():
     d = 24
     x = anisotropic(4000, d, seed=6)
     q = anisotropic(20, d, seed=7)
-    idx = ws.IVFPQIndex(d, nlist=16, nbits=8, opq=True)
-    idx.train(x)
-    idx.add(x)
+    idx = filled(x, nlist=16, nbits=8, opq=True)
     D, I = idx.search(q, k=5, nprobe=16)
     rec = idx.get_vectors(I.ravel()).reshape(20, 5, d).astype(np.float64)
     true = ((rec - q[:, None, :].astype(np.float64)) ** 2).sum(-1)
@@ -133,9 +133,7 @@ def test_filtered_and_exhaustive_plans_with_rotation():
     d = 32
     x = anisotropic(6000, d, seed=8)
     q = anisotropic(30, d, seed=9)
-    idx = ws.IVFPQIndex(d, nlist=32, nbits=4, refine="fp32", opq=True)
-    idx.train(x)
-    idx.add(x)
+    idx = filled(x, nlist=32, nbits=4, refine="fp32", opq=True)
     allowed = np.arange(0, 6000, 97)  # small: searched exhaustively and exactly
     D, I = idx.search(q, k=5, filter=allowed)
     assert np.isin(I, allowed).all()
@@ -146,9 +144,7 @@ def test_save_load_round_trip(tmp_path):
     d = 32
     x = anisotropic(5000, d, seed=10)
     q = anisotropic(50, d, seed=11)
-    idx = ws.IVFPQIndex(d, nlist=16, nbits=4, refine="sq8", opq=True)
-    idx.train(x)
-    idx.add(x)
+    idx = filled(x, nlist=16, nbits=4, refine="sq8", opq=True)
     idx.save(tmp_path / "opq.wsi")
     back = ws.load_index(tmp_path / "opq.wsi")
     assert back.opq is True
@@ -213,16 +209,9 @@ def test_row_weighted_tables_and_scan(level, m):
     n = 90
     codes = rng.integers(0, 16, (n, m)).astype(np.uint8)
     packed = _core._pack_fastscan(codes)
-    before = ws.build_info()["simd_level"]
-    try:
-        _core.set_simd_level(level)
-    except ValueError:
-        pytest.skip(f"{level} not supported by this CPU")
-    try:
+    with simd_level(level):
         lut8, scale, bias = _core._quantize_lut(lut, rshift)
         got = _core._fastscan_distances(packed, n, m, lut8, rshift).astype(np.int64)
-    finally:
-        _core.set_simd_level(before)
     top = int(rshift[m - 1])
     w = 2 ** (top - rshift[:m].astype(np.int64))
     picked = lut8[np.arange(m)[None, :], codes].astype(np.int64)

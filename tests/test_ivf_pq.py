@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import exact_knn, make_clustered, make_queries, recall_at_k
+from conftest import exact_knn, make_clustered, make_queries, recall_at_k, simd_level
 from warpsearch import _core
 
 N, DIM, NQ, K, NLIST = 20_000, 32, 200, 10, 64
@@ -200,34 +200,20 @@ def test_fast_scan_kernel(level, n, m):
     packed = _core._pack_fastscan(codes)
     lut8, _, _ = _core._quantize_lut(rng.random((m, 16)).astype(np.float32))
     expected = lut8[np.arange(m)[None, :], codes].astype(np.int64).sum(1)
-    before = ws.build_info()["simd_level"]
-    try:
-        _core.set_simd_level(level)
-    except ValueError:
-        pytest.skip(f"{level} not supported by this CPU")
-    try:
+    with simd_level(level):
         got = _core._fastscan_distances(packed, n, m, lut8)
-    finally:
-        _core.set_simd_level(before)
     np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 def test_search_same_on_every_isa(data, level):
     xb, xq = data
-    before = ws.build_info()["simd_level"]
     idx = ws.IVFPQIndex(DIM, "l2", nlist=16, nbits=4, refine="fp16")
     idx.train(xb[:4000])
     idx.add(xb[:4000])
     ref = idx.search(xq[:30], k=5, nprobe=4)
-    try:
-        _core.set_simd_level(level)
-    except ValueError:
-        pytest.skip(f"{level} not supported by this CPU")
-    try:
+    with simd_level(level):
         got = idx.search(xq[:30], k=5, nprobe=4)
-    finally:
-        _core.set_simd_level(before)
     np.testing.assert_array_equal(got[1], ref[1])
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
 

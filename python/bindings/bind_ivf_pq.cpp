@@ -78,7 +78,6 @@ void register_ivf_pq(py::module_& m) {
       .def(py::init([](int dim, const std::string& metric, int nlist, int mm, int nbits,
                        const std::string& refine, std::uint64_t seed, int kmeans_iters,
                        int max_points_per_centroid, int opq) {
-             WS_EXPECTS(opq >= -1 && opq <= 1, "opq must be -1 (auto), 0 or 1, got ", opq);
              return std::make_unique<IvfPqIndex>(
                  dim, parse_metric(metric),
                  make_params(nlist, mm, nbits, refine, seed, kmeans_iters, max_points_per_centroid, opq));

@@ -45,6 +45,7 @@ IvfPqState::IvfPqState(int dim, Metric mt, const IvfPqParams& params)
              params.nlist);
   WS_EXPECTS(params.kmeans_iters >= 0, "kmeans_iters must be >= 0, got ", params.kmeans_iters);
   WS_EXPECTS(params.max_points_per_centroid >= 0, "max_points_per_centroid must be >= 0");
+  WS_EXPECTS(params.opq >= -1 && params.opq <= 1, "opq must be -1 (auto), 0 or 1, got ", params.opq);
   p.m = pq.m();
   d = std::size_t(dim);
   m = std::size_t(pq.m());
@@ -93,9 +94,8 @@ void IvfPqState::row_weights() {
   gdelta.clear();
   if (groups && tg.back() > 0) {
     rshift.resize(m_pad);
-    gdelta.resize(groups);
     for (std::size_t j = 0; j < m_pad; ++j) rshift[j] = std::uint8_t(tg[j / kFsShiftRows]);
-    for (std::size_t g = 0; g < groups; ++g) gdelta[g] = std::uint8_t(g ? tg[g] - tg[g - 1] : 0);
+    gdelta = fastscan_gdelta(rshift.data(), m_pad);
   }
   fs_cap = fastscan_cap(rshift_ptr(), m);
 }

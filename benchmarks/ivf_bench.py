@@ -11,7 +11,8 @@ in rounds that run every engine once in turn (best of --repeat kept).
 
 Engines: ``ws4`` (nbits=4 fast scan, refine fp32, the analogue of faiss' RFlat),
 ``ws4-fp16`` / ``ws4-sq8`` (smaller refine copies; ``-noopq``: without the OPQ
-rotation, which the others decide at training), ``ws8`` (nbits=8, no refine),
+rotation, which the others decide at training; ``-fixed``: exactly nprobe cells per
+query instead of the adaptive default), ``ws8`` (nbits=8, no refine),
 ``faiss-fs`` (``IVF{nlist},PQ{d/2}x4fs,RFlat``, k_factor sweep), ``faiss-pq8``
 (``IVF{nlist},PQ{d/2}``). Build time is reported as wall and process CPU time
 (train + add), memory as bytes per base vector (faiss: its serialized size). On a
@@ -74,8 +75,9 @@ def best_time(fn, repeat: int, clock=time.perf_counter):
 
 
 class WsIVF:
-    def __init__(self, name, nbits, refine, m=None, opq=None):
+    def __init__(self, name, nbits, refine, m=None, opq=None, probe="adaptive"):
         self.name, self.nbits, self.refine, self.m, self.opq = name, nbits, refine, m, opq
+        self.probe = probe
 
     def build(self, base, metric, nlist, threads):
         import warpsearch as ws
@@ -92,7 +94,7 @@ class WsIVF:
     def search(self, q, k, nprobe, kf, threads):
         import warpsearch as ws
         ws.set_num_threads(threads)
-        return self.idx.search(q, k=k, nprobe=nprobe, refine_factor=kf)[1]
+        return self.idx.search(q, k=k, nprobe=nprobe, refine_factor=kf, probe=self.probe)[1]
 
     def memory(self):
         return self.idx.memory_usage()
@@ -137,6 +139,8 @@ ENGINES = {
     "ws4-sq8": lambda: WsIVF("ws-ivfpq4-sq8", 4, "sq8"),
     "ws4-sq8-noopq": lambda: WsIVF("ws-ivfpq4-sq8-noopq", 4, "sq8", opq=False),
     "ws4-fp16-noopq": lambda: WsIVF("ws-ivfpq4-fp16-noopq", 4, "fp16", opq=False),
+    "ws4-sq8-fixed": lambda: WsIVF("ws-ivfpq4-sq8-fixed", 4, "sq8", probe="fixed"),
+    "ws4-fp16-fixed": lambda: WsIVF("ws-ivfpq4-fp16-fixed", 4, "fp16", probe="fixed"),
     "ws8": lambda: WsIVF("ws-ivfpq8", 8, "none"),
     "faiss-fs": lambda: FaissIVF("faiss-IVF,PQx4fs,RFlat", "IVF{nlist},PQ{m}x4fs,RFlat"),
     "faiss-pq8": lambda: FaissIVF("faiss-IVF,PQ8bit", "IVF{nlist},PQ{m}"),

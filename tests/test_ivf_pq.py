@@ -398,9 +398,10 @@ def test_memory_estimate_other_indexes(data):
 def test_last_search_info(built, data):
     _, xq = data
     idx = built("l2", 4, "fp32")
-    idx.search(xq[:7], k=3, nprobe=5)
+    idx.search(xq[:7], k=3, nprobe=5, probe="fixed")
     info = idx.last_search_info
     assert info["plan"] == "ivf" and info["nq"] == 7 and info["nprobe"] == 5
+    assert info["probe"] == "fixed"
     assert info["lists_probed"] == 35 and info["distance_evals"] > 0 and info["device"] == "cpu"
     assert "IVFPQIndex(dim=32" in repr(idx)
 

@@ -111,7 +111,7 @@ py::dict search_device(const Index& idx, const py::object& dev, std::uintptr_t q
 
 py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const FloatArray& q, int k,
                      int nprobe, int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
-                     const std::optional<MaskArray>& mask, const std::string& lut) {
+                     const std::optional<MaskArray>& mask, const std::string& lut, bool adaptive) {
   expect_matrix(q, idx.dim(), "queries");
   WS_EXPECTS(lut == "fp32" || lut == "fp16", "lut must be 'fp32' or 'fp16', got '", lut, "'");
   SearchParams p = make_params(k, 0, allow_ids, mask);
@@ -119,6 +119,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const Float
   IvfSearchParams sp;
   sp.nprobe = nprobe;
   sp.refine_factor = refine_factor;
+  sp.adaptive = adaptive;
   const std::size_t nq = std::size_t(q.shape(0));
   py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
   py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
@@ -191,7 +192,7 @@ void register_gpu(py::module_& m) {
         py::arg("mask") = py::none(), py::arg("d_ptr") = 0, py::arg("i_ptr") = 0);
   m.def("search_gpu_ivf", &search_ivf, py::arg("index"), py::arg("dev"), py::arg("q"), py::arg("k"),
         py::arg("nprobe"), py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
-        py::arg("mask") = py::none(), py::arg("lut") = "fp32");
+        py::arg("mask") = py::none(), py::arg("lut") = "fp32", py::arg("adaptive") = true);
   m.def("gpu_select_k", &select_k, py::arg("values"), py::arg("k"), py::arg("select_min") = true,
         py::arg("device") = 0);
 }

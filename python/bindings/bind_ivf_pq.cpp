@@ -22,7 +22,7 @@ using U8Array = py::array_t<std::uint8_t, py::array::c_style>;
 
 py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int nprobe,
                      int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
-                     const std::optional<MaskArray>& mask) {
+                     const std::optional<MaskArray>& mask, bool adaptive) {
   expect_matrix(q, idx.dim(), "queries");
   WS_EXPECTS(k > 0, "k must be > 0, got ", k);
   const std::size_t nq = std::size_t(q.shape(0));
@@ -35,6 +35,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int npro
   IvfSearchParams sp;
   sp.nprobe = nprobe;
   sp.refine_factor = refine_factor;
+  sp.adaptive = adaptive;
   SearchStats st;
   const float* qp = q.data();
   float* dp = D.mutable_data();
@@ -109,7 +110,13 @@ void register_ivf_pq(py::module_& m) {
       })
       .def("search_ivf", &search_ivf, py::arg("q"), py::arg("k"), py::arg("nprobe"),
            py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
-           py::arg("mask") = py::none())
+           py::arg("mask") = py::none(), py::arg("adaptive") = true)
+      .def("probe_gaps", [](const IvfPqIndex& idx) {
+        const auto t = idx.probe_gaps();
+        py::array_t<float> out({py::ssize_t(t.size() / 2), py::ssize_t(2)});
+        std::copy(t.begin(), t.end(), out.mutable_data());
+        return out;
+      })
       .def("set_search_defaults",
            [](IvfPqIndex& idx, int nprobe, int refine_factor) {
              IvfSearchParams p;

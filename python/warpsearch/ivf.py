@@ -17,6 +17,7 @@ from .index import _WRAPPERS, HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES, _
 __all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
 
 LUT_TYPES = ("fp32", "fp16")
+PROBE_MODES = ("adaptive", "fixed")
 
 
 def _as_int(value, name: str, minimum: int = 0) -> int:
@@ -162,10 +163,17 @@ class IVFPQIndex(_IndexBase):
         self._impl.train(x, gpu)
 
     def search(self, queries, k: int = 10, nprobe: int = 16, refine_factor: int = 4,
-               filter=None, device=None, lut: str = "fp32"):
+               filter=None, device=None, lut: str = "fp32", probe: str = "adaptive"):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
-        ``nprobe`` cells are visited per query. ``k * refine_factor`` candidates
+        ``nprobe`` cells are visited per query: on average with ``probe="adaptive"``
+        (each query visits, among its ``2 * nprobe`` nearest cells, those whose
+        centroid distance is within a gap of its nearest cell's; the gap is calibrated
+        at training so that training rows visit ``nprobe`` cells on average, so a query
+        near many centroids gets more cells than one deep inside a cell), exactly with
+        ``probe="fixed"``. Indexes saved before the calibration existed, and
+        ``nprobe > 512``, probe a fixed number; ``last_search_info["probe"]`` says
+        which rule ran and ``["lists_probed"]`` how many cells. ``k * refine_factor`` candidates
         are re-ranked (exactly with a refine store; from the float lookup table
         for 4-bit codes without one). D is the squared L2 distance (ascending)
         or the similarity for ip/cosine (descending); missing results have id -1.
@@ -182,6 +190,7 @@ class IVFPQIndex(_IndexBase):
         nprobe = as_positive_int(nprobe, "nprobe")
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         lut = check_choice(lut, "lut", LUT_TYPES)
+        adaptive = check_choice(probe, "probe", PROBE_MODES) == "adaptive"
         dev = self._choose_device(device, queries, k <= _core.gpu_max_k,
                                   f"k={k} exceeds what GPU IVF-PQ search supports "
                                   f"(k <= {_core.gpu_max_k})")
@@ -192,16 +201,28 @@ class IVFPQIndex(_IndexBase):
         allow_ids, mask = as_filter(filter)
         if dev != "cpu":
             D, I, stats = _core.search_gpu_ivf(self._impl, self._device_data(dev), q, k, nprobe,
-                                               refine_factor, -1, allow_ids, mask, lut)
+                                               refine_factor, -1, allow_ids, mask, lut, adaptive)
         else:
-            D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask)
+            D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask,
+                                                adaptive)
         stats["device"] = dev
         stats["nq"] = int(q.shape[0])
         stats["nprobe"] = nprobe
+        stats["probe"] = ("adaptive" if adaptive and stats["plan"] != "brute_force"
+                          and self._adaptive_range(nprobe) else "fixed")
         self.last_search_info = stats
         if single:
             return D[0], I[0]
         return D, I
+
+    def probe_gaps(self) -> np.ndarray:
+        """Adaptive probing calibration, ``(rows, 2)``: nprobe and its centroid-distance gap
+        (inner product: in units of ``|q|``); empty when the index probes fixed counts."""
+        return self._impl.probe_gaps()
+
+    def _adaptive_range(self, nprobe: int) -> bool:
+        t = self._impl.probe_gaps()
+        return len(t) > 0 and t[0, 0] <= nprobe <= t[-1, 0]
 
     def centroids(self) -> np.ndarray:
         """Coarse centroids, ``(nlist, dim)`` (empty before training)."""

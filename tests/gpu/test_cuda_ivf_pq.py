@@ -136,6 +136,30 @@ def test_ivf_pq_gpu_refine_small(metric):
 
 
 @pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_ivf_pq_gpu_adaptive_probe_small(metric):
+    # Adaptive probing drops the same cells on both devices: equal cell counts per
+    # query, and (8-bit codes, exact tables on both) the same results.
+    xb = make_clustered(1500, 8, n_clusters=40, seed=9, spread=0.6)
+    xq = make_queries(12, 8, n_clusters=40, seed=9, spread=0.6)
+    idx = ws.IVFPQIndex(dim=8, metric=metric, nlist=16, m=4, nbits=8, device="cpu")
+    idx.train(xb)
+    idx.add(xb)
+    assert len(idx.probe_gaps()) > 0
+    for nprobe in (2, 5):
+        Dc, Ic, Dg, Ig = _both(idx, xq, k=5, nprobe=nprobe)
+        assert (Ic == Ig).mean() >= 0.9
+        for i in range(len(xq)):
+            counts = []
+            for dev in ("cpu", "cuda"):
+                idx.search(xq[i], k=5, nprobe=nprobe, device=dev)
+                assert idx.last_search_info["probe"] == "adaptive"
+                counts.append(idx.last_search_info["lists_probed"])
+            assert counts[0] == counts[1]
+    _, I1 = idx.search(xq, k=5, nprobe=5, device="cuda", probe="fixed")
+    assert idx.last_search_info["lists_probed"] == 5 * len(xq)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
 @pytest.mark.parametrize("nbits", [8, 4])
 def test_ivf_pq_gpu_opq_small(metric, nbits):
     # With OPQ the device works in the rotated space (rotated centroids and queries):

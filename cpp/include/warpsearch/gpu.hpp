@@ -187,9 +187,12 @@ class GpuIvfPqData {
    * @brief Candidates of nq host queries (normalized for cosine): keys and slots are
    * nq x kc (kc <= kGpuMaxK). allow is a host bitset over slots or null.
    * stats: distance_evals (codes scored) and nodes_visited (non-empty cells probed).
+   * gap >= 0: adaptive probing, of the nprobe nearest cells only those whose probing
+   * distance is within gap (inner product: gap * |q|) of the nearest one's (ProbeGaps).
    */
   void search(const float* q, std::size_t nq, int nprobe, int kc, const std::uint64_t* allow,
-              LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats = nullptr) const;
+              LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats = nullptr,
+              float gap = -1.f) const;
 
   int device() const;
   std::size_t size() const;

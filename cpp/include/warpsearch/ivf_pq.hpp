@@ -48,8 +48,13 @@ struct IvfPqParams {
 };
 
 struct IvfSearchParams {
-  int nprobe = 16;        ///< cells visited per query
+  /// Cells visited per query: exactly nprobe (adaptive = false), or on average (adaptive:
+  /// among its 2 * nprobe nearest cells a query visits those within a centroid-distance
+  /// gap of its nearest one, the gap calibrated at training so that training rows visit
+  /// nprobe on average; indexes without a calibration, and nprobe > 512, probe exactly).
+  int nprobe = 16;
   int refine_factor = 4;  ///< re-rank k * refine_factor candidates
+  bool adaptive = true;
 };
 
 /** @brief Memory of an IVF-PQ index of n vectors, by part (see IvfPqIndex::memory_usage). */
@@ -99,6 +104,9 @@ class IvfPqIndex final : public Index {
   /** @brief OPQ rotation R (row-major dim x dim; the codebooks see R times a residual),
    *  empty when the index has none. */
   std::vector<float> rotation() const;
+  /** @brief Adaptive probing calibration: pairs (nprobe, gap) (see IvfSearchParams),
+   *  empty when the index probes a fixed number of cells. */
+  std::vector<float> probe_gaps() const;
   /** @brief Number of vectors in each cell. */
   std::vector<std::size_t> list_sizes() const;
 
@@ -127,8 +135,10 @@ class IvfPqIndex final : public Index {
   // candidates kept for re-ranking, slot offsets of the lists, the allow bitset over
   // slots of an active filter, and whether the allowed set is small enough to search
   // exhaustively (every cell).
+  // nprobe cells considered per query, of which those past gap (when >= 0) are dropped.
   struct SearchPlan {
     std::size_t kc = 0, nprobe = 0, allowed = 0;
+    float gap = -1.f;
     std::vector<std::size_t> base;
     Bitset allow_bits;
     bool brute = false;

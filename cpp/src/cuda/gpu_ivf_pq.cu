@@ -4,11 +4,13 @@
 // search: coarse probing (exact search over the centroids), then per chunk of queries
 // the cell scan into a workspace, select-k over each query's row, and slots out.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "cuda/internal.cuh"
 #include "cuda/ivf_pq.cuh"
 #include "cuda/staging.cuh"
+#include "ivf_pq/probe_gaps.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/gpu.hpp"
 
@@ -89,7 +91,7 @@ void GpuIvfPqData::upload(const IvfPqView& v) {
 }
 
 void GpuIvfPqData::search(const float* q, std::size_t nq, int nprobe, int kc, const std::uint64_t* allow,
-                          LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats) const {
+                          LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats, float gap) const {
   WS_EXPECTS(kc >= 1 && kc <= kGpuMaxK, "candidates must be in [1, ", kGpuMaxK, "] on the GPU, got ", kc);
   WS_EXPECTS(nprobe >= 1, "nprobe must be >= 1, got ", nprobe);
   const auto& s = *s_;
@@ -118,7 +120,7 @@ void GpuIvfPqData::search(const float* q, std::size_t nq, int nprobe, int kc, co
   // covers them all: the exhaustive plan of a small allowed set).
   DeviceBuffer<idx_t> ci(nq * np);
   std::vector<idx_t> probes(nq * np);
-  if (np == s.nlist) {
+  if (np == s.nlist && gap < 0.f) {
     for (std::size_t i = 0; i < probes.size(); ++i) probes[i] = idx_t(i % np);
     ci.upload(probes.data(), probes.size(), stream.get());
   } else {
@@ -128,6 +130,25 @@ void GpuIvfPqData::search(const float* q, std::size_t nq, int nprobe, int kc, co
                       s.metric == Metric::L2 ? Metric::L2 : Metric::IP};
     flat_search(cv, io.q(), nq, int(np), nullptr, cd.data(), ci.data(), stream.get());
     ci.download(probes.data(), probes.size(), stream.get());
+    if (gap >= 0.f) {
+      // Adaptive probing (the CPU's rule): cells past the gap become -1 (skipped).
+      std::vector<float> dist(nq * np), scale(nq, 1.f);
+      cd.download(dist.data(), dist.size(), stream.get());
+      stream.sync();
+      const bool ip = s.metric != Metric::L2;
+      for (std::size_t i = 0; i < nq; ++i) {
+        if (!ip) continue;
+        double nn = 0;
+        for (std::size_t t = 0; t < s.d; ++t) nn += double(q[i * s.d + t]) * q[i * s.d + t];
+        scale[i] = float(std::sqrt(nn));
+        for (std::size_t p = 0; p < np; ++p) dist[i * np + p] = -dist[i * np + p];  // similarity: ascending
+      }
+      std::vector<std::int32_t> cut(probes.size());
+      for (std::size_t i = 0; i < cut.size(); ++i) cut[i] = probes[i] < 0 ? -1 : std::int32_t(probes[i]);
+      detail::cut_probes(dist.data(), cut.data(), nq, np, gap, scale.data());
+      for (std::size_t i = 0; i < cut.size(); ++i) probes[i] = cut[i];
+      ci.upload(probes.data(), probes.size(), stream.get());
+    }
     stream.sync();
   }
   // Columns of each probe in its query's row.

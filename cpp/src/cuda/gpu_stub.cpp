@@ -47,7 +47,7 @@ GpuIvfPqData::GpuIvfPqData(int) { detail::no_cuda(); }
 GpuIvfPqData::~GpuIvfPqData() = default;
 void GpuIvfPqData::upload(const IvfPqView&) { detail::no_cuda(); }
 void GpuIvfPqData::search(const float*, std::size_t, int, int, const std::uint64_t*, LutType, float*, idx_t*,
-                          GpuSearchStats*) const {
+                          GpuSearchStats*, float) const {
   detail::no_cuda();
 }
 int GpuIvfPqData::device() const { return -1; }

@@ -74,10 +74,12 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
   const bool brute = sp.brute;
   std::size_t kc = refine ? std::min(sp.kc, std::size_t(kGpuMaxK)) : k;
   std::size_t nprobe = sp.nprobe;
+  float gap = sp.gap;
   // The CPU's plan: a small allowed set is searched exhaustively (every cell). With a
   // refine store, all of it is re-ranked when it fits the candidate list.
   if (brute) {
     nprobe = nlist;
+    gap = -1.f;
     if (refine) kc = std::clamp(allowed, kc, std::size_t(kGpuMaxK));
   }
   SearchStats st;
@@ -99,7 +101,8 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
     std::vector<idx_t> slots(nq * kc);
     GpuSearchStats gst;
     std::vector<float> rbuf;
-    dev.search(s.pq_space(q, nq, rbuf), nq, int(nprobe), int(kc), allow, lut, keys.data(), slots.data(), &gst);
+    dev.search(s.pq_space(q, nq, rbuf), nq, int(nprobe), int(kc), allow, lut, keys.data(), slots.data(), &gst,
+               gap);
     st.distance_evals = gst.distance_evals;
     st.nodes_visited = gst.nodes_visited;
     auto locate = [&](idx_t slot, std::size_t& l, std::size_t& p) {

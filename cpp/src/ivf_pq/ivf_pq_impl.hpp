@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ivf_pq/id_map.hpp"
+#include "ivf_pq/probe_gaps.hpp"
 #include "quantization/nearest.hpp"
 #include "quantization/rotation.hpp"
 #include "warpsearch/ivf_pq.hpp"
@@ -58,6 +59,7 @@ struct IvfPqState {
   std::vector<float> centroids;        // nlist x d: residual bases (cell means)
   std::vector<float> probe_centroids;  // IP/cosine: unit centroids that define the cells
   CentroidPanels coarse;
+  ProbeGaps gaps;  // adaptive probing (empty: fixed; files before it have none)
   ProductQuantizer pq;
   // OPQ: the codebooks see R r for a residual r; rot_centroids = R c (empty without).
   Rotation rot;

@@ -236,6 +236,8 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
     vscale.resize(d);
     for (std::size_t j = 0; j < d; ++j) vscale[j] = unit_grid ? 1.f : (vmax[j] - vmin[j]) / 255.f;
   }
+  // Probing by centroid-distance gaps, calibrated on the probing centroids.
+  s.gaps = detail::ProbeGaps::calibrate(cp, x, n, s.ip(), s.p.seed ^ 0x9E3779B97F4A7C15ull);
   s.centroids = std::move(cent);
   s.probe_centroids = std::move(probe);
   s.pq = std::move(pq);
@@ -375,6 +377,11 @@ std::vector<float> IvfPqIndex::pq_codebook() const {
 std::vector<float> IvfPqIndex::rotation() const {
   std::shared_lock lk(s_->mu);
   return s_->rot.matrix();
+}
+
+std::vector<float> IvfPqIndex::probe_gaps() const {
+  std::shared_lock lk(s_->mu);
+  return s_->gaps.table();
 }
 
 std::vector<std::size_t> IvfPqIndex::list_sizes() const {

@@ -62,6 +62,7 @@ void IvfPqIndex::save(const std::string& path) const {
   const std::vector<std::int64_t> opq{s.p.opq};
   w.add("opq", opq);
   w.add("rotation", s.rot.matrix());
+  w.add("probe_gaps", s.gaps.table());
   w.write(path);
 }
 
@@ -108,6 +109,13 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
           WS_EXPECTS(std::abs(nn - 1.0) < 1e-3, bad, "the rotation is not orthogonal");
         }
         s.rot.set(rot, s.d);
+      }
+    }
+    if (r.has("probe_gaps")) {  // files before adaptive probing: fixed probing
+      try {
+        s.gaps = detail::ProbeGaps::from_table(r.vec<float>("probe_gaps"), nlist);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(bad + e.what());
       }
     }
     if (p.refine == Refine::SQ8) {
@@ -159,7 +167,7 @@ std::size_t IvfPqIndex::memory_usage() const {
   b += (s.centroids.capacity() + s.probe_centroids.capacity() + s.pq.codebook().capacity() + s.cbt.capacity() +
         s.sq_min.capacity() + s.sq_scale.capacity() + s.ptab.capacity() + s.pmin.capacity() +
         s.prange.capacity() + s.psum_min.capacity() + s.rot.matrix().capacity() +
-        s.rot_centroids.capacity()) * sizeof(float) + s.rot.panel_bytes() +
+        s.rot_centroids.capacity() + s.gaps.table().capacity()) * sizeof(float) + s.rot.panel_bytes() +
         s.ptab16.capacity() * sizeof(std::int16_t);
   b += s.coarse.bytes() + s.map.bytes();
   return b;

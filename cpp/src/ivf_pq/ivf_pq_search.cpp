@@ -48,7 +48,9 @@ IvfPqIndex::SearchPlan IvfPqIndex::plan_search(const SearchParams& params,
   const auto& s = *s_;
   const std::size_t k = std::size_t(params.k), nlist = s.lists.size();
   SearchPlan p;
-  p.nprobe = std::min(std::size_t(ivf.nprobe), nlist);
+  const std::size_t nominal = std::min(std::size_t(ivf.nprobe), nlist);
+  p.nprobe = nominal;
+  if (ivf.adaptive) s.gaps.plan(std::size_t(ivf.nprobe), nlist, p.nprobe, p.gap);
   // Candidates kept for re-ranking (none needed when 8-bit codes give the final distances).
   p.kc = k;
   if (s.p.refine != Refine::None || s.fast_scan())
@@ -57,7 +59,7 @@ IvfPqIndex::SearchPlan IvfPqIndex::plan_search(const SearchParams& params,
   for (std::size_t l = 0; l < nlist; ++l) p.base[l + 1] = p.base[l] + s.lists[l].size();
   p.allowed = s.n;
   if (params.filter.active()) p.allow_bits = allow_slots(params.filter, p.base, p.allowed);
-  p.brute = p.allow() && p.allowed * p.nprobe <= 2 * p.kc * nlist;
+  p.brute = p.allow() && p.allowed * nominal <= 2 * p.kc * nlist;
   return p;
 }
 
@@ -94,7 +96,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
     q = qbuf.data();
   }
 
-  const detail::Searcher searcher(s, k, kc, nprobe, allow, base);
+  const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base);
   const std::size_t threads = std::size_t(get_num_threads());
   // Large batches share each cell's codes between more queries; enough batches keep
   // every thread busy.

@@ -6,6 +6,7 @@
 #include "ivf_pq/searcher.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "common/bitset.hpp"
@@ -19,9 +20,9 @@ constexpr std::size_t kBatchTableBytes = 1 << 20;  // per-query tables of one ba
 
 }  // namespace
 
-Searcher::Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe,
+Searcher::Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe, float gap,
                    const std::uint64_t* allow, const std::vector<std::size_t>& base)
-    : s_(s), F_(fastscan_kernels()), K_(kernels()), k_(k), kc_(kc), nprobe_(nprobe),
+    : s_(s), F_(fastscan_kernels()), K_(kernels()), k_(k), kc_(kc), nprobe_(nprobe), gap_(gap),
       allow_(allow), base_(base) {}
 
 std::size_t Searcher::batch_size() const {
@@ -86,7 +87,12 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   const std::size_t np = nprobe_, d = s_.d, m = s_.m, hs = 2 * kc_ + 2;
   c.cd.resize(nb * np);
   c.ci.resize(nb * np);
-  s_.coarse.search(q, nb, np, s_.ip(), c.cd.data(), c.ci.data());
+  if (gap_ >= 0.f) {  // adaptive probing; inner-product gaps are in units of |q|
+    c.qgap.resize(nb);
+    for (std::size_t qi = 0; qi < nb; ++qi)
+      c.qgap[qi] = gap_ * (s_.ip() ? std::sqrt(K_.ip(q + qi * d, q + qi * d, d)) : 1.f);
+  }
+  s_.coarse.search(q, nb, np, s_.ip(), c.cd.data(), c.ci.data(), gap_ >= 0.f ? c.qgap.data() : nullptr);
   if (s_.ip())  // the distance offset of a cell is -q.mean (probing used the unit centroid)
     for (std::size_t x = 0; x < nb * np; ++x)
       if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);

@@ -93,7 +93,7 @@ struct Scratch {
   std::vector<idx_t> hk;               // per query: heap keys
   std::vector<CandHeap> heaps;
   std::vector<std::uint32_t> pair_start, pairs;  // (query, probe) pairs grouped by cell
-  std::vector<float> cd, flut, rq, qw, res_d, qrot;
+  std::vector<float> cd, flut, rq, qw, res_d, qrot, qgap;  // qgap: adaptive probing bound per query
   std::vector<std::int32_t> ci;
   std::vector<idx_t> res_k;
   std::vector<std::uint8_t> lut8, code;
@@ -108,7 +108,9 @@ struct Scratch {
 
 class Searcher {
  public:
-  Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe,
+  // nprobe: cells considered per query; gap >= 0: those farther than gap beyond the
+  // nearest one are skipped (adaptive probing, see ProbeGaps).
+  Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe, float gap,
            const std::uint64_t* allow, const std::vector<std::size_t>& base);
 
   // Queries that share one pass over their cells (bounded by the per-query tables).
@@ -147,7 +149,8 @@ class Searcher {
   const IvfPqState& s_;
   const FastScanKernels& F_;
   const Kernels& K_;
-  std::size_t k_, kc_, nprobe_;
+  std::size_t k_, kc_, nprobe_;  // nprobe_: cells considered per query
+  float gap_;                    // adaptive probing (see ProbeGaps); < 0: none
   const std::uint64_t* allow_;
   const std::vector<std::size_t>& base_;
 };

@@ -18,6 +18,19 @@ constexpr std::size_t kMaxBlock = 16;  // >= Kernels::max_q of every ISA
 constexpr std::size_t kArgminRun = 64;  // panels scored before an argmin pass
 constexpr std::size_t kDirectDims = 8;  // single-panel centroids this short: direct loop
 
+// Smallest of kPanel floats: element-wise minima of 4-float vectors (a running scalar
+// minimum is one long dependency chain).
+typedef float f4 __attribute__((vector_size(16)));
+inline f4 min4(f4 a, f4 b) { return a < b ? a : b; }
+inline float panel_min(const float* v) {
+  static_assert(kPanel == 16, "four vectors of four");
+  f4 x[4];
+  std::memcpy(x, v, sizeof x);
+  const f4 m = min4(min4(x[0], x[1]), min4(x[2], x[3]));
+  const float a = m[0] < m[1] ? m[0] : m[1], b = m[2] < m[3] ? m[2] : m[3];
+  return a < b ? a : b;
+}
+
 }  // namespace
 
 void CentroidPanels::set(const float* c, std::size_t k, std::size_t d) {
@@ -139,13 +152,16 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
 }
 
 void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool ip, float* D,
-                            std::int32_t* I) const {
+                            std::int32_t* I, const float* within) const {
   const std::size_t np = (k_ + kPanel - 1) / kPanel, row = np * kPanel;
   const float* bias_l2 = norms_.data();
   const float* pad = norms_.data() + np * kPanel;
   const auto& F = fastscan_kernels();
-  thread_local std::vector<float> all, pmin;
-  thread_local std::vector<std::pair<float, std::int32_t>> cand;
+  thread_local std::vector<float> tl_all, tl_pmin, tl_sorted;
+  thread_local std::vector<std::pair<float, std::int32_t>> tl_cand;
+  // Plain references: every use of a thread_local inside the loops would look it up.
+  std::vector<float>&all = tl_all, &pmin = tl_pmin, &sorted_min = tl_sorted;
+  std::vector<std::pair<float, std::int32_t>>& cand = tl_cand;
   all.resize(kMaxBlock * row);
   pmin.resize(np);
   alignas(64) float dist[kMaxBlock * kPanel];
@@ -156,24 +172,28 @@ void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool
   // distances under it are sorted.
   auto select = [&](std::size_t qi, const float* dr) {
     float t = kInf;
-    if (np > nn) {
-      for (std::size_t p = 0; p < np; ++p)
-        pmin[p] = *std::min_element(dr + p * kPanel, dr + (p + 1) * kPanel);
-      std::nth_element(pmin.begin(), pmin.begin() + std::ptrdiff_t(nn - 1), pmin.end());
-      t = pmin[nn - 1];
+    const bool bounded = np > nn || within;
+    if (bounded) {
+      for (std::size_t p = 0; p < np; ++p) pmin[p] = panel_min(dr + p * kPanel);
+      if (np > nn) {
+        sorted_min.assign(pmin.begin(), pmin.end());
+        std::nth_element(sorted_min.begin(), sorted_min.begin() + std::ptrdiff_t(nn - 1), sorted_min.end());
+        t = sorted_min[nn - 1];
+      }
+      if (within) t = std::min(t, *std::min_element(pmin.begin(), pmin.end()) + within[qi]);
     }
-    // Insertion into a sorted run of the nn best: once it is full, most distances fail
-    // the comparison with its last (a partial sort of every candidate cost several
-    // times the dot products when nn is close to the number of panels).
-    cand.resize(nn);
-    std::size_t take = 0;
-    for (std::size_t c = 0; c < k_; ++c) {
-      const float v = dr[c];
-      if (!(v <= t) || (take == nn && !(v < cand[nn - 1].first))) continue;
-      std::size_t j = take < nn ? take++ : nn - 1;
-      for (; j > 0 && cand[j - 1].first > v; --j) cand[j] = cand[j - 1];  // ties: lower id first
-      cand[j] = {v, std::int32_t(c)};
+    // The distances under the bound (in the panels whose minimum is), then the nn best
+    // of them (ties: lower id first).
+    cand.clear();
+    for (std::size_t p = 0; p < np; ++p) {
+      if (bounded && !(pmin[p] <= t)) continue;
+      const std::size_t c1 = std::min(k_, (p + 1) * kPanel);
+      for (std::size_t c = p * kPanel; c < c1; ++c)
+        if (dr[c] <= t) cand.emplace_back(dr[c], std::int32_t(c));
     }
+    const std::size_t take = std::min(nn, cand.size());
+    if (take > 0 && cand.size() > take) std::nth_element(cand.begin(), cand.begin() + std::ptrdiff_t(take - 1), cand.end());
+    std::sort(cand.begin(), cand.begin() + std::ptrdiff_t(take));
     for (std::size_t j = 0; j < nn; ++j) {
       D[qi * nn + j] = j < take ? cand[j].first : kInf;
       I[qi * nn + j] = j < take ? cand[j].second : -1;

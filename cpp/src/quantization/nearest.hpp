@@ -37,9 +37,10 @@ class CentroidPanels {
   // (ip=false: squared L2, clamped at 0; ip=true: the largest dot product, D = -dot).
   void nearest(const float* q, std::size_t nq, bool ip, float* D, std::int32_t* I) const;
   // Single-threaded. The nn nearest centroids of each row, ascending; D/I are nq x nn
-  // (rows padded with +inf / -1 when nn > k).
+  // (rows padded with +inf / -1 when nn > k). within (per row, or null): only the
+  // centroids at most within[i] beyond row i's nearest are listed (the rest is padding).
   void search(const float* q, std::size_t nq, std::size_t nn, bool ip, float* D,
-              std::int32_t* I) const;
+              std::int32_t* I, const float* within = nullptr) const;
   std::size_t bytes() const { return (panels_.capacity() + norms_.capacity()) * sizeof(float); }
 
  private:

@@ -155,8 +155,8 @@ def main(argv=None):
     ap.add_argument("--nq", type=int, default=None, help="use the first N queries")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--nprobe", default="4,6,8,12,16,24,32,48,64")
-    ap.add_argument("--kfactor", default="1,2,4,8")
+    ap.add_argument("--nprobe", default="4,6,8,10,12,16,20,24,32,48,64")
+    ap.add_argument("--kfactor", default="1,2,3,4,8")
     ap.add_argument("--engines", default="ws4,faiss-fs")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cpu-time", action="store_true",

@@ -84,7 +84,7 @@ void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D
     for (int x = 0; x < cnt; ++x) {
       if (x + kRefineAhead < cnt) fetch(x + kRefineAhead);
       const float dist = refine_dist(qq, rec(x), c);
-      if (dist < top.threshold()) top.push(dist, s_.lists[list_of(x)].ids[key_pos(keys[x])]);
+      if (dist < top.threshold()) top.push(dist, keys[x]);
     }
     st.distance_evals += std::uint64_t(cnt);
   } else if (kc_ > k_) {  // 4-bit codes: exact float LUT distances of the candidates
@@ -101,13 +101,18 @@ void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D
       } else {
         for (std::size_t j = 0; j < m; ++j) dist += qt[j * 16 + c.code[j]];
       }
-      if (dist < top.threshold()) top.push(dist, s_.lists[l].ids[p]);
+      if (dist < top.threshold()) top.push(dist, keys[x]);
     }
   } else {  // 8-bit codes: the heap holds the final distances
     const float* d = h.dists();
-    for (int x = 0; x < cnt; ++x) top.push(d[x], s_.lists[list_of(x)].ids[key_pos(keys[x])]);
+    for (int x = 0; x < cnt; ++x) top.push(d[x], keys[x]);
   }
-  top.finish();
+  // The heap ranks candidate keys; only the results' ids are looked up (a cache miss
+  // each, for every candidate that entered on the way), their loads issued together.
+  const int n = top.finish();
+  auto id_of = [&](idx_t key) { return &s_.lists[std::size_t(ci[key_probe(key)])].ids[key_pos(key)]; };
+  for (int j = 0; j < n; ++j) __builtin_prefetch(id_of(I[j]));
+  for (int j = 0; j < n; ++j) I[j] = *id_of(I[j]);
 }
 
 void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats& st) const {

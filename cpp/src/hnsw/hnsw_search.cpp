@@ -337,10 +337,9 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
         for (std::uint64_t m = allow[w]; m; m &= m - 1) {
           const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
           const float dd = g.exact_query(c, s);
-          if (dd < top.threshold()) top.push(dd, g.labels[s]);
+          if (dd < top.threshold()) top.push(dd, idx_t(s));
         }
       st.distance_evals += nallowed;
-      top.finish();
     } else {
       std::sort(res.begin(), res.end());
       std::size_t take = res.size();
@@ -354,7 +353,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
         for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) g.prefetch_exact(res[i].second);
         if (params.rerank > 0) {
           take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
-          for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), g.labels[res[done].second]);
+          for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), idx_t(res[done].second));
         } else {
           float maxerr = 0.f;
           for (; done < take; ++done) {
@@ -362,15 +361,19 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
             if (done >= k && top.full() && approx - 2.f * maxerr > top.threshold()) break;
             const float dd = g.exact_query(c, res[done].second);
             maxerr = std::max(maxerr, std::abs(dd - approx));
-            top.push(dd, g.labels[res[done].second]);
+            top.push(dd, idx_t(res[done].second));
           }
         }
         st.distance_evals += done;
       } else {
-        for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, g.labels[res[i].second]);
+        for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, idx_t(res[i].second));
       }
-      top.finish();
     }
+    // The heap ranks slots; only the results' labels are read (loads issued together).
+    const int found = top.finish();
+    idx_t* out = I + qi * k;
+    for (int j = 0; j < found; ++j) __builtin_prefetch(&g.labels[std::size_t(out[j])]);
+    for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
     evals += st.distance_evals;
     visited += st.nodes_visited;
   });

@@ -83,23 +83,37 @@ void CentroidPanels::nearest(const float* q, std::size_t nq, bool ip, float* D,
   const float* bias_l2 = norms_.data();
   const float* pad = norms_.data() + np * kPanel;
   if (np == 1 && !ip && d_ <= kDirectDims) {
-    // One panel of short centroids (PQ sub-quantizers): direct squared distances; the
-    // blocked path below costs several times more than its arithmetic here.
+    // One panel of short centroids (PQ sub-quantizers): direct squared distances, four
+    // vectors of four lanes kept in registers; the blocked path below costs several
+    // times more than its arithmetic here.
+    f4 c[kDirectDims][4], lanes[4];
+    for (std::size_t p = 0; p < d_; ++p) std::memcpy(c[p], &panels_[p * kPanel], sizeof c[p]);
+    std::memcpy(lanes, pad, sizeof lanes);  // 0, or +inf on lanes past k
     for (std::size_t i = 0; i < nq; ++i) {
-      float dist[kPanel] = {};
+      f4 a0 = lanes[0], a1 = lanes[1], a2 = lanes[2], a3 = lanes[3];
       for (std::size_t p = 0; p < d_; ++p) {
         const float x = q[i * d_ + p];
-        const float* c = &panels_[p * kPanel];
-        for (std::size_t l = 0; l < kPanel; ++l) dist[l] += (x - c[l]) * (x - c[l]);
+        const f4 e0 = x - c[p][0], e1 = x - c[p][1], e2 = x - c[p][2], e3 = x - c[p][3];
+        a0 += e0 * e0;
+        a1 += e1 * e1;
+        a2 += e2 * e2;
+        a3 += e3 * e3;
       }
-      float bd = kInf;
+      const f4 m = min4(min4(a0, a1), min4(a2, a3));
+      const float x01 = m[0] < m[1] ? m[0] : m[1], x23 = m[2] < m[3] ? m[2] : m[3];
+      const float bd = x01 < x23 ? x01 : x23;
+      float dist[kPanel];
+      std::memcpy(dist, &a0, sizeof a0);
+      std::memcpy(dist + 4, &a1, sizeof a1);
+      std::memcpy(dist + 8, &a2, sizeof a2);
+      std::memcpy(dist + 12, &a3, sizeof a3);
       std::int32_t bi = -1;
       for (std::size_t l = 0; l < k_; ++l)
-        if (dist[l] < bd) {
-          bd = dist[l];
+        if (dist[l] == bd) {  // the first lane at the minimum: ties go to the lower id
           bi = std::int32_t(l);
+          break;
         }
-      D[i] = bd;
+      D[i] = bi < 0 ? kInf : bd;
       I[i] = bi;
     }
     return;

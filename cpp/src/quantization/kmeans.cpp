@@ -76,7 +76,15 @@ void update(const float* x, std::size_t n, std::size_t d, std::size_t k, const s
     const std::size_t b = start[j], e = start[j + 1];
     if (b == e) return;
     std::vector<double> s(d, 0.0);
+    // The rows of a cluster are scattered over x: fetch a few ahead of the sum.
+    constexpr std::size_t kAhead = 4;
+    auto fetch = [&](std::size_t t) {
+      const char* r = reinterpret_cast<const char*>(x + order[t] * d);
+      for (std::size_t o = 0; o < d * sizeof(float); o += 64) __builtin_prefetch(r + o);
+    };
+    for (std::size_t t = b; t < std::min(e, b + kAhead); ++t) fetch(t);
     for (std::size_t t = b; t < e; ++t) {
+      if (t + kAhead < e) fetch(t + kAhead);
       const float* v = x + order[t] * d;
       for (std::size_t p = 0; p < d; ++p) s[p] += v[p];
     }

@@ -110,8 +110,8 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   c.flut.resize(m * s_.ksub);
   c.lut8.resize(s_.m_pad * 16);
   c.code.resize(m);
-  c.pos.resize(kScanChunk);
-  c.sum.resize(kScanChunk);
+  c.pos.resize(std::max(c.pos.size(), kScanChunk));  // first cells use up to a list's length
+  c.sum.resize(std::max(c.sum.size(), kScanChunk));
   // The queries as the codebooks see them (rotated with OPQ); re-ranking and the
   // coarse distances use q itself (a rotation preserves distances).
   const float* qc = s_.pq_space(q, nb, c.qrot);
@@ -254,33 +254,38 @@ void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
   const std::size_t n = L.size(), block_bytes = s_.m_pad * 16;
   if (heap.size() == 0 && n > kc_) {
     // First cell of the query: select its kc best at once (one by one, most of them
-    // would enter the heap and be pushed out again).
-    c.sel.clear();
-    for (std::size_t c0 = 0; c0 < n; c0 += kScanChunk) {
-      const std::size_t nc = std::min(kScanChunk, n - c0);
-      const std::size_t cnt = F_.scan(&L.codes[(c0 / kFsBlock) * block_bytes], nc, s_.m_pad,
-                                      lut8, s_.gdelta_ptr(), 0xffff, c.pos.data(), c.sum.data());
-      for (std::size_t x = 0; x < cnt; ++x) {
-        const std::size_t p = c0 + c.pos[x];
-        if (!allow_ || bit_test(allow_, base_[l] + p)) c.sel.push_back((std::uint64_t(c.sum[x]) << 32) | p);
-      }
+    // would enter the heap and be pushed out again). Every sum is kept (threshold
+    // 0xffff), then the allowed ones when a filter is active.
+    if (c.pos.size() < n) {
+      c.pos.resize(n);
+      c.sum.resize(n);
+    }
+    std::size_t cnt = F_.scan(L.codes.data(), n, s_.m_pad, lut8, s_.gdelta_ptr(), 0xffff,
+                              c.pos.data(), c.sum.data());
+    std::uint32_t* pos = c.pos.data();
+    std::uint16_t* sums = c.sum.data();
+    if (allow_) {  // only allowed vectors count towards the kc
+      std::size_t kept = 0;
+      for (std::size_t x = 0; x < cnt; ++x)
+        if (bit_test(allow_, base_[l] + pos[x])) {
+          pos[kept] = pos[x];
+          sums[kept++] = sums[x];
+        }
+      cnt = kept;
     }
     // A 256-bin histogram of the sums finds a bound under which at least kc lie.
-    std::uint64_t cut = ~std::uint64_t(0);
+    std::uint16_t mx = 0;
+    for (std::size_t x = 0; x < cnt; ++x) mx = std::max(mx, sums[x]);
     unsigned shift = 0;
-    if (c.sel.size() > kc_) {
-      std::uint64_t mx = 0;
-      for (const std::uint64_t v : c.sel) mx = std::max(mx, v >> 32);
-      while ((mx >> shift) >= 256) ++shift;
-      std::uint32_t hist[256] = {};
-      for (const std::uint64_t v : c.sel) ++hist[(v >> 32) >> shift];
-      std::size_t acc = 0;
-      for (cut = 0; cut < 255 && acc + hist[cut] < kc_; ++cut) acc += hist[cut];
-    }
-    for (const std::uint64_t v : c.sel) {
-      if (((v >> 32) >> shift) > cut) continue;
-      const float dist = base + float(v >> 32) * inv;
-      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, std::size_t(v & 0xffffffffu)));
+    while ((mx >> shift) >= 256) ++shift;
+    std::uint32_t hist[256] = {};
+    for (std::size_t x = 0; x < cnt; ++x) ++hist[sums[x] >> shift];
+    std::uint32_t cut = 0;
+    for (std::size_t acc = 0; cut < 255 && acc + hist[cut] < kc_; ++cut) acc += hist[cut];
+    for (std::size_t x = 0; x < cnt; ++x) {
+      if ((std::uint32_t(sums[x]) >> shift) > cut) continue;
+      const float dist = base + float(sums[x]) * inv;
+      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, pos[x]));
     }
     return;
   }

@@ -98,7 +98,6 @@ struct Scratch {
   std::vector<idx_t> res_k;
   std::vector<std::uint8_t> lut8, code;
   std::vector<std::uint32_t> pos;
-  std::vector<std::uint64_t> sel;  // (sum, position) of a first cell
   std::vector<std::uint8_t> lutg;  // uint8 tables of the queries scanned together
   std::vector<std::uint32_t> mpos;
   std::vector<std::uint16_t> msum;

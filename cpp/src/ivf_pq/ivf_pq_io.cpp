@@ -193,6 +193,7 @@ IvfPqMemory IvfPqIndex::estimate_memory(std::size_t n, int dim, const IvfPqParam
                 (s.p.refine == Refine::SQ8 ? 2 * d * 4 : 0) + sizeof(detail::IvfPqState) +
                 (s.cell_tables() ? nlist * (s.m * s.ksub + 2 * s.m + 1) * 4 : 0) +
                 nlist * sizeof(detail::InvList);
+  m.centroids += detail::ProbeGaps::grid(nlist).size() * 2 * sizeof(float);  // adaptive probing
   // OPQ (on, or possibly chosen by auto): the matrix, its panel copy, rotated centroids.
   if (s.tries_opq()) m.centroids += (d * d + (d + 15) / 16 * 16 * d + nlist * d) * 4;
   m.total = m.codes + m.ids + m.refine + m.id_map + m.centroids;

@@ -52,7 +52,7 @@ ProbeGaps ProbeGaps::calibrate(const CentroidPanels& cp, const float* x, std::si
   // g(P): the rows probe 1 + #{1 <= i < min(2P, nlist): gap_i <= g} cells; on average P
   // when g is the S(P-1)-th smallest of those gaps.
   std::vector<float> pool;
-  for (std::size_t P = 2; P <= pmax;) {
+  for (const std::size_t P : grid(nlist)) {
     const std::size_t c = std::min(2 * P, nlist);
     pool.clear();
     for (std::size_t s = 0; s < S; ++s) pool.insert(pool.end(), &gaps[s * width + 1], &gaps[s * width + c]);
@@ -63,10 +63,19 @@ ProbeGaps ProbeGaps::calibrate(const CentroidPanels& cp, const float* x, std::si
       g.table_.push_back(float(P));
       g.table_.push_back(v);
     }
-    if (P == pmax) break;
-    P = std::min(pmax, P < kDense ? P + 1 : std::max(P + 1, P * 5 / 4));
   }
   return g;
+}
+
+std::vector<std::size_t> ProbeGaps::grid(std::size_t nlist) {
+  std::vector<std::size_t> out;
+  if (nlist < 3) return out;
+  const std::size_t pmax = std::min(kMaxProbes, nlist - 1);  // P = nlist probes every cell
+  for (std::size_t P = 2; P <= pmax; P = P < kDense ? P + 1 : std::max(P + 1, P * 5 / 4)) {
+    out.push_back(P);
+    if (P < pmax && P >= kDense && std::max(P + 1, P * 5 / 4) > pmax) out.push_back(pmax);
+  }
+  return out;
 }
 
 ProbeGaps ProbeGaps::from_table(const std::vector<float>& table, std::size_t nlist) {

@@ -32,6 +32,8 @@ class ProbeGaps {
 
   // Largest nominal nprobe calibrated; beyond it probing is fixed.
   static constexpr std::size_t kMaxProbes = 512;
+  // The nprobe values calibrated for nlist cells (the table has at most these rows).
+  static std::vector<std::size_t> grid(std::size_t nlist);
 
  private:
   std::vector<float> table_;  // P0, g0, P1, g1, ...

@@ -56,6 +56,7 @@ inline py::dict ivf_stats_dict(const SearchStats& st) {
   stats["lists_probed"] = st.nodes_visited;
   stats["allowed"] = st.allowed;
   stats["plan"] = plans[st.plan < 0 || st.plan > 2 ? 0 : st.plan];
+  stats["probe"] = st.adaptive ? "adaptive" : "fixed";
   return stats;
 }
 

@@ -208,8 +208,6 @@ class IVFPQIndex(_IndexBase):
         stats["device"] = dev
         stats["nq"] = int(q.shape[0])
         stats["nprobe"] = nprobe
-        stats["probe"] = ("adaptive" if adaptive and stats["plan"] != "brute_force"
-                          and self._adaptive_range(nprobe) else "fixed")
         self.last_search_info = stats
         if single:
             return D[0], I[0]
@@ -219,10 +217,6 @@ class IVFPQIndex(_IndexBase):
         """Adaptive probing calibration, ``(rows, 2)``: nprobe and its centroid-distance gap
         (inner product: in units of ``|q|``); empty when the index probes fixed counts."""
         return self._impl.probe_gaps()
-
-    def _adaptive_range(self, nprobe: int) -> bool:
-        t = self._impl.probe_gaps()
-        return len(t) > 0 and t[0, 0] <= nprobe <= t[-1, 0]
 
     def centroids(self) -> np.ndarray:
         """Coarse centroids, ``(nlist, dim)`` (empty before training)."""

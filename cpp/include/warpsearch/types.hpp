@@ -57,6 +57,7 @@ struct SearchStats {
   std::uint64_t nodes_visited = 0;
   std::uint64_t allowed = 0;       ///< points that passed the filter
   int plan = 0;                    ///< 0 graph, 1 brute force over allowed, 2 filtered graph
+  bool adaptive = false;           ///< IVF: cells chosen by adaptive probing (else fixed)
 };
 
 }  // namespace warpsearch

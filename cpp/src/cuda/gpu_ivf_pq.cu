@@ -132,21 +132,17 @@ void GpuIvfPqData::search(const float* q, std::size_t nq, int nprobe, int kc, co
     ci.download(probes.data(), probes.size(), stream.get());
     if (gap >= 0.f) {
       // Adaptive probing (the CPU's rule): cells past the gap become -1 (skipped).
+      // Inner-product gaps are in units of |q| (host queries).
       std::vector<float> dist(nq * np), scale(nq, 1.f);
       cd.download(dist.data(), dist.size(), stream.get());
       stream.sync();
       const bool ip = s.metric != Metric::L2;
-      for (std::size_t i = 0; i < nq; ++i) {
-        if (!ip) continue;
+      for (std::size_t i = 0; ip && i < nq; ++i) {
         double nn = 0;
         for (std::size_t t = 0; t < s.d; ++t) nn += double(q[i * s.d + t]) * q[i * s.d + t];
         scale[i] = float(std::sqrt(nn));
-        for (std::size_t p = 0; p < np; ++p) dist[i * np + p] = -dist[i * np + p];  // similarity: ascending
       }
-      std::vector<std::int32_t> cut(probes.size());
-      for (std::size_t i = 0; i < cut.size(); ++i) cut[i] = probes[i] < 0 ? -1 : std::int32_t(probes[i]);
-      detail::cut_probes(dist.data(), cut.data(), nq, np, gap, scale.data());
-      for (std::size_t i = 0; i < cut.size(); ++i) probes[i] = cut[i];
+      detail::cut_probes(dist.data(), probes.data(), nq, np, gap, scale.data(), ip);
       ci.upload(probes.data(), probes.size(), stream.get());
     }
     stream.sync();

@@ -147,6 +147,7 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
     stats->nodes_visited += st.nodes_visited;
     stats->allowed = st.allowed;
     stats->plan = st.plan;
+    stats->adaptive = gap >= 0.f;
   }
 }
 

@@ -128,6 +128,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
     }
     stats->allowed = allowed;
     stats->plan = plan;
+    stats->adaptive = !brute && sp.gap >= 0.f;
   }
 }
 

@@ -25,9 +25,9 @@ ProbeGaps ProbeGaps::calibrate(const CentroidPanels& cp, const float* x, std::si
                                std::uint64_t seed) {
   ProbeGaps g;
   const std::size_t nlist = cp.k(), d = cp.d();
-  if (nlist < 3 || n == 0) return g;
-  const std::size_t pmax = std::min(kMaxProbes, nlist - 1);  // P = nlist probes every cell
-  const std::size_t width = std::min(2 * pmax, nlist);
+  const std::vector<std::size_t> probes = grid(nlist);
+  if (probes.empty() || n == 0) return g;
+  const std::size_t width = std::min(2 * probes.back(), nlist);
   std::mt19937_64 rng(seed);
   const auto rows = sample_indices(n, std::min(n, kRows), rng);
   const std::size_t S = rows.size();
@@ -52,7 +52,7 @@ ProbeGaps ProbeGaps::calibrate(const CentroidPanels& cp, const float* x, std::si
   // g(P): the rows probe 1 + #{1 <= i < min(2P, nlist): gap_i <= g} cells; on average P
   // when g is the S(P-1)-th smallest of those gaps.
   std::vector<float> pool;
-  for (const std::size_t P : grid(nlist)) {
+  for (const std::size_t P : probes) {
     const std::size_t c = std::min(2 * P, nlist);
     pool.clear();
     for (std::size_t s = 0; s < S; ++s) pool.insert(pool.end(), &gaps[s * width + 1], &gaps[s * width + c]);
@@ -71,9 +71,9 @@ std::vector<std::size_t> ProbeGaps::grid(std::size_t nlist) {
   std::vector<std::size_t> out;
   if (nlist < 3) return out;
   const std::size_t pmax = std::min(kMaxProbes, nlist - 1);  // P = nlist probes every cell
-  for (std::size_t P = 2; P <= pmax; P = P < kDense ? P + 1 : std::max(P + 1, P * 5 / 4)) {
+  for (std::size_t P = 2; P <= pmax; P = std::min(pmax, P < kDense ? P + 1 : std::max(P + 1, P * 5 / 4))) {
     out.push_back(P);
-    if (P < pmax && P >= kDense && std::max(P + 1, P * 5 / 4) > pmax) out.push_back(pmax);
+    if (P == pmax) break;
   }
   return out;
 }
@@ -108,13 +108,14 @@ void ProbeGaps::plan(std::size_t nprobe, std::size_t nlist, std::size_t& width, 
   width = std::min(2 * nprobe, nlist);
 }
 
-void cut_probes(const float* D, std::int32_t* I, std::size_t nq, std::size_t width, float gap,
-                const float* scale) {
+void cut_probes(const float* D, idx_t* I, std::size_t nq, std::size_t width, float gap,
+                const float* scale, bool similarity) {
+  const float sign = similarity ? -1.f : 1.f;  // similarities: the same rule on -D
   for (std::size_t q = 0; q < nq; ++q) {
     const float* r = D + q * width;
-    const float lim = r[0] + gap * (scale ? scale[q] : 1.f);
+    const float lim = sign * r[0] + gap * scale[q];
     for (std::size_t i = 1; i < width; ++i)
-      if (!(r[i] <= lim)) I[q * width + i] = -1;
+      if (!(sign * r[i] <= lim)) I[q * width + i] = -1;
   }
 }
 

@@ -96,6 +96,26 @@ def test_recall_dim128(clustered_128, metric, quantized):
     _assert_recall(I, gt)
 
 
+@pytest.mark.parametrize("quantized", [True, False])
+@pytest.mark.parametrize("metric", METRICS)
+def test_batch_equals_one_query_at_a_time(built, data, metric, quantized):
+    """Unfiltered batches walk several queries at once on each thread (interleaved, with
+    lanes refilled as walks end); every query must get exactly its results alone."""
+    xb, xq, _ = data
+    idx = built(metric, quantized)
+    threads = ws.get_num_threads()
+    try:
+        for nt, n, ef in [(1, 2, 10), (1, 7, 40), (1, NQ, 64), (2, 37, 24), (2, NQ, 100)]:
+            ws.set_num_threads(nt)
+            D, I = idx.search(xq[:n], k=K, ef=ef)
+            for i in range(n):
+                d1, i1 = idx.search(xq[i], k=K, ef=ef)
+                np.testing.assert_array_equal(I[i], i1, err_msg=f"query {i} of {n}, ef {ef}")
+                np.testing.assert_array_equal(D[i], d1, err_msg=f"query {i} of {n}, ef {ef}")
+    finally:
+        ws.set_num_threads(threads)
+
+
 def test_rerank_limits_exact_rescoring(built, data):
     xb, xq, _ = data
     idx = built("l2", True)

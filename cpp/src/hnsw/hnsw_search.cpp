@@ -168,6 +168,255 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
   }
 }
 
+namespace {
+// Visited set of one walk: open addressing on slot + 1 (0 = empty), at most half full.
+// A walk sees about evals + 1 slots (a few hundred to a few thousand), so the table stays
+// in L1/L2; a flag array over all slots spreads the same checks over as many cache
+// lines, which the walk's stream of codes keeps evicting.
+struct SeenSet {
+  std::vector<std::uint32_t> t;
+  std::size_t count = 0;
+  int bits = 0;
+  void clear() {  // keeps the size the last walks needed
+    if (t.empty()) {
+      bits = 11;
+      t.assign(std::size_t(1) << bits, 0u);
+    } else {
+      std::fill(t.begin(), t.end(), 0u);
+    }
+    count = 0;
+  }
+  // True when s was already in the set; inserts it otherwise.
+  bool test_set(std::uint32_t s) {
+    const std::uint32_t key = s + 1, m = (1u << bits) - 1;
+    std::uint32_t h = (key * 0x9E3779B1u) >> (32 - bits);
+    for (;; h = (h + 1) & m) {
+      const std::uint32_t v = t[h];
+      if (v == key) return true;
+      if (v == 0) break;
+    }
+    t[h] = key;
+    if (++count * 2 > t.size()) grow();
+    return false;
+  }
+  void grow() {
+    std::vector<std::uint32_t> old(std::size_t(1) << (bits + 1), 0u);
+    old.swap(t);
+    ++bits;
+    const std::uint32_t m = (1u << bits) - 1;
+    for (std::uint32_t key : old) {
+      if (!key) continue;
+      std::uint32_t h = (key * 0x9E3779B1u) >> (32 - bits);
+      while (t[h]) h = (h + 1) & m;
+      t[h] = key;
+    }
+  }
+};
+
+// One query of an interleaved batch: its pool (as in search_level_pool) and where its
+// walk stands.
+struct Lane {
+  // kDescHead/kDescRow/kDescEval: the greedy descent through the upper levels (the
+  // slot's level list header, then its row, then the neighbours' codes have been
+  // requested); kExpand/kEval: the level-0 walk.
+  enum Phase : std::uint8_t { kIdle, kDescHead, kDescRow, kDescEval, kExpand, kEval, kFinish };
+  QueryCtx c;
+  std::vector<Cand> pool;
+  std::vector<std::uint32_t> nb, todo;
+  SeenSet seen;
+  std::size_t size = 0, next = 0, m = 0, qi = 0;
+  std::uint32_t cur = 0;
+  int level = 0;        // descent: current level
+  float dcur = 0.f;     // descent: distance of cur
+  bool moved = false;   // descent: cur changed while scanning the current row
+  Phase phase = kIdle;
+  std::uint64_t evals = 0, expanded = 0;
+};
+}  // namespace
+
+// A walk is a chain of dependent memory reads: in the descent, a slot's list header,
+// its row, its neighbours' codes; on level 0, the row of the node being expanded, then
+// its neighbours' codes; at the end, the vectors of the re-rank. One query alone waits
+// for each in turn (search_level_pool's software prefetch guesses the next node to hide
+// part of it). Here each step of a lane only issues the loads its next step needs, and
+// the other lanes' steps run while they arrive. Each query runs exactly the steps of
+// descend + search_level_pool, in the same order, so the results are identical.
+void HnswGraph::search_interleaved(
+    const float* q, std::size_t nq, std::size_t ef, std::size_t rerank_fetch, SearchStats* st,
+    const std::function<void(std::size_t, const QueryCtx&, std::vector<Cand>&)>& finish) const {
+  constexpr std::uint32_t kDone = 0x80000000u;
+  constexpr std::size_t kLanes = kInterleaveLanes;
+  thread_local std::vector<Lane> lanes(kLanes);
+  const std::size_t maxn = R0;
+  const std::size_t row_bytes = (maxn + 1) * sizeof(std::uint32_t);
+  std::size_t next_q = 0, active = 0;
+  std::uint64_t evals = 0, expanded = 0;
+
+  auto fetch_row = [&](std::uint32_t s) {
+    const char* row = reinterpret_cast<const char*>(ll0(s));
+    for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o);
+  };
+  // The next node to expand, or the end of the walk.
+  auto select = [&](Lane& L) {
+    while (L.next < L.size && (L.pool[L.next].second & kDone)) ++L.next;
+    if (L.next >= L.size) {  // the walk is over: fetch what the re-rank reads first
+      if (p.quantized)
+        for (std::size_t i = 0; i < std::min(L.size, rerank_fetch); ++i)
+          prefetch_exact(L.pool[i].second & ~kDone);
+      L.phase = Lane::kFinish;
+      return;
+    }
+    L.cur = L.pool[L.next].second;
+    L.pool[L.next].second |= kDone;
+    fetch_row(L.cur);
+    L.phase = Lane::kExpand;
+  };
+  // The level-0 walk from ep (what search_level_pool does first).
+  auto begin_walk = [&](Lane& L, Cand ep) {
+    L.pool.resize(ef + 1);
+    L.pool[0] = ep;
+    L.size = 1;
+    L.next = 0;
+    L.seen.clear();
+    L.seen.test_set(ep.second);
+    L.evals = 1;
+    L.expanded = 0;
+    select(L);
+  };
+  // Descent: the next row to read is cur's list on L.level (its header first).
+  auto next_row = [&](Lane& L) {
+    __builtin_prefetch(&upper[L.cur]);
+    L.phase = Lane::kDescHead;
+  };
+  auto start = [&](Lane& L) {
+    L.qi = next_q++;
+    ++active;
+    prepare(L.c, q + L.qi * d);
+    L.nb.resize(std::max(maxn, R));
+    L.todo.resize(std::max(maxn, R));
+    L.cur = std::uint32_t(entry);
+    L.dcur = tdist(L.c, L.cur);
+    L.level = max_level;
+    L.moved = false;
+    if (L.level > 0) next_row(L);
+    else begin_walk(L, {L.dcur, L.cur});
+  };
+  auto insert = [&](Lane& L, float dd, std::uint32_t s) __attribute__((always_inline)) {
+    auto& pool = L.pool;
+    if (L.size == ef && dd >= pool[L.size - 1].first) return;
+    std::size_t lo = 0, hi = L.size;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
+    }
+    const std::size_t n_move = (L.size == ef ? L.size - 1 : L.size) - lo;
+    std::memmove(static_cast<void*>(&pool[lo + 1]), &pool[lo], n_move * sizeof(Cand));
+    pool[lo] = {dd, s};
+    if (L.size < ef) ++L.size;
+    if (lo < L.next) L.next = lo;
+  };
+
+  for (std::size_t l = 0; l < kLanes && next_q < nq; ++l) start(lanes[l]);
+  std::vector<Cand> res;
+  float dist4[4];
+  while (active > 0) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      Lane& L = lanes[l];
+      switch (L.phase) {
+        case Lane::kIdle:
+          break;
+        case Lane::kDescHead: {
+          const char* row = reinterpret_cast<const char*>(ll(L.cur, L.level));
+          for (std::size_t o = 0; o < (R + 1) * sizeof(std::uint32_t); o += 64) __builtin_prefetch(row + o);
+          L.phase = Lane::kDescRow;
+          break;
+        }
+        case Lane::kDescRow: {
+          const std::size_t n = read_list(ll(L.cur, L.level), R, L.todo.data());
+          for (std::size_t i = 0; i < n; ++i) prefetch(L.c, L.todo[i]);
+          L.m = n;
+          L.phase = Lane::kDescEval;
+          break;
+        }
+        case Lane::kDescEval: {  // as descend(): batches of 4, the last one padded
+          const std::size_t n = L.m;
+          const std::uint32_t* buf = L.todo.data();
+          for (std::size_t i = 0; i < n; i += 4) {
+            const std::uint32_t b4[4] = {buf[i], buf[std::min(i + 1, n - 1)],
+                                         buf[std::min(i + 2, n - 1)], buf[std::min(i + 3, n - 1)]};
+            tdist4(L.c, b4, dist4);
+            for (std::size_t j = 0; j < 4 && i + j < n; ++j) {
+              if (dist4[j] < L.dcur) {
+                L.dcur = dist4[j];
+                L.cur = b4[j];
+                L.moved = true;
+              }
+            }
+          }
+          if (L.moved) {
+            L.moved = false;
+            next_row(L);
+          } else if (--L.level > 0) {
+            next_row(L);
+          } else {
+            begin_walk(L, {L.dcur, L.cur});
+          }
+          break;
+        }
+        case Lane::kExpand: {  // the row of cur was requested one round ago
+          const std::size_t n = read_list(ll0(L.cur), maxn, L.nb.data());
+          std::size_t m = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t s = L.nb[i];
+            if (L.seen.test_set(s)) continue;
+            L.todo[m++] = s;
+            prefetch(L.c, s);
+          }
+          ++L.expanded;
+          L.evals += m;
+          L.m = m;
+          if (m > 0) L.phase = Lane::kEval;
+          else select(L);
+          break;
+        }
+        case Lane::kEval: {  // the codes of todo were requested one round ago
+          const std::size_t m = L.m;
+          const std::uint32_t* todo = L.todo.data();
+          std::size_t i = 0;
+          for (; i + 4 <= m; i += 4) {
+            tdist4(L.c, &todo[i], dist4);
+            for (int j = 0; j < 4; ++j) insert(L, dist4[j], todo[i + j]);
+          }
+          if (i < m) {  // the same batches as search_level_pool (same float results)
+            const std::uint32_t pad[4] = {todo[i], todo[std::min(i + 1, m - 1)],
+                                          todo[std::min(i + 2, m - 1)], todo[m - 1]};
+            tdist4(L.c, pad, dist4);
+            for (std::size_t j = 0; i + j < m; ++j) insert(L, dist4[j], todo[i + j]);
+          }
+          select(L);
+          break;
+        }
+        case Lane::kFinish: {
+          res.resize(L.size);
+          for (std::size_t i = 0; i < L.size; ++i)
+            res[i] = {L.pool[i].first, L.pool[i].second & ~kDone};
+          evals += L.evals;
+          expanded += L.expanded;
+          L.phase = Lane::kIdle;
+          --active;
+          finish(L.qi, L.c, res);
+          if (next_q < nq) start(L);
+          break;
+        }
+      }
+    }
+  }
+  if (st) {
+    st->distance_evals += evals;
+    st->nodes_visited += expanded;
+  }
+}
+
 void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
                              const std::uint64_t* allow, bool two_hop, SearchStats* st,
                              std::vector<Cand>& res) const {
@@ -312,11 +561,67 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::vector<float> qn;
   q = detail::metric_rows(q, nq, d, metric_, qn);
 
+  // The end of a graph walk: res (the walk's candidates) re-ranked into the k results.
+  auto finish_walk = [&](std::size_t qi, const detail::QueryCtx& c, std::vector<detail::Cand>& res,
+                         SearchStats& st) {
+    detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
+    std::sort(res.begin(), res.end());
+    std::size_t take = res.size();
+    if (g.p.quantized) {
+      // Re-rank in order of approximate distance. By default the cut-off calibrates
+      // itself per query: the first k candidates measure the quantization error, and
+      // the scan stops once a candidate's approximate distance exceeds the current
+      // k-th exact distance by more than twice the largest error seen so far.
+      std::size_t done = 0;
+      // The exact vectors are cold: fetch the likely re-rank set in parallel first.
+      for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) g.prefetch_exact(res[i].second);
+      if (params.rerank > 0) {
+        take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
+        for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), idx_t(res[done].second));
+      } else {
+        float maxerr = 0.f;
+        for (; done < take; ++done) {
+          const float approx = res[done].first;
+          if (done >= k && top.full() && approx - 2.f * maxerr > top.threshold()) break;
+          const float dd = g.exact_query(c, res[done].second);
+          maxerr = std::max(maxerr, std::abs(dd - approx));
+          top.push(dd, idx_t(res[done].second));
+        }
+      }
+      st.distance_evals += done;
+    } else {
+      for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, idx_t(res[i].second));
+    }
+    // The heap ranks slots; only the results' labels are read (loads issued together).
+    const int found = top.finish();
+    idx_t* out = I + qi * k;
+    for (int j = 0; j < found; ++j) __builtin_prefetch(&g.labels[std::size_t(out[j])]);
+    for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
+  };
+
+  // Unfiltered batches walk several queries at once per thread (search_interleaved);
+  // the per-query path below serves filters, tombstones, scans and single queries.
+  const bool interleave = plan == 0 && !allow && g.ntomb == 0 && nq >= 2 && g.entry >= 0 &&
+                          nallowed > 0;
+  if (interleave) {
+    const std::size_t nt = std::size_t(std::max(1, get_num_threads()));
+    const std::size_t block = std::clamp<std::size_t>(nq / (4 * nt), detail::kInterleaveLanes, 64);
+    parallel_for((nq + block - 1) / block, [&](std::size_t b, int) {
+      const std::size_t q0 = b * block;
+      SearchStats st;
+      g.search_interleaved(q + q0 * d, std::min(block, nq - q0), ef, 2 * k, &st,
+                           [&](std::size_t i, const detail::QueryCtx& c, std::vector<detail::Cand>& res) {
+                             finish_walk(q0 + i, c, res, st);
+                           });
+      evals += st.distance_evals;
+      visited += st.nodes_visited;
+    });
+  } else {
   parallel_for(nq, [&](std::size_t qi, int) {
     const float* qv = q + qi * d;
-    detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
     SearchStats st;
     if (g.entry < 0 || nallowed == 0) {
+      detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
       top.finish();
       return;
     }
@@ -333,6 +638,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       scan = allow && res.size() < std::min(k, nallowed);
     }
     if (scan) {
+      detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
       for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
         for (std::uint64_t m = allow[w]; m; m &= m - 1) {
           const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
@@ -340,43 +646,16 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
           if (dd < top.threshold()) top.push(dd, idx_t(s));
         }
       st.distance_evals += nallowed;
+      const int found = top.finish();
+      idx_t* out = I + qi * k;
+      for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
     } else {
-      std::sort(res.begin(), res.end());
-      std::size_t take = res.size();
-      if (g.p.quantized) {
-        // Re-rank in order of approximate distance. By default the cut-off calibrates
-        // itself per query: the first k candidates measure the quantization error, and
-        // the scan stops once a candidate's approximate distance exceeds the current
-        // k-th exact distance by more than twice the largest error seen so far.
-        std::size_t done = 0;
-        // The exact vectors are cold: fetch the likely re-rank set in parallel first.
-        for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) g.prefetch_exact(res[i].second);
-        if (params.rerank > 0) {
-          take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
-          for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), idx_t(res[done].second));
-        } else {
-          float maxerr = 0.f;
-          for (; done < take; ++done) {
-            const float approx = res[done].first;
-            if (done >= k && top.full() && approx - 2.f * maxerr > top.threshold()) break;
-            const float dd = g.exact_query(c, res[done].second);
-            maxerr = std::max(maxerr, std::abs(dd - approx));
-            top.push(dd, idx_t(res[done].second));
-          }
-        }
-        st.distance_evals += done;
-      } else {
-        for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, idx_t(res[i].second));
-      }
+      finish_walk(qi, c, res, st);
     }
-    // The heap ranks slots; only the results' labels are read (loads issued together).
-    const int found = top.finish();
-    idx_t* out = I + qi * k;
-    for (int j = 0; j < found; ++j) __builtin_prefetch(&g.labels[std::size_t(out[j])]);
-    for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
     evals += st.distance_evals;
     visited += st.nodes_visited;
   });
+  }
 
   if (plan == 0 && !allow && nq > 0) {
     const double per_query = double(evals.load()) / double(nq) / double(ef);

@@ -316,6 +316,8 @@ void HnswGraph::search_interleaved(
     if (lo < L.next) L.next = lo;
   };
 
+  // A call that ended by an exception (from finish) may have left lanes mid-walk.
+  for (Lane& L : lanes) L.phase = Lane::kIdle;
   for (std::size_t l = 0; l < kLanes && next_q < nq; ++l) start(lanes[l]);
   std::vector<Cand> res;
   float dist4[4];

@@ -199,6 +199,7 @@ def main(argv=None):
     # so the slow phases of a shared machine fall on all engines alike.
     configs = [(npb, kf) for npb in nprobes for kf in kfs]
     best = {}  # (engine, nprobe, kf) -> (seconds, ids)
+    summary = {eng.name: [] for eng in engines}
     for pas in range(a.passes):
         for npb, kf in configs:
             todo = [e for e in engines if kf in e.factors(kfs)]
@@ -214,14 +215,9 @@ def main(argv=None):
                 for eng in todo:
                     secs, ids = best[(eng.name, npb, kf)]
                     r, qps = recall(ids, gt, a.k), len(queries) / secs
+                    summary[eng.name].append((r, qps, npb, kf))
                     print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
             sys.stdout.flush()
-    summary = {eng.name: [] for eng in engines}
-    for npb, kf in configs:
-        for eng in engines:
-            if (eng.name, npb, kf) in best:
-                secs, ids = best[(eng.name, npb, kf)]
-                summary[eng.name].append((recall(ids, gt, a.k), len(queries) / secs, npb, kf))
     ref = next((e.name for e in engines if isinstance(e, FaissIVF) and e.refined), None)
     bests = {}
     print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 | build s (CPU s) | B/vector |\n"

@@ -315,6 +315,29 @@ struct HnswGraph {
       kernels().dot_u8s16_x4(code(s[0]), code(s[1]), code(s[2]), code(s[3]), c.w16.data(), cd, dots);
     for (int i = 0; i < 4; ++i) out[i] = from_dot(c, dots[i], s[i]);
   }
+  // Scores ids[0, n) in order, in batches of 4 (the last one padded by repeating its
+  // last id, so that its loads overlap too), calling f(dist, id) for each.
+  template <typename F>
+  __attribute__((always_inline)) void score(const QueryCtx& c, const std::uint32_t* ids, std::size_t n, F&& f) const {
+    float dist4[4];
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      tdist4(c, ids + i, dist4);
+      for (int j = 0; j < 4; ++j) f(dist4[j], ids[i + j]);
+    }
+    if (i < n) {
+      const std::uint32_t pad[4] = {ids[i], ids[std::min(i + 1, n - 1)], ids[std::min(i + 2, n - 1)],
+                                    ids[n - 1]};
+      tdist4(c, pad, dist4);
+      for (std::size_t j = 0; i + j < n; ++j) f(dist4[j], ids[i + j]);
+    }
+  }
+  // Fetches the neighbour row of slot s on a level (count and ids).
+  __attribute__((always_inline)) void prefetch_row(std::size_t s, int level) const {
+    const char* row = reinterpret_cast<const char*>(ll(s, level));
+    for (std::size_t o = 0; o < (max_links(level) + 1) * sizeof(std::uint32_t); o += 64)
+      __builtin_prefetch(row + o);
+  }
   static float fused_l2(const QueryCtx& c, std::int32_t v) {
     return std::max(0.f, c.fb + c.fa * float(v));
   }

@@ -43,25 +43,39 @@ Cand HnswGraph::descend(const QueryCtx& c, int from, int to) const {
       changed = false;
       const std::size_t n = read_list(ll(cur, level), R, buf);
       for (std::size_t i = 0; i < n; ++i) prefetch(c, buf[i]);
-      float dist4[4];
-      for (std::size_t i = 0; i < n; i += 4) {  // batches of 4 (the last one padded)
-        const std::uint32_t b4[4] = {buf[i], buf[std::min(i + 1, n - 1)],
-                                     buf[std::min(i + 2, n - 1)], buf[std::min(i + 3, n - 1)]};
-        tdist4(c, b4, dist4);
-        for (std::size_t j = 0; j < 4 && i + j < n; ++j) {
-          if (dist4[j] < dcur) {
-            dcur = dist4[j];
-            cur = b4[j];
-            changed = true;
-          }
+      score(c, buf, n, [&](float dd, std::uint32_t s) {
+        if (dd < dcur) {
+          dcur = dd;
+          cur = s;
+          changed = true;
         }
-      }
+      });
     }
   }
   return {dcur, cur};
 }
 
 namespace {
+// Inserts (dd, s) into pool[0, size), ascending, of at most ef entries; next (the first
+// unexpanded position) moves back when s lands before it. False when dd is not among
+// the ef best.
+__attribute__((always_inline)) inline bool pool_insert(Cand* pool, std::size_t& size, std::size_t& next, std::size_t ef,
+                        float dd, std::uint32_t s) {
+  if (size == ef && dd >= pool[size - 1].first) return false;
+  std::size_t lo = 0, hi = size;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
+  }
+  const std::size_t n_move = (size == ef ? size - 1 : size) - lo;
+  // Cand is trivially copyable in all but name (std::pair has a user-provided operator=).
+  std::memmove(static_cast<void*>(&pool[lo + 1]), &pool[lo], n_move * sizeof(Cand));
+  pool[lo] = {dd, s};
+  if (size < ef) ++size;
+  if (lo < next) next = lo;
+  return true;
+}
+
 struct LevelScratch {
   std::vector<Cand> cand;  // min-heap on distance
   std::vector<std::uint32_t> nb, hop, todo;
@@ -90,26 +104,10 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
   pool[0] = ep;
   vis.test_set(ep.second);
   std::uint64_t evals = 1, expanded = 0;
-  float dist4[4];
-  const std::size_t row_bytes = (maxn + 1) * sizeof(std::uint32_t);
-
+  // A node that enters the pool is expanded unless pushed out later, and the best of
+  // them is usually the very next one: its row is fetched as it enters.
   auto insert = [&](float dd, std::uint32_t s) __attribute__((always_inline)) {
-    if (size == ef && dd >= pool[size - 1].first) return;
-    std::size_t lo = 0, hi = size;
-    while (lo < hi) {
-      const std::size_t mid = (lo + hi) / 2;
-      if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
-    }
-    const std::size_t n_move = (size == ef ? size - 1 : size) - lo;
-    // Cand is trivially copyable in all but name (std::pair has a user-provided operator=).
-    std::memmove(static_cast<void*>(&pool[lo + 1]), &pool[lo], n_move * sizeof(Cand));
-    pool[lo] = {dd, s};
-    if (size < ef) ++size;
-    if (lo < next) next = lo;
-    // A node that enters the pool is expanded unless pushed out later, and the
-    // best of them is usually the very next one: start fetching its row now.
-    const char* row = reinterpret_cast<const char*>(ll(s, level));
-    for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o);
+    if (pool_insert(pool.data(), size, next, ef, dd, s)) prefetch_row(s, level);
   };
 
   while (next < size) {
@@ -124,10 +122,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       if (j1 < size) {
         std::size_t j2 = j1 + 1;
         while (j2 < size && (pool[j2].second & kDone)) ++j2;
-        if (j2 < size) {
-          const char* row = reinterpret_cast<const char*>(ll(pool[j2].second, level));
-          for (std::size_t o = 0; o < (maxn + 1) * 4; o += 64) __builtin_prefetch(row + o);
-        }
+        if (j2 < size) prefetch_row(pool[j2].second, level);
         const std::uint32_t* l1 = ll(pool[j1].second, level);
         const std::size_t n1 = std::min<std::size_t>(
             std::atomic_ref<const std::uint32_t>(l1[0]).load(std::memory_order_relaxed), maxn);
@@ -147,17 +142,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       prefetch(c, s);
     }
     evals += m;
-    std::size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      tdist4(c, &todo[i], dist4);
-      for (int j = 0; j < 4; ++j) insert(dist4[j], todo[i + j]);
-    }
-    if (i < m) {  // the last 1-3 in one batch too: their loads overlap instead of queueing
-      const std::uint32_t pad[4] = {todo[i], todo[std::min(i + 1, m - 1)],
-                                    todo[std::min(i + 2, m - 1)], todo[m - 1]};
-      tdist4(c, pad, dist4);
-      for (std::size_t j = 0; i + j < m; ++j) insert(dist4[j], todo[i + j]);
-    }
+    score(c, todo.data(), m, insert);
     while (next < size && (pool[next].second & kDone)) ++next;
   }
   res.resize(size);
@@ -248,14 +233,8 @@ void HnswGraph::search_interleaved(
   constexpr std::size_t kLanes = kInterleaveLanes;
   thread_local std::vector<Lane> lanes(kLanes);
   const std::size_t maxn = R0;
-  const std::size_t row_bytes = (maxn + 1) * sizeof(std::uint32_t);
   std::size_t next_q = 0, active = 0;
   std::uint64_t evals = 0, expanded = 0;
-
-  auto fetch_row = [&](std::uint32_t s) {
-    const char* row = reinterpret_cast<const char*>(ll0(s));
-    for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o);
-  };
   // The next node to expand, or the end of the walk.
   auto select = [&](Lane& L) {
     while (L.next < L.size && (L.pool[L.next].second & kDone)) ++L.next;
@@ -268,7 +247,7 @@ void HnswGraph::search_interleaved(
     }
     L.cur = L.pool[L.next].second;
     L.pool[L.next].second |= kDone;
-    fetch_row(L.cur);
+    prefetch_row(L.cur, 0);
     L.phase = Lane::kExpand;
   };
   // The level-0 walk from ep (what search_level_pool does first).
@@ -301,38 +280,20 @@ void HnswGraph::search_interleaved(
     if (L.level > 0) next_row(L);
     else begin_walk(L, {L.dcur, L.cur});
   };
-  auto insert = [&](Lane& L, float dd, std::uint32_t s) __attribute__((always_inline)) {
-    auto& pool = L.pool;
-    if (L.size == ef && dd >= pool[L.size - 1].first) return;
-    std::size_t lo = 0, hi = L.size;
-    while (lo < hi) {
-      const std::size_t mid = (lo + hi) / 2;
-      if (pool[mid].first <= dd) lo = mid + 1; else hi = mid;
-    }
-    const std::size_t n_move = (L.size == ef ? L.size - 1 : L.size) - lo;
-    std::memmove(static_cast<void*>(&pool[lo + 1]), &pool[lo], n_move * sizeof(Cand));
-    pool[lo] = {dd, s};
-    if (L.size < ef) ++L.size;
-    if (lo < L.next) L.next = lo;
-  };
-
   // A call that ended by an exception (from finish) may have left lanes mid-walk.
   for (Lane& L : lanes) L.phase = Lane::kIdle;
   for (std::size_t l = 0; l < kLanes && next_q < nq; ++l) start(lanes[l]);
   std::vector<Cand> res;
-  float dist4[4];
   while (active > 0) {
     for (std::size_t l = 0; l < kLanes; ++l) {
       Lane& L = lanes[l];
       switch (L.phase) {
         case Lane::kIdle:
           break;
-        case Lane::kDescHead: {
-          const char* row = reinterpret_cast<const char*>(ll(L.cur, L.level));
-          for (std::size_t o = 0; o < (R + 1) * sizeof(std::uint32_t); o += 64) __builtin_prefetch(row + o);
+        case Lane::kDescHead:
+          prefetch_row(L.cur, L.level);
           L.phase = Lane::kDescRow;
           break;
-        }
         case Lane::kDescRow: {
           const std::size_t n = read_list(ll(L.cur, L.level), R, L.todo.data());
           for (std::size_t i = 0; i < n; ++i) prefetch(L.c, L.todo[i]);
@@ -340,21 +301,14 @@ void HnswGraph::search_interleaved(
           L.phase = Lane::kDescEval;
           break;
         }
-        case Lane::kDescEval: {  // as descend(): batches of 4, the last one padded
-          const std::size_t n = L.m;
-          const std::uint32_t* buf = L.todo.data();
-          for (std::size_t i = 0; i < n; i += 4) {
-            const std::uint32_t b4[4] = {buf[i], buf[std::min(i + 1, n - 1)],
-                                         buf[std::min(i + 2, n - 1)], buf[std::min(i + 3, n - 1)]};
-            tdist4(L.c, b4, dist4);
-            for (std::size_t j = 0; j < 4 && i + j < n; ++j) {
-              if (dist4[j] < L.dcur) {
-                L.dcur = dist4[j];
-                L.cur = b4[j];
-                L.moved = true;
-              }
+        case Lane::kDescEval: {  // as descend()
+          score(L.c, L.todo.data(), L.m, [&](float dd, std::uint32_t s) {
+            if (dd < L.dcur) {
+              L.dcur = dd;
+              L.cur = s;
+              L.moved = true;
             }
-          }
+          });
           if (L.moved) {
             L.moved = false;
             next_row(L);
@@ -381,23 +335,12 @@ void HnswGraph::search_interleaved(
           else select(L);
           break;
         }
-        case Lane::kEval: {  // the codes of todo were requested one round ago
-          const std::size_t m = L.m;
-          const std::uint32_t* todo = L.todo.data();
-          std::size_t i = 0;
-          for (; i + 4 <= m; i += 4) {
-            tdist4(L.c, &todo[i], dist4);
-            for (int j = 0; j < 4; ++j) insert(L, dist4[j], todo[i + j]);
-          }
-          if (i < m) {  // the same batches as search_level_pool (same float results)
-            const std::uint32_t pad[4] = {todo[i], todo[std::min(i + 1, m - 1)],
-                                          todo[std::min(i + 2, m - 1)], todo[m - 1]};
-            tdist4(L.c, pad, dist4);
-            for (std::size_t j = 0; i + j < m; ++j) insert(L, dist4[j], todo[i + j]);
-          }
+        case Lane::kEval:  // the codes of todo were requested one round ago
+          score(L.c, L.todo.data(), L.m, [&](float dd, std::uint32_t s) {
+            pool_insert(L.pool.data(), L.size, L.next, ef, dd, s);
+          });
           select(L);
           break;
-        }
         case Lane::kFinish: {
           res.resize(L.size);
           for (std::size_t i = 0; i < L.size; ++i)
@@ -454,10 +397,7 @@ void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int lev
     const Cand cur = cand.back();
     cand.pop_back();
     if (cur.first > worst && res.size() >= ef) break;
-    if (!cand.empty()) {  // the next node to expand: fetch its whole neighbour row now
-      const char* row = reinterpret_cast<const char*>(ll(cand.front().second, level));
-      for (std::size_t o = 0; o < (maxn + 1) * 4; o += 64) __builtin_prefetch(row + o);
-    }
+    if (!cand.empty()) prefetch_row(cand.front().second, level);  // the next node to expand
     ++expanded;
     const std::size_t n = read_list(ll(cur.second, level), maxn, nb.data());
     todo.clear();
@@ -563,6 +503,16 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::vector<float> qn;
   q = detail::metric_rows(q, nq, d, metric_, qn);
 
+  // The k results of a query from its heap of slots: only the results' labels are read
+  // (loads issued together).
+  auto emit = [&](std::size_t qi, detail::TopK<idx_t>& top) {
+    const int found = top.finish();
+    idx_t* out = I + qi * k;
+    for (int j = 0; j < found; ++j) __builtin_prefetch(&g.labels[std::size_t(out[j])]);
+    for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
+  };
+  // Candidates whose exact vectors are fetched before the re-rank starts.
+  const std::size_t rerank_fetch = 2 * k;
   // The end of a graph walk: res (the walk's candidates) re-ranked into the k results.
   auto finish_walk = [&](std::size_t qi, const detail::QueryCtx& c, std::vector<detail::Cand>& res,
                          SearchStats& st) {
@@ -576,7 +526,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       // k-th exact distance by more than twice the largest error seen so far.
       std::size_t done = 0;
       // The exact vectors are cold: fetch the likely re-rank set in parallel first.
-      for (std::size_t i = 0; i < std::min(take, 2 * k); ++i) g.prefetch_exact(res[i].second);
+      for (std::size_t i = 0; i < std::min(take, rerank_fetch); ++i) g.prefetch_exact(res[i].second);
       if (params.rerank > 0) {
         take = std::min(take, std::max<std::size_t>(k, std::size_t(params.rerank)));
         for (; done < take; ++done) top.push(g.exact_query(c, res[done].second), idx_t(res[done].second));
@@ -594,11 +544,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
     } else {
       for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, idx_t(res[i].second));
     }
-    // The heap ranks slots; only the results' labels are read (loads issued together).
-    const int found = top.finish();
-    idx_t* out = I + qi * k;
-    for (int j = 0; j < found; ++j) __builtin_prefetch(&g.labels[std::size_t(out[j])]);
-    for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
+    emit(qi, top);
   };
 
   // Unfiltered batches walk several queries at once per thread (search_interleaved);
@@ -611,7 +557,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
     parallel_for((nq + block - 1) / block, [&](std::size_t b, int) {
       const std::size_t q0 = b * block;
       SearchStats st;
-      g.search_interleaved(q + q0 * d, std::min(block, nq - q0), ef, 2 * k, &st,
+      g.search_interleaved(q + q0 * d, std::min(block, nq - q0), ef, rerank_fetch, &st,
                            [&](std::size_t i, const detail::QueryCtx& c, std::vector<detail::Cand>& res) {
                              finish_walk(q0 + i, c, res, st);
                            });
@@ -619,44 +565,42 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       visited += st.nodes_visited;
     });
   } else {
-  parallel_for(nq, [&](std::size_t qi, int) {
-    const float* qv = q + qi * d;
-    SearchStats st;
-    if (g.entry < 0 || nallowed == 0) {
-      detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
-      top.finish();
-      return;
-    }
-    thread_local detail::QueryCtx c;
-    thread_local std::vector<detail::Cand> res;
-    bool scan = plan == 1;
-    g.prepare(c, qv);
-    if (!scan) {
-      detail::Cand ep = g.descend(c, g.max_level, 0);
-      g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res);
-      // A filtered walk that starts where no allowed node is within reach (e.g. the
-      // filter keeps other clusters) finds fewer than k results although more exist:
-      // then scan the allowed set exactly instead of returning padding.
-      scan = allow && res.size() < std::min(k, nallowed);
-    }
-    if (scan) {
-      detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
-      for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
-        for (std::uint64_t m = allow[w]; m; m &= m - 1) {
-          const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
-          const float dd = g.exact_query(c, s);
-          if (dd < top.threshold()) top.push(dd, idx_t(s));
-        }
-      st.distance_evals += nallowed;
-      const int found = top.finish();
-      idx_t* out = I + qi * k;
-      for (int j = 0; j < found; ++j) out[j] = g.labels[std::size_t(out[j])];
-    } else {
-      finish_walk(qi, c, res, st);
-    }
-    evals += st.distance_evals;
-    visited += st.nodes_visited;
-  });
+    parallel_for(nq, [&](std::size_t qi, int) {
+      const float* qv = q + qi * d;
+      SearchStats st;
+      if (g.entry < 0 || nallowed == 0) {
+        detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
+        top.finish();
+        return;
+      }
+      thread_local detail::QueryCtx c;
+      thread_local std::vector<detail::Cand> res;
+      bool scan = plan == 1;
+      g.prepare(c, qv);
+      if (!scan) {
+        detail::Cand ep = g.descend(c, g.max_level, 0);
+        g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res);
+        // A filtered walk that starts where no allowed node is within reach (e.g. the
+        // filter keeps other clusters) finds fewer than k results although more exist:
+        // then scan the allowed set exactly instead of returning padding.
+        scan = allow && res.size() < std::min(k, nallowed);
+      }
+      if (scan) {
+        detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
+        for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
+          for (std::uint64_t m = allow[w]; m; m &= m - 1) {
+            const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
+            const float dd = g.exact_query(c, s);
+            if (dd < top.threshold()) top.push(dd, idx_t(s));
+          }
+        st.distance_evals += nallowed;
+        emit(qi, top);
+      } else {
+        finish_walk(qi, c, res, st);
+      }
+      evals += st.distance_evals;
+      visited += st.nodes_visited;
+    });
   }
 
   if (plan == 0 && !allow && nq > 0) {

@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
 # GPU runner: build the CUDA wheel in place, run the GPU tests, then the GPU benchmark.
-#   bash ci/gpu_check.sh [dataset.npz]
-# Needs nvcc and a CUDA device. CuPy (pip install cupy-cuda12x) is optional: with it
-# the device-array tests run and the benchmark compares against CuPy on the same card.
-set -euo pipefail
+#   bash ci/gpu_check.sh [--logs DIR] [--quick] [dataset.npz ...]
+# Order: build, tests/gpu, one benchmark per dataset ("synthetic", the default: 1M
+# clustered vectors), then the CPU suite against the CUDA build (skipped with --quick).
+# Needs nvcc and a CUDA device. CuPy and PyTorch are optional: with CuPy the
+# device-array tests run, and the benchmark compares exact search against CuPy's and
+# PyTorch's matmul + top-k on the same card. Every step runs even when an earlier one
+# failed (one call on a lent machine should report everything); the exit status is that
+# of the first failing step. Logs and the benchmark tables go to DIR (default: none).
+#   WARPSEARCH_CUDA_ARCHS=90   build for one architecture only (faster build)
+#   PYTHON=python3             interpreter to build and test with
+set -uo pipefail
 cd "$(dirname "$0")/.."
+logs=""
+quick=0
+data=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --logs) logs=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    *) data+=("$1"); shift ;;
+  esac
+done
+PY=${PYTHON:-$(command -v python3 || command -v python)}
+[ -n "$logs" ] && mkdir -p "$logs"
+log() { if [ -n "$logs" ]; then tee -a "$logs/$1"; else cat; fi; }
+status=0
+step() {  # step NAME LOGFILE COMMAND...: run, log, remember the first failure
+  local name=$1 file=$2; shift 2
+  local t0=$SECONDS
+  echo "=== $name"
+  "$@" 2>&1 | log "$file"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc in $((SECONDS - t0)) s"
+  if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then status=$rc; fi
+  return 0
+}
+
 export WARPSEARCH_CPU_ONLY=OFF
-python -m pip install --no-build-isolation -q scikit-build-core pybind11 numpy pytest >/dev/null 2>&1 || true
-python -m pip install --no-build-isolation -q .
-python - <<'PY'
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1 | log env.txt
+step build build.log "$PY" -m pip install --no-build-isolation --no-deps -v .
+step build_info build.log "$PY" - <<'PY'
 import warpsearch as ws
 info = ws.build_info()
 print(info)
@@ -17,6 +50,28 @@ if not info["cuda_compiled"]:
 if info["cuda_devices"] == 0:
     raise SystemExit("gpu_check: no CUDA device visible")
 PY
+[ "$status" -ne 0 ] && exit "$status"  # nothing to test without a CUDA build and a device
 # the package sources live in python/warpsearch, so the installed build is the one imported
-python -m pytest -q tests/gpu
-python benchmarks/gpu_bench.py "$@"
+timeout_opt=()
+"$PY" -c "import pytest_timeout" 2>/dev/null && timeout_opt=(--timeout 300)
+# with pytest-xdist, a test that crashes the interpreter takes down one worker, not the run
+xdist=()
+"$PY" -c "import xdist" 2>/dev/null && xdist=(-n "$(( $(nproc) < 8 ? $(nproc) : 8 ))")
+step tests_gpu tests_gpu.log "$PY" -m pytest -q -rfE -p no:cacheprovider "${xdist[@]}" \
+  "${timeout_opt[@]}" tests/gpu
+if [ ${#data[@]} -eq 0 ]; then data=(""); fi
+i=0
+for d in "${data[@]}"; do
+  i=$((i + 1))
+  if [ -n "$d" ] && [ "$d" != synthetic ]; then
+    step "bench $d" "bench$i.md" "$PY" benchmarks/gpu_bench.py "$d"
+  else
+    step "bench synthetic" "bench$i.md" "$PY" benchmarks/gpu_bench.py
+  fi
+done
+if [ "$quick" -eq 0 ]; then
+  # the CPU suite too: with a device present, device="auto" takes other paths
+  step tests_all tests_all.log "$PY" -m pytest -q -rfE -p no:cacheprovider "${xdist[@]}" \
+    "${timeout_opt[@]}" tests --ignore=tests/gpu
+fi
+exit "$status"

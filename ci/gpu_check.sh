@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU runner: build the CUDA wheel in place, run the GPU tests, then the GPU benchmark.
-#   bash ci/gpu_check.sh [--logs DIR] [--quick] [dataset.npz ...]
+#   bash ci/gpu_check.sh [--logs DIR] [--quick] [--no-build] [--no-bench] [dataset.npz ...]
 # Order: build, tests/gpu, one benchmark per dataset ("synthetic", the default: 1M
 # clustered vectors), then the CPU suite against the CUDA build (skipped with --quick).
 # Needs nvcc and a CUDA device. CuPy and PyTorch are optional: with CuPy the
@@ -14,11 +14,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=""
 quick=0
+build=1
+bench=1
 data=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --logs) logs=$2; shift 2 ;;
     --quick) quick=1; shift ;;
+    --no-build) build=0; shift ;;  # test the warpsearch already installed
+    --no-bench) bench=0; shift ;;
     *) data+=("$1"); shift ;;
   esac
 done
@@ -40,7 +44,7 @@ step() {  # step NAME LOGFILE COMMAND...: run, log, remember the first failure
 export WARPSEARCH_CPU_ONLY=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1 | log env.txt
-step build build.log "$PY" -m pip install --no-build-isolation --no-deps -v .
+[ "$build" -eq 1 ] && step build build.log "$PY" -m pip install --no-build-isolation --no-deps -v .
 step build_info build.log "$PY" - <<'PY'
 import warpsearch as ws
 info = ws.build_info()
@@ -55,13 +59,15 @@ PY
 timeout_opt=()
 "$PY" -c "import pytest_timeout" 2>/dev/null && timeout_opt=(--timeout 300)
 # with pytest-xdist, a test that crashes the interpreter takes down one worker, not the run
+# (pytest-benchmark, where installed, warns under xdist; the suite turns warnings into errors)
 xdist=()
 "$PY" -c "import xdist" 2>/dev/null && xdist=(-n "$(( $(nproc) < 8 ? $(nproc) : 8 ))")
+"$PY" -c "import pytest_benchmark" 2>/dev/null && xdist+=(-p no:benchmark)
 step tests_gpu tests_gpu.log "$PY" -m pytest -q -rfE -p no:cacheprovider "${xdist[@]}" \
   "${timeout_opt[@]}" tests/gpu
-if [ ${#data[@]} -eq 0 ]; then data=(""); fi
+if [ ${#data[@]} -eq 0 ] && [ "$bench" -eq 1 ]; then data=(""); fi
 i=0
-for d in "${data[@]}"; do
+for d in "${data[@]+"${data[@]}"}"; do
   i=$((i + 1))
   if [ -n "$d" ] && [ "$d" != synthetic ]; then
     step "bench $d" "bench$i.md" "$PY" benchmarks/gpu_bench.py "$d"

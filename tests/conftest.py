@@ -173,6 +173,11 @@ def gpu_available() -> bool:
     return bool(info["cuda_compiled"]) and int(info["cuda_devices"]) > 0
 
 
+def auto_device() -> str:
+    """Where ``device="auto"`` runs a search on this machine."""
+    return "cuda:0" if gpu_available() else "cpu"
+
+
 def pytest_collection_modifyitems(config, items):
     if gpu_available():
         return

@@ -37,7 +37,8 @@ def built(data):
     def get(metric, quantized):
         key = (metric, quantized)
         if key not in _built:
-            idx = ws.HNSWIndex(dim=DIM, metric=metric, quantized=quantized)
+            # the CPU engine (its planner, re-rank and counters); tests/gpu covers the GPU
+            idx = ws.HNSWIndex(dim=DIM, metric=metric, quantized=quantized, device="cpu")
             idx.add(xb)
             idx.search(xq, k=K)  # one unfiltered batch: the planner learns the walk's cost
             _built[key] = idx

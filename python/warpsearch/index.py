@@ -29,6 +29,11 @@ REFINE_MODES = ("none", "sq8", "fp16", "fp32")  # re-rank copies (flat and IVF-P
 HNSW_STORAGE_MODES = ("fp32", "fp16", "sq8")
 
 
+# The engine refuses a device copy older than the index (see ``_IndexBase._on_device``).
+_STALE_COPY = "device copy of this index is out of date"
+_STALE_RETRIES = 3
+
+
 class _IndexBase:
     """Shared add/search/remove/save behaviour. Not instantiated directly."""
 
@@ -74,12 +79,18 @@ class _IndexBase:
         if x.shape[0] == 0:
             return
         self._gpu = None
-        self._impl.add(x, id_arr)
+        try:
+            self._impl.add(x, id_arr)
+        finally:
+            self._gpu = None  # a search during the add may have copied the old contents
 
     def remove(self, ids) -> int:
         """Removes ids (unknown ids are ignored); returns how many were removed."""
         self._gpu = None
-        return int(self._impl.remove(as_ids(ids, None, unique=False)))
+        try:
+            return int(self._impl.remove(as_ids(ids, None, unique=False)))
+        finally:
+            self._gpu = None
 
     # -- devices --------------------------------------------------------
     @property
@@ -108,22 +119,47 @@ class _IndexBase:
             self._gpu = _core.to_device(self._impl, device_index(dev))
         return self._gpu
 
-    def _gpu_limits_ok(self, k, ef) -> bool:
-        return k <= _core.gpu_max_k
+    def _on_device(self, dev, search, auto: bool):
+        """Runs ``search(device_copy)``. A write from another thread can make the copy
+        stale between its upload and the search (the engine then refuses it): the copy
+        is made again and the search retried; after a few tries, ``auto`` searches go to
+        the CPU (returns ``None``) and explicit ones raise."""
+        for attempt in range(_STALE_RETRIES):
+            try:
+                return search(self._device_data(dev))
+            except ValueError as exc:
+                if _STALE_COPY not in str(exc):
+                    raise
+                self._gpu = None
+        if auto:
+            return None
+        raise RuntimeError(f"the index kept changing during {_STALE_RETRIES} GPU searches "
+                           "(concurrent writes); search on device='cpu' or pause the writes")
 
-    def _search_gpu(self, queries, k, ef, filter, dev):
+    def _gpu_refusal(self, k, ef) -> str | None:
+        """Why the GPU cannot run this search (``None``: it can)."""
+        if k > _core.gpu_max_k:
+            return f"k={k} exceeds what GPU exact search supports (k <= {_core.gpu_max_k})"
+        return None
+
+    def _search_gpu(self, queries, k, ef, filter, dev, auto=False):
+        """GPU search; ``None`` when ``auto`` and the copy could not be kept current."""
         allow_ids, mask = as_filter(filter)
-        data = self._device_data(dev)
         if is_device_array(queries):
             dq = DeviceQueries(queries, self.dim)
             D, I = dq.empty(k)
-            stats = _core.search_gpu_ptr(self._impl, data, dq.ptr, dq.nq, k, ef, allow_ids, mask,
-                                         dq.pointer(D), dq.pointer(I))
+            stats = self._on_device(dev, lambda data: _core.search_gpu_ptr(
+                self._impl, data, dq.ptr, dq.nq, k, ef, allow_ids, mask, dq.pointer(D),
+                dq.pointer(I)), auto=False)  # device arrays have no CPU fallback
             single, nq = dq.single, dq.nq
         else:
+            q = as_matrix(queries, self.dim, "queries")  # validates before anything reads it
             single = np.ndim(queries) == 1
-            q = as_matrix(queries, self.dim, "queries")
-            D, I, stats = _core.search_gpu(self._impl, data, q, k, ef, allow_ids, mask)
+            out = self._on_device(dev, lambda data: _core.search_gpu(
+                self._impl, data, q, k, ef, allow_ids, mask), auto)
+            if out is None:
+                return None
+            D, I, stats = out
             nq = int(q.shape[0])
         stats["device"] = dev
         stats["nq"] = nq
@@ -133,12 +169,16 @@ class _IndexBase:
         return D, I
 
     # -- reads ----------------------------------------------------------
+    def _is_auto(self, device) -> bool:
+        if device is None:
+            return self._device_auto
+        return isinstance(device, str) and device.strip().lower() == "auto"
+
     def _choose_device(self, device, queries, gpu_ok: bool, limits: str) -> str:
         """The device of one search: ``device`` or the index's, with the CPU fallback of
         ``"auto"`` when the GPU cannot run it (``gpu_ok`` false; ``limits`` says why)."""
         dev = self._device if device is None else resolve_device(device)
-        auto = self._device_auto if device is None else (
-            isinstance(device, str) and device.strip().lower() == "auto")
+        auto = self._is_auto(device)
         if dev != "cpu":
             if gpu_ok:
                 return dev
@@ -152,12 +192,12 @@ class _IndexBase:
 
     def _search(self, queries, k, ef, rerank, filter, device=None):
         k = as_positive_int(k, "k")
-        dev = self._choose_device(device, queries, self._gpu_limits_ok(k, ef),
-                                  f"k={k}, ef={ef} exceed what GPU search supports "
-                                  f"(k <= {_core.gpu_max_k} exact, k and ef <= "
-                                  f"{_core.gpu_max_graph_k} graph)")
+        refusal = self._gpu_refusal(k, ef)
+        dev = self._choose_device(device, queries, refusal is None, refusal or "")
         if dev != "cpu":
-            return self._search_gpu(queries, k, ef, filter, dev)
+            out = self._search_gpu(queries, k, ef, filter, dev, self._is_auto(device))
+            if out is not None:
+                return out
         q = as_matrix(queries, self.dim, "queries")  # validates before anything else reads it
         single = np.ndim(queries) == 1
         allow_ids, mask = as_filter(filter)
@@ -211,7 +251,8 @@ class FlatIndex(_IndexBase):
     of the vectors: the best ``k * refine_factor`` candidates of the compressed
     scan are re-ranked on it. ``None`` means ``"fp32"`` for binary storage and
     ``"none"`` otherwise. GPU searches read the refine copy when there is one,
-    else the decoded storage.
+    else the decoded storage; binary storage without a refine copy is ranked by
+    its estimate on the CPU only (``device="auto"`` searches it there).
 
     ``gpu_precision`` (``"fp32"``, ``"fp16"`` or ``"bf16"``) is the arithmetic of
     GPU searches: with fp16/bf16 a first pass runs on the tensor cores over a
@@ -275,9 +316,16 @@ class FlatIndex(_IndexBase):
             data.set_precision(prec)
         return data
 
-    def _search_gpu(self, queries, k, ef, filter, dev):
-        out = super()._search_gpu(queries, k, ef, filter, dev)
-        self.last_search_info["precision"] = self.gpu_precision
+    def _gpu_refusal(self, k, ef) -> str | None:
+        if self.storage == "binary" and self.refine == "none":
+            # the GPU would score the decoded vectors, not the CPU's estimate: other answers
+            return "binary storage without a refine copy is searched on the CPU only"
+        return super()._gpu_refusal(k, ef)
+
+    def _search_gpu(self, queries, k, ef, filter, dev, auto=False):
+        out = super()._search_gpu(queries, k, ef, filter, dev, auto)
+        if out is not None:
+            self.last_search_info["precision"] = self.gpu_precision
         return out
 
     def search(self, queries, k: int = 10, filter=None, device=None, refine_factor: int = 4):
@@ -371,8 +419,28 @@ class HNSWIndex(_IndexBase):
         """Bits per code entry of the traversal codes (``None`` until chosen)."""
         return (self._impl.sq_bits or None) if self._impl.quantized else None
 
-    def _gpu_limits_ok(self, k, ef) -> bool:
-        return k <= _core.gpu_max_graph_k and ef <= _core.gpu_max_graph_k
+    def _on_device(self, dev, search, auto: bool):
+        """Runs ``search(device_copy)``. A write from another thread can make the copy
+        stale between its upload and the search (the engine then refuses it): the copy
+        is made again and the search retried; after a few tries, ``auto`` searches go to
+        the CPU (returns ``None``) and explicit ones raise."""
+        for attempt in range(_STALE_RETRIES):
+            try:
+                return search(self._device_data(dev))
+            except ValueError as exc:
+                if _STALE_COPY not in str(exc):
+                    raise
+                self._gpu = None
+        if auto:
+            return None
+        raise RuntimeError(f"the index kept changing during {_STALE_RETRIES} GPU searches "
+                           "(concurrent writes); search on device='cpu' or pause the writes")
+
+    def _gpu_refusal(self, k, ef) -> str | None:
+        if k > _core.gpu_max_graph_k or ef > _core.gpu_max_graph_k:
+            return (f"k={k}, ef={ef} exceed what GPU graph search supports "
+                    f"(k and ef <= {_core.gpu_max_graph_k})")
+        return None
 
     def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None,
                device=None):

@@ -199,9 +199,15 @@ class IVFPQIndex(_IndexBase):
         q = as_matrix(queries, self.dim, "queries")
         single = np.ndim(queries) == 1
         allow_ids, mask = as_filter(filter)
+        out = None
         if dev != "cpu":
-            D, I, stats = _core.search_gpu_ivf(self._impl, self._device_data(dev), q, k, nprobe,
-                                               refine_factor, -1, allow_ids, mask, lut, adaptive)
+            out = self._on_device(dev, lambda data: _core.search_gpu_ivf(
+                self._impl, data, q, k, nprobe, refine_factor, -1, allow_ids, mask, lut, adaptive),
+                self._is_auto(device))
+            if out is None:
+                dev = "cpu"  # auto, and the index kept changing: the CPU answers
+        if out is not None:
+            D, I, stats = out
         else:
             D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask,
                                                 adaptive)

@@ -61,6 +61,29 @@ def test_graph_recall_matches_cpu(built, kind, metric, ef):
 
 
 @pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("clusters", [6, 10])
+def test_graph_filter_correlated_with_clusters(metric, clusters):
+    # the allowed points form whole clusters and most queries lie in other clusters: the
+    # nearest nodes of any kind are all filtered out, so the walk must cross them
+    rng = np.random.default_rng(clusters)
+    centres = rng.standard_normal((32, 32)) * 3.0
+    labels = rng.integers(0, 32, 20_000)
+    xb = (centres[labels] + rng.standard_normal((20_000, 32))).astype(np.float32)
+    xq = (centres[rng.integers(0, 32, 200)] + rng.standard_normal((200, 32))).astype(np.float32)
+    idx = ws.HNSWIndex(dim=32, metric=metric, M=16, ef_construction=100, device="cpu")
+    idx.add(xb)
+    allowed = np.flatnonzero(labels < clusters)
+    _, gt = exact_knn(xb, xq, 10, metric, allowed=allowed)
+    Dc, Ic = idx.search(xq, k=10, ef=128, filter=allowed, device="cpu")
+    Dg, Ig = idx.search(xq, k=10, ef=128, filter=allowed, device="cuda")
+    assert idx.last_search_info["plan"] == "graph"
+    assert np.isin(Ig[Ig >= 0], allowed).all() and (Ig >= 0).all()
+    r_cpu, r_gpu = recall_at_k(Ic, gt), recall_at_k(Ig, gt)
+    assert r_gpu >= 0.95 and r_gpu >= r_cpu - 0.01, (r_gpu, r_cpu)
+    _exact_distances_ok(Dg, Ig, xb, xq, metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
 def test_graph_filters_are_exact_about_membership(built, metric):
     idx, xb, xq = built["clustered", metric]
     n = len(xb)

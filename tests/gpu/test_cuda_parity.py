@@ -234,3 +234,61 @@ def test_device_arrays_stay_on_device(lib):
         assert to_np(I1).shape == (10,)
         with pytest.raises(ValueError, match="dimension"):
             idx.search(qd[:, :5], k=3, **kw)
+
+
+def _stale_ready(kind):
+    """An index whose device copy exists and then misses a write (as when another
+    thread adds between the copy's upload and a search)."""
+    rng = np.random.default_rng(5)
+    xb = rng.standard_normal((3000, 16)).astype(np.float32)
+    if kind == "flat":
+        idx = ws.FlatIndex(dim=16, device="cuda")
+    elif kind == "hnsw":
+        idx = ws.HNSWIndex(dim=16, device="cuda")
+    else:
+        idx = ws.IVFPQIndex(dim=16, nlist=16, m=8, refine="fp32", device="cuda")
+        idx.train(xb)
+    idx.add(xb)
+    idx.search(xb[:2], k=1)  # the device copy is made
+    extra = rng.standard_normal((3, 16)).astype(np.float32) + 50.0
+    return idx, extra
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_stale_device_copy_is_replaced(kind):
+    idx, extra = _stale_ready(kind)
+    idx._impl.add(extra, np.array([7000, 7001, 7002], np.int64))  # behind the wrapper's back
+    _, I = idx.search(extra, k=1)  # refused as out of date, copied again, searched
+    assert I[:, 0].tolist() == [7000, 7001, 7002]
+    assert idx.last_search_info["device"] == "cuda:0"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_device_copy_that_stays_stale(kind, monkeypatch):
+    idx, extra = _stale_ready(kind)
+    stale = idx._gpu
+    idx._impl.add(extra, np.array([7000, 7001, 7002], np.int64))
+    monkeypatch.setattr(idx, "_device_data", lambda dev: stale)  # writes never stop
+    with pytest.raises(RuntimeError, match="kept changing"):
+        idx.search(extra, k=1, device="cuda")
+    _, I = idx.search(extra, k=1, device="auto")  # auto answers from the CPU
+    assert idx.last_search_info["device"] == "cpu"
+    assert I[:, 0].tolist() == [7000, 7001, 7002]
+
+
+@pytest.mark.gpu
+def test_binary_storage_without_refine_stays_on_the_cpu():
+    # ranked by the CPU's estimate; the GPU would score decoded vectors (other answers)
+    x = np.random.default_rng(6).standard_normal((500, 32)).astype(np.float32)
+    idx = ws.FlatIndex(dim=32, storage="binary", refine="none", device="auto")
+    idx.add(x)
+    idx.search(x[:4], k=5)
+    assert idx.last_search_info["device"] == "cpu"
+    with pytest.raises(ValueError, match="binary"):
+        idx.search(x[:4], k=5, device="cuda")
+    refined = ws.FlatIndex(dim=32, storage="binary", device="cuda")  # refine fp32: exact
+    refined.add(x)
+    _, I = refined.search(x[:4], k=1)
+    assert refined.last_search_info["device"] == "cuda:0" and I[:, 0].tolist() == [0, 1, 2, 3]

@@ -149,13 +149,19 @@ void GpuGraphData::search(const float* q, std::size_t nq, int k, int ef, const s
     const double want = std::min(double(kGpuMaxGraphK), double(P) / std::max(sel, 1e-3));
     a.P = std::max(P, pow2_at_least(std::size_t(want)));
     a.P = std::min(a.P, kGpuMaxGraphK);
+    a.ef = std::min(std::max(ef, k), a.P);
     a.width = std::clamp(128 / std::max(1, a.R), 1, kMaxWidth);
     a.CB = pow2_at_least(std::max({std::size_t(a.width) * s.R, s.up_R, std::size_t(32)}));
-    const int H = pow2_at_least(std::max<std::size_t>(4096, 4 * std::size_t(a.P) + 2 * std::size_t(a.CB)));
-    a.hash_bits = 0;
-    while ((1 << a.hash_bits) < H) ++a.hash_bits;
-    a.max_iters = 16 * a.P + 512;
     const DeviceInfo info = device_info(s.device);
+    // A filtered walk may cross many ineligible nodes: a larger visited set (fewer
+    // rebuilds, which forget expanded nodes) where shared memory allows.
+    const std::size_t h_min = 4 * std::size_t(a.P) + 2 * std::size_t(a.CB);
+    a.hash_bits = 12;
+    while ((std::size_t(1) << a.hash_bits) < std::max<std::size_t>(el ? 16384 : 4096, h_min)) ++a.hash_bits;
+    while (a.hash_bits > 12 && (std::size_t(1) << (a.hash_bits - 1)) >= h_min &&
+           graph_smem_bytes(a.d, a.P, a.CB, a.hash_bits) + 1024 > std::size_t(info.smem_optin))
+      --a.hash_bits;
+    a.max_iters = 16 * a.P + 512;
     const std::size_t smem = graph_smem_bytes(a.d, a.P, a.CB, a.hash_bits);
     WS_EXPECTS(smem + 1024 <= std::size_t(info.smem_optin), "GPU graph search needs ", smem,
                " bytes of shared memory per query (dimension ", s.d, ", ef ", ef,

@@ -12,6 +12,11 @@
 //    pool entry has been expanded, like HNSW's ef-bounded search.
 // 3. With a filter (or removed points) filtered nodes are traversed but kept out
 //    of a second sorted list of results, which receives only eligible candidates.
+//    The pool is then the frontier alone: expanded entries leave it, so the walk
+//    can cross regions where nothing is eligible (a filter correlated with the
+//    data) instead of stopping once the P nearest nodes of any kind are expanded.
+//    It stops, like the CPU's filtered walk, when the best unexpanded node is
+//    farther than the ef-th eligible result (or the frontier is empty).
 #include "cuda/graph.cuh"
 #include "cuda/warp_sort.cuh"
 #include "warpsearch/errors.hpp"
@@ -243,7 +248,9 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
           }
         }
         if (lane == 0) {
-          s_np = found;
+          // Filtered: the frontier's best entry (pool[0]) against the ef-th result.
+          const bool done = filtered && res_v[a.ef - 1] != kNoId && pool_k[0] > res_k[a.ef - 1];
+          s_np = done ? 0 : found;
           // decided here, once: s_hash_cnt changes as soon as some thread starts inserting
           s_reset = s_hash_cnt + found * a.R > H / 2;
         }
@@ -251,6 +258,16 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
       __syncthreads();
       const int np = s_np;
       if (np == 0) break;
+      if (filtered) {
+        // The parents are the first np entries (every frontier entry is unexpanded):
+        // they leave the pool; +inf in front of a sorted tail is bitonic, so one clean
+        // pass sorts it again.
+        for (int i = tid; i < np; i += kThreads) {
+          pool_k[i] = INFINITY;
+          pool_v[i] = kNoId;
+        }
+        block_clean<true>(pool_k, pool_v, a.P);
+      }
       if (s_reset) {  // forget old visits; keep the pool and results
         for (int i = tid; i < H; i += kThreads) hash[i] = kNoId;
         __syncthreads();

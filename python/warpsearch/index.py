@@ -124,7 +124,7 @@ class _IndexBase:
         stale between its upload and the search (the engine then refuses it): the copy
         is made again and the search retried; after a few tries, ``auto`` searches go to
         the CPU (returns ``None``) and explicit ones raise."""
-        for attempt in range(_STALE_RETRIES):
+        for _ in range(_STALE_RETRIES):
             try:
                 return search(self._device_data(dev))
             except ValueError as exc:
@@ -418,23 +418,6 @@ class HNSWIndex(_IndexBase):
     def sq_bits(self) -> int | None:
         """Bits per code entry of the traversal codes (``None`` until chosen)."""
         return (self._impl.sq_bits or None) if self._impl.quantized else None
-
-    def _on_device(self, dev, search, auto: bool):
-        """Runs ``search(device_copy)``. A write from another thread can make the copy
-        stale between its upload and the search (the engine then refuses it): the copy
-        is made again and the search retried; after a few tries, ``auto`` searches go to
-        the CPU (returns ``None``) and explicit ones raise."""
-        for attempt in range(_STALE_RETRIES):
-            try:
-                return search(self._device_data(dev))
-            except ValueError as exc:
-                if _STALE_COPY not in str(exc):
-                    raise
-                self._gpu = None
-        if auto:
-            return None
-        raise RuntimeError(f"the index kept changing during {_STALE_RETRIES} GPU searches "
-                           "(concurrent writes); search on device='cpu' or pause the writes")
 
     def _gpu_refusal(self, k, ef) -> str | None:
         if k > _core.gpu_max_graph_k or ef > _core.gpu_max_graph_k:

@@ -24,7 +24,7 @@ struct GraphArgs {
   const float* q = nullptr;
   int k = 0;
   int P = 32;          // pool size: power of two >= max(ef, k, 32)
-  int ef = 32;         // filtered walks stop once ef eligible results beat the frontier (<= P)
+  int ef = 32;         // filtered walks stop once this many eligible results beat the frontier (<= P)
   int width = 1;       // parents per step (<= kMaxWidth)
   int CB = 32;         // candidate buffer: power of two >= max(width * R, up_R)
   int hash_bits = 12;  // visited set of 2^hash_bits slots

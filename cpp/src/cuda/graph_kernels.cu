@@ -16,7 +16,11 @@
 //    can cross regions where nothing is eligible (a filter correlated with the
 //    data) instead of stopping once the P nearest nodes of any kind are expanded.
 //    It stops, like the CPU's filtered walk, when the best unexpanded node is
-//    farther than the ef-th eligible result (or the frontier is empty).
+//    farther than the ef-th eligible result (or the frontier is empty). Expanded
+//    nodes live on only in the visited set, so a filtered walk that would have to
+//    rebuild it (or runs out of steps) gives up instead of walking in circles: it
+//    returns no results and the host redoes that query as an exact scan of the
+//    allowed set.
 #include "cuda/graph.cuh"
 #include "cuda/warp_sort.cuh"
 #include "warpsearch/errors.hpp"
@@ -171,6 +175,7 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
   if (tid == 0) cand_v[0] = std::uint32_t(a.entry < 0 ? kNoId : std::uint32_t(a.entry));
   __syncthreads();
 
+  bool gave_up = false;  // filtered walks only; block-uniform
   if (a.entry >= 0) {  // block-uniform
     eval_list(a, qs, cand_v, cand_k, 1, &s_evals);
     __syncthreads();
@@ -229,7 +234,8 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
     }
     __syncthreads();
 
-    for (int it = 0; it < a.max_iters; ++it) {
+    int it = 0;
+    for (; it < a.max_iters; ++it) {
       if (warp == 0) {  // the best `width` unexpanded pool entries become parents
         int found = 0;
         for (int base = 0; base < a.P && found < a.width; base += 32) {
@@ -267,6 +273,10 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
           pool_v[i] = kNoId;
         }
         block_clean<true>(pool_k, pool_v, a.P);
+      }
+      if (filtered && s_reset) {  // block-uniform: the visited set is full
+        gave_up = true;
+        break;
       }
       if (s_reset) {  // forget old visits; keep the pool and results
         for (int i = tid; i < H; i += kThreads) hash[i] = kNoId;
@@ -310,12 +320,13 @@ __global__ __launch_bounds__(kThreads) void graph_search_kernel(GraphArgs a) {
       if (tid == 0) s_expanded += np;
       __syncthreads();
     }
+    if (filtered && it >= a.max_iters) gave_up = true;
   }
   __syncthreads();
   const float* fk = filtered ? res_k : pool_k;
   const std::uint32_t* fv = filtered ? res_v : pool_v;
   for (int e = tid; e < a.k; e += kThreads) {
-    float key = e < a.P ? fk[e] : INFINITY;
+    float key = e < a.P && !gave_up ? fk[e] : INFINITY;
     std::uint32_t v = e < a.P ? fv[e] : kNoId;
     if (v == kNoId || !(key < INFINITY)) {
       key = INFINITY;

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # GPU runner: build the CUDA wheel in place, run the GPU tests, then the GPU benchmark.
-#   bash ci/gpu_check.sh [--logs DIR] [--quick] [--no-build] [--no-bench] [dataset.npz ...]
+#   bash ci/gpu_check.sh [--logs DIR] [--quick] [--no-build] [--no-bench] [--memcheck]
+#                        [dataset.npz ...]
 # Order: build, tests/gpu, one benchmark per dataset ("synthetic", the default: 1M
-# clustered vectors), then the CPU suite against the CUDA build (skipped with --quick).
+# clustered vectors), then the CPU suite against the CUDA build (skipped with --quick),
+# then (--memcheck) the small GPU tests under compute-sanitizer's memcheck.
 # Needs nvcc and a CUDA device. CuPy and PyTorch are optional: with CuPy the
-# device-array tests run, and the benchmark compares exact search against CuPy's and
-# PyTorch's matmul + top-k on the same card. Every step runs even when an earlier one
+# device-array tests run, and the benchmark compares exact search with PyTorch's
+# matmul + topk on the same card (CuPy's matmul + argpartition without PyTorch). Every step runs even when an earlier one
 # failed (one call on a lent machine should report everything); the exit status is that
 # of the first failing step. Logs and the benchmark tables go to DIR (default: none).
 #   WARPSEARCH_CUDA_ARCHS=90   build for one architecture only (faster build)
@@ -16,6 +18,7 @@ logs=""
 quick=0
 build=1
 bench=1
+memcheck=0
 data=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +26,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --no-build) build=0; shift ;;  # test the warpsearch already installed
     --no-bench) bench=0; shift ;;
+    --memcheck) memcheck=1; shift ;;
     *) data+=("$1"); shift ;;
   esac
 done
@@ -79,5 +83,13 @@ if [ "$quick" -eq 0 ]; then
   # the CPU suite too: with a device present, device="auto" takes other paths
   step tests_all tests_all.log "$PY" -m pytest -q -rfE -p no:cacheprovider "${xdist[@]}" \
     "${timeout_opt[@]}" tests --ignore=tests/gpu
+fi
+if [ "$memcheck" -eq 1 ]; then
+  if command -v compute-sanitizer >/dev/null; then
+    step memcheck memcheck.log compute-sanitizer --tool memcheck --error-exitcode 9 \
+      "$PY" -m pytest -q -p no:cacheprovider -p no:benchmark tests/gpu -k small
+  else
+    echo "=== memcheck: compute-sanitizer not found"
+  fi
 fi
 exit "$status"

@@ -91,3 +91,49 @@ def test_flat_gpu_precision_option(tmp_path):
         ws.FlatIndex(dim=4, gpu_precision=16)
     idx.save(tmp_path / "f.ws")
     assert ws.load_index(tmp_path / "f.ws").gpu_precision == "fp32"
+
+
+@pytest.mark.parametrize("cls", [ws.FlatIndex, ws.HNSWIndex])
+def test_stale_device_copy_retries(cls, monkeypatch):
+    # The retry rule of GPU searches, with a stand-in for the device copy and the engine
+    # (runs on every build; tests/gpu checks it against a real device copy).
+    idx = cls(dim=4, device="cpu")
+    made = []
+    monkeypatch.setattr(idx, "_device_data", lambda dev: made.append(dev) or len(made))
+    stale = ValueError("the device copy of this index is out of date (the index changed)")
+
+    def stale_twice(copy):
+        if copy < 3:
+            raise stale
+        return "answer"
+
+    assert idx._on_device("cuda:0", stale_twice, auto=False) == "answer"
+    assert made == ["cuda:0"] * 3  # a new copy for every try
+
+    def always_stale(copy):
+        raise stale
+
+    made.clear()
+    assert idx._on_device("cuda:0", always_stale, auto=True) is None  # auto: the CPU answers
+    assert len(made) == 3
+    with pytest.raises(RuntimeError, match="kept changing"):
+        idx._on_device("cuda:0", always_stale, auto=False)
+
+    def other_error(copy):
+        raise ValueError("k must be in [1, 2048], got 0")
+
+    made.clear()
+    with pytest.raises(ValueError, match="k must be"):  # anything else: no retry
+        idx._on_device("cuda:0", other_error, auto=True)
+    assert len(made) == 1
+
+
+def test_gpu_refusals():
+    # what keeps a search off the GPU (device="auto" then runs it on the CPU)
+    assert "binary" in ws.FlatIndex(dim=8, storage="binary", refine="none")._gpu_refusal(10, 0)
+    assert ws.FlatIndex(dim=8, storage="binary")._gpu_refusal(10, 0) is None  # fp32 refine copy
+    assert ws.FlatIndex(dim=8)._gpu_refusal(_core.gpu_max_k, 0) is None
+    assert "k=" in ws.FlatIndex(dim=8)._gpu_refusal(_core.gpu_max_k + 1, 0)
+    hnsw = ws.HNSWIndex(dim=8)
+    assert hnsw._gpu_refusal(10, _core.gpu_max_graph_k) is None
+    assert "ef=" in hnsw._gpu_refusal(10, _core.gpu_max_graph_k + 1)

@@ -34,6 +34,10 @@ _STALE_COPY = "device copy of this index is out of date"
 _STALE_RETRIES = 3
 
 
+def _names_auto(device) -> bool:
+    return isinstance(device, str) and device.strip().lower() == "auto"
+
+
 class _IndexBase:
     """Shared add/search/remove/save behaviour. Not instantiated directly."""
 
@@ -41,8 +45,7 @@ class _IndexBase:
 
     def __init__(self, device="auto"):
         self.last_search_info: dict = {}
-        self._device_auto = device is None or (isinstance(device, str)
-                                               and device.strip().lower() == "auto")
+        self._device_auto = device is None or _names_auto(device)
         self._device = resolve_device(device)
         self._gpu = None  # device-resident copy, dropped whenever the index changes
 
@@ -78,15 +81,14 @@ class _IndexBase:
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
         if x.shape[0] == 0:
             return
-        self._gpu = None
         try:
             self._impl.add(x, id_arr)
         finally:
-            self._gpu = None  # a search during the add may have copied the old contents
+            # after the write: a search during it may have copied the old contents
+            self._gpu = None
 
     def remove(self, ids) -> int:
         """Removes ids (unknown ids are ignored); returns how many were removed."""
-        self._gpu = None
         try:
             return int(self._impl.remove(as_ids(ids, None, unique=False)))
         finally:
@@ -106,7 +108,7 @@ class _IndexBase:
         writes the same file whatever the device.
         """
         dev = resolve_device(device)
-        self._device_auto = isinstance(device, str) and device.strip().lower() == "auto"
+        self._device_auto = _names_auto(device)
         self._device = dev
         self._gpu = None
         if dev != "cpu":
@@ -170,9 +172,8 @@ class _IndexBase:
 
     # -- reads ----------------------------------------------------------
     def _is_auto(self, device) -> bool:
-        if device is None:
-            return self._device_auto
-        return isinstance(device, str) and device.strip().lower() == "auto"
+        """Whether this search (``device``, or the index's when None) is ``"auto"``."""
+        return self._device_auto if device is None else _names_auto(device)
 
     def _choose_device(self, device, queries, gpu_ok: bool, limits: str) -> str:
         """The device of one search: ``device`` or the index's, with the CPU fallback of

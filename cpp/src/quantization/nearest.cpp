@@ -31,6 +31,18 @@ inline float panel_min(const float* v) {
   return a < b ? a : b;
 }
 
+// Bit l set when v[l] <= t, for the kPanel floats of v.
+typedef std::int32_t i4 __attribute__((vector_size(16)));
+inline std::uint32_t lane_bits(i4 m) {
+  return std::uint32_t((m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8));
+}
+inline std::uint32_t panel_le(const float* v, float t) {
+  f4 x[4];
+  std::memcpy(x, v, sizeof x);
+  std::uint32_t bits = 0;
+  for (int g = 0; g < 4; ++g) bits |= lane_bits(x[g] <= t) << (4 * g);
+  return bits;
+}
 }  // namespace
 
 void CentroidPanels::set(const float* c, std::size_t k, std::size_t d) {
@@ -201,9 +213,11 @@ void CentroidPanels::search(const float* q, std::size_t nq, std::size_t nn, bool
     cand.clear();
     for (std::size_t p = 0; p < np; ++p) {
       if (bounded && !(pmin[p] <= t)) continue;
-      const std::size_t c1 = std::min(k_, (p + 1) * kPanel);
-      for (std::size_t c = p * kPanel; c < c1; ++c)
-        if (dr[c] <= t) cand.emplace_back(dr[c], std::int32_t(c));
+      // Lanes past k hold +inf: a finite t never lists them.
+      for (std::uint32_t b = panel_le(dr + p * kPanel, t); b; b &= b - 1) {
+        const std::size_t c = p * kPanel + unsigned(__builtin_ctz(b));
+        if (c < k_) cand.emplace_back(dr[c], std::int32_t(c));
+      }
     }
     const std::size_t take = std::min(nn, cand.size());
     if (take > 0 && cand.size() > take) std::nth_element(cand.begin(), cand.begin() + std::ptrdiff_t(take - 1), cand.end());

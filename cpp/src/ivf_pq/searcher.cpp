@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "common/bitset.hpp"
@@ -17,6 +18,12 @@ namespace {
 constexpr std::size_t kScanChunk = 128;        // vectors per fast-scan call (threshold refresh)
 constexpr std::size_t kSeedProbes = 1;         // nearest cells scanned query by query first
 constexpr std::size_t kBatchTableBytes = 1 << 20;  // per-query tables of one batch
+
+typedef float f4 __attribute__((vector_size(16)));
+typedef std::int32_t i4 __attribute__((vector_size(16)));
+typedef std::int16_t s4 __attribute__((vector_size(8)));
+inline f4 vmin(f4 a, f4 b) { return a < b ? a : b; }
+inline f4 vmax(f4 a, f4 b) { return a > b ? a : b; }
 
 }  // namespace
 
@@ -44,29 +51,39 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
       F_.quantize16(t, m, s_.rshift_ptr(), &c.qlut8[qi * s_.m_pad * 16], &c.qscale[qi], &c.qbias[qi]);
   } else if (s_.cell_tables()) {
     // Q = -2 q.C, rows shifted to start at 0 as the cell tables are.
+    // Rows as four vectors of four (row minimum and maximum without a scalar chain).
     float* t = &c.qtab[qi * m * 16];
     F_.lut_ip(q, s_.cbt.data(), m, s_.dsub, 16, t);
     double sum_min = 0;
+    float qmax = 0.f;
     for (std::size_t j = 0; j < m; ++j) {
       float* row = t + j * 16;
-      float mn = std::numeric_limits<float>::infinity(), mx = -mn;
-      for (std::size_t i = 0; i < 16; ++i) {
-        row[i] *= 2.f;
-        mn = std::min(mn, row[i]);
-        mx = std::max(mx, row[i]);
-      }
-      for (std::size_t i = 0; i < 16; ++i) row[i] -= mn;
+      f4 x[4];
+      std::memcpy(x, row, sizeof x);
+      for (auto& v : x) v *= 2.f;
+      const f4 lo = vmin(vmin(x[0], x[1]), vmin(x[2], x[3]));
+      const f4 hi = vmax(vmax(x[0], x[1]), vmax(x[2], x[3]));
+      const float mn = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+      const float mx = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
+      for (auto& v : x) v -= mn;
+      std::memcpy(row, x, sizeof x);
       c.qrange[qi * m + j] = mx - mn;
+      qmax = std::max(qmax, mx - mn);
       sum_min += mn;
     }
     c.qbias[qi] = float(sum_min);
-    const float qmax = *std::max_element(&c.qrange[qi * m], &c.qrange[qi * m] + m);
     c.qfix[qi] = qmax <= s_.punit * float(kFix16Max);
     if (c.qfix[qi]) {
       std::int16_t* t16 = &c.qtab16[qi * m * 16];
       const float inv = 1.f / s_.punit;
-      for (std::size_t i = 0; i < m * 16; ++i)  // t >= 0 and fits: truncation of +0.5 rounds
-        t16[i] = std::int16_t(std::min(std::int32_t(kFix16Max), std::int32_t(t[i] * inv + 0.5f)));
+      const f4 top = f4{} + float(kFix16Max);
+      for (std::size_t i = 0; i < m * 16; i += 4) {  // t >= 0 and fits: truncation of +0.5 rounds
+        f4 v;
+        std::memcpy(&v, t + i, sizeof v);
+        const i4 r = __builtin_convertvector(vmin(v * inv + 0.5f, top), i4);
+        const s4 h = __builtin_convertvector(r, s4);
+        std::memcpy(t16 + i, &h, sizeof h);
+      }
     }
   }
 }
@@ -254,38 +271,32 @@ void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
   const std::size_t n = L.size(), block_bytes = s_.m_pad * 16;
   if (heap.size() == 0 && n > kc_) {
     // First cell of the query: select its kc best at once (one by one, most of them
-    // would enter the heap and be pushed out again). Every sum is kept (threshold
-    // 0xffff), then the allowed ones when a filter is active.
-    if (c.pos.size() < n) {
-      c.pos.resize(n);
-      c.sum.resize(n);
-    }
-    std::size_t cnt = F_.scan(L.codes.data(), n, s_.m_pad, lut8, s_.gdelta_ptr(), 0xffff,
-                              c.pos.data(), c.sum.data());
-    std::uint32_t* pos = c.pos.data();
+    // would enter the heap and be pushed out again) from all of its sums; with a filter
+    // only allowed vectors count towards the kc.
+    const std::size_t nr = (n + kFsBlock - 1) / kFsBlock * kFsBlock;
+    if (c.sum.size() < nr) c.sum.resize(nr);
     std::uint16_t* sums = c.sum.data();
-    if (allow_) {  // only allowed vectors count towards the kc
-      std::size_t kept = 0;
-      for (std::size_t x = 0; x < cnt; ++x)
-        if (bit_test(allow_, base_[l] + pos[x])) {
-          pos[kept] = pos[x];
-          sums[kept++] = sums[x];
-        }
-      cnt = kept;
-    }
+    F_.sums(L.codes.data(), n, s_.m_pad, lut8, s_.gdelta_ptr(), sums);
+    auto allowed = [&](std::size_t x) { return !allow_ || bit_test(allow_, base_[l] + x); };
     // A 256-bin histogram of the sums finds a bound under which at least kc lie.
     std::uint16_t mx = 0;
-    for (std::size_t x = 0; x < cnt; ++x) mx = std::max(mx, sums[x]);
+    if (!allow_) {
+      for (std::size_t x = 0; x < n; ++x) mx = std::max(mx, sums[x]);
+    } else {
+      for (std::size_t x = 0; x < n; ++x)
+        if (allowed(x)) mx = std::max(mx, sums[x]);
+    }
     unsigned shift = 0;
     while ((mx >> shift) >= 256) ++shift;
     std::uint32_t hist[256] = {};
-    for (std::size_t x = 0; x < cnt; ++x) ++hist[sums[x] >> shift];
+    for (std::size_t x = 0; x < n; ++x)
+      if (allowed(x)) ++hist[sums[x] >> shift];
     std::uint32_t cut = 0;
     for (std::size_t acc = 0; cut < 255 && acc + hist[cut] < kc_; ++cut) acc += hist[cut];
-    for (std::size_t x = 0; x < cnt; ++x) {
-      if ((std::uint32_t(sums[x]) >> shift) > cut) continue;
+    for (std::size_t x = 0; x < n; ++x) {
+      if ((std::uint32_t(sums[x]) >> shift) > cut || !allowed(x)) continue;
       const float dist = base + float(sums[x]) * inv;
-      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, pos[x]));
+      if (dist < heap.threshold()) heap.push(dist, cand_key(pi, x));
     }
     return;
   }

@@ -73,14 +73,20 @@ std::vector<std::uint8_t> fastscan_gdelta(const std::uint8_t* rshift, std::size_
 
 void fastscan_distances(const std::uint8_t* packed, std::size_t n, std::size_t m,
                         const std::uint8_t* lut8, std::uint16_t* out, const std::uint8_t* rshift) {
+  // Both kernels that compute every sum: the scan with the largest threshold (which emits
+  // all of them) and the plain sums; they must agree.
   std::vector<std::uint32_t> pos(n);
-  std::vector<std::uint16_t> sum(n);
+  std::vector<std::uint16_t> sum(n), all((n + detail::kFsBlock - 1) / detail::kFsBlock * detail::kFsBlock);
   const std::vector<std::uint8_t> gd = rshift ? fastscan_gdelta(rshift, fastscan_m_pad(m)) : std::vector<std::uint8_t>{};
-  const std::size_t c = detail::fastscan_kernels().scan(packed, n, fastscan_m_pad(m), lut8,
-                                                        rshift ? gd.data() : nullptr, 0xffff,
-                                                        pos.data(), sum.data());
+  const auto& F = detail::fastscan_kernels();
+  const std::size_t c = F.scan(packed, n, fastscan_m_pad(m), lut8, rshift ? gd.data() : nullptr,
+                               0xffff, pos.data(), sum.data());
+  F.sums(packed, n, fastscan_m_pad(m), lut8, rshift ? gd.data() : nullptr, all.data());
   WS_ASSERT(c == n);
-  for (std::size_t i = 0; i < c; ++i) out[pos[i]] = sum[i];
+  for (std::size_t i = 0; i < c; ++i) {
+    WS_ASSERT(pos[i] == i && sum[i] == all[i]);
+    out[i] = all[i];
+  }
 }
 
 }  // namespace warpsearch

@@ -50,6 +50,9 @@ struct FastScanKernels {
   std::size_t (*scan)(const std::uint8_t* codes, std::size_t n, std::size_t m_pad,
                       const std::uint8_t* lut8, const std::uint8_t* gdelta, std::uint16_t thr,
                       std::uint32_t* pos, std::uint16_t* sum);
+  // Every sum: out[i] for the n packed codes (out holds n rounded up to kFsBlock).
+  void (*sums)(const std::uint8_t* codes, std::size_t n, std::size_t m_pad,
+               const std::uint8_t* lut8, const std::uint8_t* gdelta, std::uint16_t* out);
   // The same scan for nq (<= max_queries) tables at once: the codes are loaded and split
   // into nibbles once for all of them. Query u emits cnt[u] entries at pos/sum + u * stride.
   std::size_t max_queries;

@@ -175,12 +175,10 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
         scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c, st);
     }
   }
-  // Re-ranking reads scattered records: fetch the next query's while this one computes.
-  if (s_.p.refine != Refine::None && nb > 0) prefetch_records(0, c);
-  for (std::size_t qi = 0; qi < nb; ++qi) {
-    if (s_.p.refine != Refine::None && qi + 1 < nb) prefetch_records(qi + 1, c);
-    finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
-  }
+  // Re-ranking reads scattered records: they are fetched a fixed distance ahead along
+  // the whole batch's list of them (see list_records).
+  if (s_.p.refine != Refine::None) list_records(nb, c);
+  for (std::size_t qi = 0; qi < nb; ++qi) finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
 }
 
 void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c,

@@ -103,6 +103,10 @@ struct Scratch {
   std::vector<std::uint16_t> msum;
   std::vector<std::uint16_t> sum;
   std::vector<std::pair<float, idx_t>> sorted;
+  // Refine records of every candidate of a batch, in (query, candidate) order; query i's
+  // start at rec_start[i].
+  std::vector<const std::uint8_t*> recs;
+  std::vector<std::uint32_t> rec_start;
 };
 
 class Searcher {
@@ -139,7 +143,9 @@ class Searcher {
   void scan4(std::size_t l, std::size_t pi, float base, float scale, const std::uint8_t* lut8,
              Scratch& c, CandHeap& heap) const;
   void scan8(std::size_t l, std::size_t pi, float base, const float* fl, CandHeap& heap) const;
-  void prefetch_records(std::size_t qi, const Scratch& c) const;
+  // Lists the refine records of the batch's candidates (Scratch::recs) and fetches the
+  // first ones.
+  void list_records(std::size_t nb, Scratch& c) const;
   void finish_query(const float* q, std::size_t qi, Scratch& c, float* D, idx_t* I,
                     SearchStats& st) const;
   Query query(const float* q, Scratch& c) const;

@@ -13,19 +13,33 @@
 namespace warpsearch::detail {
 namespace {
 
-constexpr int kRefineAhead = 6;  // refine records fetched ahead of use
+// Refine records fetched ahead of use, counted along a batch's list of them (memory
+// latency over the records' compute time; deeper lists add little, shallower ones
+// leave misses unhidden).
+constexpr std::size_t kRecordsAhead = 16;
+
+inline void fetch_record(const std::uint8_t* r, std::size_t bytes) {
+  const char* p = reinterpret_cast<const char*>(r);
+  for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+  __builtin_prefetch(p + bytes - 1);  // the last line of a record that straddles one more
+}
 
 }  // namespace
 
-void Searcher::prefetch_records(std::size_t qi, const Scratch& c) const {
-  const CandHeap& h = c.heaps[qi];
-  const idx_t* keys = h.keys();
+void Searcher::list_records(std::size_t nb, Scratch& c) const {
   const std::size_t rb = s_.refine_bytes;
-  for (std::size_t x = 0; x < h.size(); ++x) {
-    const auto& L = s_.lists[std::size_t(c.ci[qi * nprobe_ + key_probe(keys[x])])];
-    const char* r = reinterpret_cast<const char*>(&L.refine[key_pos(keys[x]) * rb]);
-    for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o, 0, 2);
+  c.recs.clear();
+  c.rec_start.resize(nb + 1);
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    c.rec_start[qi] = std::uint32_t(c.recs.size());
+    const CandHeap& h = c.heaps[qi];
+    const idx_t* keys = h.keys();
+    const std::int32_t* ci = &c.ci[qi * nprobe_];
+    for (std::size_t x = 0; x < h.size(); ++x)
+      c.recs.push_back(&s_.lists[std::size_t(ci[key_probe(keys[x])])].refine[key_pos(keys[x]) * rb]);
   }
+  c.rec_start[nb] = std::uint32_t(c.recs.size());
+  for (std::size_t g = 0; g < std::min(c.recs.size(), kRecordsAhead); ++g) fetch_record(c.recs[g], rb);
 }
 
 Searcher::Query Searcher::query(const float* q, Scratch& c) const {
@@ -73,17 +87,12 @@ void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D
   auto list_of = [&](int x) { return std::size_t(ci[key_probe(keys[x])]); };
   TopK<idx_t> top(D, I, int(k_));
   if (s_.p.refine != Refine::None) {
-    const std::size_t rb = s_.refine_bytes;
-    auto rec = [&](int x) { return &s_.lists[list_of(x)].refine[key_pos(keys[x]) * rb]; };
-    auto fetch = [&](int x) {
-      const char* r = reinterpret_cast<const char*>(rec(x));
-      for (std::size_t o = 0; o < rb; o += 64) __builtin_prefetch(r + o);
-    };
-    for (int x = 0; x < std::min(cnt, kRefineAhead); ++x) fetch(x);
+    const std::size_t rb = s_.refine_bytes, g0 = c.rec_start[qi], total = c.recs.size();
     const Query qq = query(q, c);
     for (int x = 0; x < cnt; ++x) {
-      if (x + kRefineAhead < cnt) fetch(x + kRefineAhead);
-      const float dist = refine_dist(qq, rec(x), c);
+      const std::size_t g = g0 + std::size_t(x);
+      if (g + kRecordsAhead < total) fetch_record(c.recs[g + kRecordsAhead], rb);
+      const float dist = refine_dist(qq, c.recs[g], c);
       if (dist < top.threshold()) top.push(dist, keys[x]);
     }
     st.distance_evals += std::uint64_t(cnt);

@@ -205,6 +205,64 @@ def test_fast_scan_kernel(level, n, m):
     np.testing.assert_array_equal(got, expected)
 
 
+def _combine_lut16_reference(P, Q, m, cap, unit, rshift):
+    """The fixed-point table combination, as documented: rows of P + Q shifted to 0, one
+    scale (times 2^rshift[j] per row) keeping entries <= cap, rounded half up."""
+    v = P.astype(np.int64) + Q.astype(np.int64)
+    mn, mx = v.min(1), v.max(1)
+    sh = np.zeros(m, np.int64) if rshift is None else rshift[:m].astype(np.int64)
+    units = max(1, int(((mx - mn) << sh).max()))
+    top = int(sh[-1])
+    scf = np.floor(np.float32(cap) * np.float32(32768) / np.float32(units))
+    sc_max = 32767 >> top
+    sc = sc_max if scf >= sc_max else 1 if scf < 1 else int(scf)
+    rows = (v - mn[:, None]) * (sc << sh)[:, None]
+    out = np.zeros((-(-m // 4) * 4, 16), np.uint8)
+    out[:m] = (rows + 16384) >> 15
+    return out, sc * 2.0 ** top / (32768 * unit), float(mn.sum()) * unit
+
+
+@pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
+@pytest.mark.parametrize("m", [1, 5, 8, 13, 64, 100])
+@pytest.mark.parametrize("shifted", [False, True])
+def test_combine_lut16_kernel(level, m, shifted):
+    # The per-(query, cell) table of 4-bit L2 search against a NumPy reference: exact
+    # row ranges, the shared scale, per-row shifts, padding rows, on every ISA.
+    if level not in ("generic", "avx2", "avx512", "avx512_vnni"):
+        pytest.skip(f"no fast-scan kernel for {level}")
+    rng = np.random.default_rng(m * 2 + shifted)
+    P = rng.integers(0, 16384, (m, 16)).astype(np.int16)
+    Q = rng.integers(0, 16384, (m, 16)).astype(np.int16)
+    # Rows of very different widths, so that the widest one sets the scale.
+    narrow = rng.random(m) < 0.5
+    P[narrow] //= 40
+    Q[narrow] //= 40
+    m_pad = -(-m // 4) * 4
+    rshift = None
+    if shifted:  # non-decreasing, constant within groups of 8 rows
+        groups = np.minimum(np.cumsum(rng.integers(0, 2, -(-m_pad // 8))), 8)
+        rshift = np.repeat(groups, 8)[:m_pad].astype(np.uint8)
+    ref, ref_scale, ref_bias = _combine_lut16_reference(P, Q, m, 127.0, 0.25, rshift)
+    with simd_level(level):
+        out, scale, bias = _core._combine_lut16(P, Q, 127.0, 0.25, rshift)
+    np.testing.assert_array_equal(out, ref)
+    assert out[:m].max() <= 127
+    assert scale == pytest.approx(ref_scale, rel=1e-6)
+    assert bias == pytest.approx(ref_bias, rel=1e-6)
+
+
+def test_combine_lut16_rejects_bad_tables():
+    P = np.zeros((4, 16), np.int16)
+    with pytest.raises(ValueError, match=r"\[0, 16383\]"):
+        _core._combine_lut16(P, np.full((4, 16), 20000, np.int16), 127.0, 1.0)
+    with pytest.raises(ValueError, match="must both be"):
+        _core._combine_lut16(P, np.zeros((3, 16), np.int16), 127.0, 1.0)
+    with pytest.raises(ValueError, match="equal within groups"):
+        _core._combine_lut16(P, P, 127.0, 1.0, np.array([3, 3, 3, 1], np.uint8))
+    with pytest.raises(ValueError, match="m_pad entries"):
+        _core._combine_lut16(P, P, 127.0, 1.0, np.zeros(3, np.uint8))
+
+
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 def test_search_same_on_every_isa(data, level):
     xb, xq = data

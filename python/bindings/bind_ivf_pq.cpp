@@ -214,6 +214,19 @@ void register_ivf_pq(py::module_& m) {
     quantize_lut(lut.data(), mm, out.mutable_data(), &scale, &bias, rshift ? rshift->data() : nullptr);
     return py::make_tuple(out, scale, bias);
   }, py::arg("lut"), py::arg("rshift") = py::none());
+  m.def("_combine_lut16", [](const py::array_t<std::int16_t, py::array::c_style | py::array::forcecast>& P,
+                             const py::array_t<std::int16_t, py::array::c_style | py::array::forcecast>& Q,
+                             float cap, float unit, const std::optional<U8Array>& rshift) {
+    WS_EXPECTS(P.ndim() == 2 && P.shape(1) == 16 && Q.ndim() == 2 && Q.shape(0) == P.shape(0) &&
+                   Q.shape(1) == 16, "P and Q must both be (m, 16)");
+    const std::size_t mm = std::size_t(P.shape(0));
+    WS_EXPECTS(!rshift || std::size_t(rshift->size()) == fastscan_m_pad(mm), "rshift must have m_pad entries");
+    py::array_t<std::uint8_t> out({py::ssize_t(fastscan_m_pad(mm)), py::ssize_t(16)});
+    float bias = 0.f;
+    const float scale = combine_lut16(P.data(), Q.data(), mm, cap, unit, out.mutable_data(), &bias,
+                                      rshift ? rshift->data() : nullptr);
+    return py::make_tuple(out, scale, bias);
+  }, py::arg("P"), py::arg("Q"), py::arg("cap"), py::arg("unit"), py::arg("rshift") = py::none());
   m.def("_pack_fastscan", [](const U8Array& codes) {
     WS_EXPECTS(codes.ndim() == 2, "codes must be (n, m)");
     const std::size_t n = std::size_t(codes.shape(0)), mm = std::size_t(codes.shape(1));

@@ -69,6 +69,17 @@ class ProductQuantizer {
 void quantize_lut(const float* lut, std::size_t m, std::uint8_t* out, float* scale, float* bias,
                   const std::uint8_t* rshift = nullptr);
 
+/**
+ * @brief uint8 fast-scan table of a 4-bit L2 (query, cell) pair from the two 16-bit fixed
+ * point parts of its LUT, P (cell) and Q (query), both m x 16 with entries in [0, 16383]:
+ * each row of P + Q is shifted to start at 0 (the minima, times unit, sum to *bias) and
+ * the rows are scaled by one factor (times 2^rshift[j] for row j) that keeps every entry
+ * <= cap. Returns the scale from distance units to table units. out has m_pad x 16
+ * bytes (padding rows zero). The kernel of the active ISA (the reference for tests).
+ */
+float combine_lut16(const std::int16_t* P, const std::int16_t* Q, std::size_t m, float cap, float unit,
+                    std::uint8_t* out, float* bias, const std::uint8_t* rshift = nullptr);
+
 /** @brief m rounded up to the fast-scan sub-quantizer group (4). */
 std::size_t fastscan_m_pad(std::size_t m);
 /** @brief Bytes of n packed 4-bit codes: ceil(n / 32) blocks of m_pad * 16 bytes. */

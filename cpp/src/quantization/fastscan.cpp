@@ -89,4 +89,13 @@ void fastscan_distances(const std::uint8_t* packed, std::size_t n, std::size_t m
   }
 }
 
+float combine_lut16(const std::int16_t* P, const std::int16_t* Q, std::size_t m, float cap, float unit,
+                    std::uint8_t* out, float* bias, const std::uint8_t* rshift) {
+  WS_EXPECTS(m > 0, "m must be > 0");
+  for (std::size_t i = 0; i < m * 16; ++i)
+    WS_EXPECTS(P[i] >= 0 && P[i] <= 16383 && Q[i] >= 0 && Q[i] <= 16383, "table entries must be in [0, 16383]");
+  if (rshift) fastscan_gdelta(rshift, fastscan_m_pad(m));  // validates
+  return detail::fastscan_kernels().lut_combine16(P, Q, m, cap, unit, rshift, out, bias);
+}
+
 }  // namespace warpsearch

@@ -12,12 +12,35 @@
 
 #include "common/bitset.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace warpsearch::detail {
 namespace {
 
 constexpr std::size_t kScanChunk = 128;        // vectors per fast-scan call (threshold refresh)
 constexpr std::size_t kSeedProbes = 1;         // nearest cells scanned query by query first
 constexpr std::size_t kBatchTableBytes = 1 << 20;  // per-query tables of one batch
+
+// Positions x < n with s[x] <= thr, ascending, into pos; returns how many.
+std::size_t positions_le(const std::uint16_t* s, std::size_t n, std::uint16_t thr, std::uint32_t* pos) {
+  std::size_t cnt = 0, x = 0;
+#if defined(__SSE2__)
+  // Unsigned compare as signed after flipping the top bit; eight sums per step, a mask bit
+  // per sum (movemask gives two per 16-bit lane: keep the even ones).
+  const __m128i flip = _mm_set1_epi16(short(0x8000));
+  const __m128i t = _mm_xor_si128(_mm_set1_epi16(short(thr)), flip);
+  for (; x + 8 <= n; x += 8) {
+    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + x)), flip);
+    unsigned m = ~unsigned(_mm_movemask_epi8(_mm_cmpgt_epi16(v, t))) & 0x5555u;
+    for (; m; m &= m - 1) pos[cnt++] = std::uint32_t(x + (unsigned(__builtin_ctz(m)) >> 1));
+  }
+#endif
+  for (; x < n; ++x)
+    if (s[x] <= thr) pos[cnt++] = std::uint32_t(x);
+  return cnt;
+}
 
 typedef float f4 __attribute__((vector_size(16)));
 typedef std::int32_t i4 __attribute__((vector_size(16)));
@@ -291,8 +314,13 @@ void Searcher::scan4(std::size_t l, std::size_t pi, float base, float scale,
       if (allowed(x)) ++hist[sums[x] >> shift];
     std::uint32_t cut = 0;
     for (std::size_t acc = 0; cut < 255 && acc + hist[cut] < kc_; ++cut) acc += hist[cut];
-    for (std::size_t x = 0; x < n; ++x) {
-      if ((std::uint32_t(sums[x]) >> shift) > cut || !allowed(x)) continue;
+    // sums[x] >> shift <= cut, i.e. sums[x] <= thr.
+    const std::uint16_t thr = std::uint16_t(std::min<std::uint32_t>(0xffffu, ((cut + 1) << shift) - 1));
+    if (c.pos.size() < n) c.pos.resize(n);
+    const std::size_t cnt = positions_le(sums, n, thr, c.pos.data());
+    for (std::size_t i = 0; i < cnt; ++i) {
+      const std::size_t x = c.pos[i];
+      if (!allowed(x)) continue;
       const float dist = base + float(sums[x]) * inv;
       if (dist < heap.threshold()) heap.push(dist, cand_key(pi, x));
     }

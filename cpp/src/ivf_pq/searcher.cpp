@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common/bitset.hpp"
+#include "common/vec4.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -42,11 +43,7 @@ std::size_t positions_le(const std::uint16_t* s, std::size_t n, std::uint16_t th
   return cnt;
 }
 
-typedef float f4 __attribute__((vector_size(16)));
-typedef std::int32_t i4 __attribute__((vector_size(16)));
 typedef std::int16_t s4 __attribute__((vector_size(8)));
-inline f4 vmin(f4 a, f4 b) { return a < b ? a : b; }
-inline f4 vmax(f4 a, f4 b) { return a > b ? a : b; }
 
 }  // namespace
 
@@ -84,8 +81,8 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
       f4 x[4];
       std::memcpy(x, row, sizeof x);
       for (auto& v : x) v *= 2.f;
-      const f4 lo = vmin(vmin(x[0], x[1]), vmin(x[2], x[3]));
-      const f4 hi = vmax(vmax(x[0], x[1]), vmax(x[2], x[3]));
+      const f4 lo = min4(min4(x[0], x[1]), min4(x[2], x[3]));
+      const f4 hi = max4(max4(x[0], x[1]), max4(x[2], x[3]));
       const float mn = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
       const float mx = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
       for (auto& v : x) v -= mn;
@@ -103,7 +100,7 @@ void Searcher::prepare_query(const float* q, std::size_t qi, Scratch& c) const {
       for (std::size_t i = 0; i < m * 16; i += 4) {  // t >= 0 and fits: truncation of +0.5 rounds
         f4 v;
         std::memcpy(&v, t + i, sizeof v);
-        const i4 r = __builtin_convertvector(vmin(v * inv + 0.5f, top), i4);
+        const i4 r = __builtin_convertvector(min4(v * inv + 0.5f, top), i4);
         const s4 h = __builtin_convertvector(r, s4);
         std::memcpy(t16 + i, &h, sizeof h);
       }

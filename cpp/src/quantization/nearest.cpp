@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/topk.hpp"
+#include "common/vec4.hpp"
 #include "simd/distance.hpp"
 #include "simd/fastscan.hpp"
 
@@ -20,8 +21,6 @@ constexpr std::size_t kDirectDims = 8;  // single-panel centroids this short: di
 
 // Smallest of kPanel floats: element-wise minima of 4-float vectors (a running scalar
 // minimum is one long dependency chain).
-typedef float f4 __attribute__((vector_size(16)));
-inline f4 min4(f4 a, f4 b) { return a < b ? a : b; }
 inline float panel_min(const float* v) {
   static_assert(kPanel == 16, "four vectors of four");
   f4 x[4];
@@ -32,7 +31,6 @@ inline float panel_min(const float* v) {
 }
 
 // Bit l set when v[l] <= t, for the kPanel floats of v.
-typedef std::int32_t i4 __attribute__((vector_size(16)));
 inline std::uint32_t lane_bits(i4 m) {
   return std::uint32_t((m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8));
 }

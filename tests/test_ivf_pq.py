@@ -276,6 +276,25 @@ def test_search_same_on_every_isa(data, level):
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
 
 
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_batching_and_threads_do_not_change_results(built, metric):
+    """Large query sets are split into equal batches per thread; every split gives the
+    same rows as searching the queries in small chunks."""
+    idx = built(metric, 4, "sq8")
+    xq = make_queries(2_500, DIM, seed=11)
+    ref_d, ref_i = zip(*(idx.search(xq[i : i + 97], k=K, nprobe=6, refine_factor=3) for i in range(0, len(xq), 97)))
+    ref_d, ref_i = np.concatenate(ref_d), np.concatenate(ref_i)
+    saved = ws.get_num_threads()
+    try:
+        for t in (1, 2, 3):
+            ws.set_num_threads(t)
+            D, I = idx.search(xq, k=K, nprobe=6, refine_factor=3)
+            np.testing.assert_array_equal(I, ref_i)
+            np.testing.assert_array_equal(D, ref_d)
+    finally:
+        ws.set_num_threads(saved)
+
 # -- filters ------------------------------------------------------------------------
 def test_filter_mask_and_ids(built, data):
     xb, xq = data

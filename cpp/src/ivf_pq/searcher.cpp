@@ -30,6 +30,10 @@ constexpr std::size_t kSeedProbes = 1;         // nearest cells scanned query by
 // 384-d); 2 threads +26% and +6%.
 constexpr std::size_t kBatchTableBytes = std::size_t(8) << 20;
 constexpr std::size_t kMaxBatch = 2048;
+// The cell-grouped pass fetches the query tables of the pair this far ahead of the one
+// whose cell table it combines (sift-dev, nprobe 8: +3-4% QPS at 1 thread, 1 or 2 ahead
+// alike; neutral on inner-product data, whose tables are not combined).
+constexpr std::size_t kPairsAhead = 1;
 
 // Positions x < n with s[x] <= thr, ascending, into pos; returns how many.
 std::size_t positions_le(const std::uint16_t* s, std::size_t n, std::uint16_t thr, std::uint32_t* pos) {
@@ -199,7 +203,7 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
       for (std::uint32_t t = t0; t < t1; ++t) scan_pair(qc, c.pairs[t] / np, c.pairs[t] % np, c, st);
     } else {
       for (std::uint32_t t = t0; t < t1; t += std::uint32_t(group))
-        scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c, st);
+        scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c.pairs.size() - t, c, st);
     }
   }
   // Re-ranking reads scattered records: they are fetched a fixed distance ahead along
@@ -237,8 +241,25 @@ void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch
   }
 }
 
-void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,
-                         SearchStats& st) const {
+void Searcher::fetch_pair(std::uint32_t x, const Scratch& c) const {
+  const std::size_t qi = x / nprobe_;
+  const char* t;
+  std::size_t bytes;
+  if (s_.ip()) {
+    t = reinterpret_cast<const char*>(&c.qlut8[qi * s_.m_pad * 16]);
+    bytes = s_.m_pad * 16;
+  } else if (c.qfix[qi]) {
+    t = reinterpret_cast<const char*>(&c.qtab16[qi * s_.m * 16]);
+    bytes = s_.m * 16 * sizeof(std::int16_t);
+  } else {
+    return;
+  }
+  for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(t + o, 0, 3);
+  __builtin_prefetch(c.heaps[qi].dists(), 1, 3);
+}
+
+void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, std::size_t avail,
+                         Scratch& c, SearchStats& st) const {
   const InvList& L = s_.lists[l];
   const std::size_t n = L.size(), np = nprobe_, block_bytes = s_.m_pad * 16;
   if (n == 0) return;
@@ -250,6 +271,7 @@ void Searcher::scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t 
   std::uint16_t thr[kMax];
   for (std::size_t u = 0; u < g; ++u) {
     const std::size_t x = pairs[u], qi = x / np;
+    if (u + kPairsAhead < avail) fetch_pair(pairs[u + kPairsAhead], c);
     ++st.nodes_visited;
     st.distance_evals += n;
     if (s_.ip()) {

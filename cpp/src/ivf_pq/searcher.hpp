@@ -138,8 +138,11 @@ class Searcher {
   float cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out, float* bias) const;
   void scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c, SearchStats& st) const;
   // 4-bit codes of cell l for a group of (query, probe) pairs at once.
-  void scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, Scratch& c,
-                 SearchStats& st) const;
+  // pairs[g..avail) are the batch's pairs after this group (their tables are fetched ahead).
+  void scan_cell(std::size_t l, const std::uint32_t* pairs, std::size_t g, std::size_t avail,
+                 Scratch& c, SearchStats& st) const;
+  // Starts loading the per-query data that the pair x will read.
+  void fetch_pair(std::uint32_t x, const Scratch& c) const;
   void scan4(std::size_t l, std::size_t pi, float base, float scale, const std::uint8_t* lut8,
              Scratch& c, CandHeap& heap) const;
   void scan8(std::size_t l, std::size_t pi, float base, const float* fl, CandHeap& heap) const;

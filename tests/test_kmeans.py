@@ -140,6 +140,10 @@ def test_kmeans_objective_and_devices():
     d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).min(1).sum()
     assert obj == pytest.approx(float(d), rel=1e-3)
     np.testing.assert_array_equal(ws.kmeans(x, 8, seed=2), c)
+    # Without the objective the last assignment pass is skipped: same centroids, NaN.
+    c2, o2 = ws._core.kmeans(x, 8, 25, 2, 256, -1, False)
+    np.testing.assert_array_equal(c2, c)
+    assert np.isnan(o2)
     if ws.build_info()["cuda_devices"] == 0:
         np.testing.assert_array_equal(ws.kmeans(x, 8, seed=2, device="auto"), c)
         with pytest.raises(ValueError, match="(?i)cuda"):

@@ -148,7 +148,8 @@ void register_ivf_pq(py::module_& m) {
                   py::arg("refine"), py::arg("metric") = "l2", py::arg("id_map") = false);
 
   m.def("kmeans",
-        [](const FloatArray& x, std::size_t k, int iters, std::uint64_t seed, int max_ppc, int device) {
+        [](const FloatArray& x, std::size_t k, int iters, std::uint64_t seed, int max_ppc, int device,
+           bool objective) {
           WS_EXPECTS(x.ndim() == 2, "points must be 2-D");
           const std::size_t n = std::size_t(x.shape(0)), d = std::size_t(x.shape(1));
           py::array_t<float> c({py::ssize_t(k), py::ssize_t(d)});
@@ -157,6 +158,7 @@ void register_ivf_pq(py::module_& m) {
           p.seed = seed;
           p.max_points_per_centroid = max_ppc;
           p.device = device;
+          p.objective = objective;
           const float* xp = x.data();
           float* cp = c.mutable_data();
           double obj;
@@ -167,7 +169,7 @@ void register_ivf_pq(py::module_& m) {
           return py::make_tuple(c, obj);
         },
         py::arg("x"), py::arg("k"), py::arg("iters"), py::arg("seed"),
-        py::arg("max_points_per_centroid"), py::arg("device") = -1);
+        py::arg("max_points_per_centroid"), py::arg("device") = -1, py::arg("objective") = true);
 
   // Private: the product quantizer and fast-scan primitives, for tests against NumPy.
   py::class_<ProductQuantizer>(m, "_ProductQuantizer")

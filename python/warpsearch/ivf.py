@@ -267,7 +267,7 @@ def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: i
     dev = resolve_device(device)
     c, obj = _core.kmeans(pts, k, _as_int(iters, "iters"), _as_int(seed, "seed"),
                           _as_int(max_points_per_centroid, "max_points_per_centroid"),
-                          -1 if dev == "cpu" else device_index(dev))
+                          -1 if dev == "cpu" else device_index(dev), bool(return_objective))
     return (c, float(obj)) if return_objective else c
 
 

@@ -27,12 +27,16 @@ struct KMeansParams {
   /// CUDA device of the assignment steps (the points stay there between iterations);
   /// -1: the CPU. Sampling, seeding and updates run on the CPU either way.
   int device = -1;
+  /// Compute the objective: one more assignment pass over the sample after the last
+  /// update. Without it kmeans returns NaN.
+  bool objective = true;
 };
 
 /**
  * @brief Clusters n x d points into k centroids (written to centroids, k x d).
  * @return the k-means objective (sum of squared distances of the training points to
- *         their nearest centroid) of the returned centroids.
+ *         their nearest centroid) of the returned centroids, or NaN when
+ *         params.objective is false.
  * Throws std::invalid_argument when n < k, k < 1 or d < 1.
  */
 double kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k,

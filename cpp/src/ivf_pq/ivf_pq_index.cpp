@@ -165,6 +165,7 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   kp.seed = s.p.seed;
   kp.max_points_per_centroid = s.p.max_points_per_centroid;
   kp.device = device;
+  kp.objective = false;  // one assignment pass less (10% of k-means at 10 iterations)
   // Inner-product cells: unit centroids (spherical k-means), otherwise probing by the
   // largest q.c favours the centroids of wide clusters and unbalances the cells.
   kp.spherical = s.ip();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -184,6 +185,7 @@ double kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k,
     assign();
     detail::update(xs, ns, d, k, lab.data(), p.spherical, rng, centroids);
   }
+  if (!p.objective) return std::numeric_limits<double>::quiet_NaN();
   assign();
   double obj = 0;
   for (std::size_t i = 0; i < ns; ++i) obj += dist[i];

@@ -45,6 +45,7 @@ void ProductQuantizer::train(const float* x, std::size_t n, std::uint64_t seed, 
     kp.iters = iters;
     kp.seed = seed + j;
     kp.max_points_per_centroid = 0;
+    kp.objective = false;
     kmeans(sub.data(), nt, ds, ks, kp, &cb[j * ks * ds]);
   });
   cb_ = std::move(cb);

@@ -292,6 +292,8 @@ def test_batching_and_threads_do_not_change_results(built, metric):
             D, I = idx.search(xq, k=K, nprobe=6, refine_factor=3)
             np.testing.assert_array_equal(I, ref_i)
             np.testing.assert_array_equal(D, ref_d)
+            D, I = idx.search(xq[:0], k=K, nprobe=6, refine_factor=3)  # no batch at all
+            assert D.shape == I.shape == (0, K)
     finally:
         ws.set_num_threads(saved)
 

@@ -99,12 +99,13 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base);
   const std::size_t threads = std::size_t(get_num_threads());
   // Large batches share each cell's codes between more queries; enough batches keep
-  // every thread busy. The batches are of equal size (a short last one would read its
-  // cells for few queries), as many as a multiple of the threads.
-  std::size_t group = std::clamp<std::size_t>((nq + threads - 1) / threads, 1, searcher.batch_size());
-  std::size_t ngroups = (nq + group - 1) / group;
-  if (ngroups > threads && nq >= ngroups) ngroups = std::min(nq, (ngroups + threads - 1) / threads * threads);
-  group = (nq + ngroups - 1) / ngroups;
+  // every thread busy: as many as the batch limit needs, at least one per thread, a
+  // multiple of the threads, of equal size (a short last one would read its cells for
+  // few queries).
+  const std::size_t cap = searcher.batch_size();
+  std::size_t ngroups = std::max(threads, (nq + cap - 1) / cap);
+  ngroups = std::min(nq, (ngroups + threads - 1) / threads * threads);
+  const std::size_t group = ngroups == 0 ? 1 : (nq + ngroups - 1) / ngroups;
   ngroups = (nq + group - 1) / group;
   std::vector<SearchStats> tstats(ngroups);
   parallel_for(ngroups, [&](std::size_t g, int) {

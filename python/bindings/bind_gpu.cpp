@@ -109,17 +109,27 @@ py::dict search_device(const Index& idx, const py::object& dev, std::uintptr_t q
   return stats_dict(st);
 }
 
-py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const FloatArray& q, int k,
-                     int nprobe, int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
-                     const std::optional<MaskArray>& mask, const std::string& lut, bool adaptive) {
-  expect_matrix(q, idx.dim(), "queries");
-  WS_EXPECTS(lut == "fp32" || lut == "fp16", "lut must be 'fp32' or 'fp16', got '", lut, "'");
-  SearchParams p = make_params(k, 0, allow_ids, mask);
-  p.rerank = rerank;
+IvfSearchParams ivf_params(int nprobe, int refine_factor, bool adaptive) {
   IvfSearchParams sp;
   sp.nprobe = nprobe;
   sp.refine_factor = refine_factor;
   sp.adaptive = adaptive;
+  return sp;
+}
+
+LutType ivf_lut(const std::string& lut) {
+  WS_EXPECTS(lut == "fp32" || lut == "fp16", "lut must be 'fp32' or 'fp16', got '", lut, "'");
+  return lut == "fp16" ? LutType::FP16 : LutType::FP32;
+}
+
+py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const FloatArray& q, int k,
+                     int nprobe, int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
+                     const std::optional<MaskArray>& mask, const std::string& lut, bool adaptive) {
+  expect_matrix(q, idx.dim(), "queries");
+  const LutType lt = ivf_lut(lut);
+  SearchParams p = make_params(k, 0, allow_ids, mask);
+  p.rerank = rerank;
+  const IvfSearchParams sp = ivf_params(nprobe, refine_factor, adaptive);
   const std::size_t nq = std::size_t(q.shape(0));
   py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
   py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
@@ -129,11 +139,32 @@ py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const Float
   std::int64_t* ip = I.mutable_data();
   {
     py::gil_scoped_release nogil;
-    idx.search_gpu(dev, qp, nq, p, sp, lut == "fp16" ? LutType::FP16 : LutType::FP32, dp, ip, &st);
+    idx.search_gpu(dev, qp, nq, p, sp, lt, dp, ip, &st, MemSpace::Host);
   }
   py::dict stats = ivf_stats_dict(st);
   stats["lut"] = lut;
   return py::make_tuple(D, I, stats);
+}
+
+// Device pointers (integers from __cuda_array_interface__): queries nq x dim float32,
+// outputs nq x k float32 and int64, all C-contiguous on the copy's device.
+py::dict search_ivf_device(const IvfPqIndex& idx, const GpuIvfPqData& dev, std::uintptr_t q, std::size_t nq,
+                           int k, int nprobe, int refine_factor, const std::optional<IdArray>& allow_ids,
+                           const std::optional<MaskArray>& mask, const std::string& lut, bool adaptive,
+                           std::uintptr_t D, std::uintptr_t I) {
+  const LutType lt = ivf_lut(lut);
+  const SearchParams p = make_params(k, 0, allow_ids, mask);
+  const IvfSearchParams sp = ivf_params(nprobe, refine_factor, adaptive);
+  WS_EXPECTS(nq == 0 || (q && D && I), "device pointers must not be null");
+  SearchStats st;
+  {
+    py::gil_scoped_release nogil;
+    idx.search_gpu(dev, reinterpret_cast<const float*>(q), nq, p, sp, lt, reinterpret_cast<float*>(D),
+                   reinterpret_cast<idx_t*>(I), &st, MemSpace::Device);
+  }
+  py::dict stats = ivf_stats_dict(st);
+  stats["lut"] = lut;
+  return stats;
 }
 
 py::tuple select_k(const FloatArray& vals, int k, bool select_min, int device) {
@@ -193,6 +224,10 @@ void register_gpu(py::module_& m) {
   m.def("search_gpu_ivf", &search_ivf, py::arg("index"), py::arg("dev"), py::arg("q"), py::arg("k"),
         py::arg("nprobe"), py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
         py::arg("mask") = py::none(), py::arg("lut") = "fp32", py::arg("adaptive") = true);
+  m.def("search_gpu_ivf_ptr", &search_ivf_device, py::arg("index"), py::arg("dev"), py::arg("q_ptr"),
+        py::arg("nq"), py::arg("k"), py::arg("nprobe"), py::arg("refine_factor"), py::arg("allow_ids") = py::none(),
+        py::arg("mask") = py::none(), py::arg("lut") = "fp32", py::arg("adaptive") = true, py::arg("d_ptr") = 0,
+        py::arg("i_ptr") = 0);
   m.def("gpu_select_k", &select_k, py::arg("values"), py::arg("k"), py::arg("select_min") = true,
         py::arg("device") = 0);
 }

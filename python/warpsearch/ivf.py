@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._device import device_index, is_device_array, resolve_device
+from ._device import DeviceQueries, device_index, is_device_array, resolve_device
 from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
                           check_sq_bits)
 from .index import _WRAPPERS, HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES, _IndexBase
@@ -180,11 +180,14 @@ class IVFPQIndex(_IndexBase):
         ``filter`` is a boolean mask indexed by id or an array of allowed ids;
         small allowed sets are searched exhaustively.
 
-        ``device`` overrides the index's device for this call. On a GPU every
-        code is scored from a float lookup table (``lut="fp16"`` halves its
+        ``device`` overrides the index's device for this call. On a GPU the whole
+        search runs on the device (probing, tables, code scan, re-rank, ids):
+        every code is scored from a float lookup table (``lut="fp16"`` halves its
         shared memory, for large ``m``), so 4-bit codes need no re-rank there;
         with a refine store at most ``gpu_max_k`` (2048) candidates per query are
-        re-ranked. GPU queries are NumPy arrays (device arrays are not taken).
+        re-ranked. GPU queries may be NumPy arrays or device arrays (CuPy,
+        PyTorch CUDA tensors, ``__cuda_array_interface__`` / DLPack); results of
+        device queries are arrays of the same library on the same device.
         """
         k = as_positive_int(k, "k")
         nprobe = as_positive_int(nprobe, "nprobe")
@@ -194,11 +197,17 @@ class IVFPQIndex(_IndexBase):
         dev = self._choose_device(device, queries, k <= _core.gpu_max_k,
                                   f"k={k} exceeds what GPU IVF-PQ search supports "
                                   f"(k <= {_core.gpu_max_k})")
+        allow_ids, mask = as_filter(filter)
         if dev != "cpu" and is_device_array(queries):
-            raise TypeError("IVF-PQ search on the GPU takes NumPy queries, not device arrays")
+            dq = DeviceQueries(queries, self.dim)
+            D, I = dq.empty(k)
+            stats = self._on_device(dev, lambda data: _core.search_gpu_ivf_ptr(
+                self._impl, data, dq.ptr, dq.nq, k, nprobe, refine_factor, allow_ids, mask, lut,
+                adaptive, dq.pointer(D), dq.pointer(I)), auto=False)  # no CPU fallback
+            self._finish_search(stats, dev, dq.nq, nprobe)
+            return (D[0], I[0]) if dq.single else (D, I)
         q = as_matrix(queries, self.dim, "queries")
         single = np.ndim(queries) == 1
-        allow_ids, mask = as_filter(filter)
         out = None
         if dev != "cpu":
             out = self._on_device(dev, lambda data: _core.search_gpu_ivf(
@@ -211,13 +220,16 @@ class IVFPQIndex(_IndexBase):
         else:
             D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask,
                                                 adaptive)
-        stats["device"] = dev
-        stats["nq"] = int(q.shape[0])
-        stats["nprobe"] = nprobe
-        self.last_search_info = stats
+        self._finish_search(stats, dev, int(q.shape[0]), nprobe)
         if single:
             return D[0], I[0]
         return D, I
+
+    def _finish_search(self, stats: dict, dev: str, nq: int, nprobe: int) -> None:
+        stats["device"] = dev
+        stats["nq"] = nq
+        stats["nprobe"] = nprobe
+        self.last_search_info = stats
 
     def probe_gaps(self) -> np.ndarray:
         """Adaptive probing calibration, ``(rows, 2)``: nprobe and its centroid-distance gap

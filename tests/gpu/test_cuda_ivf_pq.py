@@ -159,7 +159,40 @@ def test_ivf_pq_gpu_adaptive_probe_small(metric):
     assert idx.last_search_info["lists_probed"] == 5 * len(xq)
 
 
-@pytest.mark.parametrize("metric", ["l2", "ip"])
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("refine", ["sq8", "fp16"])
+def test_ivf_pq_gpu_refine_stores_small(metric, refine):
+    # The device decodes sq8 and fp16 records as the CPU does: with every vector
+    # re-ranked on both (600 candidates: the workspace path), same ids and distances.
+    idx, xb, xq = _index(600, 8, 8, metric, 4, refine, nlist=8, m=4)
+    Dc, Ic, Dg, Ig = _both(idx, xq, k=5, nprobe=8, refine_factor=120)
+    assert (Ic == Ig).mean() >= 0.95
+    same = Ic == Ig
+    np.testing.assert_allclose(Dg[same], Dc[same], rtol=1e-4, atol=1e-4)
+    _distances_follow_ids(Dg, Ig, xb, xq, metric, rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("refine", ["none", "fp32"])
+def test_ivf_pq_gpu_counters_small(refine):
+    # Every cell probed: every code is scored, and the refine store re-ranks kc of them.
+    idx, xb, xq = _index(600, 8, 8, "l2", 8, refine, nlist=8, m=4)
+    idx.search(xq, k=5, nprobe=8, refine_factor=3, device="cuda", probe="fixed")
+    info = idx.last_search_info
+    reranked = len(xq) * 15 if refine == "fp32" else 0
+    assert info["distance_evals"] == len(xq) * len(xb) + reranked
+    assert info["lists_probed"] == len(xq) * int((idx.list_sizes() > 0).sum())
+
+
+def test_ivf_pq_gpu_no_queries_small():
+    idx, xb, xq = _index(600, 8, 8, "cosine", 8, "fp16", nlist=8, m=4)
+    D, I = idx.search(np.empty((0, 8), np.float32), k=4, device="cuda")
+    assert D.shape == (0, 4) and I.shape == (0, 4)
+    D1, I1 = idx.search(xq[0], k=4, device="cuda")  # one 1-D query
+    D2, I2 = idx.search(xq[:1], k=4, device="cuda")
+    np.testing.assert_array_equal(I1, I2[0])
+
+
+@pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("nbits", [8, 4])
 def test_ivf_pq_gpu_opq_small(metric, nbits):
     # With OPQ the device works in the rotated space (rotated centroids and queries):

@@ -219,7 +219,10 @@ def test_device_arrays_stay_on_device(lib):
     flat.add(xb)
     hnsw = ws.HNSWIndex(dim=32, metric="l2", device="cuda")
     hnsw.add(xb)
-    for idx, kw in ((flat, {}), (hnsw, {"ef": 64})):
+    ivf = ws.IVFPQIndex(dim=32, metric="ip", nlist=32, m=16, refine="sq8", opq=True, device="cuda")
+    ivf.train(xb)
+    ivf.add(xb)
+    for idx, kw in ((flat, {}), (hnsw, {"ef": 64}), (ivf, {"nprobe": 8})):
         Dh, Ih = idx.search(xq, k=10, **kw)
         qd = mod.asarray(xq) if lib == "cupy" else mod.as_tensor(xq, device="cuda")
         Dd, Id = idx.search(qd, k=10, **kw)
@@ -234,6 +237,15 @@ def test_device_arrays_stay_on_device(lib):
         assert to_np(I1).shape == (10,)
         with pytest.raises(ValueError, match="dimension"):
             idx.search(qd[:, :5], k=3, **kw)
+    # IVF-PQ: device queries run the same device pipeline as host ones (same answers),
+    # filters included
+    mask = np.arange(len(xb)) % 3 == 0
+    qd = mod.asarray(xq) if lib == "cupy" else mod.as_tensor(xq, device="cuda")
+    Dh, Ih = ivf.search(xq, k=10, nprobe=8, filter=mask)
+    Dd, Id = ivf.search(qd, k=10, nprobe=8, filter=mask)
+    np.testing.assert_array_equal(to_np(Id), Ih)
+    np.testing.assert_array_equal(to_np(Dd), Dh)
+    assert mask[Ih[Ih >= 0]].all()
 
 
 def _stale_ready(kind):

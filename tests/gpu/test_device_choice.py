@@ -92,3 +92,8 @@ def test_device_arrays_without_gpu_are_type_errors():
     idx.add(np.eye(4, dtype=np.float32))
     with pytest.raises(TypeError, match="(?i)device array"):
         idx.search(_FakeDeviceArray(), k=1)
+    ivf = ws.IVFPQIndex(dim=4, nlist=2, m=2)
+    ivf.train(np.random.default_rng(0).standard_normal((300, 4)).astype(np.float32))
+    for device in (None, "auto", "cpu"):
+        with pytest.raises(TypeError, match="(?i)device array"):
+            ivf.search(_FakeDeviceArray(), k=1, device=device)

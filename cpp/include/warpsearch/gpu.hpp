@@ -162,18 +162,35 @@ struct IvfPqView {
   const float* codebook = nullptr;         ///< m x 2^nbits x (d / m)
   const std::size_t* list_offsets = nullptr;  ///< nlist + 1: list l holds slots [off[l], off[l+1])
   const std::uint8_t* codes = nullptr;     ///< n x m unpacked codes, one byte per sub-code
+  const idx_t* ids = nullptr;              ///< n: the id of each slot
+  /// OPQ: row-major d x d rotation R (the codebooks and centroids see R x), or null.
+  const float* rotation = nullptr;
+  Refine refine = Refine::None;            ///< exact re-rank store of every slot
+  std::size_t refine_bytes = 0;            ///< bytes of one record
+  const std::uint8_t* refine_codes = nullptr;  ///< n x refine_bytes
+  const float* sq_min = nullptr;           ///< refine SQ8: x ~ sq_min + sq_scale * code (d each)
+  const float* sq_scale = nullptr;
+};
+
+/** @brief How one GPU IVF-PQ search runs (the host index plans it). */
+struct GpuIvfPlan {
+  int k = 10;           ///< results per query
+  int kc = 10;          ///< PQ candidates kept per query (k <= kc <= kGpuMaxK; kc = k without refine store)
+  int nprobe = 1;       ///< cells considered per query (every cell: the exhaustive plan)
+  float gap = -1.f;     ///< >= 0: adaptive probing (ProbeGaps); < 0: nprobe fixed
+  const std::uint64_t* allow = nullptr;  ///< host bitset over slots, or null
 };
 
 /** @brief Table precision of the GPU IVF-PQ scan (fp16 halves its shared memory). */
 enum class LutType : int { FP32 = 0, FP16 = 1 };
 
 /**
- * @brief Device-resident IVF-PQ codes, centroids and codebook. A search probes the
- * nprobe nearest cells of each query on the GPU, builds one lookup table per
- * (query, cell) in shared memory, scores every code of the cell from it and keeps
- * the kc best per query. Candidates come back as slots (positions in the
- * concatenated lists) with their PQ distance key (L2: squared distance; IP and
- * cosine: minus the similarity), ascending; missing ones are slot -1, key +inf.
+ * @brief Device-resident IVF-PQ index: codes, centroids, codebook, ids, the OPQ
+ * rotation and the refine store. A search runs on the device from end to end:
+ * queries normalized (cosine) and rotated (OPQ), the nprobe nearest cells of each
+ * probed (adaptively cut), one lookup table per (query, cell) built in shared memory,
+ * every code of the cell scored from it, the kc best per query kept, re-ranked with
+ * exact distances from the refine store when there is one, and mapped to ids.
  */
 class GpuIvfPqData {
  public:
@@ -184,15 +201,14 @@ class GpuIvfPqData {
 
   void upload(const IvfPqView& v);
   /**
-   * @brief Candidates of nq host queries (normalized for cosine): keys and slots are
-   * nq x kc (kc <= kGpuMaxK). allow is a host bitset over slots or null.
-   * stats: distance_evals (codes scored) and nodes_visited (non-empty cells probed).
-   * gap >= 0: adaptive probing, of the nprobe nearest cells only those whose probing
-   * distance is within gap (inner product: gap * |q|) of the nearest one's (ProbeGaps).
+   * @brief k nearest neighbours of nq queries (as given: raw, not normalized) into D/I
+   * (nq x plan.k, the public convention). With MemSpace::Device, q, D and I are device
+   * pointers on this device and nothing goes through the host but the plan and the
+   * counters. stats: distance_evals (codes scored plus candidates re-ranked) and
+   * nodes_visited (non-empty cells probed).
    */
-  void search(const float* q, std::size_t nq, int nprobe, int kc, const std::uint64_t* allow,
-              LutType lut, float* keys, idx_t* slots, GpuSearchStats* stats = nullptr,
-              float gap = -1.f) const;
+  void search(const float* q, std::size_t nq, const GpuIvfPlan& plan, LutType lut, float* D, idx_t* I,
+              MemSpace space = MemSpace::Host, GpuSearchStats* stats = nullptr) const;
 
   int device() const;
   std::size_t size() const;

@@ -117,18 +117,21 @@ class IvfPqIndex final : public Index {
                                      Metric metric = Metric::L2, bool with_id_map = false);
   static std::unique_ptr<IvfPqIndex> load_from(const void* reader);
 
-  /** @brief Copies the codes, centroids and codebook to a CUDA device (a snapshot: later
-   *  writes are not reflected; the refine store stays in host memory). Throws
+  /** @brief Copies the index (codes, centroids, codebook, ids, OPQ rotation and refine
+   *  store) to a CUDA device: a snapshot, later writes are not reflected. Throws
    *  std::invalid_argument in a build without CUDA. */
   std::unique_ptr<GpuIvfPqData> to_device(int device) const;
   /**
-   * @brief search_ivf with probing, tables and code scan on the GPU copy made by
-   * to_device of this (since unchanged) index; host pointers. Codes are scored from
-   * float (or fp16) tables, so 4-bit codes need no re-rank; with a refine store the
-   * GPU's candidates (at most kGpuMaxK) are re-ranked on the CPU.
+   * @brief search_ivf on the GPU copy made by to_device of this (since unchanged) index:
+   * the same plan (filters, the exhaustive plan of small allowed sets, adaptive probing),
+   * run on the device from end to end. Codes are scored from float (or fp16) tables, so
+   * 4-bit codes need no re-rank; with a refine store the best kc (at most kGpuMaxK) PQ
+   * candidates are re-ranked on the device. With MemSpace::Device, q, D and I are device
+   * pointers.
    */
   void search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t nq, const SearchParams& params,
-                  const IvfSearchParams& ivf, LutType lut, float* D, idx_t* I, SearchStats* stats) const;
+                  const IvfSearchParams& ivf, LutType lut, float* D, idx_t* I, SearchStats* stats,
+                  MemSpace space = MemSpace::Host) const;
 
  private:
   // What a search does, shared by the CPU and GPU paths (call with the index lock held):

@@ -46,8 +46,8 @@ std::size_t GpuGraphData::memory_usage() const { return 0; }
 GpuIvfPqData::GpuIvfPqData(int) { detail::no_cuda(); }
 GpuIvfPqData::~GpuIvfPqData() = default;
 void GpuIvfPqData::upload(const IvfPqView&) { detail::no_cuda(); }
-void GpuIvfPqData::search(const float*, std::size_t, int, int, const std::uint64_t*, LutType, float*, idx_t*,
-                          GpuSearchStats*, float) const {
+void GpuIvfPqData::search(const float*, std::size_t, const GpuIvfPlan&, LutType, float*, idx_t*, MemSpace,
+                          GpuSearchStats*) const {
   detail::no_cuda();
 }
 int GpuIvfPqData::device() const { return -1; }

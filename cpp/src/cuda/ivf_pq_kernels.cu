@@ -4,6 +4,8 @@
 // or fp16 to halve it), then every code of the cell scored from it by the block.
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 #include "cuda/ivf_pq.cuh"
 #include "cuda/warp_sort.cuh"
 #include "warpsearch/errors.hpp"
@@ -157,24 +159,21 @@ __global__ __launch_bounds__(kThreads) void ivf_scan_topk_kernel(IvfScanArgs a, 
     }
 }
 
-__global__ void ivf_slots_kernel(const float* keys, const std::uint32_t* cols, std::size_t nq, int kc,
-                                 int nprobe, const std::uint64_t* row_off, const idx_t* probes,
-                                 const std::uint64_t* list_off, float* out_keys, idx_t* out_slots) {
+/// Columns chosen by select-k become slots, in place; padding becomes (+inf, kNoId).
+__global__ void ivf_slots_kernel(float* keys, std::uint32_t* cols, std::size_t nq, int kc, int nprobe,
+                                 const std::uint64_t* row_off, const idx_t* probes,
+                                 const std::uint64_t* list_off) {
   const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= nq * std::size_t(kc)) return;
   const std::size_t qi = i / std::size_t(kc);
   const float key = keys[i];
   const std::uint32_t col = cols[i];
   if (!(key < INFINITY) || col == kNoId) {
-    out_keys[i] = INFINITY;
-    out_slots[i] = -1;
+    keys[i] = INFINITY;
+    cols[i] = kNoId;
     return;
   }
-  if (row_off == nullptr) {  // fused path: the payload is the slot
-    out_keys[i] = key;
-    out_slots[i] = idx_t(col);
-    return;
-  }
+  if (row_off == nullptr) return;  // fused path: the payload is the slot
   // The probe whose columns hold col: the last p with ro[p] <= col (empty cells share
   // their start with the next one, so the search skips them).
   const std::uint64_t* ro = row_off + qi * std::size_t(nprobe + 1);
@@ -185,8 +184,137 @@ __global__ void ivf_slots_kernel(const float* keys, const std::uint32_t* cols, s
     else hi = mid;
   }
   const idx_t l = probes[qi * std::size_t(nprobe) + std::size_t(lo)];
-  out_keys[i] = key;
-  out_slots[i] = idx_t(list_off[l] + (col - ro[lo]));
+  cols[i] = std::uint32_t(list_off[l] + (col - ro[lo]));
+}
+
+/// One warp per query: |q| into norms (cosine: 1, or 0 for a zero row) and, when out is
+/// given, the row divided by |q| (cosine; a zero row stays zero).
+__global__ void ivf_prepare_kernel(const float* q, std::size_t nq, int d, float* out, float* norms) {
+  const std::size_t row = std::size_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+  if (row >= nq) return;  // whole warps leave together
+  const int lane = lane_id();
+  const float* x = q + row * std::size_t(d);
+  float s = 0.f;
+  for (int c = lane; c < d; c += 32) s = fmaf(x[c], x[c], s);
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(kFull, s, o);
+  const float nrm = sqrtf(s);
+  if (out) {
+    const float inv = s > 0.f ? 1.f / nrm : 0.f;
+    for (int c = lane; c < d; c += 32) out[row * std::size_t(d) + std::size_t(c)] = x[c] * inv;
+  }
+  if (lane == 0) norms[row] = out ? (s > 0.f ? 1.f : 0.f) : nrm;
+}
+
+constexpr int kRotTile = 16;
+
+/// out = x R^T (rows of x rotated by R, d x d row-major): 16 x 16 output tiles, the
+/// operands staged through shared memory 16 dimensions at a time.
+__global__ void ivf_rotate_kernel(const float* x, std::size_t nq, int d, const float* R, float* out) {
+  __shared__ float xs[kRotTile][kRotTile + 1];
+  __shared__ float rs[kRotTile][kRotTile + 1];
+  const int tx = int(threadIdx.x), ty = int(threadIdx.y);
+  const std::size_t row = std::size_t(blockIdx.y) * kRotTile + std::size_t(ty);  // query
+  const int col = int(blockIdx.x) * kRotTile + tx;    // output dimension
+  const int rrow = int(blockIdx.x) * kRotTile + ty;   // row of R this thread stages
+  float acc = 0.f;
+  for (int t0 = 0; t0 < d; t0 += kRotTile) {
+    const int t = t0 + tx;
+    xs[ty][tx] = row < nq && t < d ? x[row * std::size_t(d) + std::size_t(t)] : 0.f;
+    rs[ty][tx] = rrow < d && t < d ? R[std::size_t(rrow) * std::size_t(d) + std::size_t(t)] : 0.f;
+    __syncthreads();
+    for (int j = 0; j < kRotTile; ++j) acc = fmaf(xs[ty][j], rs[tx][j], acc);
+    __syncthreads();
+  }
+  if (row < nq && col < d) out[row * std::size_t(d) + std::size_t(col)] = acc;
+}
+
+/// Every cell, in order, for every query (the exhaustive plan).
+__global__ void ivf_all_cells_kernel(idx_t* probes, std::size_t nq, int np) {
+  const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < nq * std::size_t(np)) probes[i] = idx_t(i % std::size_t(np));
+}
+
+/// Adaptive probing: the cells of a query's row past gap * scale beyond its first
+/// become -1 (the CPU's rule, ProbeGaps). dist: the coarse search's D (similarities
+/// for inner product), scale: |q| for inner product, 1 for L2.
+__global__ void ivf_cut_kernel(const float* dist, idx_t* probes, std::size_t nq, int np, float gap,
+                               const float* norms, bool ip) {
+  const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= nq) return;
+  const float sign = ip ? -1.f : 1.f;
+  const float* r = dist + i * std::size_t(np);
+  const float lim = sign * r[0] + gap * (ip ? norms[i] : 1.f);
+  for (int p = 1; p < np; ++p)
+    if (!(sign * r[p] <= lim)) probes[i * std::size_t(np) + std::size_t(p)] = -1;
+}
+
+/// One thread per query: the columns of each probe in the query's row, and the counters
+/// (codes scored, non-empty cells probed, the longest row).
+__global__ void ivf_rows_kernel(const idx_t* probes, std::size_t nq, int np, const std::uint64_t* list_off,
+                                std::uint64_t* row_off, unsigned long long* counters) {
+  const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= nq) return;
+  std::uint64_t acc = 0;
+  unsigned long long cells = 0;
+  std::uint64_t* ro = row_off + i * std::size_t(np + 1);
+  for (int p = 0; p < np; ++p) {
+    ro[p] = acc;
+    const idx_t l = probes[i * std::size_t(np) + std::size_t(p)];
+    const std::uint64_t len = l < 0 ? 0 : list_off[l + 1] - list_off[l];
+    acc += len;
+    cells += len > 0;
+  }
+  ro[np] = acc;
+  atomicAdd(&counters[0], static_cast<unsigned long long>(acc));
+  atomicAdd(&counters[1], cells);
+  atomicMax(&counters[2], static_cast<unsigned long long>(acc));
+}
+
+/// Exact key of a candidate from its refine record (L2: squared distance; IP: minus the
+/// dot product); one warp per (query, candidate), the block counts its evaluations.
+__global__ __launch_bounds__(kThreads) void ivf_refine_kernel(IvfRefineArgs a) {
+  __shared__ unsigned block_evals;
+  if (threadIdx.x == 0) block_evals = 0;
+  __syncthreads();
+  const std::size_t w = (std::size_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const int lane = lane_id();
+  const std::size_t total = a.nq * std::size_t(a.kc);
+  if (w < total) {  // warp-uniform
+    const std::uint32_t slot = a.rows[w];
+    if (slot == kNoId || !(a.keys[w] < INFINITY)) {
+      if (lane == 0) a.out[w] = INFINITY;
+    } else {
+      const float* q = a.q + (w / std::size_t(a.kc)) * std::size_t(a.d);
+      const std::uint8_t* rec = a.recs + std::size_t(slot) * a.rec_bytes;
+      float acc = 0.f;
+      for (int t = lane; t < a.d; t += 32) {
+        float v;
+        if (a.kind == int(Refine::FP32)) v = reinterpret_cast<const float*>(rec)[t];
+        else if (a.kind == int(Refine::FP16)) v = __half2float(reinterpret_cast<const __half*>(rec)[t]);
+        else v = a.sq_min[t] + a.sq_scale[t] * float(rec[t]);
+        if (a.ip) {
+          acc = fmaf(q[t], v, acc);
+        } else {
+          const float df = q[t] - v;
+          acc = fmaf(df, df, acc);
+        }
+      }
+      for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(kFull, acc, o);
+      if (lane == 0) {
+        a.out[w] = a.ip ? -acc : acc;
+        atomicAdd(&block_evals, 1u);
+      }
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && block_evals) atomicAdd(a.evals, static_cast<unsigned long long>(block_evals));
+}
+
+__global__ void ivf_pad_kernel(float* D, idx_t* I, std::size_t count, float pad) {
+  const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  D[i] = pad;
+  I[i] = -1;
 }
 
 }  // namespace
@@ -249,14 +377,73 @@ void ivf_scan_topk(const IvfScanArgs& a, bool fp16, int kc, float* out_k, std::u
   else launch_topk<float>(a, kc, out_k, out_v, smem, stream);
 }
 
-void ivf_slots(const float* keys, const std::uint32_t* cols, std::size_t nq, int kc, int nprobe,
+void ivf_slots(float* keys, std::uint32_t* cols, std::size_t nq, int kc, int nprobe,
                const std::uint64_t* row_off, const idx_t* probes, const std::uint64_t* list_off,
-               float* out_keys, idx_t* out_slots, cudaStream_t stream) {
+               cudaStream_t stream) {
   const std::size_t count = nq * std::size_t(kc);
   if (count == 0) return;
   auto* kern = &ivf_slots_kernel;
   WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, keys, cols, nq, kc, nprobe,
-            row_off, probes, list_off, out_keys, out_slots);
+            row_off, probes, list_off);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_prepare_queries(const float* q, std::size_t nq, int d, float* out, float* norms, cudaStream_t stream) {
+  if (nq == 0) return;
+  auto* kern = &ivf_prepare_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(nq, 8))), dim3(256), 0, stream, q, nq, d, out, norms);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_rotate(const float* x, std::size_t nq, int d, const float* R, float* out, cudaStream_t stream) {
+  const std::size_t chunk = std::size_t(65535) * kRotTile;  // grid.y limit
+  auto* kern = &ivf_rotate_kernel;
+  for (std::size_t r0 = 0; r0 < nq; r0 += chunk) {
+    const std::size_t rows = std::min(chunk, nq - r0);
+    const dim3 grid(unsigned(div_up(std::size_t(d), kRotTile)), unsigned(div_up(rows, kRotTile)));
+    WS_LAUNCH(kern, grid, dim3(kRotTile, kRotTile), 0, stream, x + r0 * std::size_t(d), rows, d, R,
+              out + r0 * std::size_t(d));
+    WS_CUDA_CHECK_LAUNCH();
+  }
+}
+
+void ivf_all_cells(idx_t* probes, std::size_t nq, int np, cudaStream_t stream) {
+  const std::size_t count = nq * std::size_t(np);
+  if (count == 0) return;
+  auto* kern = &ivf_all_cells_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, probes, nq, np);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_cut_probes(const float* dist, idx_t* probes, std::size_t nq, int np, float gap, const float* norms,
+                    bool ip, cudaStream_t stream) {
+  if (nq == 0) return;
+  auto* kern = &ivf_cut_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(nq, 128))), dim3(128), 0, stream, dist, probes, nq, np, gap, norms, ip);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_row_offsets(const idx_t* probes, std::size_t nq, int np, const std::uint64_t* list_off,
+                     std::uint64_t* row_off, unsigned long long* counters, cudaStream_t stream) {
+  if (nq == 0) return;
+  auto* kern = &ivf_rows_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(nq, 128))), dim3(128), 0, stream, probes, nq, np, list_off, row_off,
+            counters);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_refine(const IvfRefineArgs& a, cudaStream_t stream) {
+  const std::size_t warps = a.nq * std::size_t(a.kc);
+  if (warps == 0) return;
+  auto* kern = &ivf_refine_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(warps, kThreads / 32))), dim3(kThreads), 0, stream, a);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
+void ivf_pad(float* D, idx_t* I, std::size_t count, float pad, cudaStream_t stream) {
+  if (count == 0) return;
+  auto* kern = &ivf_pad_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, D, I, count, pad);
   WS_CUDA_CHECK_LAUNCH();
 }
 

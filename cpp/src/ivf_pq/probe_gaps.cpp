@@ -108,15 +108,4 @@ void ProbeGaps::plan(std::size_t nprobe, std::size_t nlist, std::size_t& width, 
   width = std::min(2 * nprobe, nlist);
 }
 
-void cut_probes(const float* D, idx_t* I, std::size_t nq, std::size_t width, float gap,
-                const float* scale, bool similarity) {
-  const float sign = similarity ? -1.f : 1.f;  // similarities: the same rule on -D
-  for (std::size_t q = 0; q < nq; ++q) {
-    const float* r = D + q * width;
-    const float lim = sign * r[0] + gap * scale[q];
-    for (std::size_t i = 1; i < width; ++i)
-      if (!(sign * r[i] <= lim)) I[q * width + i] = -1;
-  }
-}
-
 }  // namespace warpsearch::detail

@@ -40,11 +40,4 @@ class ProbeGaps {
   std::vector<float> table_;  // P0, g0, P1, g1, ...
 };
 
-// The GPU path's form of the rule (the CPU applies it while selecting the cells, see
-// CentroidPanels::search): marks with id -1 the cells of each row (nq rows of width,
-// sorted best first) that lie more than gap * scale[i] beyond the row's first. D are
-// distances (ascending), or similarities (descending) when similarity is set.
-void cut_probes(const float* D, idx_t* I, std::size_t nq, std::size_t width, float gap,
-                const float* scale, bool similarity);
-
 }  // namespace warpsearch::detail

@@ -95,7 +95,7 @@ class DeviceQueries:
                 cupy = importlib.import_module("cupy")
             except ImportError:
                 raise TypeError("queries: device arrays other than PyTorch tensors need CuPy "
-                                "(pip install cupy-cuda12x)") from None
+                                "(pip install cupy-cuda12x or cupy-cuda13x)") from None
             x = cupy.asarray(x) if hasattr(x, "__cuda_array_interface__") else cupy.from_dlpack(x)
         self.lib = _library(x)
         self.single = len(x.shape) == 1

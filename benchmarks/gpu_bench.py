@@ -267,6 +267,28 @@ def ivf_section(xb, xq, metric, gt, out, nlist):
         idx.search(xq[:100], k=10, nprobe=1, device="cuda")  # upload + warm-up
         sweep(out, "nprobe", [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= nlist], gt,
               len(xq), lambda nprobe, dev: idx.search(xq, k=10, nprobe=nprobe, device=dev))
+        ivf_device_queries(idx, xq, out)
+
+
+def ivf_device_queries(idx, xq, out):
+    """GPU IVF-PQ QPS with the queries in host memory against the same queries already on
+    the device (CuPy; results stay there), at nprobe 1 and 16."""
+    try:
+        import cupy as cp
+    except ImportError:
+        out.append("- device-array queries: not timed (no CuPy)\n")
+        return
+    qd = cp.asarray(xq)
+    sync = cp.cuda.Device(0).synchronize
+    out.append("| nprobe | host queries QPS | device queries QPS | same ids |")
+    out.append("|---|---|---|---|")
+    for nprobe in (1, 16):
+        t_h = timeit(lambda: idx.search(xq, k=10, nprobe=nprobe, device="cuda"), 3)
+        t_d = timeit(lambda: idx.search(qd, k=10, nprobe=nprobe, device="cuda"), 3, sync)
+        same = np.array_equal(idx.search(xq, k=10, nprobe=nprobe, device="cuda")[1],
+                              cp.asnumpy(idx.search(qd, k=10, nprobe=nprobe, device="cuda")[1]))
+        out.append(f"| {nprobe} | {len(xq) / t_h:,.0f} | {len(xq) / t_d:,.0f} | {same} |")
+    out.append("")
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bld=/tmp/ws_build_$name
 stage=/tmp/ws_stage_$name
 # A build folder configured for another checkout (a clone elsewhere) is made afresh.
-if [ -f "$bld/CMakeCache.txt" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$bld/CMakeCache.txt"; then
+if [ -f "$bld/CMakeCache.txt" ] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$bld/CMakeCache.txt"; then
   rm -rf "$bld"
 fi
 mkdir -p "$bld"

@@ -10,6 +10,7 @@ the engine under test.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 
 import numpy as np
 import pytest
@@ -32,6 +33,59 @@ def simd_level(level: str):
         yield
     finally:
         _core.set_simd_level(before)
+
+
+class EmulatorMemory:
+    """Device memory of the CUDA emulator build (plain host memory there), from the test
+    hooks exported by that build only: device-pointer entry points get tested on machines
+    without a GPU. ``available`` is false in any other build."""
+
+    def __init__(self):
+        self.available = False
+        try:
+            lib = ctypes.CDLL(ws._core.__file__)
+            self._malloc, self._free = lib.ws_emu_test_malloc, lib.ws_emu_test_free
+        except (OSError, AttributeError):
+            return
+        self._malloc.restype, self._malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+        self._free.restype, self._free.argtypes = ctypes.c_int, [ctypes.c_void_p]
+        self._live = []
+        self.available = True
+
+    def upload(self, a: np.ndarray) -> int:
+        """A device copy of ``a``; returns its address."""
+        a = np.ascontiguousarray(a)
+        p = self.empty(a.nbytes)
+        ctypes.memmove(p, a.ctypes.data, a.nbytes)
+        return p
+
+    def empty(self, nbytes: int) -> int:
+        p = self._malloc(max(int(nbytes), 1))
+        assert p, "emulator allocation failed"
+        self._live.append(p)
+        return p
+
+    def download(self, p: int, shape, dtype) -> np.ndarray:
+        out = np.empty(shape, dtype)
+        ctypes.memmove(out.ctypes.data, p, out.nbytes)
+        return out
+
+    def free_all(self) -> None:
+        while self.available and self._live:
+            self._free(self._live.pop())
+
+
+@pytest.fixture
+def emulator_memory():
+    """EmulatorMemory, freed after the test; skips the test outside the emulator build."""
+    mem = EmulatorMemory()
+    if not mem.available:
+        pytest.skip("needs the CUDA emulator build (on a GPU, device arrays are tested "
+                    "with CuPy/PyTorch)")
+    try:
+        yield mem
+    finally:
+        mem.free_all()
 
 
 # -- data -----------------------------------------------------------------

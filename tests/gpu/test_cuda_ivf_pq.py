@@ -183,6 +183,33 @@ def test_ivf_pq_gpu_counters_small(refine):
     assert info["lists_probed"] == len(xq) * int((idx.list_sizes() > 0).sum())
 
 
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("refine", ["none", "sq8"])
+def test_ivf_pq_gpu_device_pointers_small(metric, refine, emulator_memory):
+    """The entry point of device-array queries, on the emulator's device memory: the same
+    answers as host queries, written where the caller's device pointers say."""
+    mem = emulator_memory
+    idx, xb, xq = _index(600, 8, 8, metric, 8, refine, nlist=8, m=4)
+    k, nprobe = 5, 4
+    mask = np.arange(len(xb)) % 2 == 0
+    Dh, Ih = idx.search(xq, k=k, nprobe=nprobe, filter=mask, device="cuda")
+    data = idx._device_data("cuda:0")
+    q = np.ascontiguousarray(xq, dtype=np.float32)
+    nq = len(q)
+    qp, dp, ip = mem.upload(q), mem.empty(nq * k * 4), mem.empty(nq * k * 8)
+    stats = ws._core.search_gpu_ivf_ptr(idx._impl, data, qp, nq, k, nprobe, 4, None, mask,
+                                        "fp32", True, dp, ip)
+    D, I = mem.download(dp, (nq, k), np.float32), mem.download(ip, (nq, k), np.int64)
+    np.testing.assert_array_equal(I, Ih)
+    np.testing.assert_array_equal(D, Dh)
+    assert mask[I[I >= 0]].all()
+    assert stats["lists_probed"] == idx.last_search_info["lists_probed"]
+    # host memory where device memory is due is refused
+    with pytest.raises(ValueError, match="not device memory"):
+        ws._core.search_gpu_ivf_ptr(idx._impl, data, q.ctypes.data, nq, k, nprobe, 4, None,
+                                    mask, "fp32", True, dp, ip)
+
+
 def test_ivf_pq_gpu_no_queries_small():
     idx, xb, xq = _index(600, 8, 8, "cosine", 8, "fp16", nlist=8, m=4)
     D, I = idx.search(np.empty((0, 8), np.float32), k=4, device="cuda")

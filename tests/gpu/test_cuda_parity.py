@@ -248,6 +248,28 @@ def test_device_arrays_stay_on_device(lib):
     assert mask[Ih[Ih >= 0]].all()
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_device_pointers_small(kind, emulator_memory):
+    """The device-pointer entry point of exact and graph search on the emulator's device
+    memory: the answers of host queries."""
+    mem = emulator_memory
+    xb, xq = _data("clustered", 400, 12, seed=6)
+    xq = xq[:6]
+    if kind == "flat":
+        idx, kw = ws.FlatIndex(dim=12, metric="cosine", device="cuda"), {}
+    else:
+        idx, kw = ws.HNSWIndex(dim=12, metric="l2", device="cuda"), {"ef": 32}
+    idx.add(xb)
+    Dh, Ih = idx.search(xq, k=4, **kw)
+    nq, k = len(xq), 4
+    qp, dp, ip = mem.upload(xq.astype(np.float32)), mem.empty(nq * k * 4), mem.empty(nq * k * 8)
+    _core.search_gpu_ptr(idx._impl, idx._device_data("cuda:0"), qp, nq, k, kw.get("ef", 64),
+                         None, None, dp, ip)
+    np.testing.assert_array_equal(mem.download(ip, (nq, k), np.int64), Ih)
+    np.testing.assert_array_equal(mem.download(dp, (nq, k), np.float32), Dh)
+
+
 def _stale_ready(kind):
     """An index whose device copy exists and then misses a write (as when another
     thread adds between the copy's upload and a search)."""

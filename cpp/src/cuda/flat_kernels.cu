@@ -324,6 +324,14 @@ void query_aux(const float* q, std::size_t nq, std::size_t d, Metric metric, flo
   WS_CUDA_CHECK_LAUNCH();
 }
 
+void pad_results(float* D, idx_t* I, std::size_t count, Metric metric, cudaStream_t stream) {
+  if (count == 0) return;
+  auto* kern = &pad_kernel;
+  WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, D, I, count,
+            metric == Metric::L2 ? INFINITY : -INFINITY);
+  WS_CUDA_CHECK_LAUNCH();
+}
+
 void finalize_results(const float* keys, const std::uint32_t* rows, std::size_t nq, int k,
                       std::size_t ld_in, const idx_t* labels, Metric metric, float* D, idx_t* I,
                       cudaStream_t stream) {
@@ -341,11 +349,7 @@ void flat_search(const FlatView& v, const float* q, std::size_t nq, int k, const
   if (nq == 0) return;
   WS_EXPECTS(nq * std::size_t(k) / 256 < std::size_t(0x7fffffff), "GPU exact search: too many results");
   if (v.n == 0) {
-    auto* kern = &pad_kernel;
-    const std::size_t count = nq * std::size_t(k);
-    WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, D, I, count,
-              v.metric == Metric::L2 ? INFINITY : -INFINITY);
-    WS_CUDA_CHECK_LAUNCH();
+    pad_results(D, I, nq * std::size_t(k), v.metric, stream);
     return;
   }
   WS_EXPECTS(v.n < std::size_t(kNoId) - 1024, "GPU exact search supports up to 2^32 - 1025 vectors");

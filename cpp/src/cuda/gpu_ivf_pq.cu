@@ -130,17 +130,21 @@ void GpuIvfPqData::search(const float* q, std::size_t nq, const GpuIvfPlan& plan
   SearchIO io(s.device, q, nq, s.d, D, I, count, space, st);
   const std::size_t np = std::min<std::size_t>(std::size_t(plan.nprobe), s.nlist);
   if (s.n == 0 || np == 0) {
-    ivf_pad(io.D(), io.I(), count, s.metric == Metric::L2 ? INFINITY : -INFINITY, st);
+    pad_results(io.D(), io.I(), count, s.metric, st);
     io.finish(st);
     stream.sync();
     return;
   }
   const bool ip = s.metric != Metric::L2;
   // Queries as the index sees them: normalized (cosine) for the re-rank, and rotated
-  // (OPQ) for probing and the tables. norms: |q| (the unit of inner-product gaps).
-  DeviceBuffer<float> qn_buf(s.metric == Metric::Cosine ? nq * s.d : 0), qr_buf, norms(nq);
-  ivf_prepare_queries(io.q(), nq, int(s.d), qn_buf.size() ? qn_buf.data() : nullptr, norms.data(), st);
-  const float* qn = qn_buf.size() ? qn_buf.data() : io.q();
+  // (OPQ) for probing and the tables. norms: |q|, the unit of inner-product gaps (only
+  // adaptive inner-product probing reads them).
+  const bool cosine = s.metric == Metric::Cosine;
+  const bool ip_gap = ip && plan.gap >= 0.f;
+  DeviceBuffer<float> qn_buf(cosine ? nq * s.d : 0), qr_buf, norms(cosine || ip_gap ? nq : 0);
+  if (norms.size())
+    ivf_prepare_queries(io.q(), nq, int(s.d), cosine ? qn_buf.data() : nullptr, norms.data(), st);
+  const float* qn = cosine ? qn_buf.data() : io.q();
   const float* qp = qn;
   if (s.rotation.size()) {
     qr_buf.resize(nq * s.d);

@@ -53,6 +53,8 @@ void flat_search_reduced(const FlatView& v, const void* xh, bool bf16, const flo
                          int k, int kc, const std::uint64_t* allow, float* D, idx_t* I,
                          cudaStream_t stream);
 
+/// Results with nothing found: D = +inf (L2) or -inf (IP, cosine), I = -1, over count.
+void pad_results(float* D, idx_t* I, std::size_t count, Metric metric, cudaStream_t stream);
 /// D/I from internal (key, row) pairs: key +inf -> padding; labels map rows to ids.
 void finalize_results(const float* keys, const std::uint32_t* rows, std::size_t nq, int k,
                       std::size_t ld_in, const idx_t* labels, Metric metric, float* D, idx_t* I,

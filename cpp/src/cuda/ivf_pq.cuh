@@ -83,7 +83,5 @@ struct IvfRefineArgs {
   unsigned long long* evals = nullptr;   // += candidates re-ranked
 };
 void ivf_refine(const IvfRefineArgs& a, cudaStream_t stream);
-/// D = pad, I = -1 over count results.
-void ivf_pad(float* D, idx_t* I, std::size_t count, float pad, cudaStream_t stream);
 
 }  // namespace warpsearch::detail::gpu

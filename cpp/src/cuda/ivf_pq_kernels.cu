@@ -310,12 +310,6 @@ __global__ __launch_bounds__(kThreads) void ivf_refine_kernel(IvfRefineArgs a) {
   if (threadIdx.x == 0 && block_evals) atomicAdd(a.evals, static_cast<unsigned long long>(block_evals));
 }
 
-__global__ void ivf_pad_kernel(float* D, idx_t* I, std::size_t count, float pad) {
-  const std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= count) return;
-  D[i] = pad;
-  I[i] = -1;
-}
 
 }  // namespace
 
@@ -440,11 +434,5 @@ void ivf_refine(const IvfRefineArgs& a, cudaStream_t stream) {
   WS_CUDA_CHECK_LAUNCH();
 }
 
-void ivf_pad(float* D, idx_t* I, std::size_t count, float pad, cudaStream_t stream) {
-  if (count == 0) return;
-  auto* kern = &ivf_pad_kernel;
-  WS_LAUNCH(kern, dim3(unsigned(div_up(count, 256))), dim3(256), 0, stream, D, I, count, pad);
-  WS_CUDA_CHECK_LAUNCH();
-}
 
 }  // namespace warpsearch::detail::gpu

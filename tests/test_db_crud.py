@@ -268,7 +268,11 @@ def test_compact_purges_and_keeps_results(db):
     q = _vecs(5, seed=4)
     before = [[h.id for h in r] for r in col.search_batch(q, k=10, ef=200)]
     rep = col.compact()
-    assert rep["purged"] >= 150 and col.info()["sealed_segments"] == 1
+    # segments half deleted are purged in the background already (size-tiered merges);
+    # compact() merges the rest: one segment, no deleted row left
+    info = col.info()
+    assert info["sealed_segments"] == 1 and info["deleted_rows"] == 0
+    assert rep["purged"] + info["background"]["merges"] >= 1
     assert col.count() == 200
     after = [[h.id for h in r] for r in col.search_batch(q, k=10, ef=200)]
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(before, after)])

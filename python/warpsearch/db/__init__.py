@@ -7,11 +7,12 @@ compaction and snapshots. Built on ``warpsearch.index``."""
 from __future__ import annotations
 
 from .collection import Collection
-from .config import FlatConfig, Hit, HNSWConfig, Record
+from .config import FlatConfig, Hit, HNSWConfig, IVFPQConfig, Record
 from .database import Database, connect
 from .ingest import ingest
 from .snapshot import restore, verify_snapshot
 from .storage import CorruptionError, DatabaseLockedError
 
-__all__ = ["connect", "Database", "Collection", "HNSWConfig", "FlatConfig", "Record", "Hit",
+__all__ = ["connect", "Database", "Collection", "HNSWConfig", "FlatConfig", "IVFPQConfig",
+           "Record", "Hit",
            "CorruptionError", "DatabaseLockedError", "ingest", "restore", "verify_snapshot"]

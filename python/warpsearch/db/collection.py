@@ -1,57 +1,36 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
 """A collection: points (id, vector, payload) kept in a write-ahead log, one
-mutable segment and sealed segments, searched together.
+mutable segment (indexed as it grows) and sealed segments, searched together.
 
-Directory of a collection::
-
-    MANIFEST.json        config + live segments + WAL sequence they cover (atomic)
-    wal/                 write-ahead log files
-    segments/seg-<id>/   sealed segment files
-    tombstones/          deleted-row bitmaps of sealed segments
-
-Internal ids are ``segment id << 32 | row``; the user id -> internal id map is
-rebuilt on open from the segments' id files, tombstones and the log.
+The class is a facade over four parts: ``state`` (segments, id map, live view),
+``query`` (plan, per-segment search, merge, hydrate), ``sealer`` (indexing,
+sealing, merging in the background) and ``recovery`` (open, replay, checkpoint).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import queue
-import shutil
-import sys
 import threading
 import time
 
 import numpy as np
 
-from .._validation import as_matrix
-from ..index import HNSWIndex
-from .config import Hit, Record, index_config_from_dict, parse_schema
+from .._progress import progress_bar
+from .._validation import as_matrix, as_positive_int
+from . import query
+from .config import Record
 from .filters import compile_filter
-from .payload import decode_payload, encode_payload, normalize_id, normalize_ids
-from .segment import (MutableSegment, load_segment, load_tombstones, parse_rows,
-                      save_tombstones, seg_dirname, write_segment)
-from .storage import fsync_dir, read_manifest, write_manifest
-from .wal import WriteAheadLog, decode_record, encode_delete, encode_upsert, read_log
+from .payload import encode_payload, normalize_id, normalize_ids
+from .recovery import checkpoint, create_collection_dir, open_state, replay
+from .sealer import Sealer
+from .segment import parse_rows
+from .wal import WriteAheadLog, encode_delete, encode_upsert
 
-__all__ = ["Collection"]
+__all__ = ["Collection", "create_collection_dir"]
 
 log = logging.getLogger("warpsearch.db")
-_ROW_BITS = 32
-_ROW_MASK = (1 << _ROW_BITS) - 1
 _DEFAULT_BATCH = 4096
-
-
-class _RowsView:
-    """A segment seen with a fixed row count (for evaluating filters)."""
-
-    __slots__ = ("n", "fields")
-
-    def __init__(self, n, fields):
-        self.n, self.fields = n, fields
 
 
 class Collection:
@@ -68,112 +47,52 @@ class Collection:
     >>> db.close()
     """
 
+    #: Writers wait (and after ``backpressure_timeout`` seconds fail) while this many
+    #: full segments wait to be sealed.
+    max_pending_seals = 4
+    backpressure_timeout = 60.0
+
     def __init__(self, path: str, name: str, fsync: str = "always", fsync_interval_ms: int = 100):
         self.name = name
         self.path = path
-        body = read_manifest(path)
-        cfg = body["config"]
-        self.dim = int(cfg["dim"])
-        self.metric = cfg["metric"]
-        self.index_config = index_config_from_dict(cfg["index"])
-        self._index_cfg = self.index_config.to_dict()
-        self.schema = parse_schema(cfg["schema"])
-        self.segment_size = int(cfg["segment_size"])
-        self._config = cfg
-        self._uid = body.get("uid", "")
-        self._lock = threading.RLock()
-        self._compact_mu = threading.Lock()
+        st = open_state(path, name)
+        last = replay(st)
+        self.state = st
+        self.wal = WriteAheadLog(f"{path}/wal", last + 1, fsync, fsync_interval_ms)
+        self._write_mu = threading.Lock()
+        self._apply_cv = threading.Condition()
+        self._applied = last
         self._closed = False
-        self._bg_error = None
-        self._sealed: dict = {}
-        self._frozen: list = []
-        self._idmap: dict = {}
-        self._pins: dict = {}
-        self._garbage: list = []
-        self._tomb_gen = int(body.get("tomb_gen", 0))
-        # Sealed segments hold every record up to seq "seq", plus the first
-        # "seq_rows" rows of the next one when a record larger than a segment was
-        # split across segments; replay skips exactly those rows.
-        self._covered = int(body["seq"])
-        self._covered_rows = int(body.get("seq_rows", 0))
-        self._next_seg = int(body["next_segment_id"])
-        for d in ("wal", "segments", "tombstones"):
-            os.makedirs(os.path.join(path, d), exist_ok=True)
-        self._load_sealed(body)
-        self._mutable = self._new_mutable()
-        self._refresh_view()
-        self._queue: queue.Queue = queue.Queue()
-        last = self._covered
-        for seq, payload in read_log(self._dir("wal"), self._covered):
-            rec = decode_record(payload)
-            skip = self._covered_rows if seq == self._covered + 1 else 0
-            if skip and rec[0] == "upsert":
-                rec = (rec[0],) + tuple(part[skip:] for part in rec[1:])
-                self._apply(rec, seq, replay=True, first_row=skip)
-            else:
-                self._apply(rec, seq, replay=True)
-            last = seq
-        self._wal = WriteAheadLog(self._dir("wal"), last + 1, fsync, fsync_interval_ms)
         # Started after replay: segments frozen while replaying are sealed now.
-        self._worker = threading.Thread(target=self._seal_loop, daemon=True,
-                                        name=f"warpsearch-seal-{name}")
-        self._worker.start()
+        self._sealer = Sealer(st, self.wal, name)
 
-    # -- opening -------------------------------------------------------------
-    def _dir(self, sub):
-        return os.path.join(self.path, sub)
-
-    def _load_sealed(self, body):
-        seg_root, tomb_root = self._dir("segments"), self._dir("tombstones")
-        live_dirs, live_tombs = set(), set()
-        for entry in body["segments"]:
-            seg = load_segment(seg_root, entry, self.schema, self.dim)
-            if entry.get("tombstones"):
-                seg.set_tombs(load_tombstones(tomb_root, entry["tombstones"], seg.n))
-                seg.tomb_file = entry["tombstones"]["file"]
-                live_tombs.add(seg.tomb_file)
-            self._sealed[seg.seg_id] = seg
-            live_dirs.add(seg_dirname(seg.seg_id))
-            alive = np.flatnonzero(~seg.tombs())
-            base = seg.seg_id << _ROW_BITS
-            for row in alive.tolist():
-                prev = self._idmap.get(seg.uids[row])
-                if prev is not None:  # never written that way; repair defensively
-                    self._sealed[prev >> _ROW_BITS].mark_deleted(prev & _ROW_MASK)
-                self._idmap[seg.uids[row]] = base | row
-        # Remove what no manifest names: unfinished seals, replaced or compacted segments.
-        for f in os.listdir(seg_root):
-            if f not in live_dirs:
-                shutil.rmtree(os.path.join(seg_root, f), ignore_errors=True)
-        for f in os.listdir(tomb_root):
-            if f not in live_tombs:
-                os.remove(os.path.join(tomb_root, f))
-
-    def _new_mutable(self):
-        seg = MutableSegment(self._next_seg, self.dim, self.metric, self.schema)
-        self._next_seg += 1
-        return seg
-
-    def _refresh_view(self):
-        self._view = tuple(self._sealed[k] for k in sorted(self._sealed)) + tuple(self._frozen) \
-            + (self._mutable,)
-        self._by_id = {s.seg_id: s for s in self._view}
-
-    def _by_iid(self, iid):
-        return self._by_id[iid >> _ROW_BITS]
+    # -- settings --------------------------------------------------------------------
+    dim = property(lambda self: self.state.dim, doc="Vector dimension.")
+    metric = property(lambda self: self.state.metric, doc='"l2", "ip" or "cosine".')
+    schema = property(lambda self: self.state.schema, doc="Payload schema.")
+    index_config = property(lambda self: self.state.index_config, doc="Index configuration.")
+    segment_size = property(lambda self: self.state.segment_size, doc="Rows per segment.")
+    device = property(lambda self: self.state.device, doc="Where sealed segments search.")
 
     def _check_open(self):
         if self._closed:
             raise ValueError(f"collection {self.name!r} is closed")
-        if self._bg_error is not None:
-            raise RuntimeError(f"collection {self.name!r}: sealing a segment failed: "
-                               f"{self._bg_error!r}") from self._bg_error
 
-    # -- writes ----------------------------------------------------------------
-    def _validate_vectors(self, vectors, n):
-        out = as_matrix(vectors, self.dim, "vectors")
+    def _err(self, exc):
+        """``exc`` (a ValueError or TypeError of an input check) naming this collection."""
+        return type(exc)(f"collection {self.name!r}: {exc}")
+
+    # -- writes ----------------------------------------------------------------------
+    def _vectors(self, vectors, n):
+        try:
+            out = as_matrix(vectors, self.dim, "vectors")
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
         if out.shape[0] != n:
-            raise ValueError(f"{out.shape[0]} vectors for {n} ids")
+            raise ValueError(f"collection {self.name!r}: {out.shape[0]} vectors for {n} ids")
+        if self.metric == "cosine" and n and not np.all(np.einsum("ij,ij->i", out, out) > 0):
+            raise ValueError(f"collection {self.name!r}: a zero vector has no direction "
+                             "(metric cosine)")
         return out
 
     def upsert(self, ids, vectors, payloads=None, *, batch_size: int = _DEFAULT_BATCH,
@@ -190,412 +109,251 @@ class Collection:
         batch_size : int
             Points per log record; large upserts are streamed in batches.
         progress : bool, optional
-            Show a progress bar (default: only on a terminal and for more than one batch).
+            Show a progress bar (default: where a person is watching, for more than
+            one batch).
 
-        Every batch (``batch_size`` rows) is one log record: durable before it
-        is applied and before the call returns, visible to the next search, and
+        Every batch (``batch_size`` rows) is one log record: durable before the call
+        returns (concurrent writers share one fsync), visible to the next search, and
         all-or-nothing after a crash.
         """
-        uids = normalize_ids(ids)
+        try:
+            uids = normalize_ids(ids)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
         if len(set(uids)) != len(uids):
-            raise ValueError("duplicate ids in one upsert call")
-        vecs = self._validate_vectors(vectors, len(uids))
+            raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
+        vecs = self._vectors(vectors, len(uids))
         if payloads is None:
             payloads = [None] * len(uids)
         elif isinstance(payloads, dict):
             payloads = [payloads]
         payloads = list(payloads)
         if len(payloads) != len(uids):
-            raise ValueError(f"{len(payloads)} payloads for {len(uids)} ids")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
+                             f"{len(uids)} ids")
+        batch_size = as_positive_int(batch_size, "batch_size")
         n = len(uids)
         nbatches = (n + batch_size - 1) // batch_size
-        if progress is None:
-            progress = nbatches > 1 and sys.stderr.isatty()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n, unit="pt", desc=f"upsert {self.name}")
         self._check_open()
-        seq = self._wal.last_seq
-        try:
+        seq = self.wal.last_seq
+        with progress_bar(progress, nbatches > 1, n, f"upsert {self.name}", "pt") as bar:
             for s in range(0, n, batch_size):
                 e = min(n, s + batch_size)
                 seq = self._upsert_batch(uids[s:e], vecs[s:e], payloads[s:e])
-                if bar is not None:
-                    bar.update(e - s)
-        finally:
-            if bar is not None:
-                bar.close()
+                bar.update(e - s)
         return seq
 
     def _upsert_batch(self, uids, vecs, payloads):
-        raws = [encode_payload(p) for p in payloads]
-        parsed = parse_rows(self.schema, payloads)
-        with self._lock:
+        try:
+            raws = [encode_payload(p) for p in payloads]
+            parsed = parse_rows(self.schema, payloads)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+        return self._write(encode_upsert(uids, vecs, raws), ("upsert", uids, vecs, raws, parsed))
+
+    def _write(self, payload: bytes, rec, prepare=None):
+        """Logs ``rec`` and applies it in log order once durable (group commit: the
+        fsync runs without any lock readers or appenders take)."""
+        st = self._sealer
+        with self._write_mu:
             self._check_open()
-            # One log record per batch, so a batch is all-or-nothing after a crash.
-            seq = self._wal.append(encode_upsert(uids, vecs, raws))
-            self._apply(("upsert", uids, vecs, raws, parsed), seq)
+            self._hold_back()
+            if prepare is not None:  # reads the state as of every earlier write
+                self._wait_applied(self.wal.last_seq)
+                payload, rec = prepare()
+                if rec is None:
+                    return self.wal.last_seq
+            seq = self.wal.append(payload)
+        err = None
+        try:
+            self.wal.wait_durable(seq)
+        except BaseException as exc:  # not acknowledged; later writes must not wait on it
+            err = exc
+        froze = False
+        with self._apply_cv:
+            while self._applied < seq - 1:
+                self._apply_cv.wait()
+            try:
+                if err is None:
+                    with self.state.mu:
+                        froze = self.state.apply(rec, seq)
+            finally:
+                self._applied = seq
+                self._apply_cv.notify_all()
+        if err is not None:
+            raise err
+        if froze:
+            self.wal.rotate()
+        st.wake()
         return seq
+
+    def _wait_applied(self, seq):
+        with self._apply_cv:
+            while self._applied < seq:
+                self._apply_cv.wait()
+
+    def _hold_back(self):
+        """Back-pressure: waits while too many full segments wait to be sealed."""
+        st, sealer = self.state, self._sealer
+        if len(st.frozen) < self.max_pending_seals:
+            return
+        end = time.monotonic() + self.backpressure_timeout
+        with sealer.cv:
+            while len(st.frozen) >= self.max_pending_seals:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(
+                        f"collection {self.name!r}: {len(st.frozen)} full segments are waiting "
+                        f"to be sealed (limit {self.max_pending_seals}); writes were held back "
+                        f"{self.backpressure_timeout:g} s and are refused until the background "
+                        "sealer catches up" + (f" (it is failing: {sealer.error!r})"
+                                               if sealer.error is not None else ""))
+                sealer.cv.notify_all()
+                sealer.cv.wait(min(left, 0.1))
 
     def delete(self, ids=None, *, filter=None) -> int:
         """Deletes points by id or by filter (not both); returns how many existed."""
         if (ids is None) == (filter is None):
-            raise ValueError("give either ids or filter to delete")
-        node = compile_filter(filter, self.schema) if filter is not None else None
-        with self._lock:
-            self._check_open()
+            raise ValueError(f"collection {self.name!r}: give either ids or filter to delete")
+        node = self._filter(filter) if filter is not None else None
+        if node is None:
+            try:
+                asked = list(dict.fromkeys(normalize_ids(ids)))
+            except (ValueError, TypeError) as exc:
+                raise self._err(exc) from None
+        found = []
+
+        def prepare():
             if node is not None:
-                uids = [r.id for r in self._scan(node, 0, None, with_vectors=False,
-                                                 with_payload=False)]
+                uids = [r.id for r in query.scan(self.state, node, 0, None, False, False)]
             else:
-                uids = list(dict.fromkeys(normalize_ids(ids)))
+                uids = [u for u in asked if u in self.state.idmap]
+            found.append(len(uids))
             if not uids:
-                return 0
-            count = sum(1 for u in uids if u in self._idmap)
-            if count:
-                seq = self._wal.append(encode_delete(uids))
-                self._apply(("delete", uids), seq)
-            return count
+                return None, None
+            return encode_delete(uids), ("delete", uids)
 
-    def _apply(self, rec, seq, replay=False, first_row=0):
-        """Applies a logged record to memory (caller holds the lock or is opening)."""
-        if rec[0] == "delete":
-            for uid in rec[1]:
-                iid = self._idmap.pop(uid, None)
-                if iid is not None:
-                    self._by_iid(iid).mark_deleted(iid & _ROW_MASK)
-            return
-        _, uids, vecs, raws = rec[:4]
-        parsed = rec[4] if len(rec) > 4 else \
-            parse_rows(self.schema, [decode_payload(r) for r in raws])
-        # Tombstone old versions first: a concurrent search may miss a point being
-        # replaced, but never sees its stale version.
-        for uid in uids:
-            iid = self._idmap.pop(uid, None)
-            if iid is not None:
-                self._by_iid(iid).mark_deleted(iid & _ROW_MASK)
-        off, m, froze = 0, len(uids), False
-        while off < m:
-            mut = self._mutable
-            take = min(m - off, self.segment_size - mut.n)
-            base = mut.n
-            mut.append(uids[off:off + take], vecs[off:off + take], raws[off:off + take],
-                       parsed[off:off + take])
-            hi = mut.seg_id << _ROW_BITS
-            for i, uid in enumerate(uids[off:off + take]):
-                self._idmap[uid] = hi | (base + i)
-            off += take
-            if mut.n >= self.segment_size:
-                # A segment ending inside the record covers its first rows only.
-                self._freeze(seq, 0) if off == m else self._freeze(seq - 1, first_row + off)
-                froze = True
-        if froze and not replay:
-            self._wal.rotate()
+        self._write(None, None, prepare)
+        return found[0] if found else 0
 
-    def _freeze(self, covered_seq, covered_rows):
-        mut = self._mutable
-        mut.covered_seq = covered_seq
-        mut.covered_rows = covered_rows
-        self._frozen.append(mut)
-        self._mutable = self._new_mutable()
-        self._refresh_view()
-        self._queue.put(mut)
+    # -- reads ------------------------------------------------------------------------
+    def _filter(self, filter):
+        try:
+            return compile_filter(filter, self.schema)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
 
-    # -- background sealing -------------------------------------------------
-    def _seal_loop(self):
-        while True:
-            seg = self._queue.get()
-            try:
-                if seg is None:
-                    return
-                if self._bg_error is None:
-                    self._seal(seg)
-            except Exception as exc:  # reported by the next call
-                log.exception("sealing segment %s failed", seg.seg_id)
-                self._bg_error = exc
-            finally:
-                self._queue.task_done()
+    def _queries(self, q, name):
+        try:
+            Q = as_matrix(q, self.dim, name)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+        if self.metric == "cosine" and not np.all(np.einsum("ij,ij->i", Q, Q) > 0):
+            raise ValueError(f"collection {self.name!r}: a zero query vector has no direction "
+                             "(metric cosine)")
+        return Q
 
-    def _seal(self, frozen):
-        sealed = write_segment(self._dir("segments"), frozen.seg_id, frozen.vectors(),
-                               frozen.uids, frozen.raws, self._index_cfg, self.dim,
-                               self.metric, self.schema)
-        with self._lock:
-            # Deletes made while the index was built went to frozen's tombstones.
-            sealed.set_tombs(frozen.tombs())
-            sealed.tomb_dirty = sealed.n_deleted > 0
-            self._sealed[sealed.seg_id] = sealed
-            self._frozen.remove(frozen)
-            self._refresh_view()
-            if (frozen.covered_seq, frozen.covered_rows) > (self._covered, self._covered_rows):
-                self._covered, self._covered_rows = frozen.covered_seq, frozen.covered_rows
-            if not self._closed:
-                self._checkpoint()
+    def _params(self, k, ef, nprobe, refine_factor, timeout):
+        try:
+            k = as_positive_int(k, "k")
+            cfg = self.index_config
+            ef = getattr(cfg, "ef_search", 64) if ef is None else as_positive_int(ef, "ef")
+            nprobe = getattr(cfg, "nprobe", 16) if nprobe is None else \
+                as_positive_int(nprobe, "nprobe")
+            refine_factor = getattr(cfg, "refine_factor", 4) if refine_factor is None else \
+                as_positive_int(refine_factor, "refine_factor")
+            if timeout is not None and (isinstance(timeout, bool) or
+                                        not isinstance(timeout, (int, float)) or
+                                        not timeout > 0):
+                raise ValueError(f"timeout must be a positive number of seconds, got "
+                                 f"{timeout!r}")
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        return k, query.SearchParams(ef, nprobe, refine_factor, deadline)
 
-    def _wait_sealed(self):
-        self._queue.join()
-
-    def _checkpoint(self):
-        """Writes changed tombstones and a new manifest; frees what it no longer names."""
-        self._wal.sync()
-        tomb_root = self._dir("tombstones")
-        old_tombs = []
-        for seg in self._sealed.values():
-            if seg.tomb_dirty:
-                self._tomb_gen += 1
-                if seg.tomb_file:
-                    old_tombs.append(seg.tomb_file)
-                meta = save_tombstones(tomb_root, seg, self._tomb_gen)
-                seg.entry["tombstones"] = meta
-                seg.tomb_file = meta["file"]
-                seg.tomb_dirty = False
-        fsync_dir(tomb_root)
-        write_manifest(self.path, self._manifest_body())
-        for f in old_tombs:
-            try:
-                os.remove(os.path.join(tomb_root, f))
-            except FileNotFoundError:
-                pass
-        self._collect_garbage()
-        self._wal.drop_covered(self._covered)
-
-    def _manifest_body(self):
-        return {"format": 1, "uid": self._uid, "config": self._config, "seq": self._covered,
-                "seq_rows": self._covered_rows,
-                "next_segment_id": self._next_seg, "tomb_gen": self._tomb_gen,
-                "segments": [self._sealed[k].entry for k in sorted(self._sealed)]}
-
-    def _collect_garbage(self):
-        keep = []
-        for seg_id in self._garbage:
-            if self._pins.get(seg_id):
-                keep.append(seg_id)
-            else:
-                shutil.rmtree(os.path.join(self._dir("segments"), seg_dirname(seg_id)),
-                              ignore_errors=True)
-        self._garbage = keep
-
-    def flush(self) -> None:
-        """Waits for background sealing and writes a checkpoint (manifest + tombstones)."""
+    def _search(self, Q, k, filter, ef, nprobe, refine_factor, timeout, with_payload,
+                return_stats):
+        k, params = self._params(k, ef, nprobe, refine_factor, timeout)
         self._check_open()
-        self._wait_sealed()
-        with self._lock:
-            self._check_open()
-            self._checkpoint()
-
-    def compact(self) -> dict:
-        """Merges all sealed segments into one and purges deleted points.
-
-        Searches and writes may continue meanwhile. Returns a small report.
-        """
-        with self._compact_mu:
-            return self._compact()
-
-    def _compact(self) -> dict:
-        self._check_open()
-        self._wait_sealed()
-        with self._lock:
-            self._check_open()
-            victims = [self._sealed[k] for k in sorted(self._sealed)]
-            if len(victims) < 2 and not any(s.n_deleted for s in victims):
-                return {"merged": len(victims), "rows": sum(s.n for s in victims), "purged": 0}
-            snap = [(s, s.tombs().copy()) for s in victims]
-            new_id = self._next_seg
-            self._next_seg += 1
-        alive = [np.flatnonzero(~t) for _, t in snap]
-        vecs = np.concatenate([s.vectors()[a] for (s, _), a in zip(snap, alive)]) if snap \
-            else np.zeros((0, self.dim), np.float32)
-        uids = [s.uids[r] for (s, _), a in zip(snap, alive) for r in a.tolist()]
-        raws = [s.raws[r] for (s, _), a in zip(snap, alive) for r in a.tolist()]
-        purged = sum(s.n for s in victims) - len(uids)
-        new = None
-        if uids:
-            new = write_segment(self._dir("segments"), new_id, vecs, uids, raws,
-                                self._index_cfg, self.dim, self.metric, self.schema)
-        with self._lock:
-            row = 0
-            hi = new_id << _ROW_BITS
-            for (s, _), a in zip(snap, alive):
-                now_dead = s.tombs()[a]
-                old_hi = s.seg_id << _ROW_BITS
-                for j, r in enumerate(a.tolist()):
-                    if now_dead[j]:
-                        new.mark_deleted(row)
-                    elif self._idmap.get(s.uids[r]) == old_hi | r:
-                        self._idmap[s.uids[r]] = hi | row
-                    row += 1
-                del self._sealed[s.seg_id]
-                self._garbage.append(s.seg_id)
-            if new is not None:
-                self._sealed[new_id] = new
-            self._refresh_view()
-            self._checkpoint()
-        return {"merged": len(victims), "rows": len(uids), "purged": purged}
-
-    # -- reads ------------------------------------------------------------------
-    def _masks(self, node):
-        """Per searchable segment: (segment, rows n, allowed mask or None, allowed count)."""
-        out = []
-        for seg in self._view:
-            if seg.kind == "mutable":  # the one receiving writes (or a frozen one: cheap)
-                with self._lock:
-                    n = seg.n
-                    mask = node.mask(_RowsView(n, seg.fields)) if node is not None else None
-                    live = seg.live_mask(n)
-            else:
-                n = seg.n
-                mask = node.mask(seg) if node is not None else None
-                live = seg.live_mask(n)
-            if live is not None:
-                mask = live if mask is None else (mask & live)
-            if mask is None and seg.kind == "mutable":  # rows appended after n stay invisible
-                mask = np.ones(n, dtype=bool)
-            allowed = n if mask is None else int(np.count_nonzero(mask))
-            out.append((seg, n, mask, allowed))
-        return out
-
-    def _query_matrix(self, q, name):
-        return as_matrix(q, self.dim, name)
-
-    def _search(self, Q, k, filter, ef, with_payload, stats=None):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        k = int(k)
-        if ef is None:
-            ef = getattr(self.index_config, "ef_search", 64)
-        elif isinstance(ef, bool) or not isinstance(ef, (int, np.integer)) or ef <= 0:
-            raise ValueError(f"ef must be a positive integer, got {ef!r}")
-        ef = max(int(ef), k)
-        self._check_open()
+        node = self._filter(filter)
+        if not return_stats:
+            return query.search(self.state, Q, k, node, params, with_payload), None
         t0 = time.perf_counter()
-        node = compile_filter(filter, self.schema)
-        plans = self._masks(node)
-        t1 = time.perf_counter()
-        nq = Q.shape[0]
-        Ds, Us = [], []
-        for seg, n, mask, allowed in plans:
-            if n == 0 or allowed == 0:
-                continue
-            if isinstance(seg.index, HNSWIndex):
-                D, ids = seg.index.search(Q, k=k, ef=ef, filter=mask)
-            else:
-                D, ids = seg.index.search(Q, k=k, filter=mask)
-            if stats is not None:
-                info = dict(seg.index.last_search_info)
-                stats.append({"segment": seg.seg_id, "state": seg.kind if seg.kind == "sealed"
-                              else ("frozen" if seg in self._frozen else "mutable"),
-                              "index": type(seg.index).__name__, "rows": n,
-                              "allowed": allowed, "plan": info.get("plan"),
-                              "nodes_visited": info.get("nodes_visited", 0),
-                              "distance_evals": info.get("distance_evals", 0)})
-            Ds.append(D.reshape(nq, k))
-            Us.append((seg, ids.reshape(nq, k)))
-        results = self._merge(Ds, Us, nq, k, with_payload)
-        if stats is not None:
-            live = sum(max(0, n - seg.n_deleted) for seg, n, _, _ in plans)
-            stats.append({"filter_ms": (t1 - t0) * 1e3, "total_ms": (time.perf_counter() - t0)
-                          * 1e3, "allowed": sum(a for _, _, _, a in plans), "live": live})
-        return results
+        segs: list = []
+        hits = query.search(self.state, Q, k, node, params, with_payload, segs)
+        live = sum(max(0, s["rows"]) for s in segs)
+        stats = {"segments": segs, "plan": _plan_name(segs),
+                 "allowed": sum(s["allowed"] for s in segs), "rows": live,
+                 "nodes_visited": int(sum(s.get("nodes_visited", 0) for s in segs)),
+                 "distance_evals": int(sum(s.get("distance_evals", 0) for s in segs)),
+                 "exact_rows": int(sum(s.get("exact_rows", 0) for s in segs)),
+                 "time_ms": (time.perf_counter() - t0) * 1e3, "nq": int(Q.shape[0])}
+        return hits, stats
 
-    def _merge(self, Ds, Us, nq, k, with_payload):
-        out = [[] for _ in range(nq)]
-        if not Ds:
-            return out
-        D = np.concatenate(Ds, axis=1)
-        order = np.argsort(D if self.metric == "l2" else -D, axis=1, kind="stable")
-        width = [u[1].shape[1] for u in Us]
-        starts = np.cumsum([0] + width)
-        for qi in range(nq):
-            seen = set()
-            for c in order[qi].tolist():
-                si = int(np.searchsorted(starts, c, side="right") - 1)
-                seg, rows = Us[si]
-                row = int(rows[qi, c - starts[si]])
-                if row < 0:
-                    continue
-                uid = seg.uids[row]
-                if uid in seen:
-                    continue
-                seen.add(uid)
-                out[qi].append(Hit(uid, float(D[qi, c]),
-                                   seg.payload(row) if with_payload else None))
-                if len(out[qi]) == k:
-                    break
-        return out
-
-    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True):
-        """The ``k`` nearest points to ``vector`` that pass ``filter``: a list of ``Hit``.
+    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
+               nprobe=None, refine_factor=None, timeout=None, return_stats: bool = False):
+        """The ``k`` nearest points to ``vector`` that pass ``filter``: a list of ``Hit``
+        (with ``return_stats=True``: ``(hits, stats)``, the stats of this call).
 
         ``ef`` is the candidate list size of HNSW segments (default: the config's
-        ``ef_search``). The mutable segment is searched exactly. Deleted and
+        ``ef_search``); ``nprobe`` / ``refine_factor`` those of IVF-PQ segments.
+        ``timeout`` (seconds) bounds the search: past it, ``TimeoutError``. Rows the
+        background indexer has not reached yet are scanned exactly. Deleted and
         replaced points never appear.
         """
-        q = self._query_matrix(vector, "vector")
-        if q.shape[0] != 1:
-            raise ValueError("search takes one vector; use search_batch for several")
-        return self._search(q, k, filter, ef, with_payload)[0]
+        Q = self._queries(vector, "vector")
+        if Q.shape[0] != 1:
+            raise ValueError(f"collection {self.name!r}: search takes one vector; use "
+                             "search_batch for several")
+        hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
+                                   with_payload, return_stats)
+        return (hits[0], stats) if return_stats else hits[0]
 
     def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
-                     with_payload: bool = True):
-        """``search`` for each row of ``vectors`` (one filter for all): list of lists of Hit."""
-        return self._search(self._query_matrix(vectors, "vectors"), k, filter, ef, with_payload)
+                     with_payload: bool = True, *, nprobe=None, refine_factor=None,
+                     timeout=None, return_stats: bool = False):
+        """``search`` for each row of ``vectors`` (one filter for all): list of lists of
+        Hit (with ``return_stats=True``: ``(results, stats)``)."""
+        Q = self._queries(vectors, "vectors")
+        hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
+                                   with_payload, return_stats)
+        return (hits, stats) if return_stats else hits
 
-    def explain(self, vector, k: int = 10, filter=None, ef=None) -> dict:
+    def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,
+                refine_factor=None) -> dict:
         """Runs one search and reports how: per segment plan, filter selectivity,
         nodes visited, distance evaluations and time."""
-        q = self._query_matrix(vector, "vector")
-        stats: list = []
-        hits = self._search(q[:1], k, filter, ef, False, stats)[0]
-        summary = stats.pop()
-        live = summary["live"]
-        plans = sorted({s["plan"] for s in stats if s["plan"]})
+        Q = self._queries(vector, "vector")[:1]
+        t0 = time.perf_counter()
+        node = self._filter(filter)
+        plans = query.plan(self.state, node)
+        filter_ms = (time.perf_counter() - t0) * 1e3
+        hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, None, False, True)
+        live = sum(max(0, n - seg.n_deleted) for seg, n, _, _, _ in plans)
+        allowed = sum(a for *_, a in plans)
         return {
-            "plan": plans[0] if len(plans) == 1 else (plans or ["empty"]),
+            "plan": stats["plan"],
             "filter": filter,
-            "estimated_cardinality": summary["allowed"],
-            "selectivity": (summary["allowed"] / live) if live else 0.0,
+            "estimated_cardinality": allowed,
+            "selectivity": (allowed / live) if live else 0.0,
             "live_points": live,
-            "segments": stats,
-            "nodes_visited": int(sum(s["nodes_visited"] for s in stats)),
-            "distance_evals": int(sum(s["distance_evals"] for s in stats)),
-            "filter_ms": summary["filter_ms"],
-            "time_ms": summary["total_ms"],
-            "hits": [(h.id, h.score) for h in hits],
+            "segments": stats["segments"],
+            "nodes_visited": stats["nodes_visited"],
+            "distance_evals": stats["distance_evals"],
+            "exact_rows": stats["exact_rows"],
+            "filter_ms": filter_ms,
+            "time_ms": stats["time_ms"] + filter_ms,
+            "hits": [(h.id, h.score) for h in hits[0]],
         }
-
-    def _scan(self, node, offset, limit, with_vectors=True, with_payload=True):
-        out = []
-        skip = offset
-        for seg, n, mask, allowed in self._masks(node):
-            if allowed == 0:
-                continue
-            rows = np.arange(n) if mask is None else np.flatnonzero(mask)
-            if skip >= len(rows):
-                skip -= len(rows)
-                continue
-            rows = rows[skip:]
-            skip = 0
-            if limit is not None:
-                rows = rows[: limit - len(out)]
-            vecs = seg.vectors()
-            for r in rows.tolist():
-                out.append(Record(seg.uids[r], np.array(vecs[r]) if with_vectors else None,
-                                  seg.payload(r) if with_payload else None))
-            if limit is not None and len(out) >= limit:
-                break
-        return out
 
     def count(self, filter=None) -> int:
         """Number of live points (that pass ``filter``)."""
         self._check_open()
         if filter is None:
-            return len(self._idmap)
-        node = compile_filter(filter, self.schema)
-        return sum(a for _, _, _, a in self._masks(node))
+            return len(self.state.idmap)
+        node = self._filter(filter)
+        return sum(a for *_, a in query.plan(self.state, node))
 
     def __len__(self) -> int:
         return self.count()
@@ -606,52 +364,104 @@ class Collection:
         skipping ``offset``. A list of ``Record``."""
         for v, nm in ((limit, "limit"), (offset, "offset")):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{nm} must be a non-negative int, got {v!r}")
+                raise ValueError(f"collection {self.name!r}: {nm} must be a non-negative int, "
+                                 f"got {v!r}")
         self._check_open()
-        node = compile_filter(filter, self.schema)
-        with self._lock:
-            return self._scan(node, offset, limit, with_vectors, with_payload)
+        node = self._filter(filter)
+        with self.state.mu:
+            return query.scan(self.state, node, offset, limit, with_vectors, with_payload)
 
     def get(self, ids) -> list:
         """Records of ``ids`` in the order asked, ``None`` where a point does not exist."""
-        uids = normalize_ids(ids)
+        try:
+            uids = normalize_ids(ids)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
         self._check_open()
+        st = self.state
         out = []
-        with self._lock:
+        with st.mu:
             for uid in uids:
-                iid = self._idmap.get(uid)
+                iid = st.idmap.get(uid)
                 if iid is None:
                     out.append(None)
                     continue
-                seg, row = self._by_iid(iid), iid & _ROW_MASK
+                seg, row = st.by_iid(iid), iid & 0xFFFFFFFF
                 out.append(Record(uid, np.array(seg.vectors()[row]), seg.payload(row)))
         return out
 
     def __contains__(self, uid) -> bool:
-        return normalize_id(uid) in self._idmap
+        return normalize_id(uid) in self.state.idmap
 
     @property
     def sequence(self) -> int:
         """Sequence number of the newest log record."""
-        return self._wal.last_seq
+        return self.wal.last_seq
 
     def info(self) -> dict:
-        """Counts and layout: points, segments (sealed / being sealed), rows, deletes."""
-        with self._lock:
-            return {"name": self.name, "points": len(self._idmap), "dim": self.dim,
-                    "metric": self.metric, "index": self._index_cfg,
+        """Counts and layout: points, segments (sealed / being sealed), rows indexed,
+        deletes, background work and its failures."""
+        st, sealer = self.state, self._sealer
+        with st.mu:
+            view = st.view
+            return {"name": self.name, "points": len(st.idmap), "dim": self.dim,
+                    "metric": self.metric, "index": st.index_cfg, "device": st.device,
                     "schema": {k: v.spelled for k, v in self.schema.items()},
-                    "sealed_segments": len(self._sealed), "sealing": len(self._frozen),
-                    "mutable_rows": self._mutable.n, "covered_seq": self._covered,
-                    "sequence": self._wal.last_seq,
-                    "deleted_rows": sum(s.n_deleted for s in self._view)}
+                    "sealed_segments": len(st.sealed), "sealing": len(st.frozen),
+                    "mutable_rows": st.mutable.n,
+                    "indexed_rows": sum(min(s.indexed, s.n) if s.index is not None else 0
+                                        for s in view),
+                    "rows": sum(s.n for s in view),
+                    "trained": st.trained is not None if st.index_cfg["kind"] == "ivf_pq"
+                    else None,
+                    "covered_seq": st.covered, "sequence": self.wal.last_seq,
+                    "deleted_rows": sum(s.n_deleted for s in view),
+                    "background": dict(sealer.stats, failures=sealer.failures,
+                                       error=None if sealer.error is None
+                                       else repr(sealer.error)),
+                    "wal_fsyncs": self.wal.fsyncs}
 
     def __repr__(self) -> str:
         return (f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
-                f"points={len(self._idmap)})")
+                f"points={len(self.state.idmap)})")
+
+    # -- maintenance ----------------------------------------------------------------------
+    def flush(self, timeout=None) -> None:
+        """Waits until every point is indexed and every full segment sealed, then writes
+        a checkpoint (manifest + tombstones)."""
+        self._check_open()
+        self._sealer.wait_idle(timeout)
+        checkpoint(self.state, self.wal)
+
+    def compact(self, progress=None) -> dict:
+        """Rewrites the sealed segments that need it: those with deletes (purged) and
+        those smaller than the merge limit (merged by size tiers, smallest first, up to
+        8 segment sizes). Full segments without deletes are left alone, so the cost
+        follows what changed, not the collection. Searches and writes continue
+        meanwhile. Merges also run automatically in the background (segments with a
+        fifth deleted, or more than 8 segments). Returns a small report."""
+        self.flush()
+        with progress_bar(progress, True, None, f"compact {self.name}", "group") as bar:
+            rep = self._sealer.compact(progress=bar)
+        return rep
+
+    def train(self, sample) -> None:
+        """Trains the IVF-PQ quantizer of this collection on ``sample`` (before any
+        segment is indexed); without it, training uses the first ``train_size`` points."""
+        self._check_open()
+        st = self.state
+        if st.index_cfg["kind"] != "ivf_pq":
+            raise ValueError(f"collection {self.name!r}: train() is for IVF-PQ collections; "
+                             f"this one uses {st.index_cfg['kind']}")
+        X = self._vectors(sample, len(np.atleast_2d(np.asarray(sample))))
+        with st.mu:
+            if st.trained is not None or any(s.index is not None for s in st.view):
+                raise ValueError(f"collection {self.name!r} is already trained")
+        self._sealer.train(X)
+        self._sealer.wake()
 
     # -- snapshots --------------------------------------------------------------------
-    def snapshot(self, path, base=None) -> str:
+    def snapshot(self, path, base=None, progress=None) -> str:
         """Writes a consistent point-in-time archive of the collection to ``path``.
 
         Writes may continue meanwhile: the state is captured under the lock (after
@@ -663,91 +473,32 @@ class Collection:
         from .snapshot import take_snapshot
 
         self._check_open()
-        return take_snapshot(self, path, base)
-
-    def _capture_for_snapshot(self) -> dict:
-        with self._lock:
-            self._check_open()
-            self._wal.sync()
-            segs = []
-            for k in sorted(self._sealed):
-                seg = self._sealed[k]
-                self._pins[k] = self._pins.get(k, 0) + 1
-                segs.append((json.loads(json.dumps(seg.entry)),
-                             os.path.join(self._dir("segments"), seg_dirname(k)),
-                             seg.tombs()[: seg.n].copy()))
-            ids, raws, vecs = [], [], []
-            for seg in self._frozen + [self._mutable]:
-                alive = np.flatnonzero(~seg.tombs()[: seg.n])
-                ids += [seg.uids[r] for r in alive.tolist()]
-                raws += [seg.raws[r] for r in alive.tolist()]
-                vecs.append(seg.vectors()[alive])
-            return {"uid": self._uid, "config": self._config, "seq": self._wal.last_seq,
-                    "segments": segs,
-                    "tail": {"ids": ids, "raws": raws, "vectors": np.concatenate(vecs)}}
-
-    def _release_snapshot(self, state) -> None:
-        with self._lock:
-            for entry, _, _ in state["segments"]:
-                k = entry["id"]
-                self._pins[k] -= 1
-                if not self._pins[k]:
-                    del self._pins[k]
-            if not self._closed:
-                self._collect_garbage()
-
-    def _install_segments(self, segs) -> None:
-        """Adds sealed segments restored from a snapshot: ``(entry, copy_files, tombs)``."""
-        with self._lock:
-            self._check_open()
-            if self._idmap:
-                raise ValueError("segments can only be restored into an empty collection")
-            root = self._dir("segments")
-            for entry, copy_files, tomb in segs:
-                seg_id = self._next_seg
-                self._next_seg += 1
-                final = os.path.join(root, seg_dirname(seg_id))
-                os.makedirs(final + ".tmp")
-                copy_files(final + ".tmp")
-                fsync_dir(final + ".tmp")
-                os.rename(final + ".tmp", final)
-                e = {"id": seg_id, "rows": entry["rows"], "index": entry["index"],
-                     "files": entry["files"]}
-                seg = load_segment(root, e, self.schema, self.dim)
-                seg.set_tombs(tomb)
-                seg.tomb_dirty = True
-                self._sealed[seg_id] = seg
-                hi = seg_id << _ROW_BITS
-                for row in np.flatnonzero(~tomb).tolist():
-                    self._idmap[seg.uids[row]] = hi | row
-            fsync_dir(root)
-            self._refresh_view()
-            self._checkpoint()
+        return take_snapshot(self, path, base, progress=progress)
 
     # -- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
-        """Finishes background sealing, writes a checkpoint and closes the log."""
+        """Seals what is ready (a fully indexed mutable segment is written with its index,
+        so reopening does not index it again), writes a checkpoint, closes the log."""
         if self._closed:
             return
-        self._wait_sealed()
-        self._queue.put(None)
-        self._worker.join()
-        with self._lock:
-            if self._bg_error is None:
-                self._checkpoint()
-            self._wal.close()
+        with self._write_mu:
             self._closed = True
+        self._wait_applied(self.wal.last_seq)  # writes already logged are applied
+        st = self.state
+        with st.mu:
+            mut = st.mutable
+            if mut.n and mut.index is not None and mut.indexed >= mut.n:
+                st.freeze(self.wal.last_seq, 0)
+        try:
+            self._sealer.wait_idle_frozen()
+        finally:
+            self._sealer.close()
+            try:
+                checkpoint(st, self.wal)
+            finally:
+                self.wal.close()
 
 
-def create_collection_dir(path: str, config: dict, uid: str) -> None:
-    """Creates a collection directory atomically (temp dir + rename)."""
-    tmp = path + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    for d in ("wal", "segments", "tombstones"):
-        os.makedirs(os.path.join(tmp, d))
-    write_manifest(tmp, {"format": 1, "uid": uid, "config": config, "seq": 0,
-                         "next_segment_id": 0, "tomb_gen": 0, "segments": []})
-    os.rename(tmp, path)
-    fsync_dir(os.path.dirname(path))
-
+def _plan_name(segs):
+    plans = sorted({s.get("plan") or "empty" for s in segs})
+    return plans[0] if len(plans) == 1 else (plans or "empty")

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Optional, Union
@@ -12,9 +14,10 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from ..index import HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES
+from .payload import decode_payload
 
-__all__ = ["HNSWConfig", "FlatConfig", "Record", "Hit", "FieldSpec", "parse_schema",
-           "index_config_from_dict", "FIELD_TYPES", "check_name"]
+__all__ = ["HNSWConfig", "FlatConfig", "IVFPQConfig", "Record", "Hit", "FieldSpec",
+           "parse_schema", "index_config_from_dict", "FIELD_TYPES", "check_name"]
 
 #: Payload field types a schema may name; ``T[]`` is an array of ``T`` (not for text).
 FIELD_TYPES = ("keyword", "int", "float", "bool", "datetime", "geo", "text")
@@ -120,13 +123,90 @@ def _choice(value, name: str, choices) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def index_config_from_dict(d: dict) -> Union[HNSWConfig, FlatConfig]:
+@dataclass(frozen=True)
+class IVFPQConfig:
+    """Segments get an IVF-PQ index (the memory-bound choice): a coarse quantizer and
+    PQ codebooks trained once per collection, on its first ``train_size`` points (or
+    on ``Collection.train(sample)``), and shared by all of its segments.
+
+    Parameters
+    ----------
+    nlist : int or None
+        Cells of the coarse quantizer; ``None`` chooses from the training sample
+        (about ``4 * sqrt(n)``, a power of two, at most one cell per 39 points).
+    m : int or None
+        Sub-quantizers; ``None``: ``dim / 2`` for 4-bit codes, ``dim / 4`` for 8-bit
+        (rounded to a divisor of ``dim``).
+    nbits : {4, 8}
+        Bits per code (4: fast-scan).
+    refine : {"none", "sq8", "fp16", "fp32"}
+        The re-rank copy (``IVFPQIndex(refine=...)``).
+    opq : bool or None
+        OPQ rotation (``None``: kept when it helps, decided at training).
+    nprobe, refine_factor : int
+        Search defaults (overridden per search).
+    train_size : int
+        Points gathered before training when no explicit ``train`` call came first.
+
+    Examples
+    --------
+    >>> import warpsearch as ws
+    >>> ws.IVFPQConfig(nbits=4).to_dict()["kind"]
+    'ivf_pq'
+    """
+
+    nlist: Optional[int] = None
+    m: Optional[int] = None
+    nbits: int = 4
+    refine: str = "fp16"
+    opq: Optional[bool] = None
+    nprobe: int = 16
+    refine_factor: int = 4
+    train_size: int = 20_000
+
+    def __post_init__(self):
+        if self.nlist is not None:
+            _positive(self.nlist, "nlist")
+        if self.m is not None:
+            _positive(self.m, "m")
+        if self.nbits not in (4, 8) or isinstance(self.nbits, bool):
+            raise ValueError(f"nbits must be 4 or 8, got {self.nbits!r}")
+        _choice(self.refine, "refine", REFINE_MODES)
+        if self.opq is not None and not isinstance(self.opq, (bool, np.bool_)):
+            raise TypeError("opq must be True, False or None")
+        _positive(self.nprobe, "nprobe")
+        _positive(self.refine_factor, "refine_factor")
+        _positive(self.train_size, "train_size")
+
+    def resolved(self, dim: int, n_train: int) -> dict:
+        """The index parameters for ``dim`` and a training sample of ``n_train`` points."""
+        nlist = self.nlist
+        if nlist is None:
+            target = max(1.0, 4.0 * math.sqrt(n_train))
+            nlist = 1 << max(0, int(round(math.log2(target))))
+            while nlist > 1 and nlist * 39 > n_train:
+                nlist //= 2
+        m = self.m
+        if m is None:
+            m = max(1, dim // (2 if self.nbits == 4 else 4))
+            while dim % m:
+                m -= 1
+        return {"nlist": int(nlist), "m": int(m), "nbits": int(self.nbits),
+                "refine": self.refine, "opq": self.opq}
+
+    def to_dict(self) -> dict:
+        return {"kind": "ivf_pq", **asdict(self)}
+
+
+def index_config_from_dict(d: dict) -> Union[HNSWConfig, FlatConfig, IVFPQConfig]:
     kind = d.get("kind")
     rest = {k: v for k, v in d.items() if k != "kind"}
     if kind == "hnsw":
         return HNSWConfig(**rest)
     if kind == "flat":
         return FlatConfig(**rest)
+    if kind == "ivf_pq":
+        return IVFPQConfig(**rest)
     raise ValueError(f"unknown index kind {kind!r}")
 
 
@@ -138,13 +218,66 @@ class Record(NamedTuple):
     payload: Optional[dict]
 
 
-class Hit(NamedTuple):
-    """One search result. ``score`` is the squared L2 distance (metric ``"l2"``,
-    smaller is closer) or the similarity (``"ip"``/``"cosine"``, larger is closer)."""
+_hit_id = property(operator.itemgetter(0), doc="The point's id.")
+_hit_score = property(operator.itemgetter(1), doc="Distance or similarity (see Hit).")
 
-    id: Union[int, str]
-    score: float
-    payload: Optional[dict]
+
+class Hit(tuple):
+    """One search result ``(id, score, payload)``. ``score`` is the squared L2 distance
+    (metric ``"l2"``, smaller is closer) or the similarity (``"ip"``/``"cosine"``,
+    larger is closer). The payload is decoded when first read, so results whose
+    payloads nobody reads cost no JSON parsing.
+
+    Examples
+    --------
+    >>> from warpsearch import Hit
+    >>> h = Hit(7, 0.5, {"lang": "en"})
+    >>> h.id, h.score, h.payload
+    (7, 0.5, {'lang': 'en'})
+    >>> i, s, p = h
+    """
+
+    __slots__ = ()
+    _fields = ("id", "score", "payload")
+
+    def __new__(cls, id, score, payload=None):
+        return tuple.__new__(cls, (id, score, payload))
+
+    id = _hit_id
+    score = _hit_score
+
+    @property
+    def payload(self) -> Optional[dict]:
+        """The payload dict (``None`` when the point has none or it was not asked for)."""
+        p = tuple.__getitem__(self, 2)
+        return decode_payload(p) if type(p) is bytes else p
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        return self.payload if i in (2, -1) else tuple.__getitem__(self, i)
+
+    def __iter__(self):
+        yield tuple.__getitem__(self, 0)
+        yield tuple.__getitem__(self, 1)
+        yield self.payload
+
+    def __eq__(self, other):
+        return isinstance(other, tuple) and tuple(self) == tuple(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None  # payloads are dicts
+
+    def __reduce__(self):
+        return (Hit, tuple(self))
+
+    def _asdict(self) -> dict:
+        return dict(zip(self._fields, self))
+
+    def __repr__(self) -> str:
+        return f"Hit(id={self[0]!r}, score={self[1]!r}, payload={self.payload!r})"
 
 
 class FieldSpec(NamedTuple):

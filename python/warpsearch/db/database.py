@@ -9,8 +9,10 @@ import shutil
 import threading
 import uuid
 
-from .collection import Collection, create_collection_dir
-from .config import FlatConfig, HNSWConfig, check_name, parse_schema
+from .._device import resolve_device
+from .collection import Collection
+from .recovery import create_collection_dir
+from .config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
 from .storage import MANIFEST, DirLock
 from .wal import FSYNC_POLICIES
 
@@ -67,7 +69,8 @@ class Database:
         return os.path.join(self._root, check_name(name))
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
-                          schema=None, segment_size: int = 100_000) -> Collection:
+                          schema=None, segment_size: int = 100_000,
+                          device: str = "auto") -> Collection:
         """Creates a collection and returns it.
 
         Parameters
@@ -84,7 +87,12 @@ class Database:
             "datetime" | "geo" | "text"}``, ``"[]"`` suffix for arrays. Other payload
             fields are stored but cannot be filtered on.
         segment_size : int
-            Rows of the mutable segment before it is sealed and indexed in the background.
+            Rows of the mutable segment before it is sealed. The mutable segment is
+            indexed as it grows (in the background), so every size is served by an
+            index soon after the writes.
+        device : {"auto", "cpu", "cuda", "cuda:N"}
+            Where sealed segments search (``"auto"``: a GPU when there is one). The
+            mutable segment always searches on the CPU, so writes never re-upload it.
         """
         self._check()
         path = self._coll_path(name)
@@ -94,15 +102,20 @@ class Database:
             raise ValueError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
         if index is None:
             index = HNSWConfig()
-        if not isinstance(index, (HNSWConfig, FlatConfig)):
-            raise TypeError("index must be a HNSWConfig or FlatConfig")
+        if not isinstance(index, (HNSWConfig, FlatConfig, IVFPQConfig)):
+            raise TypeError("index must be a HNSWConfig, FlatConfig or IVFPQConfig")
+        if not isinstance(device, str):
+            raise TypeError(f"device must be a str, got {type(device).__name__}")
+        dev = device.strip().lower()
+        if dev != "auto":
+            resolve_device(dev)  # "cuda" without a GPU raises here, not at the first seal
         specs = parse_schema(schema)
         if isinstance(segment_size, bool) or not isinstance(segment_size, int) \
                 or not 1 <= segment_size < 2**31:
             raise ValueError(f"segment_size must be a positive int, got {segment_size!r}")
         config = {"dim": dim, "metric": metric.lower(), "index": index.to_dict(),
                   "schema": {k: v.spelled for k, v in specs.items()},
-                  "segment_size": segment_size}
+                  "segment_size": segment_size, "device": dev}
         with self._mu:
             if os.path.exists(path):
                 raise ValueError(f"collection {name!r} already exists")

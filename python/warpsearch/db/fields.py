@@ -74,6 +74,32 @@ class _FieldIndex:
         return self.state.view() != PRESENT
 
 
+class _Postings:
+    """One posting list while the segment is mutable: rows in a doubling int64 buffer,
+    so a query reads a view instead of converting a Python list."""
+
+    __slots__ = ("buf", "n")
+
+    def __init__(self, row: int):
+        self.buf = np.empty(8, dtype=np.int64)
+        self.buf[0] = row
+        self.n = 1
+
+    def append(self, row: int) -> None:
+        if self.n == len(self.buf):
+            nb = np.empty(2 * self.n, dtype=np.int64)
+            nb[: self.n] = self.buf
+            self.buf = nb
+        self.buf[self.n] = row
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def view(self) -> np.ndarray:
+        return self.buf[: self.n]
+
+
 class _PostingIndex(_FieldIndex):
     """value -> rows (keyword, bool) or token -> rows (text)."""
 
@@ -85,23 +111,44 @@ class _PostingIndex(_FieldIndex):
         for key in dict.fromkeys(keys):  # unique, in order
             lst = self.postings.get(key)
             if lst is None:
-                self.postings[key] = [row]
+                self.postings[key] = _Postings(row)
             else:
                 lst.append(row)
 
     def freeze(self) -> None:
         super().freeze()
-        self.postings = {k: np.asarray(v, dtype=np.int64) for k, v in self.postings.items()}
+        self.postings = {k: v.view().copy() for k, v in self.postings.items()}
 
     def rows_of(self, key) -> np.ndarray:
         v = self.postings.get(key)
         if v is None:
             return _EMPTY_ROWS
-        return v if isinstance(v, np.ndarray) else np.asarray(v, dtype=np.int64)
+        return v if isinstance(v, np.ndarray) else v.view()
 
 
 class KeywordIndex(_PostingIndex):
-    """Keyword and bool fields (and arrays of them)."""
+    """Keyword and bool fields (and arrays of them). A single-valued field also keeps
+    one value code per row, so "not one of these values" is one vectorized compare
+    instead of a union of every other posting list."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.codes = None if spec.is_array else Grow(np.int32)
+        self.code_of: dict = {}
+
+    def add_parsed(self, row: int, state: int, values) -> None:
+        super().add_parsed(row, state, values)
+        if self.codes is not None:
+            if values:
+                c = self.code_of.setdefault(values[0], len(self.code_of))
+            else:
+                c = -1
+            self.codes.extend((c,))
+
+    def freeze(self) -> None:
+        super().freeze()
+        if self.codes is not None:
+            self.codes.buf = self.codes.view().copy()
 
     def _add_values(self, row, values):
         self._post(row, values)
@@ -109,6 +156,18 @@ class KeywordIndex(_PostingIndex):
     def match_any(self, values) -> np.ndarray:
         parts = [self.rows_of(v) for v in values]
         return np.concatenate(parts) if parts else _EMPTY_ROWS
+
+    def except_mask(self, values, n: int):
+        """Bool mask of the first ``n`` rows holding a value outside ``values``, or None
+        when the field keeps no per-row codes (arrays)."""
+        if self.codes is None:
+            return None
+        codes = self.codes.view()[:n]
+        skip = [self.code_of[v] for v in values if v in self.code_of]
+        keep = codes >= 0
+        if skip:
+            keep &= ~np.isin(codes, np.asarray(skip, dtype=np.int32))
+        return keep
 
     def match_except(self, values) -> np.ndarray:
         skip = set(values)

@@ -85,6 +85,10 @@ class _Leaf(Node):
 
     def mask(self, seg):
         fi = seg.fields[self.field]
+        if self.fn == "match_except" and hasattr(fi, "except_mask"):
+            m = fi.except_mask(*self.args, seg.n)
+            if m is not None:
+                return m
         out = np.zeros(seg.n, dtype=bool)
         rows = getattr(fi, self.fn)(*self.args)
         out[rows[rows < seg.n]] = True

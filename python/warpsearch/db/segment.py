@@ -1,7 +1,7 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Segments: the mutable one (exact search with a FlatIndex, grows in memory)
-and sealed ones (immutable files with the configured index; only their
+"""Segments: the mutable one (grows in memory, indexed as it grows by the
+collection's indexer) and sealed ones (immutable files with the configured index; only their
 tombstones change).
 
 Sealed segment directory ``seg-<id>/``::
@@ -31,7 +31,7 @@ from .payload import decode_payload, field_values
 from .storage import CorruptionError, file_crc32, fsync_dir
 
 __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
-           "build_index", "SEGMENT_FILES", "seg_dirname"]
+           "build_index", "make_index", "add_rows", "SEGMENT_FILES", "seg_dirname"]
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
 
@@ -46,50 +46,72 @@ class _SegmentBase:
     fields: dict
     n: int
     n_deleted: int
+    _live = (None, -1, -1)  # (mask, n, tombstone version) of the last live_mask call
+    _tomb_ver = 0
 
     def payload(self, row: int):
         return decode_payload(self.raws[row])
 
     def live_mask(self, n: int):
-        """None when every row of the first ``n`` is live, else the bool mask."""
+        """None when every row of the first ``n`` is live, else the bool mask (cached
+        until the next delete, so searches do not rebuild it)."""
         if self.n_deleted == 0:
             return None
-        return ~self.tombs()[:n]
+        mask, cn, ver = self._live
+        if cn == n and ver == self._tomb_ver:
+            return mask
+        mask = ~self.tombs()[:n]
+        self._live = (mask, n, self._tomb_ver)
+        return mask
 
 
 class MutableSegment(_SegmentBase):
-    """The segment receiving writes: vectors in memory, exact search."""
+    """The segment receiving writes: vectors in memory, indexed as it grows.
+
+    The indexer (a background thread of the collection) adds rows to ``index`` in
+    order; rows ``[0, indexed)`` are in it, and searches scan the newer rows
+    ``[indexed, n)`` exactly, so a write is visible at once and served by the index
+    soon after.
+    """
 
     kind = "mutable"
 
     def __init__(self, seg_id: int, dim: int, metric: str, schema: dict):
         self.seg_id = seg_id
         self.dim = dim
+        self.metric = metric
         self.vecs = Grow(np.float32, (dim,))
-        self.index = FlatIndex(dim, metric)
+        self.index = None
+        self.indexed = 0
         self.fields = {name: make_field_index(spec) for name, spec in schema.items()}
-        self.uids: list = []
+        self._uids = Grow(object)
         self.raws: list = []
         self._tomb = Grow(np.bool_)
         self.n = 0
         self.n_deleted = 0
         self.covered_seq = -1  # set when frozen
         self.covered_rows = 0  # rows of record covered_seq + 1 it also holds
+        self.frozen = False
+
+    @property
+    def uids(self) -> np.ndarray:
+        return self._uids.view()
 
     def append(self, uids, vectors, raws, parsed) -> None:
         """Appends rows; ``parsed[i][j]`` is field j's ``(state, values)`` of row i."""
         m = len(uids)
         base = self.n
         self.vecs.extend(vectors)
-        self.index.add(vectors, ids=np.arange(base, base + m, dtype=np.int64))
         fis = list(self.fields.values())
         for i in range(m):
             for fi, (st, vals) in zip(fis, parsed[i]):
                 fi.add_parsed(base + i, st, vals)
-        self.uids.extend(uids)
+        ids = np.empty(m, dtype=object)
+        ids[:] = uids
+        self._uids.extend(ids)
         self.raws.extend(raws)
         self._tomb.extend(np.zeros(m, dtype=np.bool_))
-        self.n = base + m
+        self.n = base + m  # published last: readers see whole rows only
 
     def tombs(self) -> np.ndarray:
         return self._tomb.view()
@@ -98,6 +120,7 @@ class MutableSegment(_SegmentBase):
         if not self._tomb.buf[row]:
             self._tomb.buf[row] = True
             self.n_deleted += 1
+            self._tomb_ver += 1
 
     def vectors(self) -> np.ndarray:
         return self.vecs.view()
@@ -111,12 +134,13 @@ class SealedSegment(_SegmentBase):
     def __init__(self, seg_id, vectors, uids, raws, index, fields, entry):
         self.seg_id = seg_id
         self._vectors = vectors
-        self.uids = uids
+        self.uids = _object_array(uids)
         self.raws = raws
         self.index = index
         self.fields = fields
         self.entry = entry  # manifest entry: files, sizes, checksums
         self.n = len(uids)
+        self.indexed = self.n
         self._tomb = np.zeros(self.n, dtype=np.bool_)
         self.n_deleted = 0
         self.tomb_dirty = False
@@ -128,15 +152,25 @@ class SealedSegment(_SegmentBase):
     def set_tombs(self, tomb: np.ndarray) -> None:
         self._tomb = tomb
         self.n_deleted = int(np.count_nonzero(tomb[: self.n]))
+        self._tomb_ver += 1
 
     def mark_deleted(self, row: int) -> None:
         if not self._tomb[row]:
             self._tomb[row] = True
             self.n_deleted += 1
             self.tomb_dirty = True
+            self._tomb_ver += 1
 
     def vectors(self) -> np.ndarray:
         return self._vectors
+
+
+def _object_array(values) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 def parse_rows(schema: dict, payloads) -> list:
@@ -157,16 +191,37 @@ def build_fields(schema: dict, raws) -> dict:
     return fields
 
 
-def build_index(cfg: dict, dim: int, metric: str, vectors: np.ndarray):
+def make_index(cfg: dict, dim: int, metric: str, device="auto", trained=None):
+    """An empty index of the configured kind (``trained``: the path of the collection's
+    trained IVF-PQ quantizer, which IVF-PQ segments are copies of)."""
+    kind = cfg["kind"]
+    if kind == "hnsw":
+        return HNSWIndex(dim, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
+                         quantized=cfg["quantized"], storage=cfg.get("storage", "fp32"),
+                         device=device)
+    if kind == "flat":
+        return FlatIndex(dim, metric, storage=cfg.get("storage", "fp32"),
+                         refine=cfg.get("refine"), device=device)
+    if kind == "ivf_pq":
+        if trained is None:
+            raise ValueError("IVF-PQ segments need the collection's trained quantizer")
+        idx = load_index(trained)
+        return idx.to(device) if device != "auto" else idx
+    raise ValueError(f"unknown index kind {kind!r}")
+
+
+def build_index(cfg: dict, dim: int, metric: str, vectors: np.ndarray, device="auto",
+                trained=None, progress=False):
     """The configured index over ``vectors`` with the row numbers as ids."""
-    if cfg["kind"] == "hnsw":
-        idx = HNSWIndex(dim, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
-                        quantized=cfg["quantized"], storage=cfg.get("storage", "fp32"))
-    else:
-        idx = FlatIndex(dim, metric, storage=cfg.get("storage", "fp32"), refine=cfg.get("refine"))
+    idx = make_index(cfg, dim, metric, device, trained)
     if len(vectors):
-        idx.add(vectors, ids=np.arange(len(vectors), dtype=np.int64))
+        add_rows(idx, vectors, 0, progress)
     return idx
+
+
+def add_rows(idx, vectors, first_row: int, progress=False) -> None:
+    """Adds ``vectors`` as rows ``first_row, first_row + 1, ...`` of ``idx``."""
+    idx.add(vectors, ids=np.arange(first_row, first_row + len(vectors), dtype=np.int64))
 
 
 def _fsync_file(path):
@@ -175,8 +230,9 @@ def _fsync_file(path):
 
 
 def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, dim, metric,
-                  schema):
-    """Builds the index and writes a sealed segment durably; returns the SealedSegment."""
+                  schema, index=None, device="auto", trained=None):
+    """Writes a sealed segment durably (building its index unless ``index``, already
+    holding exactly these rows, is given); returns the SealedSegment."""
     final = os.path.join(seg_root, seg_dirname(seg_id))
     tmp = final + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -187,7 +243,8 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
         json.dump(list(uids), f, separators=(",", ":"))
     with open(os.path.join(tmp, "payloads.jsonl"), "wb") as f:
         f.write(b"\n".join(raws))
-    index = build_index(index_cfg, dim, metric, vectors)
+    if index is None:
+        index = build_index(index_cfg, dim, metric, vectors, device, trained)
     index.save(os.path.join(tmp, "index.bin"))
     files = {}
     for name in SEGMENT_FILES:
@@ -200,8 +257,8 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.rename(tmp, final)
     fsync_dir(seg_root)
     entry = {"id": seg_id, "rows": len(uids), "index": index_cfg["kind"], "files": files}
-    return SealedSegment(seg_id, vectors, list(uids), list(raws), index,
-                         build_fields(schema, raws), entry)
+    return SealedSegment(seg_id, vectors, uids, list(raws), index, build_fields(schema, raws),
+                         entry)
 
 
 def verify_files(directory: str, entry: dict, what: str) -> None:
@@ -214,7 +271,8 @@ def verify_files(directory: str, entry: dict, what: str) -> None:
             raise CorruptionError(f"{what}: file {name} is corrupt (size or checksum mismatch)")
 
 
-def load_segment(seg_root: str, entry: dict, schema: dict, dim: int) -> SealedSegment:
+def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
+                 device="auto") -> SealedSegment:
     seg_id = entry["id"]
     d = os.path.join(seg_root, seg_dirname(seg_id))
     what = f"segment {seg_dirname(seg_id)}"
@@ -227,6 +285,8 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int) -> SealedSe
             data = f.read()
         raws = data.split(b"\n") if entry["rows"] else []
         index = load_index(os.path.join(d, "index.bin"))
+        if device != "auto":
+            index.to(device)
     except (ValueError, OSError) as exc:
         raise CorruptionError(f"{what} cannot be loaded: {exc}") from None
     n = entry["rows"]
@@ -235,11 +295,11 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int) -> SealedSe
     return SealedSegment(seg_id, vectors, uids, raws, index, build_fields(schema, raws), entry)
 
 
-def save_tombstones(directory: str, seg: SealedSegment, gen: int) -> dict:
-    name = f"{seg_dirname(seg.seg_id)}.{gen}.npy"
+def save_tombstones(directory: str, seg_id: int, tombs: np.ndarray, gen: int) -> dict:
+    name = f"{seg_dirname(seg_id)}.{gen}.npy"
     path = os.path.join(directory, name)
     with open(path, "wb") as f:
-        np.save(f, np.packbits(seg.tombs()[: seg.n]))
+        np.save(f, np.packbits(tombs))
         f.flush()
         os.fsync(f.fileno())
     return {"file": name, "size": os.path.getsize(path), "crc32": file_crc32(path)}

@@ -28,6 +28,9 @@ import uuid
 
 import numpy as np
 
+from .._progress import progress_bar
+from .recovery import install_segments
+
 __all__ = ["take_snapshot", "restore", "verify_snapshot"]
 
 FORMAT = 1
@@ -133,7 +136,7 @@ def _segment_key(entry):
                                       for k, v in entry["files"].items())))
 
 
-def take_snapshot(col, path, base=None) -> str:
+def take_snapshot(col, path, base=None, progress=None) -> str:
     """Writes a snapshot of ``col`` to ``path``; returns the path (see ``Collection.snapshot``)."""
     store = _store(path)
     if store.exists() and store.files():
@@ -143,7 +146,7 @@ def take_snapshot(col, path, base=None) -> str:
         bstore = _store(base)
         base_meta = _read_meta(bstore, "base snapshot")
         base_ref = bstore.url()
-    state = col._capture_for_snapshot()
+    state = col.state.capture(col.wal)
     local = isinstance(store, _LocalStore)
     if local:
         final = store.root
@@ -156,7 +159,11 @@ def take_snapshot(col, path, base=None) -> str:
         if base_meta is not None and base_meta.get("collection_uid") == state["uid"]:
             in_base = {_segment_key(e) for e in base_meta["segments"]}
         segs = []
+        bar_cm = progress_bar(progress, len(state["segments"]) > 1, len(state["segments"]),
+                              f"snapshot {col.name}", "segment")
+        bar = bar_cm.__enter__()
         for entry, seg_dir, tomb in state["segments"]:
+            bar.update(1)
             e = {k: v for k, v in entry.items() if k != "tombstones"}
             sub = f"segments/seg-{entry['id']:08d}"
             if _segment_key(entry) in in_base:
@@ -171,6 +178,7 @@ def take_snapshot(col, path, base=None) -> str:
             sums[trel] = _write_array(store, trel, np.packbits(tomb))
             e["tombstones"] = trel
             segs.append(e)
+        bar_cm.__exit__(None, None, None)
         tail = state["tail"]
         tail_meta = {"rows": len(tail["ids"])}
         if tail["ids"]:
@@ -197,7 +205,7 @@ def take_snapshot(col, path, base=None) -> str:
             shutil.rmtree(store.root, ignore_errors=True)
         raise
     finally:
-        col._release_snapshot(state)
+        col.state.release(state)
 
 
 def _fsync_tree(root):
@@ -332,7 +340,7 @@ def restore(path, db, name: str, *, progress=None):
             tomb = np.unpackbits(_load_array(store, e["tombstones"]),
                                  count=e["rows"]).astype(bool)
             segs.append((e, copy, tomb))
-        col._install_segments(segs)
+        install_segments(col.state, col.wal, segs)
         if meta["tail"]["rows"]:
             vecs = _load_array(store, "tail/vectors.npy")
             with store.open("tail/ids.json", "rb") as f:

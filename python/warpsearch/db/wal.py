@@ -150,9 +150,11 @@ def last_seq_on_disk(directory: str, floor: int) -> int:
 class WriteAheadLog:
     """Appends records durably according to ``fsync``.
 
-    ``"always"``: fsync before every acknowledgement; ``"interval"``: a background
-    thread fsyncs every ``interval_ms``; ``"never"``: records reach the OS (they
-    survive a process crash, not a power loss).
+    ``"always"``: a record is acknowledged once fsynced; writers that wait at the
+    same time share one fsync (group commit), and no fsync runs under a lock that
+    appends or readers take. ``"interval"``: a background thread fsyncs every
+    ``interval_ms``; ``"never"``: records reach the OS (they survive a process
+    crash, not a power loss).
     """
 
     def __init__(self, directory: str, next_seq: int, fsync: str = "always",
@@ -163,7 +165,12 @@ class WriteAheadLog:
         self.policy = fsync
         self.next_seq = next_seq
         self._mu = threading.Lock()
+        self._cv = threading.Condition(self._mu)
+        self._durable = next_seq - 1  # every record up to here is on stable storage
+        self._syncing = False
+        self._failed = None
         self._dirty = False
+        self.fsyncs = 0
         files = _list(directory)
         if files:
             path = files[-1][1]
@@ -184,40 +191,79 @@ class WriteAheadLog:
         fsync_dir(self.dir)
 
     def append(self, payload: bytes) -> int:
-        """Writes one record; returns its sequence number once durable per the policy."""
+        """Writes one record (not yet durable: see ``wait_durable``); returns its
+        sequence number."""
         if len(payload) > _MAX_RECORD:
             raise ValueError("write too large for one log record; use smaller batches")
         with self._mu:
+            if self._failed is not None:
+                raise OSError(f"the write-ahead log failed earlier ({self._failed!r}); "
+                              "reopen the database") from self._failed
             seq = self.next_seq
             buf = _HEADER.pack(len(payload), seq, _crc(seq, payload)) + payload
             view = memoryview(buf)
             while view:
                 view = view[os.write(self._fd, view):]
-            if self.policy == "always":
-                os.fdatasync(self._fd)
-            else:
-                self._dirty = True
             self.next_seq = seq + 1
+            self._dirty = True
             return seq
+
+    def wait_durable(self, seq: int) -> None:
+        """Returns once record ``seq`` is durable per the policy. Under ``"always"`` the
+        first waiter fsyncs for every record written so far while the others wait for
+        it (one fsync serves them all); the fsync runs without the append lock."""
+        if self.policy != "always":
+            return
+        with self._cv:
+            while self._durable < seq:
+                if self._failed is not None:
+                    raise OSError(f"write-ahead log fsync failed: {self._failed!r}")
+                if self._syncing:
+                    self._cv.wait()
+                    continue
+                self._syncing = True
+                target, fd = self.next_seq - 1, self._fd
+                self._cv.release()
+                err = None
+                try:
+                    os.fdatasync(fd)
+                except OSError as exc:
+                    err = exc
+                finally:
+                    self._cv.acquire()
+                    self._syncing = False
+                    self.fsyncs += 1
+                    if err is not None:
+                        self._failed = err
+                    else:
+                        self._durable = max(self._durable, target)
+                    self._cv.notify_all()
 
     @property
     def last_seq(self) -> int:
         return self.next_seq - 1
 
+    def _sync_locked(self) -> None:
+        while self._syncing:
+            self._cv.wait()
+        if self._fd is not None:
+            os.fdatasync(self._fd)
+            self.fsyncs += 1
+        self._durable = self.next_seq - 1
+        self._dirty = False
+
     def sync(self) -> None:
         """Makes every appended record durable now, whatever the policy."""
-        with self._mu:
-            if self._fd is not None:
-                os.fdatasync(self._fd)
-            self._dirty = False
+        with self._cv:
+            self._sync_locked()
 
     def rotate(self) -> None:
         """Starts a new file at the next sequence number (the old one is synced)."""
-        with self._mu:
+        with self._cv:
             if os.fstat(self._fd).st_size == 0:
                 return
             if self.policy != "never":
-                os.fdatasync(self._fd)
+                self._sync_locked()
             os.close(self._fd)
             self._dirty = False
             self._open(os.path.join(self.dir, _name(self.next_seq)))
@@ -232,18 +278,17 @@ class WriteAheadLog:
 
     def _sync_loop(self):
         while not self._stop.wait(self._interval):
-            with self._mu:
+            with self._cv:
                 if self._dirty and self._fd is not None:
-                    os.fdatasync(self._fd)
-                    self._dirty = False
+                    self._sync_locked()
 
     def close(self) -> None:
         self._stop.set()
         if self._syncer is not None:
             self._syncer.join()
-        with self._mu:
+        with self._cv:
             if self._fd is not None:
                 if self.policy != "never" or self._dirty:
-                    os.fdatasync(self._fd)
+                    self._sync_locked()
                 os.close(self._fd)
                 self._fd = None

@@ -1,0 +1,228 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Reads of a collection: the plan (per-segment masks), one engine call per segment
+for the whole query batch, one vectorized top-k merge across segments, and results
+hydrated (ids, lazily decoded payloads) for the returned hits only.
+
+Searches take no lock except, with a filter, the brief one that evaluates the
+filter over the mutable segment's growing field indexes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._topk import merge_topk
+from ..index import FlatIndex, HNSWIndex
+from ..ivf import IVFPQIndex
+from .config import Hit, Record
+from .state import ROW_BITS, ROW_MASK
+
+__all__ = ["plan", "search", "scan", "SearchParams"]
+
+_new_hit = tuple.__new__
+
+
+class _RowsView:
+    """A segment seen with a fixed row count (for evaluating filters)."""
+
+    __slots__ = ("n", "fields")
+
+    def __init__(self, n, fields):
+        self.n, self.fields = n, fields
+
+
+class SearchParams:
+    """Per-search knobs of every index kind, checked once per call."""
+
+    __slots__ = ("ef", "nprobe", "refine_factor", "deadline")
+
+    def __init__(self, ef, nprobe, refine_factor, deadline):
+        self.ef, self.nprobe, self.refine_factor, self.deadline = \
+            ef, nprobe, refine_factor, deadline
+
+    def remaining(self):
+        """Seconds left before the deadline (None: no deadline); raises when none are."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the search exceeded its timeout")
+        return left
+
+
+def plan(st, node):
+    """Per searchable segment ``(segment, rows n, indexed rows, mask or None, allowed)``;
+    the mask combines the filter and the tombstones (None: every row passes)."""
+    out = []
+    for seg in st.view:
+        if seg.kind == "mutable":
+            if node is None:
+                n = seg.n
+                mask = seg.live_mask(n)
+            else:
+                with st.mu:  # the field indexes grow under this lock
+                    n = seg.n
+                    mask = node.mask(_RowsView(n, seg.fields))
+                    live = seg.live_mask(n)
+                if live is not None:
+                    mask &= live
+            indexed = min(seg.indexed, n) if seg.index is not None else 0
+        else:
+            n = indexed = seg.n
+            mask = seg.live_mask(n)
+            if node is not None:
+                m = node.mask(seg)
+                mask = m if mask is None else (m & mask)
+        allowed = n if mask is None else int(np.count_nonzero(mask))
+        out.append((seg, n, indexed, mask, allowed))
+    return out
+
+
+def _index_search(index, Q, k, params, mask, stats):
+    if isinstance(index, HNSWIndex):
+        D, R = index.search(Q, k=k, ef=max(params.ef, k), filter=mask)
+    elif isinstance(index, IVFPQIndex):
+        D, R = index.search(Q, k=k, nprobe=params.nprobe, refine_factor=params.refine_factor,
+                            filter=mask)
+    else:
+        D, R = index.search(Q, k=k, filter=mask, refine_factor=params.refine_factor)
+    if stats is not None:
+        stats.update(index.last_search_info)
+    return D, R
+
+
+def _exact_rows(V, Q, metric, k, rows=None):
+    """Exact top-k of ``Q`` over the rows ``V`` (labels ``rows``): ``(D, labels)``."""
+    nq = Q.shape[0]
+    larger = metric != "l2"
+    D = np.full((nq, k), -np.inf if larger else np.inf, dtype=np.float32)
+    R = np.full((nq, k), -1, dtype=np.int64)
+    if len(V) == 0:
+        return D, R
+    if metric == "cosine":
+        V = V / np.linalg.norm(V, axis=1, keepdims=True)
+        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+    s = Q @ V.T
+    if metric == "l2":
+        s = np.maximum((Q * Q).sum(1)[:, None] - 2 * s + (V * V).sum(1)[None, :], 0)
+    key = -s if larger else s
+    m = min(k, s.shape[1])
+    part = np.argpartition(key, m - 1, axis=1)[:, :m] if m < s.shape[1] else \
+        np.broadcast_to(np.arange(s.shape[1]), (nq, s.shape[1]))
+    order = np.take_along_axis(part, np.argsort(np.take_along_axis(key, part, 1), axis=1,
+                                                kind="stable"), 1)
+    D[:, :m] = np.take_along_axis(s, order, 1)
+    lab = np.arange(len(V), dtype=np.int64) if rows is None else rows
+    R[:, :m] = lab[order]
+    return D, R
+
+
+def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
+    """Results of one segment as ``(D, internal ids)`` parts: its index over rows
+    ``[0, indexed)`` and an exact scan of the rows the indexer has not reached."""
+    parts = []
+    hi = seg.seg_id << ROW_BITS
+    if indexed > 0:
+        D, R = _index_search(seg.index, Q, k, params, mask, stats)
+        parts.append((D, np.where(R >= 0, R | hi, -1)))
+    if indexed < n:
+        V = seg.vecs.buf[indexed:n]  # buf holds at least n rows (see Grow)
+        rows = np.arange(indexed, n, dtype=np.int64)
+        if mask is not None:
+            keep = mask[indexed:n]
+            V, rows = V[keep], rows[keep]
+        D, R = _exact_rows(V, Q, metric, k, rows)
+        if stats is not None:
+            stats["exact_rows"] = stats.get("exact_rows", 0) + len(rows)
+        parts.append((D, np.where(R >= 0, R | hi, -1)))
+    return parts
+
+
+def search(st, Q, k, node, params, with_payload, stats=None):
+    """Lists of ``Hit`` per query row of ``Q``; ``stats`` (a list) receives one dict per
+    segment searched."""
+    nq = Q.shape[0]
+    parts = []
+    segs = {}
+    for seg, n, indexed, mask, allowed in plan(st, node):
+        if n == 0 or allowed == 0:
+            continue
+        segs[seg.seg_id] = seg
+        params.remaining()
+        seg_stats = None
+        if stats is not None:
+            seg_stats = {"segment": seg.seg_id, "state": seg.kind if seg.kind == "sealed"
+                         else ("frozen" if seg.frozen else "mutable"),
+                         "index": type(seg.index).__name__ if indexed else "exact",
+                         "rows": n, "indexed_rows": indexed, "allowed": allowed}
+        parts += _segment_parts(seg, n, indexed, mask, Q, k, params, st.metric, seg_stats)
+        if stats is not None:
+            if indexed < n:
+                seg_stats["plan"] = "exact" if not indexed else \
+                    f"{seg_stats.get('plan')}+exact tail"
+            stats.append(seg_stats)
+    if not parts:
+        return [[] for _ in range(nq)]
+    if len(parts) == 1:
+        D, iids = parts[0]
+    else:
+        D, iids = merge_topk(np.concatenate([p[0] for p in parts], axis=1),
+                             np.concatenate([p[1] for p in parts], axis=1), k,
+                             st.metric != "l2")
+    return hydrate(segs, D, iids, with_payload)
+
+
+def hydrate(segs, D, iids, with_payload):
+    """Turns merged ``(D, internal ids)`` into lists of ``Hit`` (payloads undecoded)."""
+    nq, k = iids.shape
+    valid = iids >= 0
+    rows = iids & ROW_MASK
+    U = np.empty((nq, k), dtype=object)
+    P = np.empty((nq, k), dtype=object) if with_payload else None
+    seg_of = iids >> ROW_BITS
+    for sid in np.unique(seg_of[valid]).tolist():
+        seg = segs[sid]  # the segments this search read, even if replaced since
+        sel = valid & (seg_of == sid)
+        r = rows[sel]
+        U[sel] = seg.uids[r]
+        if with_payload:
+            raws = seg.raws
+            P[sel] = [raws[i] for i in r.tolist()]
+    counts = valid.sum(1).tolist()
+    Dl = D.tolist()
+    out = []
+    for qi in range(nq):
+        c = counts[qi]
+        u = U[qi, :c].tolist()
+        if with_payload:
+            out.append([_new_hit(Hit, t) for t in zip(u, Dl[qi][:c], P[qi, :c].tolist())])
+        else:
+            out.append([_new_hit(Hit, (a, b, None)) for a, b in zip(u, Dl[qi][:c])])
+    return out
+
+
+def scan(st, node, offset, limit, with_vectors=True, with_payload=True):
+    """Live points passing ``node`` in storage order, after skipping ``offset``."""
+    out = []
+    skip = offset
+    for seg, n, _, mask, allowed in plan(st, node):
+        if allowed == 0:
+            continue
+        rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+        if skip >= len(rows):
+            skip -= len(rows)
+            continue
+        rows = rows[skip:]
+        skip = 0
+        if limit is not None:
+            rows = rows[: limit - len(out)]
+        vecs = seg.vectors()
+        for r, uid in zip(rows.tolist(), seg.uids[rows].tolist()):
+            out.append(Record(uid, np.array(vecs[r]) if with_vectors else None,
+                              seg.payload(r) if with_payload else None))
+        if limit is not None and len(out) >= limit:
+            break
+    return out

@@ -83,6 +83,8 @@ class Sealer:
         self.flush_wanted = 0
         self.error = None  # the last failure while it is being retried
         self.failures = 0
+        self.failed_total = 0
+        self.retry_now = False  # a flush cuts the backoff short
         self.compact_mu = threading.Lock()
         self.merge_check = True  # writes happened since automatic merges were planned
         self.stats = {"seals": 0, "seal_seconds": 0.0, "merges": 0, "merge_seconds": 0.0,
@@ -107,10 +109,12 @@ class Sealer:
         end = None if timeout is None else time.monotonic() + timeout
         with self.cv:
             self.flush_wanted += 1
+            self.retry_now = True
+            failed_before = self.failed_total
             self.cv.notify_all()
             try:
                 while not self.idle():
-                    if self.error is not None and self.failures >= 2:
+                    if self.error is not None and self.failed_total - failed_before >= 2:
                         raise RuntimeError(
                             f"collection {self.st.name!r}: sealing a segment failed "
                             f"{self.failures} times ({self.error!r}); it is retried in the "
@@ -131,7 +135,9 @@ class Sealer:
         with self.cv:
             self.flush_wanted += 1
             try:
-                while self.st.frozen and not (self.error is not None and self.failures >= 2):
+                self.retry_now = True
+                failed_before = self.failed_total
+                while self.st.frozen and self.failed_total - failed_before < 2:
                     self.cv.notify_all()
                     self.cv.wait(0.05)
             finally:
@@ -160,15 +166,19 @@ class Sealer:
             except Exception as exc:  # retried with backoff; reported by flush and info
                 self.error = exc
                 self.failures += 1
+                self.failed_total += 1
                 self.stats["retries"] += 1
                 delay = min(30.0, 0.1 * 2 ** self.failures)
                 log.exception("collection %r: background step failed (attempt %d); retrying "
                               "in %.1f s", self.st.name, self.failures, delay)
+                until = time.monotonic() + delay
                 with self.cv:
                     self.cv.notify_all()
+                    while not self.stop and time.monotonic() < until and not self.retry_now:
+                        self.cv.wait(until - time.monotonic())
+                    self.retry_now = False
                     if self.stop:
                         return
-                    self.cv.wait(delay)
             with self.cv:
                 self.cv.notify_all()
 

@@ -1,0 +1,313 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The database core: indexing at every size, stats returned by the call, deadlines,
+group commit without stalling readers, IVF-PQ collections, back-pressure and retried
+seals, size-tiered compaction, devices, and errors that name the collection."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import warpsearch as ws
+from warpsearch.db import sealer as sealer_mod
+
+from conftest import exact_knn, recall_at_k
+
+DIM = 24
+
+
+def _clustered(n, seed=0, dim=DIM, k=20):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((k, dim)).astype(np.float32) * 4
+    return (centres[rng.integers(0, k, n)] + rng.standard_normal((n, dim))).astype(np.float32)
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = ws.connect(tmp_path / "db", fsync="never")
+    yield d
+    d.close()
+
+
+def test_collection_is_indexed_at_every_size(db):
+    """Below the segment size the collection used to be one exact scan forever."""
+    x = _clustered(3000)
+    col = db.create_collection("c", dim=DIM, metric="l2",
+                               index=ws.HNSWConfig(M=16, ef_construction=100))
+    col.upsert(list(range(3000)), x)
+    col.flush()
+    info = col.info()
+    assert info["sealed_segments"] == 0 and info["indexed_rows"] == info["rows"] == 3000
+    hits, stats = col.search(x[7], k=10, return_stats=True)
+    assert stats["plan"] == "graph" and stats["exact_rows"] == 0
+    assert hits[0].id == 7
+    ex = col.explain(x[7], k=10)
+    assert ex["plan"] == "graph" and ex["segments"][0]["index"] == "HNSWIndex"
+    q = _clustered(50, seed=1)
+    _, gt = exact_knn(x, q, 10, "l2")
+    got = np.array([[h.id for h in r] for r in col.search_batch(q, k=10, ef=64)])
+    assert recall_at_k(got, gt) >= 0.95
+
+
+def test_writes_are_visible_before_they_are_indexed(db, monkeypatch):
+    """Rows the indexer has not reached are scanned exactly (read-your-writes)."""
+    monkeypatch.setattr(sealer_mod.Sealer, "_can_index", lambda self, seg, forced: False)
+    col = db.create_collection("c", dim=DIM, metric="cosine")
+    x = _clustered(500, seed=2)
+    col.upsert(list(range(500)), x)
+    hits, stats = col.search(x[42], k=5, return_stats=True)
+    assert hits[0].id == 42 and stats["plan"] == "exact" and stats["exact_rows"] == 500
+    assert col.info()["indexed_rows"] == 0
+
+
+def test_stats_are_returned_per_call_under_concurrency(db):
+    x = _clustered(2000, seed=3)
+    col = db.create_collection("c", dim=DIM, metric="l2", schema={"g": "int"},
+                               index=ws.HNSWConfig(M=8, ef_construction=40), segment_size=700)
+    col.upsert(list(range(2000)), x, [{"g": i % 10} for i in range(2000)])
+    col.flush()
+    errors = []
+
+    def worker(g, k):
+        try:
+            for _ in range(30):
+                hits, st = col.search_batch(x[:3], k=k, filter={"key": "g", "range": {"lt": g}},
+                                            return_stats=True)
+                assert st["nq"] == 3 and st["allowed"] == 200 * g
+                assert all(len(r) == k for r in hits)
+                assert all(h.payload["g"] < g for r in hits for h in r)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=worker, args=(g, k)) for g, k in ((1, 3), (5, 7), (9, 11))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_timeout(db):
+    x = _clustered(2000, seed=4)
+    col = db.create_collection("c", dim=DIM, metric="l2", segment_size=300,
+                               index=ws.FlatConfig())
+    col.upsert(list(range(2000)), x)
+    col.flush()
+    with pytest.raises(TimeoutError):
+        col.search_batch(x[:500], k=10, timeout=1e-9)
+    a = col.search_batch(x[:20], k=10, timeout=60)
+    b = col.search_batch(x[:20], k=10)
+    assert a == b
+    for bad in (0, -1, "1", True):
+        with pytest.raises((ValueError, TypeError), match="'c'"):
+            col.search(x[0], timeout=bad)
+
+
+def test_group_commit_shares_fsyncs_and_never_blocks_readers(tmp_path, monkeypatch):
+    db = ws.connect(tmp_path / "db", fsync="always")
+    col = db.create_collection("c", dim=DIM, metric="l2")
+    x = _clustered(400, seed=5)
+    col.upsert(list(range(100)), x[:100])
+    col.flush()
+    gate, entered = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def slow_fsync(fd):
+        entered.set()
+        gate.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_fsync)
+    before = col.info()["wal_fsyncs"]
+    writers = [threading.Thread(target=col.upsert, args=([100 + i], x[100 + i : 101 + i]))
+               for i in range(8)]
+    for t in writers:
+        t.start()
+    assert entered.wait(10)
+    # an fsync is in progress: searches, counts and gets still answer
+    reader = threading.Thread(target=lambda: (col.search(x[3], k=3), col.count(), col.get([3])))
+    reader.start()
+    reader.join(5)
+    stalled = reader.is_alive()
+    gate.set()
+    for t in writers:
+        t.join()
+    monkeypatch.setattr(os, "fdatasync", real)
+    assert not stalled, "a search waited for the log's fsync"
+    assert col.count() == 108
+    assert col.info()["wal_fsyncs"] - before < 8  # writers waiting together shared fsyncs
+    db.close()
+    with ws.connect(tmp_path / "db") as db2:
+        assert db2.get_collection("c").count() == 108  # acknowledged means durable
+
+
+def test_ivf_pq_collection(tmp_path):
+    x = _clustered(6000, seed=6, dim=32)
+    db = ws.connect(tmp_path / "db", fsync="never")
+    cfg = ws.IVFPQConfig(nbits=4, refine="fp32", train_size=4000, nprobe=16)
+    col = db.create_collection("v", dim=32, metric="l2", index=cfg, schema={"g": "int"},
+                               segment_size=2500)
+    col.upsert(list(range(6000)), x, [{"g": i % 20} for i in range(6000)])
+    col.flush()
+    info = col.info()
+    assert info["trained"] and info["indexed_rows"] == 6000 and info["sealed_segments"] == 2
+    q = _clustered(40, seed=7, dim=32)
+    _, gt = exact_knn(x, q, 10, "l2")
+    got = np.array([[h.id for h in r] for r in col.search_batch(q, k=10, refine_factor=8)])
+    assert recall_at_k(got, gt) >= 0.9
+    plan = col.explain(q[0], k=10)
+    assert {s["index"] for s in plan["segments"]} == {"IVFPQIndex"}
+    # filtered search keeps recall at a low selectivity
+    allowed = np.flatnonzero(np.arange(6000) % 20 == 3)
+    _, gtf = exact_knn(x, q, 10, "l2", allowed=allowed)
+    hits = col.search_batch(q, k=10, filter={"g": 3}, nprobe=32, refine_factor=8)
+    assert all(h.payload["g"] == 3 for r in hits for h in r)
+    assert recall_at_k(np.array([[h.id for h in r] for r in hits]), gtf) >= 0.9
+    db.close()
+    with ws.connect(tmp_path / "db") as db2:
+        c2 = db2.get_collection("v")
+        again = np.array([[h.id for h in r] for r in c2.search_batch(q, k=10, refine_factor=8)])
+        assert recall_at_k(again, gt) >= 0.9
+        assert c2.info()["trained"]
+        with pytest.raises(ValueError, match="already trained"):
+            c2.train(x[:1000])
+
+
+def test_ivf_pq_explicit_train_and_errors(db):
+    x = _clustered(3000, seed=8, dim=32)
+    col = db.create_collection("v", dim=32, metric="cosine", index=ws.IVFPQConfig(nbits=8))
+    col.train(x[:2000])
+    assert col.info()["trained"]
+    col.upsert(list(range(3000)), x)
+    col.flush()
+    assert col.info()["indexed_rows"] == 3000
+    h = db.create_collection("h", dim=32)
+    with pytest.raises(ValueError, match="'h'.*IVF-PQ"):
+        h.train(x)
+    with pytest.raises(ValueError):
+        ws.IVFPQConfig(nbits=5)
+
+
+def test_backpressure_and_retried_seals(db, monkeypatch):
+    """A failing seal is retried while reads and writes go on; too many waiting seals
+    hold writers back with a clear error instead of growing without bound."""
+    calls = {"n": 0}
+    real = sealer_mod.write_segment
+    fail = threading.Event()
+    fail.set()
+
+    def flaky(*a, **kw):
+        calls["n"] += 1
+        if fail.is_set():
+            raise OSError(28, "No space left on device")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(sealer_mod, "write_segment", flaky)
+    col = db.create_collection("c", dim=DIM, metric="l2", segment_size=50,
+                               index=ws.FlatConfig())
+    col.max_pending_seals = 2
+    col.backpressure_timeout = 0.5
+    x = _clustered(400, seed=9)
+    col.upsert(list(range(100)), x[:100])  # two full segments wait to be sealed
+    with pytest.raises(RuntimeError, match="'c'.*waiting to be sealed.*No space"):
+        col.upsert(list(range(100, 150)), x[100:150])
+    # reads keep working while sealing fails
+    assert col.count() == 100 and col.search(x[60], k=1)[0].id == 60
+    assert col.get([99])[0].id == 99
+    with pytest.raises(RuntimeError, match="sealing a segment failed"):
+        col.flush(timeout=20)
+    assert calls["n"] >= 2 and col.info()["background"]["failures"] >= 2
+    fail.clear()
+    col.flush(timeout=60)
+    assert col.info()["sealed_segments"] == 2 and col.info()["background"]["error"] is None
+    col.upsert(list(range(100, 150)), x[100:150])
+    assert col.count() == 150
+
+
+def test_compaction_is_size_tiered(db):
+    x = _clustered(1200, seed=10)
+    col = db.create_collection("c", dim=DIM, metric="l2", segment_size=300,
+                               index=ws.HNSWConfig(M=8, ef_construction=32))
+    col.upsert(list(range(1200)), x)
+    col.flush()
+    assert col.info()["sealed_segments"] == 4
+    assert sealer_mod.plan_merges(list(col.state.sealed.values()), 300, eager=False) == []
+    col.delete([5])
+    rep = col.compact()
+    # only the segment holding the delete is rewritten... merged with nothing larger
+    # than the merge limit allows (8 segment sizes): all four become one
+    assert rep["purged"] == 1 and col.info()["deleted_rows"] == 0
+    assert col.count() == 1199 and 5 not in col
+    # full, clean segments are left alone by the automatic policy
+    big = [type("S", (), {"seg_id": i, "n": 300, "n_deleted": 0})() for i in range(8)]
+    assert sealer_mod.plan_merges(big, 300, eager=False) == []
+    big.append(type("S", (), {"seg_id": 9, "n": 300, "n_deleted": 100})())
+    groups = sealer_mod.plan_merges(big, 300, eager=False)
+    assert [s.seg_id for g in groups for s in g][:1] == [9] or \
+        any(s.seg_id == 9 for g in groups for s in g)
+
+
+def test_devices(db):
+    col = db.create_collection("cpu", dim=DIM, device="cpu", segment_size=100)
+    x = _clustered(250, seed=11)
+    col.upsert(list(range(250)), x)
+    col.flush()
+    assert col.info()["device"] == "cpu"
+    assert all(s.index.device == "cpu" for s in col.state.view if s.index is not None)
+    if ws.build_info()["cuda_devices"] == 0:
+        with pytest.raises((ValueError, RuntimeError), match="(?i)cuda|gpu"):
+            db.create_collection("gpu", dim=DIM, device="cuda")
+    with pytest.raises(TypeError):
+        db.create_collection("bad", dim=DIM, device=0)
+
+
+def test_errors_name_the_collection(db):
+    col = db.create_collection("named", dim=DIM, metric="cosine")
+    with pytest.raises(ValueError, match="'named'"):
+        col.upsert([1], np.ones((1, DIM + 1), np.float32))
+    with pytest.raises(ValueError, match="'named'.*zero"):
+        col.upsert([1], np.zeros((1, DIM), np.float32))
+    col.upsert([1], np.ones((1, DIM), np.float32))
+    with pytest.raises(ValueError, match="'named'.*zero query"):
+        col.search(np.zeros(DIM, np.float32))
+    with pytest.raises(ValueError, match="'named'"):
+        col.search(np.ones(DIM + 2, np.float32))
+    with pytest.raises((ValueError, TypeError), match="'named'"):
+        col.search(np.ones(DIM, np.float32), k=0)
+    with pytest.raises(ValueError, match="'named'"):
+        col.search(np.ones(DIM, np.float32), filter={"key": "nope", "match": 1})
+    assert col.count() == 1  # nothing lost by the refused calls
+
+
+def test_hit_is_a_tuple_with_a_lazy_payload():
+    h = ws.Hit("a", 1.5, b'{"x":1}')
+    assert h.payload == {"x": 1} and h[2] == {"x": 1} and h.id == "a" and h.score == 1.5
+    i, s, p = h
+    assert (i, s, p) == ("a", 1.5, {"x": 1})
+    assert h == ("a", 1.5, {"x": 1}) and h == ws.Hit("a", 1.5, {"x": 1})
+    assert pickle.loads(pickle.dumps(h)) == h
+    assert ws.Hit(1, 0.0, b"").payload is None and ws.Hit(1, 0.0).payload is None
+    assert "payload={'x': 1}" in repr(h) and h._asdict()["payload"] == {"x": 1}
+
+
+def test_keyword_except_filter_on_the_mutable_segment(db):
+    col = db.create_collection("k", dim=DIM, schema={"p": "keyword", "t": "keyword[]"})
+    x = _clustered(300, seed=12)
+    pays = [{"p": ["required", "optional", "extra"][i % 3], "t": ["a", "b"][: i % 3]}
+            if i % 7 else {} for i in range(300)]
+    col.upsert(list(range(300)), x, pays)
+    for flt, want in (
+        ({"key": "p", "match": {"except": ["optional"]}},
+         [i for i in range(300) if i % 7 and i % 3 != 1]),
+        ({"key": "t", "match": {"except": ["a"]}},
+         [i for i in range(300) if i % 7 and i % 3 == 2]),
+        ({"must_not": [{"key": "p", "match": "optional"}]},
+         [i for i in range(300) if not (i % 7 and i % 3 == 1)]),
+    ):
+        got = sorted(r.id for r in col.scroll(filter=flt, limit=1000, with_vectors=False))
+        assert got == want, flt

@@ -311,3 +311,26 @@ def test_keyword_except_filter_on_the_mutable_segment(db):
     ):
         got = sorted(r.id for r in col.scroll(filter=flt, limit=1000, with_vectors=False))
         assert got == want, flt
+
+
+def test_batch_results_are_a_sequence_with_arrays(db):
+    x = _clustered(600, seed=13)
+    col = db.create_collection("b", dim=DIM, metric="l2", schema={"g": "int"},
+                               segment_size=250, index=ws.FlatConfig())
+    col.upsert([f"p{i}" for i in range(600)], x, [{"g": i} for i in range(600)])
+    col.flush()
+    q = x[:40]
+    res = col.search_batch(q, k=10)
+    assert len(res) == 40 and res[3][0].id == "p3" and res[3][0].payload == {"g": 3}
+    assert res[-1][0].id == "p39" and [r[0].id for r in res[:2]] == ["p0", "p1"]
+    with pytest.raises(IndexError):
+        res[40]
+    ids, scores = res.ids, res.scores
+    assert ids.shape == scores.shape == (40, 10)
+    assert [h.id for h in res[5]] == ids[5].tolist()
+    np.testing.assert_allclose([h.score for h in res[5]], scores[5])
+    # equal to the one-query searches, hit for hit
+    assert list(res) == [col.search(v, k=10) for v in q]
+    few = col.search_batch(q, k=10, filter={"key": "g", "range": {"lt": 5}})
+    assert all(len(r) == 5 for r in few)
+    assert np.isnan(few.scores[:, 5:]).all() and (few.ids[:, 5:] == None).all()  # noqa: E711

@@ -11,6 +11,7 @@ filter over the mutable segment's growing field indexes.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..ivf import IVFPQIndex
 from .config import Hit, Record
 from .state import ROW_BITS, ROW_MASK
 
-__all__ = ["plan", "search", "scan", "SearchParams"]
+__all__ = ["plan", "search", "scan", "SearchParams", "BatchResults"]
 
 _new_hit = tuple.__new__
 
@@ -121,13 +122,12 @@ def _exact_rows(V, Q, metric, k, rows=None):
 
 
 def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
-    """Results of one segment as ``(D, internal ids)`` parts: its index over rows
+    """Results of one segment as ``(D, rows, segment)`` parts: its index over rows
     ``[0, indexed)`` and an exact scan of the rows the indexer has not reached."""
     parts = []
-    hi = seg.seg_id << ROW_BITS
     if indexed > 0:
         D, R = _index_search(seg.index, Q, k, params, mask, stats)
-        parts.append((D, np.where(R >= 0, R | hi, -1)))
+        parts.append((D, R, seg))
     if indexed < n:
         V = seg.vecs.buf[indexed:n]  # buf holds at least n rows (see Grow)
         rows = np.arange(indexed, n, dtype=np.int64)
@@ -137,7 +137,7 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
         D, R = _exact_rows(V, Q, metric, k, rows)
         if stats is not None:
             stats["exact_rows"] = stats.get("exact_rows", 0) + len(rows)
-        parts.append((D, np.where(R >= 0, R | hi, -1)))
+        parts.append((D, R, seg))
     return parts
 
 
@@ -146,11 +146,9 @@ def search(st, Q, k, node, params, with_payload, stats=None):
     segment searched."""
     nq = Q.shape[0]
     parts = []
-    segs = {}
     for seg, n, indexed, mask, allowed in plan(st, node):
         if n == 0 or allowed == 0:
             continue
-        segs[seg.seg_id] = seg
         params.remaining()
         seg_stats = None
         if stats is not None:
@@ -166,23 +164,130 @@ def search(st, Q, k, node, params, with_payload, stats=None):
             stats.append(seg_stats)
     if not parts:
         return [[] for _ in range(nq)]
-    if len(parts) == 1:
-        D, iids = parts[0]
-    else:
-        D, iids = merge_topk(np.concatenate([p[0] for p in parts], axis=1),
-                             np.concatenate([p[1] for p in parts], axis=1), k,
-                             st.metric != "l2")
-    return hydrate(segs, D, iids, with_payload)
+    if len(parts) == 1:  # one source: its rows are already the top k
+        D, R, seg = parts[0]
+        if nq * k <= 256:
+            return _hydrate_one(seg, D, R, with_payload)
+        valid = R >= 0
+        return BatchResults(seg.uids[np.where(valid, R, 0)], D, valid,
+                            (seg.raws, R) if with_payload else None)
+    segs = {p[2].seg_id: p[2] for p in parts}
+    D, iids = merge_topk(
+        np.concatenate([p[0] for p in parts], axis=1),
+        np.concatenate([np.where(p[1] >= 0, p[1] | (p[2].seg_id << ROW_BITS), -1)
+                        for p in parts], axis=1), k, st.metric != "l2")
+    if nq * k <= 256:
+        return _hydrate(segs, D, iids, with_payload)
+    return _batch(segs, D, iids, with_payload)
 
 
-def hydrate(segs, D, iids, with_payload):
+class BatchResults(Sequence):
+    """The results of ``search_batch``: one list of ``Hit`` per query, built when a
+    query's results are first read; ``ids`` and ``scores`` give them all as arrays
+    (``(nq, k)``; padding ``None`` / ``nan``) without making a Hit per result."""
+
+    __slots__ = ("_U", "_D", "_valid", "_pay", "_rows")
+
+    def __init__(self, U, D, valid, pay):
+        self._U, self._D, self._valid, self._pay = U, D, valid, pay
+        self._rows = [None] * len(U)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _row(self, i):
+        r = self._rows[i]
+        if r is None:
+            c = int(self._valid[i].sum())
+            u, d = self._U[i, :c].tolist(), self._D[i, :c].tolist()
+            if self._pay is None:
+                r = [_new_hit(Hit, (a, b, None)) for a, b in zip(u, d)]
+            else:
+                src, rows = self._pay
+                if isinstance(src, list):  # one segment's raw payloads, by row
+                    p = [src[j] for j in rows[i, :c].tolist()]
+                else:  # payloads already gathered per hit
+                    p = src[i, :c].tolist()
+                r = [_new_hit(Hit, t) for t in zip(u, d, p)]
+            self._rows[i] = r
+        return r
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("result index out of range")
+        return self._row(i % n)
+
+    def __iter__(self):
+        return (self._row(i) for i in range(len(self)))
+
+    def __eq__(self, other):
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Ids as an ``(nq, k)`` object array (``None`` where a row has fewer than k)."""
+        out = self._U.copy()
+        out[~self._valid] = None
+        return out
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Scores as an ``(nq, k)`` float32 array (``nan`` where a row has fewer)."""
+        return np.where(self._valid, self._D, np.float32(np.nan))
+
+    def __repr__(self) -> str:
+        return f"BatchResults({len(self)} queries, k={self._U.shape[1]})"
+
+
+def _batch(segs, D, iids, with_payload):
+    valid = iids >= 0
+    rows = iids & ROW_MASK
+    seg_of = iids >> ROW_BITS
+    U = np.empty(iids.shape, dtype=object)
+    P = np.empty(iids.shape, dtype=object) if with_payload else None
+    for sid in np.unique(seg_of[valid]).tolist():
+        seg = segs[sid]  # the segments this search read, even if replaced since
+        sel = valid & (seg_of == sid)
+        r = rows[sel]
+        U[sel] = seg.uids[r]
+        if with_payload:
+            raws = seg.raws
+            P[sel] = [raws[i] for i in r.tolist()]
+    return BatchResults(U, D, valid, (P, None) if with_payload else None)
+
+
+def _rows_to_hits(uids, raws, R, D, with_payload):
+    """Hits of one query row from one segment (few hits: plain indexing)."""
+    if with_payload:
+        return [_new_hit(Hit, (uids[r], d, raws[r])) for r, d in zip(R, D) if r >= 0]
+    return [_new_hit(Hit, (uids[r], d, None)) for r, d in zip(R, D) if r >= 0]
+
+
+def _hydrate_one(seg, D, R, with_payload):
+    uids, raws = seg.uids, seg.raws
+    return [_rows_to_hits(uids, raws, r, d, with_payload)
+            for r, d in zip(R.tolist(), D.tolist())]
+
+
+def _hydrate(segs, D, iids, with_payload):
     """Turns merged ``(D, internal ids)`` into lists of ``Hit`` (payloads undecoded)."""
     nq, k = iids.shape
     valid = iids >= 0
     rows = iids & ROW_MASK
+    seg_of = iids >> ROW_BITS
     U = np.empty((nq, k), dtype=object)
     P = np.empty((nq, k), dtype=object) if with_payload else None
-    seg_of = iids >> ROW_BITS
     for sid in np.unique(seg_of[valid]).tolist():
         seg = segs[sid]  # the segments this search read, even if replaced since
         sel = valid & (seg_of == sid)
@@ -192,16 +297,13 @@ def hydrate(segs, D, iids, with_payload):
             raws = seg.raws
             P[sel] = [raws[i] for i in r.tolist()]
     counts = valid.sum(1).tolist()
-    Dl = D.tolist()
-    out = []
-    for qi in range(nq):
-        c = counts[qi]
-        u = U[qi, :c].tolist()
-        if with_payload:
-            out.append([_new_hit(Hit, t) for t in zip(u, Dl[qi][:c], P[qi, :c].tolist())])
-        else:
-            out.append([_new_hit(Hit, (a, b, None)) for a, b in zip(u, Dl[qi][:c])])
-    return out
+    Ul, Dl = U.tolist(), D.tolist()
+    if not with_payload:
+        return [[_new_hit(Hit, (a, b, None)) for a, b in zip(u[:c], d[:c])]
+                for u, d, c in zip(Ul, Dl, counts)]
+    Pl = P.tolist()
+    return [[_new_hit(Hit, t) for t in zip(u[:c], d[:c], p[:c])]
+            for u, d, p, c in zip(Ul, Dl, Pl, counts)]
 
 
 def scan(st, node, offset, limit, with_vectors=True, with_payload=True):

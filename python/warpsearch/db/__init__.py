@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from .collection import Collection
 from .config import FlatConfig, Hit, HNSWConfig, IVFPQConfig, Record
+from .query import BatchResults
 from .database import Database, connect
 from .ingest import ingest
 from .snapshot import restore, verify_snapshot
 from .storage import CorruptionError, DatabaseLockedError
 
 __all__ = ["connect", "Database", "Collection", "HNSWConfig", "FlatConfig", "IVFPQConfig",
-           "Record", "Hit",
+           "Record", "Hit", "BatchResults",
            "CorruptionError", "DatabaseLockedError", "ingest", "restore", "verify_snapshot"]

@@ -273,15 +273,15 @@ class Collection:
         return k, query.SearchParams(ef, nprobe, refine_factor, deadline)
 
     def _search(self, Q, k, filter, ef, nprobe, refine_factor, timeout, with_payload,
-                return_stats):
+                return_stats, batch=False):
         k, params = self._params(k, ef, nprobe, refine_factor, timeout)
         self._check_open()
         node = self._filter(filter)
         if not return_stats:
-            return query.search(self.state, Q, k, node, params, with_payload), None
+            return query.search(self.state, Q, k, node, params, with_payload, None, batch), None
         t0 = time.perf_counter()
         segs: list = []
-        hits = query.search(self.state, Q, k, node, params, with_payload, segs)
+        hits = query.search(self.state, Q, k, node, params, with_payload, segs, batch)
         live = sum(max(0, s["rows"]) for s in segs)
         stats = {"segments": segs, "plan": _plan_name(segs),
                  "allowed": sum(s["allowed"] for s in segs), "rows": live,
@@ -313,11 +313,12 @@ class Collection:
     def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
                      with_payload: bool = True, *, nprobe=None, refine_factor=None,
                      timeout=None, return_stats: bool = False):
-        """``search`` for each row of ``vectors`` (one filter for all): list of lists of
-        Hit (with ``return_stats=True``: ``(results, stats)``)."""
+        """``search`` for each row of ``vectors`` (one filter for all): a ``BatchResults``,
+        the sequence of each query's list of Hit, with ``ids`` and ``scores`` arrays (with
+        ``return_stats=True``: ``(results, stats)``)."""
         Q = self._queries(vectors, "vectors")
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
-                                   with_payload, return_stats)
+                                   with_payload, return_stats, batch=True)
         return (hits, stats) if return_stats else hits
 
     def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,

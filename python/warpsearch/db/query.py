@@ -141,9 +141,9 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
     return parts
 
 
-def search(st, Q, k, node, params, with_payload, stats=None):
-    """Lists of ``Hit`` per query row of ``Q``; ``stats`` (a list) receives one dict per
-    segment searched."""
+def search(st, Q, k, node, params, with_payload, stats=None, batch=False):
+    """Lists of ``Hit`` per query row of ``Q`` (``batch``: as ``BatchResults``);
+    ``stats`` (a list) receives one dict per segment searched."""
     nq = Q.shape[0]
     parts = []
     for seg, n, indexed, mask, allowed in plan(st, node):
@@ -163,10 +163,13 @@ def search(st, Q, k, node, params, with_payload, stats=None):
                     f"{seg_stats.get('plan')}+exact tail"
             stats.append(seg_stats)
     if not parts:
+        if batch:
+            return BatchResults(np.empty((nq, 0), object), np.empty((nq, 0), np.float32),
+                                np.zeros((nq, 0), bool), None)
         return [[] for _ in range(nq)]
     if len(parts) == 1:  # one source: its rows are already the top k
         D, R, seg = parts[0]
-        if nq * k <= 256:
+        if not batch:
             return _hydrate_one(seg, D, R, with_payload)
         valid = R >= 0
         return BatchResults(seg.uids[np.where(valid, R, 0)], D, valid,
@@ -176,7 +179,7 @@ def search(st, Q, k, node, params, with_payload, stats=None):
         np.concatenate([p[0] for p in parts], axis=1),
         np.concatenate([np.where(p[1] >= 0, p[1] | (p[2].seg_id << ROW_BITS), -1)
                         for p in parts], axis=1), k, st.metric != "l2")
-    if nq * k <= 256:
+    if not batch:
         return _hydrate(segs, D, iids, with_payload)
     return _batch(segs, D, iids, with_payload)
 

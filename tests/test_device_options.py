@@ -93,14 +93,15 @@ def test_flat_gpu_precision_option(tmp_path):
     assert ws.load_index(tmp_path / "f.ws").gpu_precision == "fp32"
 
 
-@pytest.mark.parametrize("cls", [ws.FlatIndex, ws.HNSWIndex])
+@pytest.mark.parametrize("cls", [ws.FlatIndex, ws.HNSWIndex, ws.IVFPQIndex])
 def test_stale_device_copy_retries(cls, monkeypatch):
     # The retry rule of GPU searches, with a stand-in for the device copy and the engine
     # (runs on every build; tests/gpu checks it against a real device copy).
     idx = cls(dim=4, device="cpu")
     made = []
     monkeypatch.setattr(idx, "_device_data", lambda dev: made.append(dev) or len(made))
-    stale = ValueError("the device copy of this index is out of date (the index changed)")
+    stale = _core.StaleDeviceCopyError("the device copy of this index is out of date")
+    assert isinstance(stale, ValueError)  # users catching ValueError see no change
 
     def stale_twice(copy):
         if copy < 3:
@@ -125,6 +126,14 @@ def test_stale_device_copy_retries(cls, monkeypatch):
     made.clear()
     with pytest.raises(ValueError, match="k must be"):  # anything else: no retry
         idx._on_device("cuda:0", other_error, auto=True)
+    assert len(made) == 1
+
+    def stale_by_message_only(copy):  # the type decides, not the text
+        raise ValueError("the device copy of this index is out of date")
+
+    made.clear()
+    with pytest.raises(ValueError, match="out of date"):
+        idx._on_device("cuda:0", stale_by_message_only, auto=True)
     assert len(made) == 1
 
 

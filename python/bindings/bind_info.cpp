@@ -15,6 +15,8 @@ namespace warpsearch::bindings {
 void register_info(py::module_& m) {
   static py::exception<CudaError> cuda_error(m, "CudaError", PyExc_RuntimeError);
   static py::exception<InternalError> internal_error(m, "InternalError", PyExc_RuntimeError);
+  // a ValueError, as every invalid_argument; its own type so that callers retry on it
+  py::register_exception<StaleDeviceCopyError>(m, "StaleDeviceCopyError", PyExc_ValueError);
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from . import _core
 from ._core import CudaError, InternalError
-from .index import FlatIndex, HNSWIndex, load_index
-from .ivf import IVFPQIndex, estimate_memory, kmeans
+from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, kmeans, load_index
 from .db import (
     Collection,
     CorruptionError,

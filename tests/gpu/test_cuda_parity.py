@@ -299,7 +299,7 @@ def test_stale_device_copy_is_replaced(kind):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_device_copy_that_stays_stale(kind, monkeypatch):
     idx, extra = _stale_ready(kind)
     stale = idx._gpu

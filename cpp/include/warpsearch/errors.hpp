@@ -6,7 +6,8 @@
  *
  * User errors are std::invalid_argument (Python ValueError); broken internal
  * invariants are InternalError (Python RuntimeError); CUDA failures are
- * CudaError. Nothing in the engine calls abort().
+ * CudaError; a device copy older than its index is StaleDeviceCopyError (a
+ * ValueError subclass in Python). Nothing in the engine calls abort().
  */
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +27,19 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/**
+ * @brief A search was given a device copy made before the index last changed.
+ *
+ * An invalid_argument (Python: ``_core.StaleDeviceCopyError``, a ValueError), distinct
+ * so that callers can make the copy again and retry without matching a message.
+ */
+class StaleDeviceCopyError : public std::invalid_argument {
+ public:
+  StaleDeviceCopyError()
+      : std::invalid_argument(
+            "the device copy of this index is out of date (the index changed since to_device)") {}
+};
+
 namespace detail {
 template <typename... Args>
 std::string concat(Args&&... args) {
@@ -40,6 +54,12 @@ std::string concat(Args&&... args) {
 #define WS_EXPECTS(cond, ...)                                                   \
   do {                                                                          \
     if (!(cond)) throw std::invalid_argument(::warpsearch::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+/// Throws StaleDeviceCopyError when a device copy no longer matches its index.
+#define WS_EXPECTS_CURRENT_COPY(cond)                          \
+  do {                                                         \
+    if (!(cond)) throw ::warpsearch::StaleDeviceCopyError();   \
   } while (0)
 
 /// Throws InternalError when an invariant does not hold.

@@ -283,8 +283,7 @@ void FlatIndex::search_gpu(const GpuFlatData& dev, const float* q, std::size_t n
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
   std::shared_lock lk(s_->mu);
   const auto& s = *s_;
-  WS_EXPECTS(dev.size() == s.n && dev.dim() == s.d,
-             "the device copy of this index is out of date (the index changed since to_device)");
+  WS_EXPECTS_CURRENT_COPY(dev.size() == s.n && dev.dim() == s.d);
   Bitset allow_bits;
   if (params.filter.active())
     allow_bits = make_allow(

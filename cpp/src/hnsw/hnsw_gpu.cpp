@@ -71,8 +71,7 @@ void HnswIndex::search_gpu(const GpuGraphData& dev, const float* q, std::size_t 
   WS_EXPECTS(params.ef > 0, "ef must be > 0, got ", params.ef);
   std::shared_lock lk(g_->rw);
   const auto& g = *g_;
-  WS_EXPECTS(dev.size() == g.nlive,
-             "the device copy of this index is out of date (the index changed since to_device)");
+  WS_EXPECTS_CURRENT_COPY(dev.size() == g.nlive);
   Bitset allow_bits;
   if (params.filter.active())
     allow_bits = make_allow(

@@ -73,8 +73,7 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
   WS_EXPECTS(ivf.refine_factor >= 1, "refine_factor must be >= 1, got ", ivf.refine_factor);
   std::shared_lock lk(s_->mu);
   const auto& s = *s_;
-  WS_EXPECTS(dev.size() == (s.trained ? s.n : 0),
-             "the device copy of this index is out of date (the index changed since to_device)");
+  WS_EXPECTS_CURRENT_COPY(dev.size() == (s.trained ? s.n : 0));
   const std::size_t k = std::size_t(params.k);
   const bool refine = s.p.refine != Refine::None;
   // The GPU scores every code from float tables: 4-bit codes need no re-rank, so only a

@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
-"""IVF-PQ index, k-means and memory estimates."""
+"""Inverted file with product quantization (:class:`IVFPQIndex`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import numbers
 
 import numpy as np
 
-from . import _core
-from ._device import DeviceQueries, device_index, is_device_array, resolve_device
-from ._validation import (as_filter, as_matrix, as_positive_int, check_choice, check_metric,
-                          check_sq_bits)
-from .index import _WRAPPERS, HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES, _IndexBase
+from .. import _core
+from .._validation import as_matrix, as_positive_int, check_choice, check_metric
+from ._base import REFINE_MODES, _IndexBase
+from ._device import device_index
 
-__all__ = ["IVFPQIndex", "kmeans", "estimate_memory"]
+__all__ = ["IVFPQIndex"]
 
 LUT_TYPES = ("fp32", "fp16")
 PROBE_MODES = ("adaptive", "fixed")
@@ -194,42 +193,22 @@ class IVFPQIndex(_IndexBase):
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         lut = check_choice(lut, "lut", LUT_TYPES)
         adaptive = check_choice(probe, "probe", PROBE_MODES) == "adaptive"
-        dev = self._choose_device(device, queries, k <= _core.gpu_max_k,
-                                  f"k={k} exceeds what GPU IVF-PQ search supports "
-                                  f"(k <= {_core.gpu_max_k})")
-        allow_ids, mask = as_filter(filter)
-        if dev != "cpu" and is_device_array(queries):
-            dq = DeviceQueries(queries, self.dim)
-            D, I = dq.empty(k)
-            stats = self._on_device(dev, lambda data: _core.search_gpu_ivf_ptr(
-                self._impl, data, dq.ptr, dq.nq, k, nprobe, refine_factor, allow_ids, mask, lut,
-                adaptive, dq.pointer(D), dq.pointer(I)), auto=False)  # no CPU fallback
-            self._finish_search(stats, dev, dq.nq, nprobe)
-            return (D[0], I[0]) if dq.single else (D, I)
-        q = as_matrix(queries, self.dim, "queries")
-        single = np.ndim(queries) == 1
-        out = None
-        if dev != "cpu":
-            out = self._on_device(dev, lambda data: _core.search_gpu_ivf(
-                self._impl, data, q, k, nprobe, refine_factor, -1, allow_ids, mask, lut, adaptive),
-                self._is_auto(device))
-            if out is None:
-                dev = "cpu"  # auto, and the index kept changing: the CPU answers
-        if out is not None:
-            D, I, stats = out
-        else:
-            D, I, stats = self._impl.search_ivf(q, k, nprobe, refine_factor, -1, allow_ids, mask,
-                                                adaptive)
-        self._finish_search(stats, dev, int(q.shape[0]), nprobe)
-        if single:
-            return D[0], I[0]
-        return D, I
+        return self._run_search(
+            queries, k, filter, device,
+            refusal=self._gpu_refusal(k, nprobe),
+            cpu=lambda q, ids, mask: self._impl.search_ivf(
+                q, k, nprobe, refine_factor, -1, ids, mask, adaptive),
+            gpu=lambda data, q, ids, mask: _core.search_gpu_ivf(
+                self._impl, data, q, k, nprobe, refine_factor, -1, ids, mask, lut, adaptive),
+            gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ivf_ptr(
+                self._impl, data, dq.ptr, dq.nq, k, nprobe, refine_factor, ids, mask, lut,
+                adaptive, dq.pointer(D), dq.pointer(I)),
+            extra_stats={"nprobe": nprobe})
 
-    def _finish_search(self, stats: dict, dev: str, nq: int, nprobe: int) -> None:
-        stats["device"] = dev
-        stats["nq"] = nq
-        stats["nprobe"] = nprobe
-        self.last_search_info = stats
+    def _gpu_refusal(self, k, ef) -> str | None:
+        if k > _core.gpu_max_k:
+            return f"k={k} exceeds what GPU IVF-PQ search supports (k <= {_core.gpu_max_k})"
+        return None
 
     def probe_gaps(self) -> np.ndarray:
         """Adaptive probing calibration, ``(rows, 2)``: nprobe and its centroid-distance gap
@@ -243,130 +222,3 @@ class IVFPQIndex(_IndexBase):
     def list_sizes(self) -> np.ndarray:
         """Number of vectors in each cell."""
         return np.asarray(self._impl.list_sizes(), dtype=np.int64)
-
-
-_WRAPPERS["ivf_pq"] = IVFPQIndex
-
-
-def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: int = 256,
-           device: str = "cpu", return_objective: bool = False):
-    """k-means clustering: returns the ``(k, d)`` float32 centroids.
-
-    Seeded by k-means++, then ``iters`` Lloyd iterations on a random sample of at
-    most ``k * max_points_per_centroid`` points (``0``: all points), threaded.
-    Empty clusters are re-seeded by splitting the largest one. With ``device``
-    ``"cuda[:N]"`` (or ``"auto"`` with a GPU) the assignment steps run on the
-    GPU. ``return_objective=True`` returns ``(centroids, objective)``, the sum of
-    squared distances of the training sample to its nearest centroid.
-
-    Examples
-    --------
-    >>> import numpy as np, warpsearch as ws
-    >>> x = np.concatenate([np.zeros((50, 2)), np.ones((50, 2))]).astype(np.float32)
-    >>> c = ws.kmeans(x, 2, seed=1)
-    >>> sorted(c[:, 0].round(3).tolist())
-    [0.0, 1.0]
-    """
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(f"points must be 2-D, got shape {arr.shape}")
-    pts = as_matrix(arr, arr.shape[1], "points")
-    k = as_positive_int(k, "k")
-    if pts.shape[0] < k:
-        raise ValueError(f"k-means needs at least k={k} points, got {pts.shape[0]}")
-    if not isinstance(return_objective, (bool, np.bool_)):
-        raise TypeError("return_objective must be a bool")
-    dev = resolve_device(device)
-    c, obj = _core.kmeans(pts, k, _as_int(iters, "iters"), _as_int(seed, "seed"),
-                          _as_int(max_points_per_centroid, "max_points_per_centroid"),
-                          -1 if dev == "cpu" else device_index(dev), bool(return_objective))
-    return (c, float(obj)) if return_objective else c
-
-
-def _hnsw_bytes(n: int, dim: int, M: int = 16, quantized: bool = True, sq_bits=None,
-                storage: str = "fp32", **_) -> dict:
-    # Level-0 links, vectors, scalar codes and norms, labels/levels/state, upper levels
-    # (E[levels] = 1 / (M - 1) per node), the id map. Codes of an undecided width
-    # (sq_bits=None) are counted at 8 bits, the larger of the two.
-    M = as_positive_int(M, "M")
-    sq_bits = check_sq_bits(sq_bits)
-    links0 = n * (2 * M + 1) * 4
-    storage = check_choice(storage, "storage", HNSW_STORAGE_MODES)
-    vectors = n * dim * {"fp32": 4, "fp16": 2, "sq8": 0}[storage]  # sq8: the codes are the vectors
-    code_bytes = (dim + 63) // 64 * 64 * (sq_bits or 8) // 8
-    codes = n * (code_bytes + 4) if quantized else 0
-    upper = n * 24 + int(n * (M + 1) * 4 / max(M - 1, 1))
-    other = n * (8 + 1 + 1) + n * 32
-    parts = {"links": links0 + upper, "vectors": vectors, "codes": codes, "ids": other}
-    return parts
-
-
-def _flat_bytes(n: int, dim: int, storage: str = "fp32", refine=None, **_) -> dict:
-    storage = check_choice(storage, "storage", STORAGE_MODES)
-    if refine is None:
-        refine = "fp32" if storage == "binary" else "none"
-    refine = _check_refine(refine)
-    if storage == "fp32" and refine != "none":
-        raise ValueError(f"refine={refine!r} needs a compressed storage (fp32 vectors are exact)")
-    rows = (n + 31) // 32 * 32
-    code = {"fp32": 4 * dim, "fp16": 2 * dim, "sq8": dim, "sq4": (dim + 1) // 2,
-            "binary": ((dim + 3) // 4 + 3) // 4 * 2 + 4}[storage]  # 4-bit groups of 4 dims + scale
-    ref = {"none": 0, "sq8": dim, "fp16": 2 * dim, "fp32": 4 * dim}[refine]
-    parts = {"vectors": rows * code + rows * 4, "ids": n * 8 + n * 32}
-    if ref:
-        parts["refine"] = rows * ref
-    return parts
-
-
-def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
-    """Memory an index of ``n`` vectors needs, without building it.
-
-    ``index`` is ``"hnsw"`` (params ``M``, ``quantized``, ``sq_bits``, ``storage``), ``"flat"``
-    (params ``storage``, ``refine`` as for :class:`FlatIndex`) or
-    ``"ivf_pq"`` (params ``nlist``, ``m``, ``nbits``, ``refine``, ``metric`` as
-    for :class:`IVFPQIndex`, and ``id_map``: count the id-to-location map, about
-    21-43 bytes per vector, that an IVF-PQ index builds the first time it looks
-    an id up: ``add`` with explicit ids, ``remove``, ``in``, ``get_vectors`` or
-    a filter given as ids). Returns ``{"bytes", "bytes_per_vector", "parts",
-    "index", "n", "dim"}``; the model matches ``memory_usage()`` of an index
-    built by one bulk add within a few percent.
-
-    Examples
-    --------
-    >>> import warpsearch as ws
-    >>> est = ws.estimate_memory(10**9, 128, index="ivf_pq", nlist=65536, nbits=4, refine="none")
-    >>> round(est["bytes"] / 2**30)  # GiB: 32-byte codes + 8-byte ids per vector
-    38
-    """
-    n = _as_int(n, "n")
-    dim = as_positive_int(dim, "dim")
-    if not isinstance(index, str):
-        raise TypeError("index must be a string")
-    kind = index.lower()
-    if kind == "hnsw":
-        unknown = set(params) - {"M", "quantized", "ef_construction", "metric", "sq_bits",
-                                 "storage"}
-        parts = _hnsw_bytes(n, dim, **params)
-    elif kind == "flat":
-        unknown = set(params) - {"metric", "storage", "refine"}
-        parts = _flat_bytes(n, dim, **params)
-    elif kind in ("ivf_pq", "ivfpq"):
-        unknown = set(params) - {"nlist", "m", "nbits", "refine", "metric", "id_map"}
-        m, nbits = _check_pq(dim, params.get("m"), params.get("nbits", 8))
-        nlist = as_positive_int(params.get("nlist", 1024), "nlist")
-        id_map = params.get("id_map", False)
-        if not isinstance(id_map, (bool, np.bool_)):
-            raise TypeError("id_map must be a bool")
-        est = _core.IvfPqIndex.estimate_memory(n, dim, nlist, m, nbits,
-                                               _check_refine(params.get("refine", "none")),
-                                               check_metric(params.get("metric", "l2")),
-                                               bool(id_map))
-        parts = {k: int(v) for k, v in est.items() if k != "total"}
-        kind = "ivf_pq"
-    else:
-        raise ValueError(f"unknown index {index!r}; expected 'hnsw', 'flat' or 'ivf_pq'")
-    if unknown:
-        raise TypeError(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
-    total = int(sum(parts.values()))
-    return {"bytes": total, "bytes_per_vector": total / n if n else 0.0, "parts": parts,
-            "index": kind, "n": n, "dim": dim}

@@ -14,7 +14,7 @@ import importlib
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 __all__ = ["resolve_device", "is_device_array", "DeviceQueries"]
 

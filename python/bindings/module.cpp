@@ -10,6 +10,7 @@ void register_info(py::module_& m);
 void register_index(py::module_& m);
 void register_gpu(py::module_& m);
 void register_ivf_pq(py::module_& m);
+void register_merge(py::module_& m);
 }  // namespace warpsearch::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -23,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   warpsearch::bindings::register_index(m);
   warpsearch::bindings::register_gpu(m);
   warpsearch::bindings::register_ivf_pq(m);
+  warpsearch::bindings::register_merge(m);
 }

@@ -9,7 +9,7 @@ import shutil
 import threading
 import uuid
 
-from .._device import resolve_device
+from ..index._device import resolve_device
 from .collection import Collection
 from .recovery import create_collection_dir
 from .config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema

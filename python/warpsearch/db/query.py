@@ -16,8 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._topk import merge_topk
-from ..index import FlatIndex, HNSWIndex
-from ..ivf import IVFPQIndex
+from ..index import HNSWIndex, IVFPQIndex
 from .config import Hit, Record
 from .state import ROW_BITS, ROW_MASK
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ..ivf import IVFPQIndex
+from ..index import IVFPQIndex
 from .recovery import checkpoint
 from .segment import add_rows, make_index, seg_dirname, write_segment
 

@@ -10,6 +10,7 @@ filter over the mutable segment's growing field indexes.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from .state import ROW_BITS, ROW_MASK
 __all__ = ["plan", "search", "scan", "SearchParams", "BatchResults"]
 
 _new_hit = tuple.__new__
+_repeat = itertools.repeat
 
 
 class _RowsView:
@@ -269,17 +271,20 @@ def _batch(segs, D, iids, with_payload):
     return BatchResults(U, D, valid, (P, None) if with_payload else None)
 
 
-def _rows_to_hits(uids, raws, R, D, with_payload):
-    """Hits of one query row from one segment (few hits: plain indexing)."""
-    if with_payload:
-        return [_new_hit(Hit, (uids[r], d, raws[r])) for r, d in zip(R, D) if r >= 0]
-    return [_new_hit(Hit, (uids[r], d, None)) for r, d in zip(R, D) if r >= 0]
-
-
 def _hydrate_one(seg, D, R, with_payload):
+    """Hits per query row from one segment's ``(D, rows)`` (rows sorted, -1 last)."""
     uids, raws = seg.uids, seg.raws
-    return [_rows_to_hits(uids, raws, r, d, with_payload)
-            for r, d in zip(R.tolist(), D.tolist())]
+    out = []
+    for d, r in zip(D, R):
+        c = int(np.count_nonzero(r >= 0))
+        r = r[:c]
+        u = uids[r].tolist()
+        if with_payload:
+            out.append(list(map(_new_hit, _repeat(Hit),
+                                zip(u, d[:c].tolist(), [raws[i] for i in r.tolist()]))))
+        else:
+            out.append(list(map(_new_hit, _repeat(Hit), zip(u, d[:c].tolist(), _repeat(None)))))
+    return out
 
 
 def _hydrate(segs, D, iids, with_payload):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import warpsearch as ws
 from conftest import METRICS, exact_knn, make_clustered, make_queries, recall_at_k
+from warpsearch import _core
 
 N, DIM, NQ, K = 20_000, 32, 200, 10
 RECALL = 0.95
@@ -159,6 +160,40 @@ def test_integer_data_codes_are_lossless():
     assert recall_at_k(I2, gt2) >= 0.97
     hit2 = I2 == gt2
     np.testing.assert_allclose(D2[hit2], Dg2[hit2], rtol=1e-5, atol=1e-2)
+
+
+@pytest.fixture
+def restore_simd_level():
+    level = _core.simd_level()
+    yield
+    _core.set_simd_level(level)
+
+
+@pytest.mark.parametrize("storage", ["fp32", "sq8"])
+@pytest.mark.parametrize("level", _core.simd_compiled())
+def test_lossless_code_distances_scale_with_the_distance(restore_simd_level, level, storage):
+    """Exact distances from lossless codes are summed as squared differences: data far
+    from the origin with near neighbours (norms ~3e6, distances ~1e2) keeps distances
+    accurate relative to the distance, at every SIMD level (the expanded form
+    |q|^2 - 2 q.x + |x|^2 in fp32 is off by ~0.5 here)."""
+    try:
+        _core.set_simd_level(level)
+    except ValueError:
+        pytest.skip(f"SIMD level {level} not supported by this CPU")
+    rng = np.random.default_rng(5)
+    centres = rng.integers(215, 240, size=(8, 64))
+    xb = np.clip(centres[rng.integers(0, 8, 3000)] + rng.normal(0, 2, (3000, 64)), 0, 255)
+    xb = np.rint(xb).astype(np.uint8)
+    xq = xb[rng.integers(0, 3000, 60)].astype(np.float32) + rng.uniform(-0.5, 0.5, (60, 64))
+    xq = xq.astype(np.float32)
+    idx = ws.HNSWIndex(dim=64, metric="l2", M=16, ef_construction=100, storage=storage)
+    idx.add(xb)
+    assert idx.sq_bits == 8
+    Dg, gt = exact_knn(xb.astype(np.float32), xq, K, "l2")
+    D, I = idx.search(xq, k=K, ef=128, rerank=K)
+    assert recall_at_k(I, gt) >= 0.95
+    hit = I == gt
+    np.testing.assert_allclose(D[hit], Dg[hit], rtol=1e-5, atol=1e-2)
 
 
 @pytest.mark.parametrize("step, query_shift", [(0.5, 0.3), (1.0, 0.0), (1.0, 3e4)])

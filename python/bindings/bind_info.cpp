@@ -18,9 +18,13 @@ void register_info(py::module_& m) {
   // a ValueError, as every invalid_argument; its own type so that callers retry on it
   py::register_exception<StaleDeviceCopyError>(m, "StaleDeviceCopyError", PyExc_ValueError);
 
+  // The kernel table is chosen now, so that a bad WARPSEARCH_SIMD fails the import
+  // with its message rather than a later call.
+  simd_level();
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("simd_level", &simd_level);
+  m.def("simd_best", &simd_best);
   m.def("simd_compiled", &simd_compiled);
   m.def("set_simd_level", &set_simd_level, py::arg("level"));
   m.def("cuda_compiled", &cuda_compiled);

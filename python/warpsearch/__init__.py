@@ -72,10 +72,18 @@ def get_num_threads() -> int:
 
 
 def build_info() -> dict:
-    """How this build was made and what it runs on."""
+    """How this build was made and what it runs on.
+
+    ``simd_level`` is the SIMD level the kernels run with: ``simd_best`` (the best one
+    this CPU and build support) unless the environment variable ``WARPSEARCH_SIMD``
+    (``generic``, ``avx2``, ``avx512`` or ``avx512_vnni``) forced another one when
+    warpsearch was imported; an unknown or unsupported value makes the import fail
+    with an ImportError that names it.
+    """
     return {
         "version": __version__,
         "simd_level": _core.simd_level(),
+        "simd_best": _core.simd_best(),
         "simd_compiled": list(_core.simd_compiled()),
         "cuda_compiled": bool(_core.cuda_compiled()),
         "cuda_devices": int(_core.cuda_device_count()),

@@ -14,8 +14,15 @@ bool cuda_compiled();
 /** @brief Name of a CUDA device, or "" when absent. */
 std::string cuda_device_name(int device);
 
-/** @brief The SIMD level the distance kernels run with ("generic", "avx2", "avx512"). */
+/**
+ * @brief The SIMD level the distance kernels run with ("generic", "avx2", "avx512",
+ * "avx512_vnni"): the best one, or the one named by the environment variable
+ * WARPSEARCH_SIMD, read once at first use. An unknown or unsupported value throws
+ * std::invalid_argument from that first use (in Python: ImportError on import).
+ */
 std::string simd_level();
+/** @brief The best SIMD level this CPU and build support (what runs unless forced). */
+std::string simd_best();
 /** @brief Every ISA compiled into this build. */
 std::vector<std::string> simd_compiled();
 /** @brief Forces a SIMD level at or below what the CPU supports (for tests and benchmarks). */

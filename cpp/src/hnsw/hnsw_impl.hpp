@@ -35,7 +35,7 @@ struct QueryCtx {
   float alpha = 0.f;
   float qc = 0.f;  // sum q * min
   float qn = 0.f;  // |q|^2
-  std::vector<float> wf;  // q * scale in float, for exact distances from lossless codes
+  std::vector<float> wf;  // q * scale in float, for exact inner products from lossless codes
   // Inner-product graphs are built in the space where x gains the coordinate
   // sqrt(M^2 - |x|^2) (M the largest norm): there L2 order between a query (extra
   // coordinate 0) and the data is inner-product order, and node-to-node distances
@@ -170,7 +170,7 @@ struct HnswGraph {
 
   float exact(const float* q, std::size_t s) const {
     if (!is_l2()) return -ip_row(q, s);
-    if (coded) return kernels().l2(q, row(s, scratch2()), d);
+    if (coded) return kernels().l2_sq8(q, code(s), vmin.data(), vscale.data(), d);
     return half ? fastscan_kernels().l2_f16(q, &hvecs[s * d], d) : kernels().l2(q, &vecs[s * d], d);
   }
   // Distance between two stored vectors: in the augmented space for IP graphs.
@@ -231,7 +231,7 @@ struct HnswGraph {
     for (std::size_t j = 0; j < d; ++j)
       c.w16[j] = std::int16_t(std::lrint(q[j] * vscale[j] * inv));
     c.alpha = wmax > 0 ? wmax / lim : 0.f;
-    if (exact_from_codes()) {
+    if (exact_from_codes() && !is_l2()) {
       c.wf.resize(d);
       for (std::size_t j = 0; j < d; ++j) c.wf[j] = q[j] * vscale[j];
     }
@@ -275,10 +275,13 @@ struct HnswGraph {
   }
   // Exact distance from a query context: from the code when codes are lossless.
   bool exact_from_codes() const { return p.quantized && bits == 8 && (codes_exact || coded); }
+  // L2 sums the squared differences to the decoded code (l2_sq8): the expanded
+  // |q|^2 - 2 q.x + |x|^2 loses ~1e-5 of |q|^2 + |x|^2 in fp32, more than the accuracy of
+  // an exact distance where the neighbours are close relative to their norms.
   float exact_query(const QueryCtx& c, std::size_t s) const {
     if (!exact_from_codes()) return exact(c.q, s);
-    const float ip = c.qc + kernels().ip_u8(c.wf.data(), code(s), d);
-    return is_l2() ? std::max(0.f, c.qn - 2.f * ip + cnorm[s]) : -ip;
+    if (is_l2()) return kernels().l2_sq8(c.q, code(s), vmin.data(), vscale.data(), d);
+    return -(c.qc + kernels().ip_u8(c.wf.data(), code(s), d));
   }
   const char* vec_bytes(std::size_t s) const {
     return half ? reinterpret_cast<const char*>(&hvecs[s * d]) : reinterpret_cast<const char*>(&vecs[s * d]);

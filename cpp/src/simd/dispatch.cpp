@@ -1,7 +1,9 @@
 // SPDX-FileCopyrightText: 2026 warpsearch contributors
 // SPDX-License-Identifier: Apache-2.0
-// Run-time choice of the distance kernels from CPU detection.
+// Run-time choice of the distance kernels: the best level the CPU supports, or the one
+// named by the environment variable WARPSEARCH_SIMD (read once, at first use).
 #include <atomic>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 namespace warpsearch {
 namespace detail {
 namespace {
+
+constexpr const char* kLevelNames[] = {"generic", "avx2", "avx512", "avx512_vnni"};
 
 int cpu_best_level() {
 #if defined(WS_HAVE_X86)
@@ -33,8 +37,31 @@ const Kernels* table_for(int level) {
   return &kernels_generic();
 }
 
+// The level named `level` (from `source`: a call or the environment), checked against
+// the names, the build and the CPU.
+int checked_level(const std::string& level, const char* source) {
+  int want = -1;
+  for (int i = 0; i < 4; ++i)
+    if (level == kLevelNames[i]) want = i;
+  WS_EXPECTS(want >= 0, source, "unknown SIMD level '", level,
+             "' (expected generic, avx2, avx512 or avx512_vnni)");
+  const int best = cpu_best_level();
+  WS_EXPECTS(want <= best, source, "SIMD level '", level,
+             "' is not supported by this CPU or build (best here: ", kLevelNames[best], ")");
+  return want;
+}
+
+// WARPSEARCH_SIMD when set and not empty, else the CPU's best. A bad value throws
+// std::invalid_argument from the first use (the module import in Python: ImportError);
+// the next use reads the variable again.
+int initial_level() {
+  const char* env = std::getenv("WARPSEARCH_SIMD");
+  if (!env || !*env) return cpu_best_level();
+  return checked_level(env, "environment variable WARPSEARCH_SIMD: ");
+}
+
 std::atomic<const Kernels*>& current() {
-  static std::atomic<const Kernels*> k{table_for(cpu_best_level())};
+  static std::atomic<const Kernels*> k{table_for(initial_level())};
   return k;
 }
 
@@ -45,6 +72,8 @@ const Kernels& kernels() { return *current().load(std::memory_order_relaxed); }
 }  // namespace detail
 
 std::string simd_level() { return detail::kernels().name; }
+
+std::string simd_best() { return detail::kLevelNames[detail::cpu_best_level()]; }
 
 std::vector<std::string> simd_compiled() {
   std::vector<std::string> out;
@@ -60,12 +89,7 @@ std::vector<std::string> simd_compiled() {
 }
 
 void set_simd_level(const std::string& level) {
-  int want = level == "generic" ? 0 : level == "avx2" ? 1 : level == "avx512" ? 2
-           : level == "avx512_vnni" ? 3 : -1;
-  WS_EXPECTS(want >= 0, "unknown SIMD level '", level,
-             "' (expected generic, avx2, avx512 or avx512_vnni)");
-  int best = detail::cpu_best_level();
-  WS_EXPECTS(want <= best, "SIMD level '", level, "' is not supported by this CPU or build");
+  const int want = detail::checked_level(level, "");
   detail::current().store(detail::table_for(want));
 }
 

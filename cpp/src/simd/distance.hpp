@@ -53,6 +53,11 @@ struct Kernels {
   // low nibble for even j.
   void (*sq_decode)(const std::uint8_t* c, int bits, const float* lo, const float* step,
                     std::size_t d, float* out);
+  // sum_j (q[j] - (lo[j] + step[j] * c[j]))^2 over 8-bit codes c: the squared L2 distance
+  // to the values sq_decode gives, summed as squared differences (never as
+  // |q|^2 - 2 q.x + |x|^2, whose fp32 error grows with the norms, not the distance).
+  float (*l2_sq8)(const float* q, const std::uint8_t* c, const float* lo, const float* step,
+                  std::size_t d);
 };
 
 const Kernels& kernels();

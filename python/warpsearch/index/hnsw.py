@@ -109,12 +109,7 @@ class HNSWIndex(_IndexBase):
         ef = as_positive_int(ef, "ef")
         rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
         k = as_positive_int(k, "k")
-        return self._run_search(
-            queries, k, filter, device, refusal=self._gpu_refusal(k, ef),
-            cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rr, ids, mask),
-            gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, ef, ids, mask),
-            gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
-                self._impl, data, dq.ptr, dq.nq, k, ef, ids, mask, dq.pointer(D), dq.pointer(I)))
+        return self._search(queries, k, ef, rr, filter, device)
 
     def consolidate(self) -> None:
         """Repairs the graph around removed points now and frees their slots."""

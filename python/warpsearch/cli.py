@@ -21,6 +21,8 @@ from importlib import resources
 
 import numpy as np
 
+from ._validation import as_positive_int
+
 __all__ = ["main", "load_demo_data"]
 
 DEMO_FILE = "sift_demo.npz"
@@ -43,9 +45,10 @@ def _positive_int(s: str) -> int:
         v = int(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+    try:
+        return as_positive_int(v, "value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _int_list(s: str) -> list[int]:

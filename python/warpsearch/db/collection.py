@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from .._validation import as_matrix
+from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ..index import HNSWIndex
 from .config import Hit, Record, index_config_from_dict, parse_schema
 from .filters import compile_filter
@@ -207,8 +207,7 @@ class Collection:
         payloads = list(payloads)
         if len(payloads) != len(uids):
             raise ValueError(f"{len(payloads)} payloads for {len(uids)} ids")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
         n = len(uids)
         nbatches = (n + batch_size - 1) // batch_size
         if progress is None:
@@ -462,13 +461,11 @@ class Collection:
         return as_matrix(q, self.dim, name)
 
     def _search(self, Q, k, filter, ef, with_payload, stats=None):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        k = int(k)
+        k = as_positive_int(k, "k")
         if ef is None:
             ef = getattr(self.index_config, "ef_search", 64)
-        elif isinstance(ef, bool) or not isinstance(ef, (int, np.integer)) or ef <= 0:
-            raise ValueError(f"ef must be a positive integer, got {ef!r}")
+        else:
+            ef = as_positive_int(ef, "ef")
         ef = max(int(ef), k)
         self._check_open()
         t0 = time.perf_counter()
@@ -604,9 +601,8 @@ class Collection:
                with_payload: bool = True) -> list:
         """Live points (that pass ``filter``) in storage order: ``limit`` of them after
         skipping ``offset``. A list of ``Record``."""
-        for v, nm in ((limit, "limit"), (offset, "offset")):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{nm} must be a non-negative int, got {v!r}")
+        limit = as_nonnegative_int(limit, "limit", maximum=None)
+        offset = as_nonnegative_int(offset, "offset", maximum=None)
         self._check_open()
         node = compile_filter(filter, self.schema)
         with self._lock:

@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import numbers
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
+from .._validation import as_positive_int
 from ..index import HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES
 
 __all__ = ["HNSWConfig", "FlatConfig", "Record", "Hit", "FieldSpec", "parse_schema",
@@ -29,12 +29,6 @@ def check_name(name, what: str = "collection name") -> str:
     if not _NAME_RE.match(name) or name.endswith(".tmp"):
         raise ValueError(f"invalid {what} {name!r}: use 1-64 letters, digits, '_', '-', '.'")
     return name
-
-
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -68,11 +62,11 @@ class HNSWConfig:
     storage: str = "fp32"
 
     def __post_init__(self):
-        _positive(self.M, "M")
+        as_positive_int(self.M, "M")
         if not 2 <= self.M <= 256:
             raise ValueError(f"M must be in [2, 256], got {self.M}")
-        _positive(self.ef_construction, "ef_construction")
-        _positive(self.ef_search, "ef_search")
+        as_positive_int(self.ef_construction, "ef_construction")
+        as_positive_int(self.ef_search, "ef_search")
         if not isinstance(self.quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
         _choice(self.storage, "storage", HNSW_STORAGE_MODES)

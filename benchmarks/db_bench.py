@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import numpy as np
+from warpsearch.contrib.evaluation import exact_knn, recall_at_k
 
 
 def band_filters(section, priority, size):
@@ -36,15 +37,6 @@ def band_filters(section, priority, size):
         (f"size_kb >= {big}", {"key": "size_kb", "range": {"gte": big}}, size >= big),
         ('priority == "required"', {"priority": "required"}, priority == "required"),
     ]
-
-
-def exact_topk(base, queries, allowed, k):
-    idx = np.flatnonzero(allowed)
-    s = queries @ base[idx].T
-    kk = min(k, len(idx))
-    part = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-    order = np.take_along_axis(part, np.argsort(-np.take_along_axis(s, part, 1), axis=1), 1)
-    return idx[order]
 
 
 def main(argv=None):
@@ -108,7 +100,7 @@ def main(argv=None):
         print("|---|---:|---:|---:|---:|---:|---:|---|")
         for name, flt, allowed in band_filters(section, priority, size):
             assert col.count(flt) == int(allowed.sum()), name
-            truth = exact_topk(base, queries, allowed, args.k)
+            truth = exact_knn(base, queries, args.k, metric, allowed=np.flatnonzero(allowed))[1]
             for ef in [int(v) for v in args.ef.split(",")]:
                 col.search(queries[0], k=args.k, filter=flt, ef=ef)  # warm up
                 t = time.perf_counter()
@@ -118,8 +110,10 @@ def main(argv=None):
                 t = time.perf_counter()
                 col.search_batch(queries, k=args.k, filter=flt, ef=ef, with_payload=False)
                 qpsb = len(queries) / (time.perf_counter() - t)
-                rec = np.mean([len({h.id for h in hits} & set(tr.tolist())) / len(tr)
-                               for hits, tr in zip(res, truth)])
+                got = np.full(truth.shape, -1, dtype=np.int64)
+                for row, hits in zip(got, res):
+                    row[:len(hits)] = [h.id for h in hits]
+                rec = recall_at_k(got, truth)
                 plan = col.explain(queries[0], k=args.k, filter=flt, ef=ef)["plan"]
                 print(f"| {name} | {allowed.mean():.4%} | {int(allowed.sum())} | {ef} | "
                       f"{rec:.4f} | {qps1:,.0f} | {qpsb:,.0f} | {plan} |")

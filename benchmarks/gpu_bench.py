@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 import warpsearch as ws
+from warpsearch.contrib.evaluation import recall_at_k
 
 # Datasheet figures (dense fp32 FMA rate, HBM bandwidth) for the roofline column.
 CARDS = {
@@ -88,8 +89,7 @@ def timeit(fn, reps: int, sync=lambda: None):
 
 
 def recall(I, gt, k=10):
-    hits = sum(np.intersect1d(a[:k], b[:k]).size for a, b in zip(I, gt))
-    return hits / (len(I) * k)
+    return recall_at_k(np.asarray(I), np.asarray(gt), k)
 
 
 def _reference_lib():

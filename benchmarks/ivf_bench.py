@@ -39,18 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before faiss is imported
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
-
-def exact_gt(base: np.ndarray, queries: np.ndarray, k: int, metric: str) -> np.ndarray:
-    import warpsearch as ws
-    flat = ws.FlatIndex(base.shape[1], "ip" if metric == "ip" else "l2")
-    flat.add(base)
-    return flat.search(queries, k=k)[1]
-
-
-def recall(ids: np.ndarray, gt: np.ndarray, k: int) -> float:
-    got, truth = ids[:, :k], gt[:, :k]
-    return float((got[:, :, None] == truth[:, None, :]).any(axis=2).sum()) / truth.size
+from warpsearch.contrib.evaluation import exact_knn, recall_at_k  # noqa: E402
 
 
 def frontier_qps(pts, target):
@@ -177,7 +166,7 @@ def main(argv=None):
     base = np.ascontiguousarray(z["base"][: a.limit], dtype=np.float32)
     queries = np.ascontiguousarray(z["queries"][: a.nq], dtype=np.float32)
     if a.limit is not None and a.limit < len(z["base"]):
-        gt = exact_gt(base, queries, a.k, metric)
+        gt = exact_knn(base, queries, a.k, "ip" if metric == "ip" else "l2")[1]
     else:
         gt = np.asarray(z["gt_ids"][: len(queries)])
     nprobes = [int(v) for v in a.nprobe.split(",")]
@@ -214,7 +203,7 @@ def main(argv=None):
             if pas == a.passes - 1:
                 for eng in todo:
                     secs, ids = best[(eng.name, npb, kf)]
-                    r, qps = recall(ids, gt, a.k), len(queries) / secs
+                    r, qps = recall_at_k(ids, gt, a.k), len(queries) / secs
                     summary[eng.name].append((r, qps, npb, kf))
                     print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
             sys.stdout.flush()

@@ -22,12 +22,13 @@ import argparse
 import os
 
 import numpy as np
+from warpsearch.contrib.evaluation import recall_at_k
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before faiss is imported
 
 
 def recall(ids: np.ndarray, gt: np.ndarray) -> float:
-    return float((ids[:, :10, None] == gt[:, None, :10]).any(axis=2).sum()) / gt[:, :10].size
+    return recall_at_k(ids, gt, 10)
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
 
     import faiss
     import warpsearch as ws
-    from warpsearch.bench import _best_time as timed
+    from warpsearch.contrib.timing import best_time as timed
     z = np.load(args.dataset)
     base = np.ascontiguousarray(z["base"], dtype=np.float32)
     q = np.ascontiguousarray(z["queries"], dtype=np.float32)

@@ -111,57 +111,8 @@ def make_queries(nq: int, dim: int, n_clusters: int = 32, seed: int = 0,
 
 
 # -- exact ground truth -----------------------------------------------------
-def scores(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
-    """(nq, n) float64 scores in the public convention: squared L2 or similarity."""
-    b = np.asarray(xb, dtype=np.float64)
-    q = np.asarray(xq, dtype=np.float64)
-    if metric == "l2":
-        d = (q * q).sum(1)[:, None] - 2.0 * (q @ b.T) + (b * b).sum(1)[None, :]
-        return np.maximum(d, 0.0)
-    if metric == "cosine":
-        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-30)
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
-    return q @ b.T
-
-
-def exact_knn(xb, xq, k: int, metric: str, ids=None, allowed=None):
-    """Exact k-NN in float64: ``(D, I)`` like ``index.search``, padded with -1/±inf.
-
-    ``ids`` are the ids of the rows of ``xb`` (default ``arange``); ``allowed``
-    restricts the search to rows whose id is in it.
-    """
-    xb = np.asarray(xb)
-    xq = np.atleast_2d(np.asarray(xq))
-    ids = np.arange(len(xb), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
-    if allowed is not None:
-        keep = np.isin(ids, np.asarray(allowed, np.int64))
-        xb, ids = xb[keep], ids[keep]
-    nq = xq.shape[0]
-    larger_is_better = metric != "l2"
-    pad = -np.inf if larger_is_better else np.inf
-    D = np.full((nq, k), pad, dtype=np.float64)
-    I = np.full((nq, k), -1, dtype=np.int64)
-    if len(xb) == 0:
-        return D, I
-    s = scores(xb, xq, metric)
-    order = np.argsort(-s if larger_is_better else s, axis=1, kind="stable")[:, :k]
-    m = order.shape[1]
-    D[:, :m] = np.take_along_axis(s, order, axis=1)
-    I[:, :m] = ids[order]
-    return D, I
-
-
-def recall_at_k(I: np.ndarray, gt: np.ndarray, k: int | None = None) -> float:
-    """Mean fraction of the true top-k ids (``-1`` padding excluded) found in ``I[:, :k]``."""
-    I = np.atleast_2d(I)
-    gt = np.atleast_2d(gt)
-    k = gt.shape[1] if k is None else k
-    hits = total = 0
-    for row, truth in zip(I[:, :k], gt[:, :k]):
-        truth = truth[truth >= 0]
-        total += truth.size
-        hits += np.intersect1d(row[row >= 0], truth).size
-    return 1.0 if total == 0 else hits / total
+# One implementation (NumPy, float64), shared with the benchmarks and the demo.
+from warpsearch.contrib.evaluation import exact_knn, recall_at_k, scores  # noqa: E402,F401
 
 
 def assert_exact(D, I, xb, xq, k: int, metric: str, ids=None, allowed=None,

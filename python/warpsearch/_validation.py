@@ -1,7 +1,8 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Input checks shared by every index: every bad input becomes a clear
-``TypeError`` or ``ValueError`` before anything reaches the engine."""
+"""Every input rule, once: a bad input becomes a clear ``TypeError`` (wrong type)
+or ``ValueError`` (right type, bad value) naming the parameter, before anything
+reaches the engine. The indexes, the database and the command line use these."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import numpy as np
 __all__ = [
     "as_matrix",
     "as_ids",
+    "as_int",
     "as_positive_int",
+    "as_nonnegative_int",
     "as_filter",
     "as_path",
     "METRICS",
@@ -36,15 +39,34 @@ def check_metric(metric) -> str:
     return check_choice(metric, "metric", METRICS)
 
 
-def as_positive_int(value, name: str) -> int:
+INT32_MAX = 2**31 - 1
+
+
+def as_int(value, name: str, minimum: int | None = None, maximum: int | None = INT32_MAX) -> int:
+    """``value`` as an int: ``TypeError`` unless it is an integer (bools and floats are
+    not), ``ValueError`` outside ``[minimum, maximum]`` (``None``: unbounded)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     value = int(value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    if value > 2**31 - 1:
-        raise ValueError(f"{name} is too large: {value}")
+    if minimum is not None and value < minimum:
+        if minimum == 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+        if minimum == 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} is too large: {value} (at most {maximum})")
     return value
+
+
+def as_positive_int(value, name: str, maximum: int | None = INT32_MAX) -> int:
+    """An integer ``>= 1`` (``TypeError`` for a non-integer, ``ValueError`` otherwise)."""
+    return as_int(value, name, 1, maximum)
+
+
+def as_nonnegative_int(value, name: str, maximum: int | None = INT32_MAX) -> int:
+    """An integer ``>= 0`` (``TypeError`` for a non-integer, ``ValueError`` otherwise)."""
+    return as_int(value, name, 0, maximum)
 
 
 def check_sq_bits(sq_bits) -> int:

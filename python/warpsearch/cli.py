@@ -6,7 +6,9 @@ Subcommands::
 
     warpsearch demo [--quick]   build and search an HNSW index on packaged SIFT data
     warpsearch info             print build information as JSON
-    warpsearch bench ...        recall/QPS benchmark (see ``warpsearch bench --help``)
+
+The recall/QPS benchmark against peer libraries is not part of the package: run
+``python benchmarks/ann/run.py DATASET.npz`` from a source checkout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from importlib import resources
 
 import numpy as np
+
+from ._validation import as_positive_int
 
 __all__ = ["main", "load_demo_data"]
 
@@ -41,9 +45,10 @@ def _positive_int(s: str) -> int:
         v = int(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+    try:
+        return as_positive_int(v, "value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _int_list(s: str) -> list[int]:
@@ -55,16 +60,6 @@ def _build_summary(info: dict) -> str:
             f"(compiled: {', '.join(info['simd_compiled'])}), "
             f"cuda compiled: {'yes' if info['cuda_compiled'] else 'no'}, "
             f"cuda devices: {info['cuda_devices']}, threads: {info['threads']}")
-
-
-def _best_of(repeat: int, fn):
-    """(shortest wall time of ``repeat`` calls, result of the last call)."""
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _progress(out, done: int, total: int, final: bool = False) -> None:
@@ -79,6 +74,8 @@ def _progress(out, done: int, total: int, final: bool = False) -> None:
 def run_demo(args, out=None) -> int:
     """Builds an HNSW index over the demo data, searches it and reports recall and speed."""
     import warpsearch as ws
+    from warpsearch.contrib.evaluation import recall_at_k
+    from warpsearch.contrib.timing import best_time
 
     out = sys.stdout if out is None else out
     if args.threads:
@@ -112,14 +109,13 @@ def run_demo(args, out=None) -> int:
 
     flat = ws.FlatIndex(dim=base.shape[1], metric=data["metric"])
     flat.add(base)
-    flat_s, (_, gt) = _best_of(3, lambda: flat.search(queries, k=k))
+    flat_s, (_, gt) = best_time(lambda: flat.search(queries, k=k), 3)
     print(f"exact (FlatIndex): {len(queries) / flat_s:,.0f} QPS, "
           f"device={flat.last_search_info.get('device', 'cpu')}", file=out)
 
     for ef in args.ef:
-        best, (_, ids) = _best_of(3, lambda ef=ef: idx.search(queries, k=k, ef=ef))
-        hits = (ids[:, :, None] == gt[:, None, :]).any(axis=2).sum()
-        recall = hits / gt.size
+        best, (_, ids) = best_time(lambda ef=ef: idx.search(queries, k=k, ef=ef), 3)
+        recall = recall_at_k(ids, gt, k)
         print(f"HNSW ef={ef}: recall@{k}={recall:.4f}  QPS={len(queries) / best:,.0f}  "
               f"device={idx.last_search_info.get('device', 'cpu')}", file=out)
     return 0
@@ -151,9 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="build candidate list size (default 200)")
     demo.add_argument("--threads", type=_positive_int, help="threads (default: all cores)")
     sub.add_parser("info", help="print build information as JSON")
-    sub.add_parser("bench", help="recall/QPS benchmark against peers "
-                                 "(arguments as python -m warpsearch.bench)",
-                   add_help=False)
     return ap
 
 
@@ -161,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``warpsearch`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "bench":
-        # Every remaining argument (--help included) belongs to the benchmark.
-        from . import bench
-        return bench.main(argv[1:], prog="warpsearch bench")
+        print("warpsearch bench: the peer benchmark is not installed with the package; "
+              "run python benchmarks/ann/run.py DATASET.npz from a source checkout",
+              file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     return {"demo": run_demo, "info": run_info}[args.command](args)
 

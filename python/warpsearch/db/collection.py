@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .._progress import progress_bar
-from .._validation import as_matrix, as_positive_int
+from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from . import query
 from .config import Record
 from .filters import compile_filter
@@ -131,7 +131,7 @@ class Collection:
         if len(payloads) != len(uids):
             raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
                              f"{len(uids)} ids")
-        batch_size = as_positive_int(batch_size, "batch_size")
+        batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
         n = len(uids)
         nbatches = (n + batch_size - 1) // batch_size
         self._check_open()
@@ -363,10 +363,11 @@ class Collection:
                with_payload: bool = True) -> list:
         """Live points (that pass ``filter``) in storage order: ``limit`` of them after
         skipping ``offset``. A list of ``Record``."""
-        for v, nm in ((limit, "limit"), (offset, "offset")):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"collection {self.name!r}: {nm} must be a non-negative int, "
-                                 f"got {v!r}")
+        try:
+            limit = as_nonnegative_int(limit, "limit", maximum=None)
+            offset = as_nonnegative_int(offset, "offset", maximum=None)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
         self._check_open()
         node = self._filter(filter)
         with self.state.mu:

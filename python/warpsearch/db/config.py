@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import operator
 import re
 from dataclasses import asdict, dataclass
@@ -13,6 +12,7 @@ from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
+from .._validation import as_positive_int
 from ..index import HNSW_STORAGE_MODES, REFINE_MODES, STORAGE_MODES
 from .payload import decode_payload
 
@@ -32,12 +32,6 @@ def check_name(name, what: str = "collection name") -> str:
     if not _NAME_RE.match(name) or name.endswith(".tmp"):
         raise ValueError(f"invalid {what} {name!r}: use 1-64 letters, digits, '_', '-', '.'")
     return name
-
-
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -71,11 +65,11 @@ class HNSWConfig:
     storage: str = "fp32"
 
     def __post_init__(self):
-        _positive(self.M, "M")
+        as_positive_int(self.M, "M")
         if not 2 <= self.M <= 256:
             raise ValueError(f"M must be in [2, 256], got {self.M}")
-        _positive(self.ef_construction, "ef_construction")
-        _positive(self.ef_search, "ef_search")
+        as_positive_int(self.ef_construction, "ef_construction")
+        as_positive_int(self.ef_search, "ef_search")
         if not isinstance(self.quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
         _choice(self.storage, "storage", HNSW_STORAGE_MODES)
@@ -166,17 +160,17 @@ class IVFPQConfig:
 
     def __post_init__(self):
         if self.nlist is not None:
-            _positive(self.nlist, "nlist")
+            as_positive_int(self.nlist, "nlist")
         if self.m is not None:
-            _positive(self.m, "m")
+            as_positive_int(self.m, "m")
         if self.nbits not in (4, 8) or isinstance(self.nbits, bool):
             raise ValueError(f"nbits must be 4 or 8, got {self.nbits!r}")
         _choice(self.refine, "refine", REFINE_MODES)
         if self.opq is not None and not isinstance(self.opq, (bool, np.bool_)):
             raise TypeError("opq must be True, False or None")
-        _positive(self.nprobe, "nprobe")
-        _positive(self.refine_factor, "refine_factor")
-        _positive(self.train_size, "train_size")
+        as_positive_int(self.nprobe, "nprobe")
+        as_positive_int(self.refine_factor, "refine_factor")
+        as_positive_int(self.train_size, "train_size")
 
     def resolved(self, dim: int, n_train: int) -> dict:
         """The index parameters for ``dim`` and a training sample of ``n_train`` points."""

@@ -9,10 +9,11 @@ import shutil
 import threading
 import uuid
 
+from .._validation import as_positive_int
 from ..index._device import resolve_device
 from .collection import Collection
-from .recovery import create_collection_dir
 from .config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
+from .recovery import create_collection_dir
 from .storage import MANIFEST, DirLock
 from .wal import FSYNC_POLICIES
 
@@ -44,9 +45,7 @@ class Database:
             raise TypeError(f"path must be str or os.PathLike, got {type(path).__name__}")
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
-        if isinstance(fsync_interval_ms, bool) or not isinstance(fsync_interval_ms, int) \
-                or fsync_interval_ms <= 0:
-            raise ValueError(f"fsync_interval_ms must be a positive int, got {fsync_interval_ms!r}")
+        fsync_interval_ms = as_positive_int(fsync_interval_ms, "fsync_interval_ms")
         self.path = os.path.abspath(os.fspath(path))
         os.makedirs(self.path, exist_ok=True)
         self._lockfile = DirLock(self.path)
@@ -96,8 +95,7 @@ class Database:
         """
         self._check()
         path = self._coll_path(name)
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        dim = as_positive_int(dim, "dim")
         if not isinstance(metric, str) or metric.lower() not in _METRICS:
             raise ValueError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
         if index is None:
@@ -110,9 +108,7 @@ class Database:
         if dev != "auto":
             resolve_device(dev)  # "cuda" without a GPU raises here, not at the first seal
         specs = parse_schema(schema)
-        if isinstance(segment_size, bool) or not isinstance(segment_size, int) \
-                or not 1 <= segment_size < 2**31:
-            raise ValueError(f"segment_size must be a positive int, got {segment_size!r}")
+        segment_size = as_positive_int(segment_size, "segment_size")
         config = {"dim": dim, "metric": metric.lower(), "index": index.to_dict(),
                   "schema": {k: v.spelled for k, v in specs.items()},
                   "segment_size": segment_size, "device": dev}

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from .._validation import as_positive_int
+
 __all__ = ["ingest"]
 
 
@@ -42,8 +44,7 @@ def ingest(col, path, *, ids=None, id_column=None, vector_column: str = "vector"
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
     if path.endswith(".npy"):
         return _ingest_npy(col, path, ids, batch_size, progress)
     if path.endswith(".parquet"):

@@ -203,6 +203,16 @@ class _IndexBase:
             return D[0], I[0]
         return D, I
 
+    def _search(self, queries, k: int, ef: int, rerank: int, filter, device):
+        """Flat and HNSW searches: the engine's ``search`` on the CPU, ``search_gpu`` and
+        ``search_gpu_ptr`` on a GPU (``ef`` is 0 for exact search)."""
+        return self._run_search(
+            queries, k, filter, device, refusal=self._gpu_refusal(k, ef),
+            cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rerank, ids, mask),
+            gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, ef, ids, mask),
+            gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
+                self._impl, data, dq.ptr, dq.nq, k, ef, ids, mask, dq.pointer(D), dq.pointer(I)))
+
     def _gpu_stats(self, stats: dict) -> None:
         """Adds what only GPU searches of this index type report."""
 

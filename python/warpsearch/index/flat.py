@@ -118,9 +118,4 @@ class FlatIndex(_IndexBase):
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         k = as_positive_int(k, "k")
         rerank = min(k * refine_factor, 2**31 - 1)
-        return self._run_search(
-            queries, k, filter, device, refusal=self._gpu_refusal(k, 0),
-            cpu=lambda q, ids, mask: self._impl.search(q, k, 0, rerank, ids, mask),
-            gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, 0, ids, mask),
-            gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
-                self._impl, data, dq.ptr, dq.nq, k, 0, ids, mask, dq.pointer(D), dq.pointer(I)))
+        return self._search(queries, k, 0, rerank, filter, device)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .._validation import as_positive_int, check_choice, check_metric, check_sq_bits
+from .._validation import as_nonnegative_int, as_positive_int, check_choice, check_metric, check_sq_bits
 from ._base import HNSW_STORAGE_MODES, _IndexBase
 
 __all__ = ["HNSWIndex"]
@@ -56,15 +56,14 @@ class HNSWIndex(_IndexBase):
             raise ValueError(f"M must be in [2, 256], got {M}")
         if not isinstance(quantized, (bool, np.bool_)):
             raise TypeError("quantized must be a bool")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise TypeError("seed must be a non-negative integer")
+        seed = as_nonnegative_int(seed, "seed", maximum=2**64 - 1)
         sq_bits = check_sq_bits(sq_bits)
         if isinstance(storage, str) and storage.lower() in ("sq4", "binary"):
             raise ValueError(f"HNSW storage must be 'fp32', 'fp16' or 'sq8', got {storage!r}: "
                              "the walk reads 8/4-bit codes (sq_bits); the stored vectors re-rank")
         self._impl = _core.HnswIndex(as_positive_int(dim, "dim"), check_metric(metric), M,
                                      as_positive_int(ef_construction, "ef_construction"),
-                                     bool(quantized), int(seed), sq_bits,
+                                     bool(quantized), seed, sq_bits,
                                      check_choice(storage, "storage", HNSW_STORAGE_MODES))
 
     @property
@@ -109,12 +108,7 @@ class HNSWIndex(_IndexBase):
         ef = as_positive_int(ef, "ef")
         rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
         k = as_positive_int(k, "k")
-        return self._run_search(
-            queries, k, filter, device, refusal=self._gpu_refusal(k, ef),
-            cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rr, ids, mask),
-            gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, ef, ids, mask),
-            gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
-                self._impl, data, dq.ptr, dq.nq, k, ef, ids, mask, dq.pointer(D), dq.pointer(I)))
+        return self._search(queries, k, ef, rr, filter, device)
 
     def consolidate(self) -> None:
         """Repairs the graph around removed points now and frees their slots."""

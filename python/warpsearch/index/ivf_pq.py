@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _core
-from .._validation import as_matrix, as_positive_int, check_choice, check_metric
+from .._validation import (as_int, as_matrix, as_nonnegative_int, as_positive_int,
+                           check_choice, check_metric)
 from ._base import REFINE_MODES, _IndexBase
 from ._device import device_index
 
@@ -19,19 +18,8 @@ LUT_TYPES = ("fp32", "fp16")
 PROBE_MODES = ("adaptive", "fixed")
 
 
-def _as_int(value, name: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if value > 2**31 - 1:
-        raise ValueError(f"{name} is too large: {value}")
-    return value
-
-
 def _check_pq(dim: int, m, nbits) -> tuple[int, int]:
-    nbits = _as_int(nbits, "nbits")
+    nbits = as_int(nbits, "nbits")
     if nbits not in (4, 8):
         raise ValueError(f"nbits must be 4 or 8, got {nbits}")
     if m is None:
@@ -107,9 +95,10 @@ class IVFPQIndex(_IndexBase):
         if nlist > 2**24:
             raise ValueError(f"nlist must be <= 2**24, got {nlist}")
         self._impl = _core.IvfPqIndex(dim, check_metric(metric), nlist, m, nbits,
-                                      _check_refine(refine), _as_int(seed, "seed"),
-                                      _as_int(kmeans_iters, "kmeans_iters"),
-                                      _as_int(max_points_per_centroid, "max_points_per_centroid"),
+                                      _check_refine(refine), as_nonnegative_int(seed, "seed"),
+                                      as_nonnegative_int(kmeans_iters, "kmeans_iters"),
+                                      as_nonnegative_int(max_points_per_centroid,
+                                                         "max_points_per_centroid"),
                                       _check_opq(opq))
 
     @property

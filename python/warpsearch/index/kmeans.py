@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .._validation import as_matrix, as_positive_int
+from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ._device import device_index, resolve_device
-from .ivf_pq import _as_int
 
 __all__ = ["kmeans"]
 
@@ -43,7 +42,8 @@ def kmeans(x, k: int, iters: int = 25, seed: int = 0, max_points_per_centroid: i
     if not isinstance(return_objective, (bool, np.bool_)):
         raise TypeError("return_objective must be a bool")
     dev = resolve_device(device)
-    c, obj = _core.kmeans(pts, k, _as_int(iters, "iters"), _as_int(seed, "seed"),
-                          _as_int(max_points_per_centroid, "max_points_per_centroid"),
+    c, obj = _core.kmeans(pts, k, as_nonnegative_int(iters, "iters"),
+                          as_nonnegative_int(seed, "seed"),
+                          as_nonnegative_int(max_points_per_centroid, "max_points_per_centroid"),
                           -1 if dev == "cpu" else device_index(dev), bool(return_objective))
     return (c, float(obj)) if return_objective else c

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .._validation import as_positive_int, check_choice, check_metric, check_sq_bits
+from .._validation import (as_nonnegative_int, as_positive_int, check_choice, check_metric,
+                           check_sq_bits)
 from ._base import HNSW_STORAGE_MODES, STORAGE_MODES
-from .ivf_pq import _as_int, _check_pq, _check_refine
+from .ivf_pq import _check_pq, _check_refine
 
 __all__ = ["estimate_memory"]
 
@@ -69,7 +70,7 @@ def estimate_memory(n: int, dim: int, index: str = "hnsw", **params) -> dict:
     >>> round(est["bytes"] / 2**30)  # GiB: 32-byte codes + 8-byte ids per vector
     38
     """
-    n = _as_int(n, "n")
+    n = as_nonnegative_int(n, "n")
     dim = as_positive_int(dim, "dim")
     if not isinstance(index, str):
         raise TypeError("index must be a string")

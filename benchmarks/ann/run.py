@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Recall/QPS benchmark of warpsearch against other vector search libraries.
 
-Run it as ``python -m warpsearch.bench DATASET.npz [options]`` (or
-``warpsearch bench ...``). The dataset is an ``.npz`` file with the keys
-``base``, ``queries``, ``gt_ids`` (exact neighbours, nearest first) and
+Run it as ``python benchmarks/ann/run.py DATASET.npz [options]`` from a source
+checkout (older tables in RESULTS.md were made by it as ``python -m
+warpsearch.bench``); the engines are in ``peers.py``. The dataset is an ``.npz``
+file with the keys ``base``, ``queries``, ``gt_ids`` (exact neighbours, nearest first) and
 ``metric`` (``"l2"`` or ``"ip"``).
 
 For every engine and thread count the harness measures the build time, then
@@ -30,14 +31,13 @@ Examples
 --------
 Quick run on a subset (ground truth recomputed exactly for the subset)::
 
-    python -m warpsearch.bench sift-dev.npz --limit 20000 --ef 16,64,256 \\
+    python benchmarks/ann/run.py sift-dev.npz --limit 20000 --ef 16,64,256 \\
         --threads 1,2 --markdown subset.md --json subset.json
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -48,9 +48,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from peers import ENGINES, Engine, _log
+from warpsearch.contrib.evaluation import exact_knn, recall_at_k
+from warpsearch.contrib.timing import best_time
 
-__all__ = ["Dataset", "load_dataset", "exact_knn", "recall_at_k", "interpolate_qps",
-           "run_benchmark", "to_markdown", "main"]
+__all__ = ["Dataset", "load_dataset", "interpolate_qps", "run_benchmark", "to_markdown",
+           "main"]
 
 DEFAULT_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 RECALL_TARGETS = (0.90, 0.95, 0.99)
@@ -74,32 +77,6 @@ class Dataset:
     def subset(self) -> bool:
         """True when only the first ``len(base)`` of ``n_total`` base vectors are used."""
         return len(self.base) < self.n_total
-
-
-def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str,
-              dtype=np.float64, block_bytes: int = 64 << 20) -> np.ndarray:
-    """Exact top-``k`` row indices of ``base`` for each query (nearest first).
-
-    Scores are ``q @ base.T`` in blocks of queries (so memory stays near
-    ``block_bytes``) computed in ``dtype``; ``metric`` is ``"l2"`` (squared
-    distance, smaller is nearer) or ``"ip"`` (larger is nearer).
-    """
-    b = np.asarray(base, dtype=dtype)
-    q = np.asarray(queries, dtype=dtype)
-    n = b.shape[0]
-    k = min(k, n)
-    bnorm = (b * b).sum(axis=1) if metric == "l2" else None
-    rows = max(1, int(block_bytes // (n * np.dtype(dtype).itemsize)))
-    out = np.empty((q.shape[0], k), dtype=np.int64)
-    for s in range(0, q.shape[0], rows):
-        prod = q[s:s + rows] @ b.T
-        # Smaller key is nearer: ||b||^2 - 2 q.b for l2 (||q||^2 is constant per row).
-        key = bnorm[None, :] - 2.0 * prod if metric == "l2" else -prod
-        part = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else \
-            np.broadcast_to(np.arange(n), key.shape)
-        order = np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable")
-        out[s:s + rows] = np.take_along_axis(part, order, axis=1)
-    return out
 
 
 def load_dataset(path: str, limit: int | None = None, nq: int | None = None,
@@ -130,261 +107,12 @@ def load_dataset(path: str, limit: int | None = None, nq: int | None = None,
     base = np.ascontiguousarray(base, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if gt is None or gt.shape[1] < k:
-        gt = exact_knn(base, queries, k, metric)
+        gt = exact_knn(base, queries, k, metric)[1]
     name = os.path.splitext(os.path.basename(path))[0]
     return Dataset(name, base, queries, np.asarray(gt[:, :k], np.int64), metric, n_total)
 
 
-def recall_at_k(ids: np.ndarray, gt_ids: np.ndarray, k: int) -> float:
-    """Mean fraction of each query's true top-``k`` ids found in its first ``k`` results."""
-    got = np.asarray(ids)[:, :k].astype(np.int64)
-    truth = np.asarray(gt_ids)[:, :k].astype(np.int64)
-    hits = (got[:, :, None] == truth[:, None, :]).any(axis=2).sum()
-    return float(hits) / truth.size
-
-
-# -- engines ------------------------------------------------------------------
-class Engine:
-    """One library behind a common build/search interface.
-
-    ``kind`` is ``"graph"`` (searched at several ``ef``) or ``"exact"``.
-    Subclasses import their package in :meth:`load` and raise ``ImportError``
-    when it is missing.
-    """
-
-    name = "?"
-    package = "?"
-    kind = "graph"
-
-    def __init__(self, dim: int, metric: str, M: int, ef_construction: int):
-        self.dim, self.metric, self.M, self.efc = dim, metric, M, ef_construction
-
-    @classmethod
-    def load(cls):
-        """Imports the package (``ImportError`` when missing)."""
-
-    @classmethod
-    def version(cls) -> str:
-        return "?"
-
-    def build(self, base: np.ndarray, threads: int) -> None:
-        raise NotImplementedError
-
-    def search(self, queries: np.ndarray, k: int, ef: int, threads: int) -> np.ndarray:
-        """Ids ``(nq, k)`` int64 of a batch search."""
-        raise NotImplementedError
-
-    def device(self) -> str:
-        return "cpu"
-
-
-def _pkg_version(dist: str) -> str:
-    from importlib import metadata
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
-class WarpsearchHNSW(Engine):
-    name = "warpsearch"
-    package = "warpsearch"
-    quantized = True
-    storage = "fp32"
-
-    @classmethod
-    def load(cls):
-        import warpsearch  # noqa: F401
-
-    @classmethod
-    def version(cls) -> str:
-        import warpsearch as ws
-        info = ws.build_info()
-        return f"{ws.__version__ or 'dev'} (simd {info['simd_level']}, " \
-               f"cuda {'on' if info['cuda_compiled'] else 'off'})"
-
-    def build(self, base, threads):
-        import warpsearch as ws
-        ws.set_num_threads(threads)
-        self.index = ws.HNSWIndex(dim=self.dim, metric=self.metric, M=self.M,
-                                  ef_construction=self.efc, quantized=self.quantized,
-                                  storage=self.storage)
-        self.index.add(base)
-        _log(f"  {self.name}: {self.index.memory_usage() / max(1, len(self.index)):.0f} B/vector")
-
-    def search(self, queries, k, ef, threads):
-        import warpsearch as ws
-        ws.set_num_threads(threads)
-        return self.index.search(queries, k=k, ef=ef)[1]
-
-    def device(self):
-        idx = getattr(self, "index", None)
-        return "cpu" if idx is None else str(idx.last_search_info.get("device", "cpu"))
-
-
-class WarpsearchHNSWf32(WarpsearchHNSW):
-    name = "warpsearch-f32"
-    quantized = False
-
-
-class WarpsearchHNSWfp16(WarpsearchHNSW):
-    name = "warpsearch-fp16"
-    storage = "fp16"
-
-
-class WarpsearchHNSWsq8(WarpsearchHNSW):
-    name = "warpsearch-sq8"
-    storage = "sq8"
-
-
-class WarpsearchFlat(WarpsearchHNSW):
-    name = "warpsearch-flat"
-    kind = "exact"
-
-    def build(self, base, threads):
-        import warpsearch as ws
-        ws.set_num_threads(threads)
-        self.index = ws.FlatIndex(dim=self.dim, metric=self.metric)
-        self.index.add(base)
-
-    def search(self, queries, k, ef, threads):
-        import warpsearch as ws
-        ws.set_num_threads(threads)
-        return self.index.search(queries, k=k)[1]
-
-
-class Hnswlib(Engine):
-    name = package = "hnswlib"
-
-    @classmethod
-    def load(cls):
-        import hnswlib  # noqa: F401
-
-    @classmethod
-    def version(cls):
-        return _pkg_version("hnswlib")
-
-    def build(self, base, threads):
-        import hnswlib
-        self.index = hnswlib.Index(space="l2" if self.metric == "l2" else "ip", dim=self.dim)
-        self.index.init_index(max_elements=len(base), ef_construction=self.efc, M=self.M,
-                              random_seed=42)
-        self.index.set_num_threads(threads)
-        self.index.add_items(base, np.arange(len(base)), num_threads=threads)
-
-    def search(self, queries, k, ef, threads):
-        self.index.set_ef(ef)
-        labels, _ = self.index.knn_query(queries, k=k, num_threads=threads)
-        return labels.astype(np.int64)
-
-
-class FaissHNSW(Engine):
-    name = "faiss"
-    package = "faiss-cpu"
-
-    @classmethod
-    def load(cls):
-        import faiss  # noqa: F401
-
-    @classmethod
-    def version(cls):
-        import faiss
-        return getattr(faiss, "__version__", None) or _pkg_version("faiss-cpu")
-
-    def build(self, base, threads):
-        import faiss
-        faiss.omp_set_num_threads(threads)
-        metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        self.index = faiss.IndexHNSWFlat(self.dim, self.M, metric)
-        self.index.hnsw.efConstruction = self.efc
-        self.index.add(base)
-
-    def search(self, queries, k, ef, threads):
-        import faiss
-        faiss.omp_set_num_threads(threads)
-        self.index.hnsw.efSearch = ef
-        return self.index.search(queries, k)[1].astype(np.int64)
-
-
-class Usearch(Engine):
-    name = package = "usearch"
-
-    @classmethod
-    def load(cls):
-        import usearch.index  # noqa: F401
-
-    @classmethod
-    def version(cls):
-        import usearch
-        return getattr(usearch, "__version__", None) or _pkg_version("usearch")
-
-    def build(self, base, threads):
-        from usearch.index import Index
-        # dtype f32 explicitly: left unset, usearch may store f16 on CPUs with f16 SIMD.
-        self.index = Index(ndim=self.dim, metric="l2sq" if self.metric == "l2" else "ip",
-                           dtype="f32", connectivity=self.M, expansion_add=self.efc)
-        self.index.add(np.arange(len(base), dtype=np.uint64), base, threads=threads)
-
-    def search(self, queries, k, ef, threads):
-        self.index.expansion_search = ef
-        return np.asarray(self.index.search(queries, k, threads=threads).keys, np.int64)
-
-
-class NumpyBrute(Engine):
-    """Exact search with NumPy: ``q @ base.T`` through BLAS in blocks, then argpartition."""
-
-    name = package = "numpy"
-    kind = "exact"
-
-    @classmethod
-    def version(cls):
-        try:
-            from threadpoolctl import threadpool_info
-        except ImportError:
-            return f"{np.__version__} (threadpoolctl missing: BLAS threads not set)"
-        blas = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
-                if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
-        return f"{np.__version__} ({', '.join(blas) or 'BLAS ?'})"
-
-    def build(self, base, threads):
-        self.base = base
-
-    def search(self, queries, k, ef, threads):
-        try:
-            from threadpoolctl import threadpool_limits
-            limit = threadpool_limits(limits=threads, user_api="blas")
-        except ImportError:
-            limit = contextlib.nullcontext()
-        with limit:
-            return exact_knn(self.base, queries, k, self.metric, dtype=np.float32)
-
-
-ENGINES = {
-    "warpsearch": (WarpsearchHNSW, WarpsearchFlat),
-    "warpsearch-f32": (WarpsearchHNSWf32,),
-    "warpsearch-fp16": (WarpsearchHNSWfp16,),
-    "warpsearch-sq8": (WarpsearchHNSWsq8,),
-    "hnswlib": (Hnswlib,),
-    "faiss": (FaissHNSW,),
-    "usearch": (Usearch,),
-    "numpy": (NumpyBrute,),
-}
-
-
 # -- measuring ------------------------------------------------------------------
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _best_time(fn, repeat: int):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def interpolate_qps(curve: list[dict], target: float) -> dict | None:
     """QPS at ``target`` recall from ``curve`` (points ``{"recall", "qps"}`` in ef order).
 
@@ -455,7 +183,7 @@ def _run_engine(cls: type[Engine], data: Dataset, opt: Options, threads: int,
     efs = opt.efs if eng.kind == "graph" else [0]
     points = []
     for ef in efs:
-        secs, ids = _best_time(
+        secs, ids = best_time(
             lambda ef=ef: eng.search(data.queries, opt.k, max(ef, opt.k), threads), opt.repeat)
         points.append((ef, secs, ids))
     return _record(eng, build_s, threads, points, data, opt)
@@ -710,7 +438,7 @@ def _engine_list(s: str) -> list[str]:
     return list(dict.fromkeys(vals))
 
 
-def build_parser(prog: str = "python -m warpsearch.bench") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python benchmarks/ann/run.py") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", help=".npz file with base, queries, gt_ids, metric")
     default_threads = sorted({1, os.cpu_count() or 1})
@@ -742,7 +470,7 @@ def build_parser(prog: str = "python -m warpsearch.bench") -> argparse.ArgumentP
     return ap
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m warpsearch.bench") -> int:
+def main(argv: list[str] | None = None, prog: str = "python benchmarks/ann/run.py") -> int:
     """Command-line entry point; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)

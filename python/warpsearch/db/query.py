@@ -275,6 +275,14 @@ def _hydrate_one(seg, D, R, with_payload):
     """Hits per query row from one segment's ``(D, rows)`` (rows sorted, -1 last)."""
     uids, raws = seg.uids, seg.raws
     out = []
+    if R.shape[1] <= 32:  # few hits: plain indexing beats array calls
+        for d, r in zip(D.tolist(), R.tolist()):
+            if with_payload:
+                out.append([_new_hit(Hit, (uids[i], s, raws[i]))
+                            for i, s in zip(r, d) if i >= 0])
+            else:
+                out.append([_new_hit(Hit, (uids[i], s, None)) for i, s in zip(r, d) if i >= 0])
+        return out
     for d, r in zip(D, R):
         c = int(np.count_nonzero(r >= 0))
         r = r[:c]

@@ -86,6 +86,7 @@ class Sealer:
         self.failed_total = 0
         self.retry_now = False  # a flush cuts the backoff short
         self.compact_mu = threading.Lock()
+        self.train_mu = threading.Lock()
         self.merge_check = True  # writes happened since automatic merges were planned
         self.stats = {"seals": 0, "seal_seconds": 0.0, "merges": 0, "merge_seconds": 0.0,
                       "indexed_rows": 0, "retries": 0}
@@ -242,6 +243,12 @@ class Sealer:
     def train(self, sample) -> None:
         """Trains the collection's IVF-PQ quantizer on ``sample`` and records it."""
         st = self.st
+        with self.train_mu:
+            if st.trained is None:
+                self._train(sample)
+
+    def _train(self, sample) -> None:
+        st = self.st
         sample = np.ascontiguousarray(sample, dtype=np.float32)
         t0 = time.perf_counter()
         params = st.index_config.resolved(st.dim, len(sample))
@@ -268,7 +275,7 @@ class Sealer:
                                frozen.vectors(), frozen.uids, frozen.raws, cfg, st.dim,
                                st.metric, st.schema, index=index, device="cpu",
                                trained=self.trained_path())
-        if st.device not in ("auto", "cpu"):
+        if st.device != "cpu":  # the mutable segment's index searched on the CPU
             sealed.index.to(st.device)
         with st.mu:
             st.install_sealed(frozen, sealed)
@@ -314,7 +321,7 @@ class Sealer:
                                 else {"kind": "flat", "storage": "fp32", "refine": None},
                                 st.dim, st.metric, st.schema, device="cpu",
                                 trained=self.trained_path())
-            if st.device not in ("auto", "cpu"):
+            if st.device != "cpu":
                 new.index.to(st.device)
         with st.mu:
             st.replace(victims, alive, new)

@@ -21,12 +21,12 @@ import logging
 import os
 import queue
 import shutil
-import sys
 import threading
 import time
 
 import numpy as np
 
+from .._progress import someone_watching
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ..index import HNSWIndex
 from .config import Hit, Record, index_config_from_dict, parse_schema
@@ -211,7 +211,7 @@ class Collection:
         n = len(uids)
         nbatches = (n + batch_size - 1) // batch_size
         if progress is None:
-            progress = nbatches > 1 and sys.stderr.isatty()
+            progress = nbatches > 1 and someone_watching()
         bar = None
         if progress:
             from tqdm.auto import tqdm

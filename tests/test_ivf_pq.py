@@ -354,15 +354,15 @@ def test_remove_and_readd(data):
     assert idx.search(xq[0], k=1, nprobe=16)[1][0] == gone[0]
 
 
-def test_ids_default_explicit_and_negative(data):
+def test_ids_default_and_explicit(data):
     xb, _ = data
     idx = ws.IVFPQIndex(DIM, "l2", nlist=8, nbits=8, refine="fp32")
     idx.train(xb[:1000])
-    idx.add(xb[:10], ids=np.arange(-5, 5) * 1000)
+    idx.add(xb[:10], ids=np.arange(9, -1, -1) * 1000)
     idx.add(xb[10:20])  # default ids continue after the largest id
-    assert sorted(idx.ids.tolist()) == sorted((np.arange(-5, 5) * 1000).tolist() + list(range(4001, 4011)))
+    assert sorted(idx.ids.tolist()) == sorted((np.arange(10) * 1000).tolist() + list(range(9001, 9011)))
     D, I = idx.search(xb[0], k=1, nprobe=8)
-    assert I[0] == -5000 and D[0] == pytest.approx(0, abs=1e-3)
+    assert I[0] == 9000 and D[0] == pytest.approx(0, abs=1e-3)
 
 
 def test_empty_trained_index_and_k_larger_than_n(data):

@@ -1,46 +1,50 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Progress bars (``tqdm.auto``): shown where a person is watching (a terminal or a
-Jupyter kernel) unless a call says otherwise with ``progress=True/False``."""
+"""Progress bars of long calls: ``progress=True`` / ``False`` / ``None`` (automatic:
+shown only where a person is watching, a terminal or a Jupyter kernel)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
-__all__ = ["watching", "progress_bar"]
+import numpy as np
+
+__all__ = ["someone_watching", "show_progress", "progress_bar"]
 
 
-def watching() -> bool:
-    """Whether a person is likely watching: stderr is a terminal, or a Jupyter kernel
-    runs this process."""
-    if "ipykernel" in sys.modules:
+def _in_jupyter_kernel() -> bool:
+    if "ipykernel" not in sys.modules:
+        return False
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def someone_watching() -> bool:
+    """True where progress bars are seen: stderr is a terminal, or a Jupyter kernel runs
+    this code (its output goes to a notebook)."""
+    if _in_jupyter_kernel():
         return True
     try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):  # no stderr, or a closed one
         return False
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-
-@contextlib.contextmanager
-def progress_bar(progress, long_enough: bool, total, desc: str, unit: str = "it"):
-    """A tqdm bar when ``progress`` is True, or when it is None and the work is
-    ``long_enough`` and someone is ``watching()``; else an object whose ``update``
-    does nothing."""
+def show_progress(progress) -> bool:
+    """Whether to show a bar: ``progress`` itself when a bool, else (``None``) the
+    automatic rule."""
     if progress is None:
-        progress = long_enough and watching()
-    if not progress:
-        yield _NoBar()
-        return
+        return someone_watching()
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None (automatic), "
+                        f"got {type(progress).__name__}")
+    return bool(progress)
+
+
+def progress_bar(progress, total: int, desc: str, unit: str = "vectors"):
+    """A ``tqdm.auto`` bar (disabled, so a no-op, when no bar is to be shown)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit)
-    try:
-        yield bar
-    finally:
-        bar.close()
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show_progress(progress))

@@ -115,8 +115,14 @@ def as_matrix(x, dim: int, name: str = "vectors", allow_empty: bool = True) -> n
     return out
 
 
-def as_ids(ids, n: int | None, name: str = "ids", unique: bool = True) -> np.ndarray:
-    """Returns a C-contiguous int64 1-D array of ids."""
+def as_ids(ids, n: int | None, name: str = "ids", unique: bool = True,
+           allow_negative: bool = False) -> np.ndarray:
+    """Returns a C-contiguous int64 1-D array of ids.
+
+    Ids of new vectors are ``>= 0`` (``-1`` pads short result rows, so a stored -1
+    could not be told from a missing result); ``allow_negative`` is for ids that are
+    only looked up (remove, ``in``, filters), where a negative id just matches nothing.
+    """
     if isinstance(ids, numbers.Integral) and not isinstance(ids, (bool, np.bool_)):
         ids = [ids]
     try:
@@ -134,6 +140,10 @@ def as_ids(ids, n: int | None, name: str = "ids", unique: bool = True) -> np.nda
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{name} must fit in int64")
     out = np.ascontiguousarray(arr, dtype=np.int64)
+    if not allow_negative and out.size and out.min() < 0:
+        bad = int(out[np.argmax(out < 0)])
+        raise ValueError(f"{name} must be >= 0, got {bad}"
+                         + (" (-1 is the id of missing results)" if bad == -1 else ""))
     if unique and out.size > 1:
         s = np.sort(out)
         dup = s[1:][s[1:] == s[:-1]]
@@ -158,7 +168,7 @@ def as_filter(filter):
         return np.zeros(0, dtype=np.int64), None
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"filter must be a boolean mask or integer ids, got dtype {arr.dtype}")
-    return as_ids(arr, None, name="filter ids", unique=False), None
+    return as_ids(arr, None, name="filter ids", unique=False, allow_negative=True), None
 
 
 def as_path(path) -> str:

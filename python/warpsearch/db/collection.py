@@ -136,7 +136,8 @@ class Collection:
         nbatches = (n + batch_size - 1) // batch_size
         self._check_open()
         seq = self.wal.last_seq
-        with progress_bar(progress, nbatches > 1, n, f"upsert {self.name}", "pt") as bar:
+        auto = progress if progress is not None or nbatches > 1 else False
+        with progress_bar(auto, n, f"upsert {self.name}", "pt") as bar:
             for s in range(0, n, batch_size):
                 e = min(n, s + batch_size)
                 seq = self._upsert_batch(uids[s:e], vecs[s:e], payloads[s:e])
@@ -443,7 +444,7 @@ class Collection:
         meanwhile. Merges also run automatically in the background (segments with a
         fifth deleted, or more than 8 segments). Returns a small report."""
         self.flush()
-        with progress_bar(progress, True, None, f"compact {self.name}", "group") as bar:
+        with progress_bar(progress, None, f"compact {self.name}", "group") as bar:
             rep = self._sealer.compact(progress=bar)
         return rep
 

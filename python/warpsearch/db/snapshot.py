@@ -159,9 +159,8 @@ def take_snapshot(col, path, base=None, progress=None) -> str:
         if base_meta is not None and base_meta.get("collection_uid") == state["uid"]:
             in_base = {_segment_key(e) for e in base_meta["segments"]}
         segs = []
-        bar_cm = progress_bar(progress, len(state["segments"]) > 1, len(state["segments"]),
-                              f"snapshot {col.name}", "segment")
-        bar = bar_cm.__enter__()
+        bar = progress_bar(progress if progress is not None or len(state["segments"]) > 1
+                           else False, len(state["segments"]), f"snapshot {col.name}", "segment")
         for entry, seg_dir, tomb in state["segments"]:
             bar.update(1)
             e = {k: v for k, v in entry.items() if k != "tombstones"}
@@ -178,7 +177,7 @@ def take_snapshot(col, path, base=None, progress=None) -> str:
             sums[trel] = _write_array(store, trel, np.packbits(tomb))
             e["tombstones"] = trel
             segs.append(e)
-        bar_cm.__exit__(None, None, None)
+        bar.close()
         tail = state["tail"]
         tail_meta = {"rows": len(tail["ids"])}
         if tail["ids"]:

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import _core
+from .._progress import progress_bar, show_progress
 from .._validation import as_filter, as_ids, as_matrix, as_path
 from ._device import DeviceQueries, device_index, is_device_array, resolve_device
 
@@ -38,12 +41,24 @@ class _IndexBase:
     _impl: _core.Index
 
     def __init__(self, device="auto"):
-        self.last_search_info: dict = {}
+        self._tls = threading.local()  # last_search_info, one per thread
         self._device_auto = device is None or _names_auto(device)
         self._device = resolve_device(device)
         self._gpu = None  # device-resident copy, dropped whenever the index changes
 
     # -- properties -----------------------------------------------------
+    @property
+    def last_search_info(self) -> dict:
+        """Stats of the last search that *this thread* ran on this index (``{}`` before
+        any): device, nq and what the engine counted. Two threads searching the same
+        index each read their own; ``search(..., return_stats=True)`` returns them
+        with the results."""
+        return getattr(self._tls, "info", {})
+
+    @last_search_info.setter
+    def last_search_info(self, info: dict) -> None:
+        self._tls.info = info
+
     @property
     def dim(self) -> int:
         """Dimension of the vectors."""
@@ -58,7 +73,7 @@ class _IndexBase:
         return self._impl.size()
 
     def __contains__(self, id) -> bool:
-        ids = as_ids(id, None, unique=False)
+        ids = as_ids(id, None, unique=False, allow_negative=True)
         return ids.size == 1 and self._impl.contains(int(ids[0]))
 
     def __repr__(self) -> str:
@@ -68,23 +83,41 @@ class _IndexBase:
     def add(self, vectors, ids=None) -> None:
         """Adds vectors (``(n, dim)`` float32/float16/uint8/...; a 1-D array is one vector).
 
-        ``ids`` are int64; by default they continue from the largest id so far.
+        ``ids`` are non-negative int64 (``-1`` is the id of missing results); by
+        default they continue from the largest id so far.
         Re-adding an existing id replaces its vector. On error nothing changes.
         """
         x = as_matrix(vectors, self.dim, "vectors")
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
         if x.shape[0] == 0:
             return
+        self._add_rows(x, id_arr)
+
+    def _add_rows(self, x: np.ndarray, id_arr) -> None:
+        """One engine add of validated rows."""
         try:
             self._impl.add(x, id_arr)
         finally:
             # after the write: a search during it may have copied the old contents
             self._gpu = None
 
+    def _add_in_chunks(self, x: np.ndarray, id_arr, chunk: int, progress, desc: str) -> None:
+        """Adds validated rows ``chunk`` at a time, advancing a progress bar (see
+        :mod:`warpsearch._progress`); one engine add when no bar is shown."""
+        n = x.shape[0]
+        if not show_progress(progress) or n <= chunk:
+            self._add_rows(x, id_arr)
+            return
+        with progress_bar(True, n, desc) as bar:
+            for s in range(0, n, chunk):
+                e = min(n, s + chunk)
+                self._add_rows(x[s:e], None if id_arr is None else id_arr[s:e])
+                bar.update(e - s)
+
     def remove(self, ids) -> int:
         """Removes ids (unknown ids are ignored); returns how many were removed."""
         try:
-            return int(self._impl.remove(as_ids(ids, None, unique=False)))
+            return int(self._impl.remove(as_ids(ids, None, unique=False, allow_negative=True)))
         finally:
             self._gpu = None
 
@@ -159,9 +192,10 @@ class _IndexBase:
         return dev
 
     def _run_search(self, queries, k: int, filter, device, *, refusal: str | None, cpu,
-                    gpu, gpu_ptr, extra_stats: dict | None = None):
+                    gpu, gpu_ptr, extra_stats: dict | None = None, return_stats=False):
         """The one search flow of every index type; returns ``(D, I)`` (one row's
-        arrays for a 1-D query) and records the stats in ``last_search_info``.
+        arrays for a 1-D query), or ``(D, I, stats)`` with ``return_stats``, and
+        records the stats in this thread's ``last_search_info``.
 
         ``refusal`` is why the GPU cannot run this search (``None``: it can). The
         engine calls are ``cpu(q, allow_ids, mask)`` and ``gpu(copy, q, allow_ids,
@@ -170,6 +204,8 @@ class _IndexBase:
         :class:`DeviceQueries` ``dq`` and returns the stats. ``extra_stats`` are
         added to the stats of every path; :meth:`_gpu_stats` adds those of GPU runs.
         """
+        if not isinstance(return_stats, (bool, np.bool_)):
+            raise TypeError(f"return_stats must be a bool, got {type(return_stats).__name__}")
         dev = self._choose_device(device, queries, refusal is None, refusal or "")
         if dev != "cpu" and is_device_array(queries):
             dq = DeviceQueries(queries, self.dim)
@@ -200,14 +236,15 @@ class _IndexBase:
             self._gpu_stats(stats)
         self.last_search_info = stats
         if single:
-            return D[0], I[0]
-        return D, I
+            D, I = D[0], I[0]
+        return (D, I, stats) if return_stats else (D, I)
 
-    def _search(self, queries, k: int, ef: int, rerank: int, filter, device):
+    def _search(self, queries, k: int, ef: int, rerank: int, filter, device, return_stats):
         """Flat and HNSW searches: the engine's ``search`` on the CPU, ``search_gpu`` and
         ``search_gpu_ptr`` on a GPU (``ef`` is 0 for exact search)."""
         return self._run_search(
             queries, k, filter, device, refusal=self._gpu_refusal(k, ef),
+            return_stats=return_stats,
             cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rerank, ids, mask),
             gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, ef, ids, mask),
             gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
@@ -218,7 +255,7 @@ class _IndexBase:
 
     def get_vectors(self, ids) -> np.ndarray:
         """Stored vectors of ``ids`` (normalized for cosine); KeyError for an unknown id."""
-        id_arr = as_ids(ids, None, unique=False)
+        id_arr = as_ids(ids, None, unique=False, allow_negative=True)
         out, found = self._impl.reconstruct(id_arr)
         if not found.all():
             raise KeyError(int(id_arr[~found][0]))

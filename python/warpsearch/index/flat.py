@@ -105,7 +105,8 @@ class FlatIndex(_IndexBase):
     def _gpu_stats(self, stats: dict) -> None:
         stats["precision"] = self.gpu_precision
 
-    def search(self, queries, k: int = 10, filter=None, device=None, refine_factor: int = 4):
+    def search(self, queries, k: int = 10, filter=None, device=None, refine_factor: int = 4,
+               return_stats: bool = False):
         """Exact k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         D is the squared L2 distance (ascending) or the similarity for ip/cosine
@@ -114,8 +115,10 @@ class FlatIndex(_IndexBase):
         ``device`` overrides the index's device for this call; device arrays
         (CuPy, PyTorch) as queries give results of the same kind on the GPU.
         With a refine copy, ``k * refine_factor`` candidates are re-ranked on it.
+        ``return_stats=True`` returns ``(D, I, stats)``: the search's
+        ``last_search_info``.
         """
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         k = as_positive_int(k, "k")
         rerank = min(k * refine_factor, 2**31 - 1)
-        return self._search(queries, k, 0, rerank, filter, device)
+        return self._search(queries, k, 0, rerank, filter, device, return_stats)

@@ -7,10 +7,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .._validation import as_nonnegative_int, as_positive_int, check_choice, check_metric, check_sq_bits
+from .._progress import progress_bar, show_progress
+from .._validation import (as_ids, as_matrix, as_nonnegative_int, as_positive_int,
+                           check_choice, check_metric, check_sq_bits)
 from ._base import HNSW_STORAGE_MODES, _IndexBase
 
 __all__ = ["HNSWIndex"]
+
+# Rows per engine add while a progress bar is shown: below the engine's 1024, the size
+# from which an add renumbers the graph at its end (done once, after the last chunk).
+_ADD_CHUNK = 1000
 
 
 class HNSWIndex(_IndexBase):
@@ -88,6 +94,37 @@ class HNSWIndex(_IndexBase):
         """Bits per code entry of the traversal codes (``None`` until chosen)."""
         return (self._impl.sq_bits or None) if self._impl.quantized else None
 
+    def add(self, vectors, ids=None, progress=None) -> None:
+        """Adds vectors (``(n, dim)`` float32/float16/uint8/...; a 1-D array is one vector).
+
+        ``ids`` are non-negative int64 (``-1`` is the id of missing results); by
+        default they continue from the largest id so far. Re-adding an existing id
+        replaces its vector. On error nothing changes.
+
+        ``progress`` shows a bar (``None``: only where someone watches, a terminal
+        or a notebook). Without traversal codes (``quantized=False``) the rows then
+        go to the graph in chunks, in the order of one add, and make the index one
+        add makes (with one thread, the same file: with more, concurrent inserts
+        make any two builds differ a little); an error in a later chunk keeps the
+        chunks before it. A quantized index fits its codes' range (and
+        chooses ``sq_bits``) on the rows of one add, so it takes them in one add
+        and its bar completes when the add does.
+        """
+        x = as_matrix(vectors, self.dim, "vectors")
+        id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        n = x.shape[0]
+        if n == 0:
+            return
+        show = show_progress(progress)
+        if self.quantized or n <= _ADD_CHUNK or not show:
+            with progress_bar(show and n > _ADD_CHUNK, n, "HNSW add") as bar:
+                self._add_rows(x, id_arr)
+                bar.update(n)
+            return
+        self._add_in_chunks(x, id_arr, _ADD_CHUNK, True, "HNSW add")
+        if 2 * n >= len(self):
+            self._impl.reorder()  # what one add of n >= 1024 rows does at its end
+
     def _gpu_refusal(self, k, ef) -> str | None:
         if k > _core.gpu_max_graph_k or ef > _core.gpu_max_graph_k:
             return (f"k={k}, ef={ef} exceed what GPU graph search supports "
@@ -95,7 +132,7 @@ class HNSWIndex(_IndexBase):
         return None
 
     def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None,
-               device=None):
+               device=None, return_stats: bool = False):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``ef`` is the candidate list size (raised to k if smaller); ``rerank``
@@ -103,12 +140,13 @@ class HNSWIndex(_IndexBase):
         ``filter`` (mask over ids or allowed ids) is honoured exactly: small
         allowed sets are searched exhaustively, others by a filter-aware walk.
         On a GPU (``device`` or the index's device) the walk computes exact
-        distances, so ``rerank`` has no effect there.
+        distances, so ``rerank`` has no effect there. ``return_stats=True`` returns
+        ``(D, I, stats)``: the search's ``last_search_info`` (plan, nodes visited, ...).
         """
         ef = as_positive_int(ef, "ef")
         rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
         k = as_positive_int(k, "k")
-        return self._search(queries, k, ef, rr, filter, device)
+        return self._search(queries, k, ef, rr, filter, device, return_stats)
 
     def consolidate(self) -> None:
         """Repairs the graph around removed points now and frees their slots."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .._validation import (as_int, as_matrix, as_nonnegative_int, as_positive_int,
+from .._progress import progress_bar
+from .._validation import (as_ids, as_int, as_matrix, as_nonnegative_int, as_positive_int,
                            check_choice, check_metric)
 from ._base import REFINE_MODES, _IndexBase
 from ._device import device_index
@@ -15,6 +16,7 @@ from ._device import device_index
 __all__ = ["IVFPQIndex"]
 
 LUT_TYPES = ("fp32", "fp16")
+_ADD_CHUNK = 16384  # rows per engine add while a progress bar is shown
 PROBE_MODES = ("adaptive", "fixed")
 
 
@@ -139,19 +141,41 @@ class IVFPQIndex(_IndexBase):
                 f"opq={self.opq}, "
                 f"size={len(self)})")
 
-    def train(self, vectors) -> None:
+    def train(self, vectors, progress=None) -> None:
         """Trains the coarse quantizer (k-means) and the PQ codebooks.
 
         Needs at least ``nlist`` vectors; the index must be empty. On a GPU index
         (``device``) the assignment steps of the coarse k-means run on the GPU.
+        ``progress`` shows a bar of the training step (``None``: only where someone
+        watches, a terminal or a notebook).
         """
         x = as_matrix(vectors, self.dim, "training vectors")
         self._gpu = None
         gpu = -1 if self._device == "cpu" else device_index(self._device)
-        self._impl.train(x, gpu)
+        with progress_bar(progress, 1, "IVF-PQ train (k-means, codebooks)", unit="step") as bar:
+            self._impl.train(x, gpu)
+            bar.update(1)
+
+    def add(self, vectors, ids=None, progress=None) -> None:
+        """Adds vectors (``(n, dim)``; a 1-D array is one vector) to a trained index.
+
+        ``ids`` are non-negative int64 (``-1`` is the id of missing results); by
+        default they continue from the largest id so far. Re-adding an existing id
+        replaces its vector. ``progress`` shows a bar (``None``: only where someone
+        watches, a terminal or a notebook); the rows are then encoded and stored
+        in chunks, which gives the index one add gives (vectors are encoded one
+        by one); an error in a later chunk keeps the chunks before it. Otherwise
+        on error nothing changes.
+        """
+        x = as_matrix(vectors, self.dim, "vectors")
+        id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        self._add_in_chunks(x, id_arr, _ADD_CHUNK, progress, "IVF-PQ add")
 
     def search(self, queries, k: int = 10, nprobe: int = 16, refine_factor: int = 4,
-               filter=None, device=None, lut: str = "fp32", probe: str = "adaptive"):
+               filter=None, device=None, lut: str = "fp32", probe: str = "adaptive",
+               return_stats: bool = False):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``nprobe`` cells are visited per query: on average with ``probe="adaptive"``
@@ -176,6 +200,8 @@ class IVFPQIndex(_IndexBase):
         re-ranked. GPU queries may be NumPy arrays or device arrays (CuPy,
         PyTorch CUDA tensors, ``__cuda_array_interface__`` / DLPack); results of
         device queries are arrays of the same library on the same device.
+        ``return_stats=True`` returns ``(D, I, stats)``: the search's
+        ``last_search_info``.
         """
         k = as_positive_int(k, "k")
         nprobe = as_positive_int(nprobe, "nprobe")
@@ -192,7 +218,7 @@ class IVFPQIndex(_IndexBase):
             gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ivf_ptr(
                 self._impl, data, dq.ptr, dq.nq, k, nprobe, refine_factor, ids, mask, lut,
                 adaptive, dq.pointer(D), dq.pointer(I)),
-            extra_stats={"nprobe": nprobe})
+            extra_stats={"nprobe": nprobe}, return_stats=return_stats)
 
     def _gpu_refusal(self, k, ef) -> str | None:
         if k > _core.gpu_max_k:

@@ -167,3 +167,31 @@ def test_last_search_info_is_per_thread(kind):
         th.join()
     assert not errors, errors
     assert idx.last_search_info == {}  # this thread searched nothing
+
+
+# -- zero query under cosine ------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_query_rejected_under_cosine(kind):
+    x = make_clustered(50, DIM, seed=6)
+    idx = _index(kind, metric="cosine")
+    with pytest.raises(ValueError, match="zero norm"):
+        idx.add(np.zeros((1, DIM), np.float32))  # as in add
+    idx.add(x)
+    q = x[:3].copy()
+    q[1] = 0.0
+    with pytest.raises(ValueError, match="a zero query vector has no direction"):
+        idx.search(q, k=5)
+    with pytest.raises(ValueError, match="a zero query vector has no direction"):
+        idx.search(np.zeros(DIM, np.float32), k=5)
+    D, ids = idx.search(x[:2], k=1)  # nonzero queries still work
+    assert (ids >= 0).all() and np.isfinite(D).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_zero_query_allowed_for_l2_and_ip(kind, metric):
+    x = make_clustered(50, DIM, seed=7)
+    idx = _index(kind, metric=metric)
+    idx.add(x)
+    D, I = idx.search(np.zeros(DIM, np.float32), k=3)
+    assert (I >= 0).all() and np.isfinite(D).all()

@@ -73,7 +73,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
   std::vector<float> qnormed;
-  const float* qbuf = detail::metric_rows(q, nq, d, metric_, qnormed);
+  const float* qbuf = detail::query_rows(q, nq, d, metric_, qnormed);
   std::vector<float> qnorm(nq, 0.f);
   if (metric_ == Metric::L2)
     for (std::size_t i = 0; i < nq; ++i) qnorm[i] = K.ip(&qbuf[i * d], &qbuf[i * d], d);

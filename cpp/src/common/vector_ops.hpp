@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "warpsearch/errors.hpp"
 #include "warpsearch/types.hpp"
 
 namespace warpsearch::detail {
@@ -28,6 +29,20 @@ inline const float* metric_rows(const float* x, std::size_t n, std::size_t d, Me
   buf.resize(n * d);
   normalize_rows(x, n, d, buf.data());
   return buf.data();
+}
+
+// The queries as the metric compares them (see metric_rows). Under cosine a zero
+// query has no direction, so it is refused as a zero vector in add is.
+inline const float* query_rows(const float* q, std::size_t nq, std::size_t d, Metric metric,
+                               std::vector<float>& buf) {
+  if (metric != Metric::Cosine) return q;
+  for (std::size_t i = 0; i < nq; ++i) {
+    bool zero = true;
+    for (std::size_t j = 0; j < d && zero; ++j) zero = q[i * d + j] == 0.f;
+    WS_EXPECTS(!zero, "a zero query vector has no direction (query ", i,
+               "); cosine needs a nonzero query");
+  }
+  return metric_rows(q, nq, d, metric, buf);
 }
 
 }  // namespace warpsearch::detail

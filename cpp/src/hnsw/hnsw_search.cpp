@@ -501,7 +501,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
 
   std::atomic<std::uint64_t> evals{0}, visited{0};
   std::vector<float> qn;
-  q = detail::metric_rows(q, nq, d, metric_, qn);
+  q = detail::query_rows(q, nq, d, metric_, qn);
 
   // The k results of a query from its heap of slots: only the results' labels are read
   // (loads issued together).

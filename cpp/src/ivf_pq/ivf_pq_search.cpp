@@ -90,11 +90,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   const int plan = brute ? detail::kPlanBrute : allow ? detail::kPlanFilteredIvf : detail::kPlanIvf;
 
   std::vector<float> qbuf;
-  if (metric_ == Metric::Cosine) {
-    qbuf.resize(nq * d);
-    detail::normalize_rows(q, nq, d, qbuf.data());
-    q = qbuf.data();
-  }
+  q = detail::query_rows(q, nq, d, metric_, qbuf);
 
   const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base);
   const std::size_t threads = std::size_t(get_num_threads());

@@ -139,8 +139,8 @@ def test_stale_device_copy_retries(cls, monkeypatch):
 
 def test_gpu_refusals():
     # what keeps a search off the GPU (device="auto" then runs it on the CPU)
-    assert "binary" in ws.FlatIndex(dim=8, storage="binary", refine="none")._gpu_refusal(10, 0)
-    assert ws.FlatIndex(dim=8, storage="binary")._gpu_refusal(10, 0) is None  # fp32 refine copy
+    assert "binary" in ws.FlatIndex(dim=8, metric="ip", storage="binary", refine="none")._gpu_refusal(10, 0)
+    assert ws.FlatIndex(dim=8, metric="ip", storage="binary")._gpu_refusal(10, 0) is None  # fp32 refine copy
     assert ws.FlatIndex(dim=8)._gpu_refusal(_core.gpu_max_k, 0) is None
     assert "k=" in ws.FlatIndex(dim=8)._gpu_refusal(_core.gpu_max_k + 1, 0)
     hnsw = ws.HNSWIndex(dim=8)

@@ -76,12 +76,16 @@ def test_sq8_on_integer_data_is_lossless():
 @pytest.mark.parametrize("storage", ["sq8", "sq4", "binary"])
 def test_full_refine_pool_gives_exact_results(data, metric, storage):
     xb, xq = data
+    if storage == "binary" and metric == "l2":  # binary codes rank by angle
+        with pytest.raises(ValueError, match="cosine"):
+            _build(xb, metric, storage, "fp32")
+        return
     idx = _build(xb, metric, storage, "fp32")
     D, I = idx.search(xq[:20], k=10, refine_factor=len(xb))  # re-rank everything
     assert_exact(D, I, xb, xq[:20], 10, metric)
 
 
-@pytest.mark.parametrize("metric", ["l2", "ip"])
+@pytest.mark.parametrize("metric", ["ip"])  # binary storage refuses l2
 def test_binary_estimate_matches_numpy_reference(metric):
     rng = np.random.default_rng(5)
     xb = rng.standard_normal((500, 70)).astype(np.float32)  # 70: a partial 4-dim group
@@ -188,12 +192,13 @@ def test_save_load_round_trip(data, storage, refine, tmp_path):
 @pytest.mark.parametrize("storage", ["fp16", "sq4", "binary"])
 def test_remove_filter_and_replace(data, storage):
     xb, xq = data
-    idx = _build(xb, "l2", storage, "fp32" if storage != "fp16" else None)
+    metric = "cosine" if storage == "binary" else "l2"  # binary codes rank by angle
+    idx = _build(xb, metric, storage, "fp32" if storage != "fp16" else None)
     idx.remove(np.arange(0, 6000, 2))
     allowed = np.arange(1, 6000, 6)
     _, I = idx.search(xq, k=10, filter=allowed, refine_factor=20)
     assert np.isin(I[I >= 0], allowed).all()
-    gt = exact_knn(xb, xq, 10, "l2", allowed=allowed)[1]
+    gt = exact_knn(xb, xq, 10, metric, allowed=allowed)[1]
     assert recall_at_k(I, gt) >= 0.9
     idx.add(xq[:3], ids=[1, 3, 5])  # replace live ids
     _, I = idx.search(xq[:3], k=1)
@@ -205,7 +210,7 @@ def test_memory_matches_storage_and_estimate(data):
     sizes = {}
     for storage, refine in [("fp32", None), ("fp16", None), ("sq8", None), ("sq4", None),
                             ("binary", "none"), ("binary", "sq8")]:
-        idx = _build(xb, "l2", storage, refine)
+        idx = _build(xb, "ip" if storage == "binary" else "l2", storage, refine)
         sizes[storage, refine] = idx.memory_usage()
         est = ws.estimate_memory(len(xb), 64, index="flat", storage=storage, refine=refine)
         assert abs(est["bytes"] - idx.memory_usage()) <= 0.15 * idx.memory_usage()
@@ -249,7 +254,7 @@ def test_fp16_overflow_is_an_error_and_changes_nothing():
 def test_storage_kernels_same_on_every_isa(data, level):
     xb, xq = data
     xb, xq = xb[:, :61], xq[:20, :61]  # odd dim: every kernel's tail
-    indexes = [_build(xb, "l2", s, r) for s, r in
+    indexes = [_build(xb, "ip" if s == "binary" else "l2", s, r) for s, r in
                [("fp16", None), ("sq8", None), ("sq4", None), ("binary", "none")]]
     ref = [(i.search(xq, k=10), i.search(xq[:1], k=10), i.get_vectors([3, 4])) for i in indexes]
     with simd_level(level):
@@ -265,7 +270,7 @@ def test_storage_kernels_same_on_every_isa(data, level):
                                             ("binary", None), ("binary", "none")])
 @pytest.mark.parametrize("dim", [1, 3, 70])
 def test_empty_and_tiny_indexes(storage, refine, dim):
-    idx = ws.FlatIndex(dim, "l2", storage=storage, refine=refine)
+    idx = ws.FlatIndex(dim, "ip" if storage == "binary" else "l2", storage=storage, refine=refine)
     for nq in (1, 3, 20):  # few queries take the row path, many the panel path
         D, I = idx.search(np.ones((nq, dim), np.float32), k=3)
         assert (I == -1).all() and np.isinf(D).all()

@@ -195,3 +195,18 @@ def test_zero_query_allowed_for_l2_and_ip(kind, metric):
     idx.add(x)
     D, I = idx.search(np.zeros(DIM, np.float32), k=3)
     assert (I >= 0).all() and np.isfinite(D).all()
+
+
+# -- binary storage needs an angle metric -----------------------------------------
+def test_binary_storage_refuses_l2():
+    with pytest.raises(ValueError, match=r'binary.*"cosine" or "ip"'):
+        ws.FlatIndex(DIM, metric="l2", storage="binary")
+    with pytest.raises(ValueError, match=r'binary.*"cosine" or "ip"'):
+        ws.FlatIndex(DIM, metric="L2", storage="binary", refine="fp32")
+    x = make_clustered(200, DIM, seed=8)
+    for metric in ("cosine", "ip"):
+        idx = ws.FlatIndex(DIM, metric=metric, storage="binary")  # fp32 refine copy
+        idx.add(x)
+        _, ids = idx.search(x[:5], k=1, refine_factor=len(x))
+        if metric == "cosine":
+            assert ids.ravel().tolist() == list(range(5))

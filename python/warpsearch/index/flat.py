@@ -56,6 +56,9 @@ class FlatIndex(_IndexBase):
         super().__init__(device)
         self.gpu_precision = check_choice(gpu_precision, "gpu_precision", GPU_PRECISIONS)
         storage = check_choice(storage, "storage", STORAGE_MODES)
+        if storage == "binary" and check_metric(metric) == "l2":
+            raise ValueError('storage="binary" ranks by angle (the sign of each component) and '
+                             'is meant for metric "cosine" or "ip"; for "l2" use "sq8", "sq4" or "fp16"')
         if refine is None:
             refine = "fp32" if storage == "binary" else "none"
         refine = check_choice(refine, "refine", REFINE_MODES)

@@ -81,6 +81,8 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   WS_EXPECTS(ivf.refine_factor >= 1, "refine_factor must be >= 1, got ", ivf.refine_factor);
   std::shared_lock lk(s_->mu);
   const auto& s = *s_;
+  // as add(): an untrained index has no cells to probe (padding would look like a result)
+  WS_EXPECTS(s.trained, "the index is not trained: call train() before search()");
   const std::size_t k = std::size_t(params.k), d = s.d;
   const SearchPlan sp = plan_search(params, ivf);
   const std::size_t nprobe = sp.nprobe, kc = sp.kc, allowed = sp.allowed;
@@ -107,7 +109,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   parallel_for(ngroups, [&](std::size_t g, int) {
     const std::size_t q0 = g * group, q1 = std::min(nq, q0 + group);
     SearchStats& st = tstats[g];
-    if (!s.trained || s.n == 0) {  // nothing to find: padded rows
+    if (s.n == 0) {  // nothing to find: padded rows
       for (std::size_t i = q0 * k; i < q1 * k; ++i) {
         D[i] = std::numeric_limits<float>::infinity();
         I[i] = -1;

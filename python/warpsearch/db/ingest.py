@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from .._progress import progress_bar, show_progress
+
 from .._validation import as_positive_int
 
 __all__ = ["ingest"]
@@ -54,15 +56,9 @@ def ingest(col, path, *, ids=None, id_column=None, vector_column: str = "vector"
 
 
 def _bar(progress, total, name):
-    import sys
-
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
+    if not show_progress(progress):
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="pt", desc=f"ingest {name}")
+    return progress_bar(True, total, f"ingest {name}", "pt")
 
 
 def _ingest_npy(col, path, ids, batch_size, progress):

@@ -13,12 +13,9 @@ import pytest
 
 import warpsearch as ws
 
-pytest.importorskip("fastapi", reason="needs the server extra")
-uvicorn = pytest.importorskip("uvicorn", reason="needs the server extra")
-pytest.importorskip("httpx", reason="needs the server extra")
-
 
 def start_server(app):
+    uvicorn = pytest.importorskip("uvicorn", reason="needs the server extra")
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
@@ -36,6 +33,8 @@ def start_server(app):
 def served(tmp_path_factory):
     """A database served over HTTP: ``url``, and ``db`` (the same database, embedded,
     for comparing answers)."""
+    pytest.importorskip("fastapi", reason="needs the server extra")
+    pytest.importorskip("httpx", reason="needs the server extra")
     from warpsearch.server import Settings, create_app
 
     db = ws.connect(tmp_path_factory.mktemp("served") / "db", fsync="never")

@@ -20,7 +20,6 @@ import pytest
 import warpsearch as ws
 from warpsearch import cli
 
-httpx = pytest.importorskip("httpx")
 
 
 def test_help_names_every_flag_and_variable():
@@ -74,6 +73,8 @@ def test_non_loopback_warning():
 
 
 def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
+    for dep in ("fastapi", "uvicorn", "httpx", "orjson"):
+        pytest.importorskip(dep, reason="needs the server extra")
     path = tmp_path / "data"
     env = dict(os.environ, WARPSEARCH_PATH=str(path), WARPSEARCH_PORT="0",
                WARPSEARCH_LOG_LEVEL="info")

@@ -50,7 +50,15 @@ def as_dict(body, what: str = "request body") -> dict:
 
 def parse_id(value):
     """An unsigned 64-bit integer, or a string (UUIDs normalized to the hyphenated
-    lower-case form, as Qdrant returns them)."""
+    lower-case form, as Qdrant returns them).
+
+    Examples
+    --------
+    >>> parse_id("12345678123456781234567812345678")
+    '12345678-1234-5678-1234-567812345678'
+    >>> parse_id(7), parse_id("doc-1")
+    (7, 'doc-1')
+    """
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ApiError(400, f"point id must be an unsigned integer or a UUID string, "
                             f"got {value!r}")
@@ -78,7 +86,13 @@ def id_sort_key(uid):
 
 
 def to_qdrant_score(metric: str, score: float) -> float:
-    """Qdrant reports Euclid as the distance, the database squared L2."""
+    """Qdrant reports Euclid as the distance, the database squared L2.
+
+    Examples
+    --------
+    >>> to_qdrant_score("l2", 9.0), to_qdrant_score("cosine", 0.5)
+    (3.0, 0.5)
+    """
     if metric == "l2":
         return math.sqrt(max(float(score), 0.0))
     return float(score)

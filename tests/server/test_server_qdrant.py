@@ -167,6 +167,14 @@ def test_points_crud_scroll_count_payload(served, qc):
     for r in recs:
         np.testing.assert_array_equal(np.float32(r.vector), X[r.id])
         assert r.payload == pays[r.id]
+    # payload selectors: a list of keys, include, exclude
+    assert qc.retrieve("crud", ids=[4], with_payload=["color"])[0].payload == {"color": "green"}
+    res = qc.query_points("crud", query=X[4].tolist(), limit=1, with_vectors=True,
+                          with_payload=models.PayloadSelectorExclude(exclude=["n", "tag"]))
+    assert res.points[0].payload == {"color": pays[4]["color"]}
+    np.testing.assert_array_equal(np.float32(res.points[0].vector), X[4])
+    pts, _ = qc.scroll("crud", limit=2, with_payload=models.PayloadSelectorInclude(include=["n"]))
+    assert [p.payload for p in pts] == [{"n": 0}, {"n": 1}]
     with httpx.Client(base_url=served.url) as h:
         r = h.get("/collections/crud/points/7")
         assert r.status_code == 200 and r.json()["result"]["payload"] == pays[7]

@@ -236,7 +236,9 @@ class Points:
 
     # -- reads ----------------------------------------------------------------------
     def scroll(self, col, body) -> dict:
-        """Points in Qdrant's id order, from the id ``offset`` on."""
+        """Points in Qdrant's id order, from the id ``offset`` on. Each page sorts the
+        ids of every matching point (the database scrolls in storage order), so a page
+        costs O(n log n) in the points that pass the filter."""
         reject_unsupported(body, ("order_by",))
         limit = get_limit(body, self.max_k)
         sel = payload_selector(body.get("with_payload"), True)

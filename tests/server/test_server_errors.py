@@ -140,6 +140,14 @@ def test_state_unchanged_by_bad_requests(h, served):
 def test_service_endpoints_and_openapi(h):
     root = h.get("/").json()
     assert root["version"].count(".") == 2
+    try:  # qdrant-client checks this version when it connects, and warns when too far off
+        from importlib.metadata import version
+
+        from qdrant_client.common.version_check import is_compatible
+    except ImportError:
+        pass
+    else:
+        assert is_compatible(version("qdrant-client"), root["version"])
     assert h.get("/readyz").status_code == 200 and h.get("/livez").status_code == 200
     spec = h.get("/openapi.json").json()
     for p in ("/collections/{name}", "/collections/{name}/points/query",

@@ -31,7 +31,7 @@ def _data(seed=0):
 
 @pytest.fixture(scope="module")
 def qc(served):
-    client = QdrantClient(url=served.url, prefer_grpc=False, timeout=30)
+    client = QdrantClient(url=served.url, prefer_grpc=False, timeout=30, check_compatibility=False)
     yield client
     client.close()
 

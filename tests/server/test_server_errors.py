@@ -25,6 +25,8 @@ def h(served):
         r = client.put("/collections/e/points", json={"points": [
             {"id": i, "vector": [float(i), 0, 0, 1], "payload": {"c": "x"}} for i in range(20)]})
         assert r.status_code == 200
+        r = client.put("/collections/cos", json={"vectors": {"size": DIM, "distance": "Cosine"}})
+        assert r.status_code == 200
         yield client
 
 
@@ -95,6 +97,10 @@ BAD = [
     ("post", "/collections/e/points/recommend", {"json": {"positive": []}}, 400, "positive"),
     ("post", "/collections/e/points/recommend",
      {"json": {"positive": [1], "strategy": "best_score"}}, 400, "strategy"),
+    ("post", "/collections/cos/points/recommend", {"json": {"positive": [[0, 0, 0, 0]]}},
+     400, "zero vector"),
+    ("post", "/collections/cos/points/query", {"json": {"query": [0, 0, 0, 0]}},
+     400, "zero"),
     ("post", "/collections/e/points/payload", {"json": {"payload": {"a": 1}, "points": [777]}},
      404, "777"),
     ("put", "/collections/e/snapshots/recover", {"json": {"location": "http://example.com/s"}},

@@ -195,7 +195,10 @@ class Points:
             V = np.stack([self.example_vector(col, x, f"{what}[{i}]")
                           for i, x in enumerate(exs)]).astype(np.float64)
             if col.metric == "cosine":
-                V /= np.linalg.norm(V, axis=1, keepdims=True)
+                norms = np.linalg.norm(V, axis=1, keepdims=True)
+                if not (norms > 0).all():
+                    raise ApiError(400, f"{what}: a zero vector has no direction (Cosine)")
+                V /= norms
             return V.mean(axis=0)
 
         p = mean(pos, "positive")

@@ -220,7 +220,11 @@ def run_serve(args, out=None) -> int:
     warning = host_warning(args.host)
     if warning:
         print(f"warpsearch serve: {warning}", file=err)
-    db = ws.connect(args.path, fsync=args.fsync)
+    try:
+        db = ws.connect(args.path, fsync=args.fsync)
+    except (ws.DatabaseLockedError, OSError) as exc:
+        print(f"warpsearch serve: cannot open {args.path}: {exc}", file=err)
+        return 1
     try:
         app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True))
         config = uvicorn.Config(app, host=args.host, port=args.port,

@@ -65,6 +65,16 @@ def test_package_imports_without_the_extra():
     assert "pip install 'warpsearch[server]'" in out.stdout
 
 
+def test_locked_database_is_a_message_not_a_traceback(tmp_path):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    with ws.connect(tmp_path / "db"):
+        err = io.StringIO()
+        args = cli.build_parser().parse_args(["serve", "--path", str(tmp_path / "db")])
+        assert cli.run_serve(args, out=err) == 1
+    assert "cannot open" in err.getvalue() and "lock" in err.getvalue().lower()
+
+
 def test_non_loopback_warning():
     assert cli.host_warning("127.0.0.1") is None and cli.host_warning("::1") is None
     assert cli.host_warning("localhost") is None

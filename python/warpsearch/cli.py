@@ -6,6 +6,8 @@ Subcommands::
 
     warpsearch demo [--quick]   build and search an HNSW index on packaged SIFT data
     warpsearch info             print build information as JSON
+    warpsearch serve [--path DIR] [--host H] [--port P]
+                                serve a database over HTTP (Qdrant-compatible REST API)
 
 The recall/QPS benchmark against peer libraries is not part of the package: run
 ``python benchmarks/ann/run.py DATASET.npz`` from a source checkout.
@@ -14,7 +16,9 @@ The recall/QPS benchmark against peer libraries is not part of the package: run
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import sys
 import time
 from importlib import resources
@@ -130,6 +134,110 @@ def run_info(args, out=None) -> int:
     return 0
 
 
+def _port(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {s!r}") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in [0, 65535], got {v}")
+    return v
+
+
+def _seconds(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {s!r}")
+    return v
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_warning(host: str):
+    """The warning ``warpsearch serve`` prints for a non-loopback ``host`` (else None)."""
+    if _is_loopback(host):
+        return None
+    return (f"WARNING: listening on {host}, not a loopback address. There are no API keys "
+            "yet: anyone who can reach this address can read, write and delete every "
+            "collection.")
+
+
+#: ``warpsearch serve`` flags: (flag, environment variable, default, type, help).
+SERVE_FLAGS = (
+    ("--path", "WARPSEARCH_PATH", "./warpsearch_data", str,
+     "database directory, created if missing"),
+    ("--host", "WARPSEARCH_HOST", "127.0.0.1", str,
+     "address to listen on (a non-loopback address serves everyone who can reach it: "
+     "there are no API keys yet)"),
+    ("--port", "WARPSEARCH_PORT", "6333", _port, "TCP port (0: any free port)"),
+    ("--threads", "WARPSEARCH_THREADS", "8", _positive_int,
+     "worker threads running database calls off the event loop"),
+    ("--max-k", "WARPSEARCH_MAX_K", "10000", _positive_int,
+     "largest limit (+ offset) of a search or scroll page"),
+    ("--fsync", "WARPSEARCH_FSYNC", "always", str,
+     "when writes are forced to disk: always, interval or never"),
+    ("--graceful-timeout", "WARPSEARCH_GRACEFUL_TIMEOUT", "30", _seconds,
+     "on SIGTERM/SIGINT, seconds to let requests in flight finish"),
+    ("--log-level", "WARPSEARCH_LOG_LEVEL", "info", str,
+     "critical, error, warning, info or debug"),
+)
+
+
+def run_serve(args, out=None) -> int:
+    """Serves the database at ``args.path`` until SIGTERM / SIGINT, then drains the
+    requests in flight and closes the database. Stopped by a signal, the process
+    ends by that signal once the database is closed (uvicorn re-raises it)."""
+    err = sys.stderr if out is None else out
+    try:
+        import fastapi  # noqa: F401
+        import orjson  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        print(f"warpsearch serve: the server is not installed ({exc}); "
+              "pip install 'warpsearch[server]'", file=err)
+        return 2
+    import warpsearch as ws
+
+    from .server import Settings, create_app
+
+    if args.fsync not in ("always", "interval", "never"):
+        print(f"warpsearch serve: --fsync must be always, interval or never, got {args.fsync!r}",
+              file=err)
+        return 2
+    import logging
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    warning = host_warning(args.host)
+    if warning:
+        print(f"warpsearch serve: {warning}", file=err)
+    try:
+        db = ws.connect(args.path, fsync=args.fsync)
+    except (ws.DatabaseLockedError, OSError) as exc:
+        print(f"warpsearch serve: cannot open {args.path}: {exc}", file=err)
+        return 1
+    try:
+        app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True))
+        config = uvicorn.Config(app, host=args.host, port=args.port,
+                                log_level=args.log_level.lower(),
+                                timeout_graceful_shutdown=args.graceful_timeout)
+        print(f"warpsearch serve: database {db.path}", file=err)
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+    finally:
+        db.close()  # the app's shutdown closed it already unless startup failed
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="warpsearch", description="warpsearch vector search")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
@@ -147,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="build candidate list size (default 200)")
     demo.add_argument("--threads", type=_positive_int, help="threads (default: all cores)")
     sub.add_parser("info", help="print build information as JSON")
+    serve = sub.add_parser(
+        "serve", help="serve a database over HTTP (Qdrant-compatible REST API)",
+        description="Serves the database in --path over HTTP: Qdrant's REST API (the subset "
+                    "qdrant-client uses) plus warpsearch's own endpoints under /warpsearch/ "
+                    "(OpenAPI at /docs). Every flag can also be set by the environment "
+                    "variable named in its help; the flag wins. Needs "
+                    "pip install 'warpsearch[server]'.")
+    for flag, env, default, conv, text in SERVE_FLAGS:
+        serve.add_argument(flag, type=conv, default=os.environ.get(env) or default,
+                           help=f"{text} (env {env}; default {default})")
     return ap
 
 
@@ -159,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
-    return {"demo": run_demo, "info": run_info}[args.command](args)
+    return {"demo": run_demo, "info": run_info, "serve": run_serve}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 from .._progress import progress_bar
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from . import query
-from .config import Record
+from .config import Record, parse_schema
 from .filters import compile_filter
 from .payload import encode_payload, normalize_id, normalize_ids
 from .recovery import checkpoint, create_collection_dir, open_state, replay
@@ -145,20 +145,33 @@ class Collection:
         return seq
 
     def _upsert_batch(self, uids, vecs, payloads):
+        schema = self.schema
         try:
             raws = [encode_payload(p) for p in payloads]
-            parsed = parse_rows(self.schema, payloads)
+            parsed = parse_rows(schema, payloads)
         except (ValueError, TypeError) as exc:
             raise self._err(exc) from None
-        return self._write(encode_upsert(uids, vecs, raws), ("upsert", uids, vecs, raws, parsed))
 
-    def _write(self, payload: bytes, rec, prepare=None):
+        def recheck(rec):  # a field was added since the payloads were parsed
+            if self.state.schema is schema:
+                return rec
+            try:
+                return rec[:4] + (parse_rows(self.state.schema, payloads),)
+            except (ValueError, TypeError) as exc:
+                raise self._err(exc) from None
+
+        return self._write(encode_upsert(uids, vecs, raws), ("upsert", uids, vecs, raws, parsed),
+                           check=recheck)
+
+    def _write(self, payload: bytes, rec, prepare=None, check=None):
         """Logs ``rec`` and applies it in log order once durable (group commit: the
         fsync runs without any lock readers or appenders take)."""
         st = self._sealer
         with self._write_mu:
             self._check_open()
             self._hold_back()
+            if check is not None:  # under the write lock: the schema cannot change
+                rec = check(rec)
             if prepare is not None:  # reads the state as of every earlier write
                 self._wait_applied(self.wal.last_seq)
                 payload, rec = prepare()
@@ -348,6 +361,35 @@ class Collection:
             "time_ms": stats["time_ms"] + filter_ms,
             "hits": [(h.id, h.score) for h in hits[0]],
         }
+
+    def create_field_index(self, name: str, type: str) -> None:
+        """Makes payload field ``name`` filterable as ``type`` (a schema type, e.g.
+        ``"keyword"`` or ``"int[]"``), indexing the points already stored.
+
+        Writes wait meanwhile; searches continue. A live point whose ``name`` has a
+        value of another type raises ``ValueError`` and leaves the schema unchanged.
+        Declaring a field again with the same type does nothing; with another type it
+        is a ``ValueError``.
+        """
+        try:
+            spec = parse_schema({name: type})[name]
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+        old = self.schema.get(name)
+        if old is not None:
+            if old.spelled == spec.spelled:
+                return
+            raise ValueError(f"collection {self.name!r}: field {name!r} is already "
+                             f"{old.spelled!r}; cannot index it as {spec.spelled!r}")
+        with self._write_mu:
+            self._check_open()
+            self._wait_applied(self.wal.last_seq)
+            try:
+                with self.state.mu:
+                    self.state.add_field(spec)
+            except ValueError as exc:
+                raise self._err(exc) from None
+        checkpoint(self.state, self.wal)
 
     def count(self, filter=None) -> int:
         """Number of live points (that pass ``filter``)."""

@@ -184,8 +184,13 @@ class Database:
         return f"Database({self.path!r}, {state})"
 
 
-def connect(path, fsync: str = "always", fsync_interval_ms: int = 100) -> Database:
+def connect(path, fsync: str = "always", fsync_interval_ms: int = 100, **remote_options):
     """Opens (creating if needed) the database in directory ``path``.
+
+    A URL (``http://host:port`` or ``https://...``) connects to a ``warpsearch serve``
+    server instead and returns a ``warpsearch.remote.RemoteDatabase``, whose
+    collections have the same methods and return types; ``remote_options``
+    (``timeout``, ``retries``) go to it, and ``fsync`` is the server's business.
 
     Examples
     --------
@@ -195,4 +200,10 @@ def connect(path, fsync: str = "always", fsync_interval_ms: int = 100) -> Databa
     ...     db.list_collections()
     ['a']
     """
+    if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
+        from ..remote import RemoteDatabase  # lazy: the embedded database needs no httpx
+
+        return RemoteDatabase(path, **remote_options)
+    if remote_options:
+        raise TypeError(f"unexpected options for a local database: {sorted(remote_options)}")
     return Database(path, fsync=fsync, fsync_interval_ms=fsync_interval_ms)

@@ -27,11 +27,12 @@ import numpy as np
 
 from ..index import FlatIndex, HNSWIndex, load_index
 from .fields import Grow, make_field_index
-from .payload import decode_payload, field_values
+from .payload import MISSING, decode_payload, field_values
 from .storage import CorruptionError, file_crc32, fsync_dir
 
 __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
-           "build_index", "make_index", "add_rows", "SEGMENT_FILES", "seg_dirname"]
+           "build_index", "make_index", "add_rows", "SEGMENT_FILES", "seg_dirname",
+           "build_field"]
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
 
@@ -189,6 +190,27 @@ def build_fields(schema: dict, raws) -> dict:
     for fi in fields.values():
         fi.freeze()
     return fields
+
+
+def build_field(spec, seg, strict: bool = True):
+    """The index of payload field ``spec`` over the rows of ``seg`` (a field added to
+    the schema after the rows were written). A live row whose value has the wrong type
+    raises ``ValueError`` naming the point when ``strict``; deleted rows (and, when not
+    ``strict``, wrong values) count as missing. The field of a sealed segment is frozen.
+    """
+    fi = make_field_index(spec)
+    tombs = seg.tombs()
+    for row in range(seg.n):
+        try:
+            state, values = field_values(spec, seg.payload(row))
+        except ValueError as exc:
+            if strict and not tombs[row]:
+                raise ValueError(f"point {seg.uids[row]!r}: {exc}") from None
+            state, values = MISSING, ()
+        fi.add_parsed(row, state, values)
+    if seg.kind == "sealed":
+        fi.freeze()
+    return fi
 
 
 def make_index(cfg: dict, dim: int, metric: str, device="auto", trained=None):

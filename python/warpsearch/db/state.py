@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import index_config_from_dict, parse_schema
 from .payload import decode_payload
-from .segment import MutableSegment, parse_rows, seg_dirname
+from .segment import MutableSegment, build_field, parse_rows, seg_dirname
 
 __all__ = ["CollectionState", "ROW_BITS", "ROW_MASK"]
 
@@ -89,6 +89,25 @@ class CollectionState:
                 self.by_id_any(prev).mark_deleted(prev & ROW_MASK)
             idmap[uid] = base | row
 
+    def add_field(self, spec) -> None:
+        """Adds payload field ``spec`` to the schema, indexing it over every segment
+        (caller holds ``mu`` and has stopped writes). A live point whose value has the
+        wrong type raises ``ValueError`` and changes nothing. The schema is replaced
+        last, so a filter on the field only compiles once every segment has it."""
+        built = [(seg, build_field(spec, seg)) for seg in self.view]
+        for seg, fi in built:
+            seg.fields[spec.name] = fi  # after the existing fields: the schema's order
+        self.schema = {**self.schema, spec.name: spec}
+        self.config = {**self.config,
+                       "schema": {k: v.spelled for k, v in self.schema.items()}}
+
+    def ensure_fields(self, seg) -> None:
+        """Indexes on ``seg`` the schema fields it lacks (a segment written while a field
+        was being added); caller holds ``mu``."""
+        for name, spec in self.schema.items():
+            if name not in seg.fields:
+                seg.fields[name] = build_field(spec, seg, strict=False)
+
     def by_id_any(self, iid: int):
         seg = self.sealed.get(iid >> ROW_BITS)
         return seg if seg is not None else self.by_iid(iid)
@@ -145,6 +164,7 @@ class CollectionState:
         # Deletes made while the segment was written went to frozen's tombstones.
         sealed.set_tombs(frozen.tombs()[: frozen.n].copy())
         sealed.tomb_dirty = sealed.n_deleted > 0
+        self.ensure_fields(sealed)
         self.sealed[sealed.seg_id] = sealed
         self.frozen.remove(frozen)
         self.refresh_view()
@@ -168,6 +188,7 @@ class CollectionState:
             del self.sealed[s.seg_id]
             self.garbage.append(s.seg_id)
         if new is not None:
+            self.ensure_fields(new)
             self.sealed[new.seg_id] = new
         self.refresh_view()
 

@@ -1,0 +1,366 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The native client: ``warpsearch.connect("http://host:port")`` returns a
+``RemoteDatabase`` whose collections have the embedded API and return types
+(``Hit``, ``Record``, ``BatchResults``), over a ``warpsearch serve`` server.
+
+Needs ``httpx`` (and ``orjson``): ``pip install 'warpsearch[server]'``. One
+connection pool per database; reads (and upserts, which are idempotent) are
+retried on connection failures and 503 answers; errors carry the server's
+message: ``KeyError`` for an unknown collection, ``ValueError`` for other bad
+input, ``TimeoutError`` for a search past its timeout, ``RuntimeError`` for a
+fault of the server.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from urllib.parse import quote
+
+import numpy as np
+
+from ._validation import as_matrix, as_positive_int
+from .db.config import Hit, Record, parse_schema
+from .db.payload import normalize_ids
+from .db.query import BatchResults
+
+__all__ = ["RemoteDatabase", "RemoteCollection"]
+
+_METRIC_NAMES = {"cosine": "Cosine", "l2": "Euclid", "ip": "Dot"}
+_PAGE = 1000  # scroll page size (the server's max_k is at least this by default)
+
+
+def _deps():
+    try:
+        import httpx
+        import orjson
+    except ImportError as exc:
+        raise ImportError("the remote client needs httpx and orjson: "
+                          f"pip install 'warpsearch[server]' ({exc})") from exc
+    return httpx, orjson
+
+
+class RemoteDatabase:
+    """A database served by ``warpsearch serve`` at ``url``.
+
+    Parameters
+    ----------
+    url : str
+        ``http://host:port`` (or https).
+    timeout : float
+        Seconds to wait for a connection and for each answer.
+    retries : int
+        Extra attempts of idempotent calls after a connection failure or a 503.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0, retries: int = 3):
+        httpx, self._orjson = _deps()
+        self._httpx = httpx
+        self.url = url.rstrip("/")
+        self.retries = int(retries)
+        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout),
+                                  limits=httpx.Limits(max_connections=32,
+                                                      max_keepalive_connections=16))
+        self._closed = False
+
+    # -- transport ----------------------------------------------------------------------
+    def _request(self, method, path, body=None, *, content=None, params=None,
+                 idempotent=True, raw=False, timeout=None):
+        if self._closed:
+            raise ValueError("database is closed")
+        headers = {}
+        if body is not None:
+            content = self._orjson.dumps(body, option=self._orjson.OPT_SERIALIZE_NUMPY)
+            headers["content-type"] = "application/json"
+        elif content is not None:
+            headers["content-type"] = "application/x-npy"
+        kw = {} if timeout is None else {"timeout": timeout}
+        attempts = 1 + (self.retries if idempotent else 0)
+        for attempt in range(attempts):
+            try:
+                r = self._http.request(method, path, content=content, params=params,
+                                       headers=headers, **kw)
+            except (self._httpx.ConnectError, self._httpx.RemoteProtocolError,
+                    self._httpx.ReadError) as exc:
+                if attempt + 1 < attempts:
+                    time.sleep(0.05 * 2 ** attempt)
+                    continue
+                raise ConnectionError(f"{method} {self.url}{path}: {exc}") from exc
+            except self._httpx.TimeoutException as exc:
+                raise TimeoutError(f"{method} {self.url}{path}: no answer in time") from exc
+            if r.status_code == 503 and attempt + 1 < attempts:
+                time.sleep(0.05 * 2 ** attempt)
+                continue
+            break
+        if r.status_code >= 400:
+            raise self._error(r)
+        if raw:
+            return r.content
+        return self._orjson.loads(r.content)["result"]
+
+    def _error(self, r):
+        try:
+            msg = self._orjson.loads(r.content)["status"]["error"]
+        except (ValueError, KeyError, TypeError):
+            msg = r.text or r.reason_phrase
+        code = r.status_code
+        if code == 404:
+            return KeyError(msg)
+        if code == 408:
+            return TimeoutError(msg)
+        if code < 500:
+            return ValueError(msg)
+        return RuntimeError(f"server error {code}: {msg}")
+
+    # -- collections ----------------------------------------------------------------------
+    def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
+                          schema=None, segment_size: int = 100_000,
+                          device: str = "auto") -> "RemoteCollection":
+        """Creates a collection on the server (the embedded arguments) and returns it."""
+        if not isinstance(metric, str) or metric.lower() not in _METRIC_NAMES:
+            raise ValueError(f"metric must be one of {', '.join(_METRIC_NAMES)}, got {metric!r}")
+        dim = as_positive_int(dim, "dim")
+        body = {"vectors": {"size": dim, "distance": _METRIC_NAMES[metric.lower()]},
+                "warpsearch": {"index": None if index is None else index.to_dict(),
+                               "schema": schema, "segment_size": segment_size,
+                               "device": device}}
+        self._request("PUT", f"/collections/{quote(name, safe='')}", body, idempotent=False)
+        return self.get_collection(name)
+
+    def get_collection(self, name: str) -> "RemoteCollection":
+        """The collection ``name``; ``KeyError`` if there is none."""
+        info = self._request("GET", f"/warpsearch/collections/{quote(name, safe='')}/info")
+        return RemoteCollection(self, name, info)
+
+    def __getitem__(self, name: str) -> "RemoteCollection":
+        return self.get_collection(name)
+
+    def has_collection(self, name: str) -> bool:
+        return self._request("GET", f"/collections/{quote(name, safe='')}/exists")["exists"]
+
+    def list_collections(self) -> list:
+        """Names of the collections, sorted."""
+        return sorted(c["name"] for c in self._request("GET", "/collections")["collections"])
+
+    def drop_collection(self, name: str) -> None:
+        """Deletes a collection; ``KeyError`` if there is none."""
+        if not self._request("DELETE", f"/collections/{quote(name, safe='')}",
+                             idempotent=False):
+            raise KeyError(f"no collection named {name!r}")
+
+    def close(self) -> None:
+        """Closes the connection pool (the server keeps running)."""
+        if not self._closed:
+            self._http.close()
+            self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteDatabase({self.url!r}, {'closed' if self._closed else 'open'})"
+
+
+class RemoteCollection:
+    """A collection on a server: the embedded ``Collection`` API over HTTP."""
+
+    def __init__(self, db: RemoteDatabase, name: str, info: dict):
+        self._db = db
+        self.name = name
+        self.dim = int(info["dim"])
+        self.metric = info["metric"]
+        self._base = f"/warpsearch/collections/{quote(name, safe='')}"
+
+    def _call(self, op, body=None, **kw):
+        return self._db._request("POST", f"{self._base}/{op}", {} if body is None else body,
+                                 **kw)
+
+    @property
+    def schema(self) -> dict:
+        """Payload schema (as the server has it now)."""
+        return parse_schema(self.info()["schema"])
+
+    # -- writes ---------------------------------------------------------------------------
+    def upsert(self, ids, vectors, payloads=None, *, batch_size: int = 4096,
+               progress=None) -> int:
+        """Inserts or replaces points, ``batch_size`` per request; returns the log
+        sequence number of the last batch."""
+        uids = normalize_ids(ids)
+        X = as_matrix(vectors, self.dim, "vectors")
+        if payloads is None:
+            payloads = [None] * len(uids)
+        elif isinstance(payloads, dict):
+            payloads = [payloads]
+        payloads = list(payloads)
+        if len(payloads) != len(uids) or len(X) != len(uids):
+            raise ValueError(f"collection {self.name!r}: {len(X)} vectors and {len(payloads)} "
+                             f"payloads for {len(uids)} ids")
+        if len(set(uids)) != len(uids):
+            raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
+        batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
+        seq = None
+        for s in range(0, max(len(uids), 1), batch_size):
+            e = s + batch_size
+            seq = self._call("upsert", {"ids": uids[s:e], "vectors": X[s:e],
+                                        "payloads": payloads[s:e]})["sequence"]
+        return seq
+
+    def delete(self, ids=None, *, filter=None) -> int:
+        """Deletes points by id or by filter (not both); returns how many existed."""
+        if (ids is None) == (filter is None):
+            raise ValueError(f"collection {self.name!r}: give either ids or filter to delete")
+        body = {"filter": filter} if ids is None else {"ids": normalize_ids(ids)}
+        return self._call("delete", body, idempotent=False)["deleted"]
+
+    def create_field_index(self, name: str, type: str) -> None:
+        self._call("create_field_index", {"name": name, "type": type}, idempotent=False)
+
+    # -- reads --------------------------------------------------------------------------------
+    def _vector(self, v):
+        return as_matrix(v, self.dim, "vector")
+
+    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
+               nprobe=None, refine_factor=None, timeout=None, return_stats: bool = False):
+        """The ``k`` nearest points (a list of ``Hit``; with ``return_stats``: and the
+        stats of the call), as ``Collection.search``."""
+        Q = self._vector(vector)
+        if Q.shape[0] != 1:
+            raise ValueError(f"collection {self.name!r}: search takes one vector; use "
+                             "search_batch for several")
+        out = self._call("search", {"vector": Q[0], "k": k, "filter": filter, "ef": ef,
+                                    "with_payload": with_payload, "nprobe": nprobe,
+                                    "refine_factor": refine_factor, "timeout": timeout,
+                                    "return_stats": return_stats})
+        hits = [Hit(i, s, p) for i, s, p in out["hits"]]
+        return (hits, out["stats"]) if return_stats else hits
+
+    def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
+                     with_payload: bool = True, *, nprobe=None, refine_factor=None,
+                     timeout=None, return_stats: bool = False) -> BatchResults:
+        """``search`` for each row, through the binary endpoint (``search_npy``)."""
+        if return_stats:
+            raise ValueError("return_stats is not available for a remote search_batch; "
+                             "use search(..., return_stats=True) or explain")
+        Q = as_matrix(vectors, self.dim, "vectors")
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(Q, dtype=np.float32))
+        params = {"k": str(as_positive_int(k, "k")), "with_payload": str(bool(with_payload))}
+        for key, v in (("ef", ef), ("nprobe", nprobe), ("refine_factor", refine_factor),
+                       ("timeout", timeout)):
+            if v is not None:
+                params[key] = str(v)
+        if filter is not None:
+            params["filter"] = self._db._orjson.dumps(filter).decode()
+        data = self._db._request("POST", f"{self._base}/search_npy", content=buf.getvalue(),
+                                 params=params, raw=True)
+        return _decode_batch(data, self._db._orjson)
+
+    def get(self, ids) -> list:
+        """Records of ``ids`` in the order asked, ``None`` where a point does not exist."""
+        return [None if r is None else _record(r)
+                for r in self._call("get", {"ids": normalize_ids(ids)})]
+
+    def __contains__(self, uid) -> bool:
+        return self.get([uid])[0] is not None
+
+    def scroll(self, filter=None, limit: int = 100, offset: int = 0, with_vectors: bool = True,
+               with_payload: bool = True) -> list:
+        """Live points in storage order (``limit`` after skipping ``offset``), fetched
+        in pages."""
+        out: list = []
+        while len(out) < limit:
+            n = min(_PAGE, limit - len(out))
+            page = self._call("scroll", {"filter": filter, "limit": n, "offset": offset + len(out),
+                                         "with_vectors": with_vectors,
+                                         "with_payload": with_payload})
+            out += [_record(r) for r in page]
+            if len(page) < n:
+                break
+        return out
+
+    def count(self, filter=None) -> int:
+        return self._call("count", {"filter": filter})
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,
+                refine_factor=None) -> dict:
+        out = self._call("explain", {"vector": self._vector(vector)[0], "k": k, "filter": filter,
+                                     "ef": ef, "nprobe": nprobe, "refine_factor": refine_factor})
+        out["hits"] = [tuple(h) for h in out["hits"]]
+        return out
+
+    def info(self) -> dict:
+        return self._db._request("GET", f"{self._base}/info")
+
+    # -- maintenance ----------------------------------------------------------------------
+    def flush(self, timeout=None) -> None:
+        """Waits on the server until every point is indexed, then checkpoints."""
+        wait = None if timeout is None else float(timeout) + 30.0
+        self._call("flush", {"timeout": timeout}, timeout=wait)
+
+    def compact(self, progress=None) -> dict:
+        return self._call("compact", idempotent=False, timeout=None)
+
+    def snapshot(self, path) -> str:
+        """Snapshots the collection on the server, downloads the archive and extracts it
+        as a snapshot directory at local ``path`` (for ``warpsearch.restore``)."""
+        from .server.archive import extract_archive
+        from .server.qdrant import ApiError
+
+        db = self._db
+        col = quote(self.name, safe="")
+        desc = db._request("POST", f"/collections/{col}/snapshots", idempotent=False)
+        data = db._request("GET", f"/collections/{col}/snapshots/{desc['name']}", raw=True)
+        path = os.path.abspath(os.fspath(path))
+        if os.path.exists(path):
+            raise ValueError(f"snapshot path {path!r} already exists")
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".download-") as tmp:
+            archive = os.path.join(tmp, desc["name"])
+            with open(archive, "wb") as f:
+                f.write(data)
+            try:
+                inner = extract_archive(archive, tmp)
+            except ApiError as exc:
+                raise ValueError(exc.message) from None
+            os.rename(inner, path)
+        return path
+
+    def __repr__(self) -> str:
+        return f"RemoteCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, " \
+               f"url={self._db.url!r})"
+
+
+def _record(r) -> Record:
+    v = r["vector"]
+    return Record(r["id"], None if v is None else np.asarray(v, dtype=np.float32), r["payload"])
+
+
+def _decode_batch(data: bytes, orjson) -> BatchResults:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        D = z["scores"]
+        ids = z["ids"]
+        valid = ~np.isnan(D)
+        U = np.empty(ids.shape, dtype=object)
+        if ids.dtype.kind == "i":
+            U[...] = ids.tolist() if ids.size else U
+        else:
+            is_int = z["id_is_int"]
+            U[...] = [[int(s) if b else s for s, b in zip(row, brow)]
+                      for row, brow in zip(ids.tolist(), is_int.tolist())] if ids.size else U
+        pay = None
+        if "payloads" in z.files:
+            P = np.empty(ids.shape, dtype=object)
+            for i, row in enumerate(orjson.loads(z["payloads"].tobytes())):
+                P[i, :len(row)] = row
+            pay = (P, None)
+    return BatchResults(U, D, valid, pay)

@@ -1,0 +1,370 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Qdrant's point endpoints: upsert, retrieve, delete, payload updates, scroll,
+count, search (single and batch), query (nearest, by id, recommend) and recommend.
+
+Scores follow Qdrant: Euclid is the distance (the square root of the database's
+squared L2), Dot and Cosine the similarity. Payload updates read the points and
+write them back (serialized per collection among payload updates; a concurrent
+upsert of the same point may be overwritten by them).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+import numpy as np
+from fastapi import Request
+
+from .app import JSON_BODY, read_json
+from .qdrant import (ApiError, as_dict, check_threshold, get_limit, get_offset, id_sort_key,
+                     parse_id, parse_ids, parse_vector, passes_threshold, payload_selector,
+                     reject_unsupported, search_ef, select_payload, to_qdrant_score, wants)
+
+__all__ = ["register", "translate_filter", "parse_matrix"]
+
+_ALL = 1 << 62  # "no limit" for scans
+
+
+def translate_filter(f):
+    """Qdrant's filter JSON for the database: ``match: {"text": ...}`` (Qdrant's
+    full-text condition) becomes the database's ``text`` condition; the rest is the
+    same language."""
+    if isinstance(f, list):
+        return [translate_filter(c) for c in f]
+    if not isinstance(f, dict):
+        return f
+    if "key" in f and isinstance(f.get("match"), dict) and set(f["match"]) == {"text"}:
+        return {"key": f["key"], "text": f["match"]["text"]}
+    return {k: translate_filter(v) if k in ("must", "should", "must_not") else v
+            for k, v in f.items()}
+
+
+def _filter(body):
+    f = body.get("filter")
+    return None if f is None else translate_filter(f)
+
+
+def parse_matrix(values, dim: int, what: str = "vectors") -> np.ndarray:
+    """A list of ``dim``-vectors as a float32 ``(n, dim)`` array; 400 on anything else."""
+    if not isinstance(values, list):
+        raise ApiError(400, f"{what} must be a list of vectors")
+    if not values:
+        return np.zeros((0, dim), np.float32)
+    if all(isinstance(v, list) for v in values):
+        try:
+            arr = np.asarray(values)
+        except ValueError:  # ragged
+            arr = None
+        if arr is not None and arr.ndim == 2 and arr.shape[1] == dim and arr.dtype.kind in "iuf":
+            arr = arr.astype(np.float64)
+            if np.isfinite(arr).all() and (np.abs(arr) <= np.finfo(np.float32).max).all():
+                return arr.astype(np.float32)
+    return np.stack([parse_vector(v, dim, f"{what}[{i}]") for i, v in enumerate(values)])
+
+
+def _payloads(values, n):
+    if values is None:
+        return [None] * n
+    if not isinstance(values, list) or len(values) != n:
+        raise ApiError(400, f"payloads must be a list of {n} objects")
+    for p in values:
+        if p is not None and not isinstance(p, dict):
+            raise ApiError(400, f"a payload must be a JSON object, got {type(p).__name__}")
+    return values
+
+
+def _upsert_body(body: dict, dim: int):
+    if body.get("points") is not None:
+        pts = body["points"]
+        if not isinstance(pts, list) or not all(isinstance(p, dict) for p in pts):
+            raise ApiError(400, "points must be a list of {'id', 'vector', 'payload'} objects")
+        for p in pts:
+            if "id" not in p or "vector" not in p:
+                raise ApiError(400, "every point needs an 'id' and a 'vector'")
+        ids = [parse_id(p["id"]) for p in pts]
+        vecs = parse_matrix([p["vector"] for p in pts], dim)
+        pays = _payloads([p.get("payload") for p in pts], len(pts))
+    elif body.get("batch") is not None:
+        b = as_dict(body["batch"], "batch")
+        ids = parse_ids(b.get("ids"), "batch.ids")
+        vecs = parse_matrix(b.get("vectors"), dim, "batch.vectors")
+        if len(vecs) != len(ids):
+            raise ApiError(400, f"batch: {len(vecs)} vectors for {len(ids)} ids")
+        pays = _payloads(b.get("payloads"), len(ids))
+    else:
+        raise ApiError(400, "upsert needs 'points' (a list) or 'batch' (ids, vectors, payloads)")
+    last = {uid: i for i, uid in enumerate(ids)}  # a repeated id: the last one wins
+    if len(last) != len(ids):
+        keep = sorted(last.values())
+        ids, vecs, pays = [ids[i] for i in keep], vecs[keep], [pays[i] for i in keep]
+    return ids, vecs, pays
+
+
+def _path_id(point_id: str):
+    return int(point_id) if point_id.isdigit() else parse_id(point_id)
+
+
+def _vectors_of(col, ids) -> dict:
+    return {r.id: r.vector.tolist() for r in col.get(ids) if r is not None} if ids else {}
+
+
+def _records(col, ids, sel, with_vector):
+    out = []
+    for r in col.get(ids):
+        if r is not None:
+            out.append({"id": r.id, "payload": select_payload(r.payload, sel),
+                        "vector": r.vector.tolist() if with_vector else None})
+    return out
+
+
+def _selected_ids(col, body) -> list:
+    if body.get("points") is not None:
+        return list(dict.fromkeys(parse_ids(body["points"], "points")))
+    if body.get("filter") is not None:
+        return [r.id for r in col.scroll(_filter(body), limit=_ALL, with_vectors=False,
+                                         with_payload=False)]
+    raise ApiError(400, "give 'points' (a list of ids) or 'filter'")
+
+
+def _done(col) -> dict:
+    return {"operation_id": col.sequence, "status": "completed"}
+
+
+class Points:
+    """The work of the point endpoints, run in the worker threads."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.max_k = ctx.settings.max_k
+
+    # -- search ---------------------------------------------------------------------
+    def nearest(self, col, vec, body, exclude=()) -> list:
+        """Qdrant's scored points nearest to ``vec`` per the request ``body``
+        (limit, offset, filter, params, score_threshold, with_payload, with_vector)."""
+        limit = get_limit(body, self.max_k)
+        offset = get_offset(body, self.max_k)
+        if limit + offset > self.max_k:
+            raise ApiError(400, f"limit + offset must be at most {self.max_k}, "
+                                f"got {limit + offset}")
+        thr = check_threshold(body.get("score_threshold"))
+        ef = search_ef(body.get("params"))
+        sel = payload_selector(body.get("with_payload"), False)
+        with_vector = wants(body.get("with_vector"), False, "with_vector")
+        hits = col.search(vec, k=limit + offset + len(exclude), filter=_filter(body), ef=ef,
+                          with_payload=sel is not None)
+        if exclude:
+            hits = [h for h in hits if h.id not in exclude]
+        out = []
+        for h in hits[offset:offset + limit]:
+            score = to_qdrant_score(col.metric, h.score)
+            if not passes_threshold(col.metric, score, thr):
+                break  # hits come best first
+            out.append((h, score))
+        vecs = _vectors_of(col, [h.id for h, _ in out]) if with_vector else {}
+        return [{"id": h.id, "version": 0, "score": s, "payload": select_payload(h.payload, sel),
+                 "vector": vecs.get(h.id)} for h, s in out]
+
+    def example_vector(self, col, ex, what):
+        """A recommend example: a point id (its stored vector) or a vector."""
+        if isinstance(ex, list) or isinstance(ex, dict):
+            return parse_vector(ex, col.dim, what)
+        uid = parse_id(ex)
+        rec = col.get([uid])[0]
+        if rec is None:
+            raise ApiError(404, f"Not found: No point with id {uid} found")
+        return rec.vector
+
+    def recommend_vector(self, col, spec: dict):
+        """Qdrant's average_vector strategy: ``2 * mean(positive) - mean(negative)``
+        (cosine examples normalized first, as Qdrant stores them); returns the query and
+        the example ids, which never appear in the results."""
+        spec = as_dict(spec, "recommend")
+        strategy = spec.get("strategy")
+        if strategy not in (None, "average_vector"):
+            raise ApiError(400, f"recommend strategy {strategy!r} is not supported "
+                                "(average_vector only)")
+        pos, neg = spec.get("positive") or [], spec.get("negative") or []
+        if not isinstance(pos, list) or not isinstance(neg, list):
+            raise ApiError(400, "positive and negative must be lists")
+        if not pos:
+            raise ApiError(400, "recommend needs at least one positive example")
+        ids = {parse_id(x) for x in pos + neg if not isinstance(x, (list, dict))}
+
+        def mean(exs, what):
+            V = np.stack([self.example_vector(col, x, f"{what}[{i}]")
+                          for i, x in enumerate(exs)]).astype(np.float64)
+            if col.metric == "cosine":
+                norms = np.linalg.norm(V, axis=1, keepdims=True)
+                if not (norms > 0).all():
+                    raise ApiError(400, f"{what}: a zero vector has no direction (Cosine)")
+                V /= norms
+            return V.mean(axis=0)
+
+        p = mean(pos, "positive")
+        q = p if not neg else 2 * p - mean(neg, "negative")
+        return q.astype(np.float32), ids
+
+    def query(self, col, body) -> dict:
+        body = as_dict(body)
+        reject_unsupported(body, ("prefetch", "lookup_from", "using", "group_by"))
+        q = body.get("query")
+        vec, exclude = None, set()
+        if q is None:
+            raise ApiError(400, "query is required (use scroll to list points)")
+        if isinstance(q, dict):
+            if set(q) == {"nearest"}:
+                q = q["nearest"]
+            elif set(q) == {"recommend"}:
+                vec, exclude = self.recommend_vector(col, q["recommend"])
+            else:
+                raise ApiError(400, f"query {sorted(q)} is not supported (nearest vector, "
+                                    "nearest to a point id, or recommend)")
+        if vec is None:
+            if isinstance(q, (int, str)) and not isinstance(q, bool):
+                uid = parse_id(q)
+                vec, exclude = self.example_vector(col, uid, "query"), {uid}
+            else:
+                vec = parse_vector(q, col.dim, "query")
+        return {"points": self.nearest(col, vec, body, exclude)}
+
+    def batch(self, body, fn) -> list:
+        searches = as_dict(body).get("searches")
+        if not isinstance(searches, list):
+            raise ApiError(400, "searches must be a list of requests")
+        if len(searches) > self.ctx.settings.max_batch:
+            raise ApiError(400, f"at most {self.ctx.settings.max_batch} searches per batch, "
+                                f"got {len(searches)}")
+        return [fn(as_dict(s, "searches[]")) for s in searches]
+
+    # -- reads ----------------------------------------------------------------------
+    def scroll(self, col, body) -> dict:
+        """Points in Qdrant's id order, from the id ``offset`` on. Each page sorts the
+        ids of every matching point (the database scrolls in storage order), so a page
+        costs O(n log n) in the points that pass the filter."""
+        reject_unsupported(body, ("order_by",))
+        limit = get_limit(body, self.max_k)
+        sel = payload_selector(body.get("with_payload"), True)
+        with_vector = wants(body.get("with_vector"), False, "with_vector")
+        ids = sorted((r.id for r in col.scroll(_filter(body), limit=_ALL, with_vectors=False,
+                                               with_payload=False)), key=id_sort_key)
+        start = 0
+        if body.get("offset") is not None:
+            keys = [id_sort_key(u) for u in ids]
+            start = bisect_left(keys, id_sort_key(parse_id(body["offset"])))
+        page = ids[start:start + limit]
+        nxt = ids[start + limit] if start + limit < len(ids) else None
+        return {"points": _records(col, page, sel, with_vector), "next_page_offset": nxt}
+
+    # -- writes ---------------------------------------------------------------------
+    def rewrite_payloads(self, col, body, change) -> dict:
+        """Applies ``change(payload) -> payload`` to the selected points."""
+        reject_unsupported(body, ("key",))
+        with self.ctx.lock(col.name):
+            explicit = body.get("points") is not None
+            ids = _selected_ids(col, body)
+            recs = col.get(ids) if ids else []
+            if explicit:
+                for uid, r in zip(ids, recs):
+                    if r is None:
+                        raise ApiError(404, f"Not found: No point with id {uid} found")
+            recs = [r for r in recs if r is not None]
+            if recs:
+                col.upsert([r.id for r in recs], np.stack([r.vector for r in recs]),
+                           [change(dict(r.payload or {})) for r in recs])
+        return _done(col)
+
+
+def register(app, ctx) -> None:
+    pts = Points(ctx)
+    base = "/collections/{name}/points"
+
+    def route(method, path, fn, tag="points"):
+        async def endpoint(request: Request, name: str):
+            body = as_dict(await read_json(request))
+            return await ctx.answer(request, lambda: fn(ctx.collection(name), body))
+        endpoint.__name__ = fn.__name__ if hasattr(fn, "__name__") else "endpoint"
+        getattr(app, method)(base + path, tags=[tag], openapi_extra=JSON_BODY,
+                             name=f"{method} {path or '/'}")(endpoint)
+
+    def upsert(col, body):
+        ids, vecs, pays = _upsert_body(body, col.dim)
+        if ids:
+            col.upsert(ids, vecs, pays)
+        return _done(col)
+
+    def retrieve(col, body):
+        return _records(col, list(dict.fromkeys(parse_ids(body.get("ids"), "ids"))),
+                        payload_selector(body.get("with_payload"), True),
+                        wants(body.get("with_vector"), False, "with_vector"))
+
+    def delete(col, body):
+        if body.get("points") is not None:
+            col.delete(parse_ids(body["points"], "points"))
+        elif body.get("filter") is not None:
+            col.delete(filter=_filter(body))
+        else:
+            raise ApiError(400, "delete needs 'points' (a list of ids) or 'filter'")
+        return _done(col)
+
+    def set_payload(col, body):
+        new = as_dict(body.get("payload"), "payload")
+        return pts.rewrite_payloads(col, body, lambda p: {**p, **new})
+
+    def overwrite_payload(col, body):
+        new = as_dict(body.get("payload"), "payload")
+        return pts.rewrite_payloads(col, body, lambda p: dict(new))
+
+    def delete_payload(col, body):
+        keys = body.get("keys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ApiError(400, "keys must be a list of payload keys")
+        drop = set(keys)
+        return pts.rewrite_payloads(col, body, lambda p: {k: v for k, v in p.items()
+                                                          if k not in drop})
+
+    def clear_payload(col, body):
+        return pts.rewrite_payloads(col, body, lambda p: {})
+
+    def count(col, body):
+        return {"count": col.count(_filter(body))}
+
+    def search(col, body):
+        reject_unsupported(body, ("lookup_from",))
+        if "vector" not in body:
+            raise ApiError(400, "search needs a 'vector'")
+        return pts.nearest(col, parse_vector(body["vector"], col.dim), body)
+
+    def recommend(col, body):
+        reject_unsupported(body, ("lookup_from", "using"))
+        vec, exclude = pts.recommend_vector(col, body)
+        return pts.nearest(col, vec, body, exclude)
+
+    route("put", "", upsert)
+    route("post", "", retrieve)
+    route("post", "/delete", delete)
+    route("post", "/payload", set_payload)
+    route("put", "/payload", overwrite_payload)
+    route("post", "/payload/delete", delete_payload)
+    route("post", "/payload/clear", clear_payload)
+    route("post", "/scroll", pts.scroll)
+    route("post", "/count", count)
+    route("post", "/search", search, "search")
+    route("post", "/search/batch", lambda col, b: pts.batch(b, lambda s: search(col, s)),
+          "search")
+    route("post", "/query", pts.query, "search")
+    route("post", "/query/batch", lambda col, b: pts.batch(b, lambda s: pts.query(col, s)),
+          "search")
+    route("post", "/recommend", recommend, "search")
+    route("post", "/recommend/batch",
+          lambda col, b: pts.batch(b, lambda s: recommend(col, s)), "search")
+
+    @app.get(base + "/{point_id}", tags=["points"])
+    async def get_point(request: Request, name: str, point_id: str):
+        def work():
+            uid = _path_id(point_id)
+            recs = _records(ctx.collection(name), [uid], True, True)
+            if not recs:
+                raise ApiError(404, f"Not found: No point with id {uid} found")
+            return recs[0]
+        return await ctx.answer(request, work)

@@ -1,0 +1,35 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Server settings (no third-party imports, so the CLI can build them first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Settings"]
+
+
+@dataclass
+class Settings:
+    """How the server runs.
+
+    Parameters
+    ----------
+    threads : int
+        Worker threads running database calls off the event loop (searches release
+        the GIL, so they run in parallel).
+    max_k : int
+        Largest ``limit`` (+ ``offset``) of a search, and of a scroll page.
+    max_batch : int
+        Most queries in one batch request.
+    close_db : bool
+        Close the database when the app shuts down (the CLI's app owns it).
+    snapshot_dir : str or None
+        Where snapshot archives are kept (default ``<database>/snapshots``).
+    """
+
+    threads: int = 8
+    max_k: int = 10_000
+    max_batch: int = 1_024
+    close_db: bool = True
+    snapshot_dir: str | None = None

@@ -1,0 +1,120 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""``warpsearch serve``: flags and their environment variables, the missing-extra
+message, the non-loopback warning, and a real process stopped by SIGTERM (the
+database is closed: its lock is free and its data is there)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import warpsearch as ws
+from warpsearch import cli
+
+
+
+def test_help_names_every_flag_and_variable():
+    text = cli.build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
+    for flag, env, default, _, _ in cli.SERVE_FLAGS:
+        assert flag in text and env in text, flag
+    assert "warpsearch[server]" in text
+
+
+def test_flags_from_environment(monkeypatch):
+    ap = cli.build_parser
+    monkeypatch.setenv("WARPSEARCH_PORT", "7000")
+    monkeypatch.setenv("WARPSEARCH_PATH", "/tmp/somewhere")
+    args = ap().parse_args(["serve"])
+    assert args.port == 7000 and args.path == "/tmp/somewhere" and args.host == "127.0.0.1"
+    assert ap().parse_args(["serve", "--port", "7001"]).port == 7001  # the flag wins
+    monkeypatch.setenv("WARPSEARCH_PORT", "http")
+    with pytest.raises(SystemExit) as e:
+        ap().parse_args(["serve"])
+    assert e.value.code == 2
+    monkeypatch.delenv("WARPSEARCH_PORT")
+    monkeypatch.delenv("WARPSEARCH_PATH")
+    args = ap().parse_args(["serve"])
+    assert (args.port, args.path, args.threads) == (6333, "./warpsearch_data", 8)
+
+
+def test_missing_extra_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    err = io.StringIO()
+    args = cli.build_parser().parse_args(["serve", "--path", "unused"])
+    assert cli.run_serve(args, out=err) == 2
+    assert "pip install 'warpsearch[server]'" in err.getvalue()
+    assert not os.path.exists("unused")
+
+
+def test_package_imports_without_the_extra():
+    code = ("import sys; sys.modules['fastapi'] = None\n"
+            "import warpsearch.server as s\n"
+            "try:\n    s.create_app(None)\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'warpsearch[server]'" in out.stdout
+
+
+def test_locked_database_is_a_message_not_a_traceback(tmp_path):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    with ws.connect(tmp_path / "db"):
+        err = io.StringIO()
+        args = cli.build_parser().parse_args(["serve", "--path", str(tmp_path / "db")])
+        assert cli.run_serve(args, out=err) == 1
+    assert "cannot open" in err.getvalue() and "lock" in err.getvalue().lower()
+
+
+def test_non_loopback_warning():
+    assert cli.host_warning("127.0.0.1") is None and cli.host_warning("::1") is None
+    assert cli.host_warning("localhost") is None
+    assert "no API keys" in cli.host_warning("0.0.0.0")
+    assert "no API keys" in cli.host_warning("10.1.2.3")
+
+
+def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
+    for dep in ("fastapi", "uvicorn", "httpx", "orjson"):
+        pytest.importorskip(dep, reason="needs the server extra")
+    path = tmp_path / "data"
+    env = dict(os.environ, WARPSEARCH_PATH=str(path), WARPSEARCH_PORT="0",
+               WARPSEARCH_LOG_LEVEL="info")
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from warpsearch.cli import main; sys.exit(main())",
+                             "serve", "--fsync", "never"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        url, lines = None, []
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
+            url = m.group(1) if m else None
+        assert url, "".join(lines)
+        with ws.connect(url) as rdb:
+            rc = rdb.create_collection("c", dim=4, metric="l2")
+            rc.upsert([1, 2, 3], np.eye(4)[:3])
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn drains, the app's shutdown closes the database, then the signal ends it
+        assert proc.wait(60) in (0, -signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert "Waiting for application shutdown" in rest and "closed" in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    with ws.connect(path) as db:  # the lock is free and the points are there
+        assert db.get_collection("c").count() == 3

@@ -35,6 +35,29 @@ def simd_level(level: str):
         _core.set_simd_level(before)
 
 
+def _test_hooks_mark():
+    """Skips a test of the test-only entry points (``_core._ProductQuantizer``,
+    ``_quantize_lut``, ``_pack_fastscan``, ...) where the build lacks them: they are
+    compiled only into test builds (CMake WARPSEARCH_TEST_HOOKS=ON, or the CUDA emulator
+    build that CI runs them in), never into the wheel. With WARPSEARCH_REQUIRE_TEST_HOOKS=1
+    a build without them fails those tests instead."""
+    import os
+    from warpsearch import _core
+    have = hasattr(_core, "_pack_fastscan")
+    if not have and os.environ.get("WARPSEARCH_REQUIRE_TEST_HOOKS") == "1":
+        return pytest.mark.usefixtures("_missing_test_hooks")
+    return pytest.mark.skipif(not have, reason="test-only entry points are not in this build "
+                              "(CMake WARPSEARCH_TEST_HOOKS=ON or the CUDA emulator build has them)")
+
+
+@pytest.fixture
+def _missing_test_hooks():
+    pytest.fail("WARPSEARCH_REQUIRE_TEST_HOOKS=1 but this build has no test-only entry points")
+
+
+needs_test_hooks = _test_hooks_mark()
+
+
 class EmulatorMemory:
     """Device memory of the CUDA emulator build (plain host memory there), from the test
     hooks exported by that build only: device-pointer entry points get tested on machines

@@ -20,8 +20,9 @@ from warpsearch import _core
 
 def test_build_info_keys_and_types():
     info = ws.build_info()
-    expected = {"version": str, "simd_level": str, "simd_compiled": list, "cuda_compiled": bool,
-                "cuda_devices": int, "threads": int, "openmp": bool, "thread_pool": str}
+    expected = {"version": str, "simd_level": str, "simd_best": str, "simd_compiled": list,
+                "cuda_compiled": bool, "cuda_devices": int, "threads": int, "openmp": bool,
+                "thread_pool": str}
     assert set(expected) <= set(info), f"missing keys: {set(expected) - set(info)}"
     for key, typ in expected.items():
         assert isinstance(info[key], typ), f"{key}: {type(info[key]).__name__}"
@@ -39,6 +40,7 @@ def test_simd_level_is_a_compiled_isa():
     info = ws.build_info()
     assert "generic" in info["simd_compiled"]
     assert info["simd_level"] in info["simd_compiled"]
+    assert info["simd_best"] in info["simd_compiled"]
     assert len(set(info["simd_compiled"])) == len(info["simd_compiled"])
 
 

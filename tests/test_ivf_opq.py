@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import exact_knn, recall_at_k, simd_level
+from conftest import exact_knn, needs_test_hooks, recall_at_k, simd_level
 from warpsearch import _core
 
 
@@ -191,6 +191,7 @@ def test_opq_errors():
 
 
 # -- row-weighted fast-scan tables ----------------------------------------------------
+@needs_test_hooks
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 @pytest.mark.parametrize("m", [8, 20, 64])
 def test_row_weighted_tables_and_scan(level, m):
@@ -230,6 +231,7 @@ def test_row_weighted_tables_and_scan(level, m):
         assert err_w == err_u
 
 
+@needs_test_hooks
 def test_row_shift_validation():
     lut = np.ones((8, 16), np.float32)
     with pytest.raises(ValueError, match="groups of 8"):

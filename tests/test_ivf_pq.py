@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import auto_device, exact_knn, make_clustered, make_queries, recall_at_k, simd_level
+from conftest import (
+    auto_device,
+    exact_knn,
+    make_clustered,
+    make_queries,
+    needs_test_hooks,
+    recall_at_k,
+    simd_level,
+)
 from warpsearch import _core
 
 N, DIM, NQ, K, NLIST = 20_000, 32, 200, 10, 64
@@ -153,6 +161,7 @@ def test_fast_scan_ranking_matches_pq_distances(built, data):
 
 
 # -- product quantizer and fast scan against NumPy ---------------------------------
+@needs_test_hooks
 @pytest.mark.parametrize("nbits", [4, 8])
 def test_pq_encode_and_lut(nbits):
     rng = np.random.default_rng(0)
@@ -175,6 +184,7 @@ def test_pq_encode_and_lut(nbits):
     np.testing.assert_allclose(pq.compute_lut(q, "ip"), -(qs * cb).sum(-1), rtol=1e-5, atol=1e-5)
 
 
+@needs_test_hooks
 @pytest.mark.parametrize("m", [1, 3, 16, 64, 300])
 def test_quantized_lut(m):
     rng = np.random.default_rng(m)
@@ -190,6 +200,7 @@ def test_quantized_lut(m):
     assert int(lut8[:m].max(1).astype(np.int64).sum()) <= 65535  # sums fit in uint16
 
 
+@needs_test_hooks
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 @pytest.mark.parametrize("n,m", [(1, 1), (31, 2), (77, 16), (200, 64), (65, 300)])
 def test_fast_scan_kernel(level, n, m):
@@ -222,6 +233,7 @@ def _combine_lut16_reference(P, Q, m, cap, unit, rshift):
     return out, sc * 2.0 ** top / (32768 * unit), float(mn.sum()) * unit
 
 
+@needs_test_hooks
 @pytest.mark.parametrize("level", ws.build_info()["simd_compiled"])
 @pytest.mark.parametrize("m", [1, 5, 8, 13, 64, 100])
 @pytest.mark.parametrize("shifted", [False, True])
@@ -251,6 +263,7 @@ def test_combine_lut16_kernel(level, m, shifted):
     assert bias == pytest.approx(ref_bias, rel=1e-6)
 
 
+@needs_test_hooks
 def test_combine_lut16_rejects_bad_tables():
     P = np.zeros((4, 16), np.int16)
     with pytest.raises(ValueError, match=r"\[0, 16383\]"):

@@ -170,19 +170,17 @@ def search(st, Q, k, node, params, with_payload, stats=None, batch=False):
         return [[] for _ in range(nq)]
     if len(parts) == 1:  # one source: its rows are already the top k
         D, R, seg = parts[0]
-        if not batch:
-            return _hydrate_one(seg, D, R, with_payload)
-        valid = R >= 0
-        return BatchResults(seg.uids[np.where(valid, R, 0)], D, valid,
-                            (seg.raws, R) if with_payload else None)
-    segs = {p[2].seg_id: p[2] for p in parts}
-    D, iids = merge_topk(
-        np.concatenate([p[0] for p in parts], axis=1),
-        np.concatenate([np.where(p[1] >= 0, p[1] | (p[2].seg_id << ROW_BITS), -1)
-                        for p in parts], axis=1), k, st.metric != "l2")
-    if not batch:
-        return _hydrate(segs, D, iids, with_payload)
-    return _batch(segs, D, iids, with_payload)
+        if not batch and R.size <= 32:
+            return _few_hits(seg, D, R, with_payload)
+        res = _one_source(seg, D, R, with_payload)
+    else:
+        segs = {p[2].seg_id: p[2] for p in parts}
+        D, iids = merge_topk(
+            np.concatenate([p[0] for p in parts], axis=1),
+            np.concatenate([np.where(p[1] >= 0, p[1] | (p[2].seg_id << ROW_BITS), -1)
+                            for p in parts], axis=1), k, st.metric != "l2")
+        res = _batch(segs, D, iids, with_payload)
+    return res if batch else list(res)
 
 
 class BatchResults(Sequence):
@@ -271,54 +269,22 @@ def _batch(segs, D, iids, with_payload):
     return BatchResults(U, D, valid, (P, None) if with_payload else None)
 
 
-def _hydrate_one(seg, D, R, with_payload):
-    """Hits per query row from one segment's ``(D, rows)`` (rows sorted, -1 last)."""
+def _one_source(seg, D, R, with_payload):
+    """BatchResults of one segment's ``(D, rows)``."""
+    valid = R >= 0
+    return BatchResults(seg.uids[np.where(valid, R, 0)], D, valid,
+                        (seg.raws, R) if with_payload else None)
+
+
+def _few_hits(seg, D, R, with_payload):
+    """Hit lists of one segment's ``(D, rows)`` when they are few: plain indexing beats
+    array calls there."""
     uids, raws = seg.uids, seg.raws
-    out = []
-    if R.shape[1] <= 32:  # few hits: plain indexing beats array calls
-        for d, r in zip(D.tolist(), R.tolist()):
-            if with_payload:
-                out.append([_new_hit(Hit, (uids[i], s, raws[i]))
-                            for i, s in zip(r, d) if i >= 0])
-            else:
-                out.append([_new_hit(Hit, (uids[i], s, None)) for i, s in zip(r, d) if i >= 0])
-        return out
-    for d, r in zip(D, R):
-        c = int(np.count_nonzero(r >= 0))
-        r = r[:c]
-        u = uids[r].tolist()
-        if with_payload:
-            out.append(list(map(_new_hit, _repeat(Hit),
-                                zip(u, d[:c].tolist(), [raws[i] for i in r.tolist()]))))
-        else:
-            out.append(list(map(_new_hit, _repeat(Hit), zip(u, d[:c].tolist(), _repeat(None)))))
-    return out
-
-
-def _hydrate(segs, D, iids, with_payload):
-    """Turns merged ``(D, internal ids)`` into lists of ``Hit`` (payloads undecoded)."""
-    nq, k = iids.shape
-    valid = iids >= 0
-    rows = iids & ROW_MASK
-    seg_of = iids >> ROW_BITS
-    U = np.empty((nq, k), dtype=object)
-    P = np.empty((nq, k), dtype=object) if with_payload else None
-    for sid in np.unique(seg_of[valid]).tolist():
-        seg = segs[sid]  # the segments this search read, even if replaced since
-        sel = valid & (seg_of == sid)
-        r = rows[sel]
-        U[sel] = seg.uids[r]
-        if with_payload:
-            raws = seg.raws
-            P[sel] = [raws[i] for i in r.tolist()]
-    counts = valid.sum(1).tolist()
-    Ul, Dl = U.tolist(), D.tolist()
-    if not with_payload:
-        return [[_new_hit(Hit, (a, b, None)) for a, b in zip(u[:c], d[:c])]
-                for u, d, c in zip(Ul, Dl, counts)]
-    Pl = P.tolist()
-    return [[_new_hit(Hit, t) for t in zip(u[:c], d[:c], p[:c])]
-            for u, d, p, c in zip(Ul, Dl, Pl, counts)]
+    if with_payload:
+        return [[_new_hit(Hit, (uids[i], s, raws[i])) for i, s in zip(r, d) if i >= 0]
+                for d, r in zip(D.tolist(), R.tolist())]
+    return [[_new_hit(Hit, (uids[i], s, None)) for i, s in zip(r, d) if i >= 0]
+            for d, r in zip(D.tolist(), R.tolist())]
 
 
 def scan(st, node, offset, limit, with_vectors=True, with_payload=True):

@@ -334,3 +334,23 @@ def test_batch_results_are_a_sequence_with_arrays(db):
     few = col.search_batch(q, k=10, filter={"key": "g", "range": {"lt": 5}})
     assert all(len(r) == 5 for r in few)
     assert np.isnan(few.scores[:, 5:]).all() and (few.ids[:, 5:] == None).all()  # noqa: E711
+
+
+def test_make_hits_builds_result_tuples_and_checks_its_inputs():
+    from warpsearch import _core
+
+    uids = np.empty(3, dtype=object)
+    uids[:] = ["a", 7, "c"]
+    raws = [b'{"x":0}', b"", b'{"x":2}']
+    D = np.array([[0.5, 1.5, np.inf]], np.float32)
+    R = np.array([[2, 0, -1]], np.int64)
+    (row,) = _core.make_hits(ws.Hit, uids, raws, D, R)
+    assert row == [("c", 0.5, {"x": 2}), ("a", 1.5, {"x": 0})]
+    assert all(type(h) is ws.Hit for h in row)
+    assert _core.make_hits(ws.Hit, uids, None, D, R)[0][0].payload is None
+    with pytest.raises(ValueError, match="out of range"):
+        _core.make_hits(ws.Hit, uids, raws, D, np.array([[3, -1, -1]], np.int64))
+    with pytest.raises(TypeError):
+        _core.make_hits(dict, uids, raws, D, R)
+    with pytest.raises(TypeError):
+        _core.make_hits(ws.Hit, np.arange(3), raws, D, R)

@@ -124,7 +124,7 @@ def test_validation_errors(db):
         col.upsert([1], x[:1], [{"published": "yesterday"}])
     with pytest.raises(ValueError, match="JSON"):
         col.upsert([1], x[:1], [{"blob": object()}])
-    with pytest.raises(ValueError, match="dimension 9, but the index has dim=8"):
+    with pytest.raises(ValueError, match="collection .*dimension 9, expected dim=8"):
         col.upsert([1], np.zeros((1, DIM + 1)))
     with pytest.raises(ValueError, match="NaN"):
         col.upsert([1], np.full((1, DIM), np.nan))
@@ -148,7 +148,7 @@ def test_validation_errors(db):
         col.count({"key": "loc", "geo_radius": {"center": {"lat": 0}, "radius": 5}})
     with pytest.raises(ValueError, match="k must be"):
         col.search(x[0], k=0)
-    with pytest.raises(ValueError, match="dimension 9, but the index has dim=8"):
+    with pytest.raises(ValueError, match="collection .*dimension 9, expected dim=8"):
         col.search(np.zeros(DIM + 1))
 
 

@@ -11,6 +11,7 @@ void register_index(py::module_& m);
 void register_gpu(py::module_& m);
 void register_ivf_pq(py::module_& m);
 void register_merge(py::module_& m);
+void register_results(py::module_& m);
 #ifdef WARPSEARCH_TEST_HOOKS
 void register_test_hooks(py::module_& m);  // cpp/tests/bind_test_hooks.cpp
 #endif
@@ -28,6 +29,7 @@ PYBIND11_MODULE(_core, m) {
   warpsearch::bindings::register_gpu(m);
   warpsearch::bindings::register_ivf_pq(m);
   warpsearch::bindings::register_merge(m);
+  warpsearch::bindings::register_results(m);
 #ifdef WARPSEARCH_TEST_HOOKS
   warpsearch::bindings::register_test_hooks(m);
 #endif

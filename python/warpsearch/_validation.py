@@ -88,8 +88,7 @@ def _numeric_array(x, name: str) -> np.ndarray:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of numbers: {exc}") from None
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating)
-                                     or np.issubdtype(arr.dtype, np.integer)):
+    if arr.dtype.kind not in "fiu":  # floats and (unsigned) integers; not bool
         raise TypeError(f"{name} must have a numeric dtype (float32, float16, uint8, ...), "
                         f"got {arr.dtype}")
     return arr
@@ -103,11 +102,14 @@ def as_matrix(x, dim: int, name: str = "vectors", allow_empty: bool = True) -> n
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 1-D or 2-D, got {arr.ndim}-D with shape {arr.shape}")
     if arr.shape[1] != dim:
-        raise ValueError(f"{name} have dimension {arr.shape[1]}, but the index has dim={dim}")
+        raise ValueError(f"{name} have dimension {arr.shape[1]}, expected dim={dim}")
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty")
-    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values are reported below
-        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.dtype == np.float32:
+        out = np.ascontiguousarray(arr)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range: reported below
+            out = np.ascontiguousarray(arr, dtype=np.float32)
     if out.size and not np.isfinite(out).all():
         bad = np.argwhere(~np.isfinite(out))[0]
         raise ValueError(f"{name} contain NaN or inf (first at row {bad[0]}, column {bad[1]}; "

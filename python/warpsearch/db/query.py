@@ -10,12 +10,12 @@ filter over the mutable segment's growing field indexes.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from .. import _core
 from .._topk import merge_topk
 from ..index import HNSWIndex, IVFPQIndex
 from .config import Hit, Record
@@ -23,8 +23,6 @@ from .state import ROW_BITS, ROW_MASK
 
 __all__ = ["plan", "search", "scan", "SearchParams", "BatchResults"]
 
-_new_hit = tuple.__new__
-_repeat = itertools.repeat
 
 
 class _RowsView:
@@ -165,13 +163,11 @@ def search(st, Q, k, node, params, with_payload, stats=None, batch=False):
             stats.append(seg_stats)
     if not parts:
         if batch:
-            return BatchResults(np.empty((nq, 0), object), np.empty((nq, 0), np.float32),
-                                np.zeros((nq, 0), bool), None)
+            return BatchResults(np.empty(0, object), None, np.empty((nq, 0), np.float32),
+                                np.empty((nq, 0), np.int64))
         return [[] for _ in range(nq)]
     if len(parts) == 1:  # one source: its rows are already the top k
         D, R, seg = parts[0]
-        if not batch and R.size <= 32:
-            return _few_hits(seg, D, R, with_payload)
         res = _one_source(seg, D, R, with_payload)
     else:
         segs = {p[2].seg_id: p[2] for p in parts}
@@ -188,11 +184,12 @@ class BatchResults(Sequence):
     query's results are first read; ``ids`` and ``scores`` give them all as arrays
     (``(nq, k)``; padding ``None`` / ``nan``) without making a Hit per result."""
 
-    __slots__ = ("_U", "_D", "_valid", "_pay", "_rows")
+    __slots__ = ("_uids", "_raws", "_D", "_R", "_rows")
 
-    def __init__(self, U, D, valid, pay):
-        self._U, self._D, self._valid, self._pay = U, D, valid, pay
-        self._rows = [None] * len(U)
+    def __init__(self, uids, raws, D, R):
+        # rows R[q, j] (-1: none, after the valid ones) index uids / raws (None: no payloads)
+        self._uids, self._raws, self._D, self._R = uids, raws, D, R
+        self._rows = [None] * len(R)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -200,17 +197,8 @@ class BatchResults(Sequence):
     def _row(self, i):
         r = self._rows[i]
         if r is None:
-            c = int(self._valid[i].sum())
-            u, d = self._U[i, :c].tolist(), self._D[i, :c].tolist()
-            if self._pay is None:
-                r = [_new_hit(Hit, (a, b, None)) for a, b in zip(u, d)]
-            else:
-                src, rows = self._pay
-                if isinstance(src, list):  # one segment's raw payloads, by row
-                    p = [src[j] for j in rows[i, :c].tolist()]
-                else:  # payloads already gathered per hit
-                    p = src[i, :c].tolist()
-                r = [_new_hit(Hit, t) for t in zip(u, d, p)]
+            r = _core.make_hits(Hit, self._uids, self._raws, self._D[i:i + 1],
+                                self._R[i:i + 1])[0]
             self._rows[i] = r
         return r
 
@@ -223,7 +211,10 @@ class BatchResults(Sequence):
         return self._row(i % n)
 
     def __iter__(self):
-        return (self._row(i) for i in range(len(self)))
+        if None in self._rows:  # the missing lists in one call
+            made = _core.make_hits(Hit, self._uids, self._raws, self._D, self._R)
+            self._rows = [old if old is not None else new for old, new in zip(self._rows, made)]
+        return iter(self._rows)
 
     def __eq__(self, other):
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
@@ -239,20 +230,24 @@ class BatchResults(Sequence):
     @property
     def ids(self) -> np.ndarray:
         """Ids as an ``(nq, k)`` object array (``None`` where a row has fewer than k)."""
-        out = self._U.copy()
-        out[~self._valid] = None
+        valid = self._R >= 0
+        out = np.empty(self._R.shape, dtype=object)
+        if len(self._uids):
+            out[...] = self._uids[np.where(valid, self._R, 0)]
+        out[~valid] = None
         return out
 
     @property
     def scores(self) -> np.ndarray:
         """Scores as an ``(nq, k)`` float32 array (``nan`` where a row has fewer)."""
-        return np.where(self._valid, self._D, np.float32(np.nan))
+        return np.where(self._R >= 0, self._D, np.float32(np.nan))
 
     def __repr__(self) -> str:
-        return f"BatchResults({len(self)} queries, k={self._U.shape[1]})"
+        return f"BatchResults({len(self)} queries, k={self._R.shape[1]})"
 
 
 def _batch(segs, D, iids, with_payload):
+    """BatchResults of merged ``(D, internal ids)``: ids and payloads gathered per hit."""
     valid = iids >= 0
     rows = iids & ROW_MASK
     seg_of = iids >> ROW_BITS
@@ -266,25 +261,16 @@ def _batch(segs, D, iids, with_payload):
         if with_payload:
             raws = seg.raws
             P[sel] = [raws[i] for i in r.tolist()]
-    return BatchResults(U, D, valid, (P, None) if with_payload else None)
+    R = np.where(valid, np.arange(iids.size, dtype=np.int64).reshape(iids.shape), -1)
+    return BatchResults(U.ravel(), P.ravel().tolist() if with_payload else None,
+                        np.ascontiguousarray(D, dtype=np.float32), R)
 
 
 def _one_source(seg, D, R, with_payload):
     """BatchResults of one segment's ``(D, rows)``."""
-    valid = R >= 0
-    return BatchResults(seg.uids[np.where(valid, R, 0)], D, valid,
-                        (seg.raws, R) if with_payload else None)
-
-
-def _few_hits(seg, D, R, with_payload):
-    """Hit lists of one segment's ``(D, rows)`` when they are few: plain indexing beats
-    array calls there."""
-    uids, raws = seg.uids, seg.raws
-    if with_payload:
-        return [[_new_hit(Hit, (uids[i], s, raws[i])) for i, s in zip(r, d) if i >= 0]
-                for d, r in zip(D.tolist(), R.tolist())]
-    return [[_new_hit(Hit, (uids[i], s, None)) for i, s in zip(r, d) if i >= 0]
-            for d, r in zip(D.tolist(), R.tolist())]
+    return BatchResults(seg.uids, seg.raws if with_payload else None,
+                        np.ascontiguousarray(D, dtype=np.float32),
+                        np.ascontiguousarray(R, dtype=np.int64))
 
 
 def scan(st, node, offset, limit, with_vectors=True, with_payload=True):

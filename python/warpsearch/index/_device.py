@@ -119,7 +119,7 @@ class DeviceQueries:
         if len(shape) != 2:
             raise ValueError(f"queries must be 1-D or 2-D, got shape {shape}")
         if shape[1] != dim:
-            raise ValueError(f"queries have dimension {shape[1]}, but the index has dim={dim}")
+            raise ValueError(f"queries have dimension {shape[1]}, expected dim={dim}")
         if self.lib == "torch":
             torch = importlib.import_module("torch")
             if x.dtype.is_complex or x.dtype == torch.bool:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "brute_force/flat_impl.hpp"
+#include "common/deadline.hpp"
 #include "simd/fastscan.hpp"
 #include "common/bitset.hpp"
 #include "common/topk.hpp"
@@ -57,7 +58,11 @@ BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::ui
 void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                        idx_t* I, SearchStats* stats) const {
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  // Checked per cache block of rows (and per query of the merge and re-rank): a few
+  // thousand distances or more between clock reads.
+  const detail::Deadline dl(params);
   std::shared_lock lk(s_->mu);
+  dl.check();
   const auto& s = *s_;
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
@@ -153,12 +158,14 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     alignas(64) float out[16 * detail::kPanel], dist[16 * detail::kPanel], thr[16];
     std::uint32_t below[16];
     for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
+      dl.check();
       const std::size_t c1 = std::min(p1, c0 + chunk);
       if (binary) {
         const std::size_t r0 = c0 * detail::kPanel, r1 = std::min(n, c1 * detail::kPanel);
         pos.resize(r1 - r0);
         sum.resize(r1 - r0);
         for (std::size_t qi = q0; qi < q1; ++qi) {
+          if (qi > q0) dl.check();  // a block of codes per query
           auto& h = heaps[qi - q0];
           const BinaryQuery& b = bq[qi];
           float thr = h.threshold();
@@ -230,6 +237,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
           }
         }
       for (std::size_t qb = q0; qb < q1; qb += mq) {
+        if (qb > q0) dl.check();  // the block of rows for up to max_q queries
         const std::size_t nb = std::min(mq, q1 - qb);
         for (std::size_t pnl = c0; pnl < c1; ++pnl) {
           const std::size_t row0 = pnl * detail::kPanel;
@@ -258,6 +266,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::uint64_t reranked = 0;
   std::vector<std::uint64_t> rr(nq, 0);
   parallel_for(nq, [&](std::size_t qi, int) {
+    if (nranges > 1 || s.has_refine()) dl.check();
     float* cq = &cd[qi * k1];
     idx_t* rq = &cr[qi * k1];
     if (nranges > 1) {

@@ -88,7 +88,10 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::vector<std::uint8_t> luts(binary ? nq * lut_bytes : 0);
   std::vector<BinaryQuery> bq(binary ? nq : 0);
   if (binary && s.codec.trained())
-    for (std::size_t i = 0; i < nq; ++i) bq[i] = prepare_binary(s, &qbuf[i * d], &luts[i * lut_bytes]);
+    for (std::size_t i = 0; i < nq; ++i) {
+      if (i % 64 == 0) dl.check();  // about a microsecond per query
+      bq[i] = prepare_binary(s, &qbuf[i * d], &luts[i * lut_bytes]);
+    }
 
   // Candidates kept per query by the scan: k, or the re-rank pool of the refine copy.
   std::size_t k1 = k;

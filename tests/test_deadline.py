@@ -161,7 +161,7 @@ def test_collection_timeout_reaches_the_engine(tmp_path, monkeypatch):
         col.flush()
         q = x[:2000]
         _, stats = col.search_batch(q[:5], k=10, return_stats=True)
-        segs = stats["segments"] if isinstance(stats, dict) and "segments" in stats else stats
+        segs = stats["segments"]
         assert len(segs) == 1 and segs[0]["indexed_rows"] == 50_000
         with pytest.raises(TimeoutError):
             col.search_batch(q, k=10, timeout=1e-4)

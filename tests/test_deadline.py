@@ -36,7 +36,8 @@ def data():
 
 
 def _flat(x, storage):
-    idx = ws.FlatIndex(DIM, "l2", device="cpu", storage=storage)
+    # binary codes rank by an inner-product estimate (l2 is refused for them)
+    idx = ws.FlatIndex(DIM, "ip" if storage == "binary" else "l2", device="cpu", storage=storage)
     idx.add(x)
     return idx
 

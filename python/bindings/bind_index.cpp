@@ -37,14 +37,18 @@ std::size_t remove(Index& idx, const IdArray& ids) {
   return idx.remove(p, n);
 }
 
+// timeout: seconds from this call (see deadline_after); the CPU search then raises
+// TimeoutError once it passes.
 py::tuple search(const Index& idx, const FloatArray& q, int k, int ef, int rerank,
-                 const std::optional<IdArray>& allow_ids, const std::optional<MaskArray>& mask) {
+                 const std::optional<IdArray>& allow_ids, const std::optional<MaskArray>& mask,
+                 const std::optional<double>& timeout) {
+  SearchParams p;
+  p.deadline = deadline_after(timeout);
   expect_matrix(q, idx.dim(), "queries");
   WS_EXPECTS(k > 0, "k must be > 0, got ", k);
   const std::size_t nq = std::size_t(q.shape(0));
   py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
   py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
-  SearchParams p;
   p.k = k;
   p.ef = ef;
   p.rerank = rerank;
@@ -95,7 +99,8 @@ void register_index(py::module_& m) {
       .def("add", &add, py::arg("x"), py::arg("ids") = py::none())
       .def("remove", &remove, py::arg("ids"))
       .def("search", &search, py::arg("q"), py::arg("k"), py::arg("ef") = 64,
-           py::arg("rerank") = -1, py::arg("allow_ids") = py::none(), py::arg("mask") = py::none())
+           py::arg("rerank") = -1, py::arg("allow_ids") = py::none(), py::arg("mask") = py::none(),
+           py::arg("timeout") = py::none())
       .def("save", &Index::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def("memory_usage", &Index::memory_usage)
       .def("contains", &Index::contains, py::arg("id"))

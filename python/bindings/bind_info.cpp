@@ -17,6 +17,15 @@ void register_info(py::module_& m) {
   static py::exception<InternalError> internal_error(m, "InternalError", PyExc_RuntimeError);
   // a ValueError, as every invalid_argument; its own type so that callers retry on it
   py::register_exception<StaleDeviceCopyError>(m, "StaleDeviceCopyError", PyExc_ValueError);
+  // A search past its deadline raises Python's own TimeoutError (not a subclass): the
+  // same type the database raises when the deadline passes between segments.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const TimeoutError& e) {
+      PyErr_SetString(PyExc_TimeoutError, e.what());
+    }
+  });
 
   // The kernel table is chosen now, so that a bad WARPSEARCH_SIMD fails the import
   // with its message rather than a later call.

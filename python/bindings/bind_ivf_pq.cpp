@@ -18,15 +18,19 @@ namespace py = pybind11;
 namespace warpsearch::bindings {
 namespace {
 
+// timeout: seconds from this call (see deadline_after); the CPU search then raises
+// TimeoutError once it passes.
 py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int nprobe,
                      int refine_factor, int rerank, const std::optional<IdArray>& allow_ids,
-                     const std::optional<MaskArray>& mask, bool adaptive) {
+                     const std::optional<MaskArray>& mask, bool adaptive,
+                     const std::optional<double>& timeout) {
+  SearchParams p;
+  p.deadline = deadline_after(timeout);
   expect_matrix(q, idx.dim(), "queries");
   WS_EXPECTS(k > 0, "k must be > 0, got ", k);
   const std::size_t nq = std::size_t(q.shape(0));
   py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
   py::array_t<std::int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
-  SearchParams p;
   p.k = k;
   p.rerank = rerank;
   p.filter = make_filter(allow_ids, mask);
@@ -108,7 +112,8 @@ void register_ivf_pq(py::module_& m) {
       })
       .def("search_ivf", &search_ivf, py::arg("q"), py::arg("k"), py::arg("nprobe"),
            py::arg("refine_factor"), py::arg("rerank") = -1, py::arg("allow_ids") = py::none(),
-           py::arg("mask") = py::none(), py::arg("adaptive") = true)
+           py::arg("mask") = py::none(), py::arg("adaptive") = true,
+           py::arg("timeout") = py::none())
       .def("probe_gaps", [](const IvfPqIndex& idx) {
         const auto t = idx.probe_gaps();
         py::array_t<float> out({py::ssize_t(t.size() / 2), py::ssize_t(2)});

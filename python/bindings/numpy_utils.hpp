@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <optional>
 
 #include "warpsearch/errors.hpp"
@@ -26,6 +27,19 @@ inline void expect_matrix(const FloatArray& a, int dim, const char* what) {
 inline void expect_vector(const IdArray& a, py::ssize_t n, const char* what) {
   WS_EXPECTS(a.ndim() == 1, what, " must be 1-D");
   WS_EXPECTS(n < 0 || a.shape(0) == n, what, " has length ", a.shape(0), ", expected ", n);
+}
+
+// The deadline of a search from its `timeout` argument: seconds, relative, counted from
+// the moment the binding is entered (so the wait for the index lock and every step of
+// the search count, the Python code before the call does not). None, or more than 1e9
+// seconds (inf included): no deadline. Not positive or NaN: ValueError.
+inline std::chrono::steady_clock::time_point deadline_after(const std::optional<double>& timeout) {
+  using Clock = std::chrono::steady_clock;
+  if (!timeout) return Clock::time_point::max();
+  const double t = *timeout;
+  WS_EXPECTS(t > 0, "timeout must be a positive number of seconds, got ", t);  // NaN too
+  if (t >= 1e9) return Clock::time_point::max();
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t));
 }
 
 // The search filter from its two Python forms (allowed ids, or a mask indexed by id).

@@ -6,6 +6,7 @@ reaches the engine. The indexes, the database and the command line use these."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 
@@ -17,6 +18,7 @@ __all__ = [
     "as_int",
     "as_positive_int",
     "as_nonnegative_int",
+    "as_timeout",
     "as_filter",
     "as_path",
     "METRICS",
@@ -67,6 +69,20 @@ def as_positive_int(value, name: str, maximum: int | None = INT32_MAX) -> int:
 def as_nonnegative_int(value, name: str, maximum: int | None = INT32_MAX) -> int:
     """An integer ``>= 0`` (``TypeError`` for a non-integer, ``ValueError`` otherwise)."""
     return as_int(value, name, 0, maximum)
+
+
+def as_timeout(value, name: str = "timeout") -> float | None:
+    """Seconds a call may take: ``None`` (no limit) or a positive real number
+    (``TypeError`` for a non-number, bools included; ``ValueError`` for zero, a negative
+    number or NaN). ``inf`` means no limit and is returned as ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds or None, got {type(value).__name__}")
+    t = float(value)
+    if not t > 0:  # NaN fails too
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return None if math.isinf(t) else t
 
 
 def check_sq_bits(sq_bits) -> int:

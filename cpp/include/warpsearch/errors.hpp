@@ -7,7 +7,8 @@
  * User errors are std::invalid_argument (Python ValueError); broken internal
  * invariants are InternalError (Python RuntimeError); CUDA failures are
  * CudaError; a device copy older than its index is StaleDeviceCopyError (a
- * ValueError subclass in Python). Nothing in the engine calls abort().
+ * ValueError subclass in Python); a search past its SearchParams::deadline throws
+ * TimeoutError (Python's built-in TimeoutError). Nothing in the engine calls abort().
  */
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +39,17 @@ class StaleDeviceCopyError : public std::invalid_argument {
   StaleDeviceCopyError()
       : std::invalid_argument(
             "the device copy of this index is out of date (the index changed since to_device)") {}
+};
+
+/**
+ * @brief A search passed its deadline (SearchParams::deadline) and stopped.
+ *
+ * Nothing is written to the caller's results that it may rely on, and the index is
+ * unchanged: a later search runs as if this one never had.
+ */
+class TimeoutError : public std::runtime_error {
+ public:
+  TimeoutError() : std::runtime_error("the search exceeded its timeout") {}
 };
 
 namespace detail {

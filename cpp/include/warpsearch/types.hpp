@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /** @brief Basic types shared by every index: metrics, ids, search parameters. */
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -49,6 +50,10 @@ struct SearchParams {
   int ef = 64;       ///< HNSW candidate list size (raised to k when smaller)
   int rerank = -1;   ///< candidates re-ranked exactly; -1: the index's default
   Filter filter;
+  /// When the search must end: past it the CPU scans and walks stop and throw
+  /// TimeoutError (checked every few hundred distance evaluations, never per distance).
+  /// time_point::max(): no deadline. GPU searches ignore it.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 /** @brief Counters filled by a search, for explain and tests. */

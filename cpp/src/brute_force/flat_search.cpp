@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "brute_force/flat_impl.hpp"
+#include "common/deadline.hpp"
 #include "simd/fastscan.hpp"
 #include "common/bitset.hpp"
 #include "common/topk.hpp"
@@ -57,7 +58,11 @@ BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::ui
 void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                        idx_t* I, SearchStats* stats) const {
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  // Checked per cache block of rows (and per query of the merge and re-rank): a few
+  // thousand distances or more between clock reads.
+  const detail::Deadline dl(params);
   std::shared_lock lk(s_->mu);
+  dl.check();
   const auto& s = *s_;
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
@@ -83,7 +88,10 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::vector<std::uint8_t> luts(binary ? nq * lut_bytes : 0);
   std::vector<BinaryQuery> bq(binary ? nq : 0);
   if (binary && s.codec.trained())
-    for (std::size_t i = 0; i < nq; ++i) bq[i] = prepare_binary(s, &qbuf[i * d], &luts[i * lut_bytes]);
+    for (std::size_t i = 0; i < nq; ++i) {
+      if (i % 64 == 0) dl.check();  // about a microsecond per query
+      bq[i] = prepare_binary(s, &qbuf[i * d], &luts[i * lut_bytes]);
+    }
 
   // Candidates kept per query by the scan: k, or the re-rank pool of the refine copy.
   std::size_t k1 = k;
@@ -153,12 +161,14 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     alignas(64) float out[16 * detail::kPanel], dist[16 * detail::kPanel], thr[16];
     std::uint32_t below[16];
     for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
+      dl.check();
       const std::size_t c1 = std::min(p1, c0 + chunk);
       if (binary) {
         const std::size_t r0 = c0 * detail::kPanel, r1 = std::min(n, c1 * detail::kPanel);
         pos.resize(r1 - r0);
         sum.resize(r1 - r0);
         for (std::size_t qi = q0; qi < q1; ++qi) {
+          if (qi > q0) dl.check();  // a block of codes per query
           auto& h = heaps[qi - q0];
           const BinaryQuery& b = bq[qi];
           float thr = h.threshold();
@@ -230,6 +240,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
           }
         }
       for (std::size_t qb = q0; qb < q1; qb += mq) {
+        if (qb > q0) dl.check();  // the block of rows for up to max_q queries
         const std::size_t nb = std::min(mq, q1 - qb);
         for (std::size_t pnl = c0; pnl < c1; ++pnl) {
           const std::size_t row0 = pnl * detail::kPanel;
@@ -258,6 +269,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::uint64_t reranked = 0;
   std::vector<std::uint64_t> rr(nq, 0);
   parallel_for(nq, [&](std::size_t qi, int) {
+    if (nranges > 1 || s.has_refine()) dl.check();
     float* cq = &cd[qi * k1];
     idx_t* rq = &cr[qi * k1];
     if (nranges > 1) {

@@ -53,6 +53,7 @@ struct QueryCtx {
 };
 
 using Cand = std::pair<float, std::uint32_t>;
+class Deadline;  // common/deadline.hpp
 // Queries walked at once per thread by HnswGraph::search_interleaved. On the 2-vCPU
 // development VM 4 and 8 gave the same speed (+4-12% over one query at a time); 4
 // keeps the lanes' visited sets and pools in L1/L2.
@@ -388,21 +389,23 @@ struct HnswGraph {
   // Greedy descent through the upper levels; returns (dist, slot) on level `to`.
   Cand descend(const QueryCtx& c, int from, int to) const;
   // Best-first search of one level; fills res with up to ef eligible candidates, unsorted.
+  // dl (null: none) is checked every few hundred distance evaluations (TimeoutError).
   void search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
                     const std::uint64_t* allow, bool two_hop, SearchStats* st,
-                    std::vector<Cand>& res) const;
+                    std::vector<Cand>& res, const Deadline* dl = nullptr) const;
   void search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, int level,
-                         SearchStats* st, std::vector<Cand>& res) const;
+                         SearchStats* st, std::vector<Cand>& res, const Deadline* dl = nullptr) const;
   // Unfiltered walks of queries q[0, nq) (rows of d floats), interleaved on the calling
   // thread so that each one's memory latency overlaps the others' work: the same nodes
   // are expanded, in the same order, as by descend + search_level_pool per query.
   // finish(i, ctx, res) receives each query's ef best (ascending) one round after its walk
   // ends, once the exact vectors of the first rerank_fetch were requested (quantized
-  // walks); ctx and res are valid only during the call.
+  // walks); ctx and res are valid only during the call. dl as for search_level.
   void search_interleaved(const float* q, std::size_t nq, std::size_t ef,
                           std::size_t rerank_fetch, SearchStats* st,
                           const std::function<void(std::size_t, const QueryCtx&,
-                                                   std::vector<Cand>&)>& finish) const;
+                                                   std::vector<Cand>&)>& finish,
+                          const Deadline* dl = nullptr) const;
   void insert(std::uint32_t s);
   // Keeps at most m of cands (sorted ascending by distance to the base point).
   void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;

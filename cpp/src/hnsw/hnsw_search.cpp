@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 
+#include "common/deadline.hpp"
 #include "common/topk.hpp"
 #include "common/vector_ops.hpp"
 #include "hnsw/hnsw_impl.hpp"
@@ -88,7 +89,8 @@ struct LevelScratch {
 // the same nodes are expanded as by the heap formulation, at a fraction of the
 // bookkeeping (one binary search and a short memmove per accepted neighbour).
 void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, int level,
-                                  SearchStats* st, std::vector<Cand>& res) const {
+                                  SearchStats* st, std::vector<Cand>& res, const Deadline* dl) const {
+  DeadlineTicker tk(dl);
   Visited& vis = tls_visited();
   vis.reset(nslots);
   thread_local LevelScratch sc;
@@ -142,6 +144,7 @@ void HnswGraph::search_level_pool(const QueryCtx& c, Cand ep, std::size_t ef, in
       prefetch(c, s);
     }
     evals += m;
+    tk.tick(m);
     score(c, todo.data(), m, insert);
     while (next < size && (pool[next].second & kDone)) ++next;
   }
@@ -228,8 +231,11 @@ struct Lane {
 // descend + search_level_pool, in the same order, so the results are identical.
 void HnswGraph::search_interleaved(
     const float* q, std::size_t nq, std::size_t ef, std::size_t rerank_fetch, SearchStats* st,
-    const std::function<void(std::size_t, const QueryCtx&, std::vector<Cand>&)>& finish) const {
+    const std::function<void(std::size_t, const QueryCtx&, std::vector<Cand>&)>& finish,
+    const Deadline* dl) const {
   constexpr std::uint32_t kDone = 0x80000000u;
+  DeadlineTicker tk(dl);
+  tk.check();
   constexpr std::size_t kLanes = kInterleaveLanes;
   thread_local std::vector<Lane> lanes(kLanes);
   const std::size_t maxn = R0;
@@ -298,6 +304,7 @@ void HnswGraph::search_interleaved(
           const std::size_t n = read_list(ll(L.cur, L.level), R, L.todo.data());
           for (std::size_t i = 0; i < n; ++i) prefetch(L.c, L.todo[i]);
           L.m = n;
+          tk.tick(n);
           L.phase = Lane::kDescEval;
           break;
         }
@@ -331,6 +338,7 @@ void HnswGraph::search_interleaved(
           ++L.expanded;
           L.evals += m;
           L.m = m;
+          tk.tick(m);
           if (m > 0) L.phase = Lane::kEval;
           else select(L);
           break;
@@ -364,8 +372,9 @@ void HnswGraph::search_interleaved(
 
 void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int level,
                              const std::uint64_t* allow, bool two_hop, SearchStats* st,
-                             std::vector<Cand>& res) const {
-  if (!allow && ntomb == 0) return search_level_pool(c, ep, ef, level, st, res);
+                             std::vector<Cand>& res, const Deadline* dl) const {
+  if (!allow && ntomb == 0) return search_level_pool(c, ep, ef, level, st, res, dl);
+  DeadlineTicker tk(dl);
   Visited& vis = tls_visited();
   vis.reset(nslots);
   thread_local LevelScratch sc;
@@ -422,6 +431,7 @@ void HnswGraph::search_level(const QueryCtx& c, Cand ep, std::size_t ef, int lev
       }
     }
     evals += todo.size();
+    tk.tick(todo.size() + 1);  // + the expansion (two-hop rows read without a distance)
     std::size_t i = 0;
     auto consider = [&](std::uint32_t s, float dd) __attribute__((always_inline)) {
       if (res.size() < ef || dd < worst) {
@@ -458,7 +468,10 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
                        idx_t* I, SearchStats* stats) const {
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
   WS_EXPECTS(params.ef > 0, "ef must be > 0, got ", params.ef);
+  // Checked per query, and inside the walks and scans every few hundred distances.
+  const detail::Deadline dl(params);
   std::shared_lock lk(g_->rw);
+  dl.check();
   const auto& g = *g_;
   const std::size_t d = g.d, k = std::size_t(params.k);
   const std::size_t ef = std::max<std::size_t>(std::size_t(params.ef), k);
@@ -560,12 +573,14 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       g.search_interleaved(q + q0 * d, std::min(block, nq - q0), ef, rerank_fetch, &st,
                            [&](std::size_t i, const detail::QueryCtx& c, std::vector<detail::Cand>& res) {
                              finish_walk(q0 + i, c, res, st);
-                           });
+                           },
+                           &dl);
       evals += st.distance_evals;
       visited += st.nodes_visited;
     });
   } else {
     parallel_for(nq, [&](std::size_t qi, int) {
+      dl.check();
       const float* qv = q + qi * d;
       SearchStats st;
       if (g.entry < 0 || nallowed == 0) {
@@ -579,7 +594,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       g.prepare(c, qv);
       if (!scan) {
         detail::Cand ep = g.descend(c, g.max_level, 0);
-        g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res);
+        g.search_level(c, ep, ef, 0, allow, plan == 2, &st, res, &dl);
         // A filtered walk that starts where no allowed node is within reach (e.g. the
         // filter keeps other clusters) finds fewer than k results although more exist:
         // then scan the allowed set exactly instead of returning padding.
@@ -587,12 +602,15 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       }
       if (scan) {
         detail::TopK<idx_t> top(D + qi * k, I + qi * k, int(k));
-        for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w)
+        detail::DeadlineTicker tk(&dl);
+        for (std::size_t w = 0; w < detail::bit_words(g.nslots); ++w) {
+          tk.tick(std::size_t(__builtin_popcountll(allow[w])));
           for (std::uint64_t m = allow[w]; m; m &= m - 1) {
             const std::size_t s = w * 64 + std::size_t(__builtin_ctzll(m));
             const float dd = g.exact_query(c, s);
             if (dd < top.threshold()) top.push(dd, idx_t(s));
           }
+        }
         st.distance_evals += nallowed;
         emit(qi, top);
       } else {

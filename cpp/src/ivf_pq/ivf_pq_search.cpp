@@ -79,7 +79,10 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
   WS_EXPECTS(ivf.nprobe >= 1, "nprobe must be >= 1, got ", ivf.nprobe);
   WS_EXPECTS(ivf.refine_factor >= 1, "refine_factor must be >= 1, got ", ivf.refine_factor);
+  // Checked per batch of queries, and in the scans every few thousand codes.
+  const detail::Deadline dl(params);
   std::shared_lock lk(s_->mu);
+  dl.check();
   const auto& s = *s_;
   // as add(): an untrained index has no cells to probe (padding would look like a result)
   WS_EXPECTS(s.trained, "the index is not trained: call train() before search()");
@@ -94,7 +97,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   std::vector<float> qbuf;
   q = detail::query_rows(q, nq, d, metric_, qbuf);
 
-  const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base);
+  const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base, &dl);
   const std::size_t threads = std::size_t(get_num_threads());
   // Large batches share each cell's codes between more queries; enough batches keep
   // every thread busy: as many as the batch limit needs, at least one per thread, a

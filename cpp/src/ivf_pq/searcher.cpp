@@ -34,6 +34,8 @@ constexpr std::size_t kMaxBatch = 2048;
 // whose cell table it combines (sift-dev, nprobe 8: +3-4% QPS at 1 thread, 1 or 2 ahead
 // alike; neutral on inner-product data, whose tables are not combined).
 constexpr std::size_t kPairsAhead = 1;
+// Queries per call of the coarse step (the deadline is checked between calls).
+constexpr std::size_t kCoarseSlice = 256;
 
 // Positions x < n with s[x] <= thr, ascending, into pos; returns how many.
 std::size_t positions_le(const std::uint16_t* s, std::size_t n, std::uint16_t thr, std::uint32_t* pos) {
@@ -59,9 +61,10 @@ typedef std::int16_t s4 __attribute__((vector_size(8)));
 }  // namespace
 
 Searcher::Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe, float gap,
-                   const std::uint64_t* allow, const std::vector<std::size_t>& base)
+                   const std::uint64_t* allow, const std::vector<std::size_t>& base,
+                   const Deadline* dl)
     : s_(s), F_(fastscan_kernels()), K_(kernels()), k_(k), kc_(kc), nprobe_(nprobe), gap_(gap),
-      allow_(allow), base_(base) {}
+      allow_(allow), base_(base), dl_(dl) {}
 
 std::size_t Searcher::batch_size() const {
   // Bytes of a query touched by each of its (cell, query) pairs: its heap and the table
@@ -140,7 +143,18 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
     for (std::size_t qi = 0; qi < nb; ++qi)
       c.qgap[qi] = gap_ * (s_.ip() ? std::sqrt(K_.ip(q + qi * d, q + qi * d, d)) : 1.f);
   }
-  s_.coarse.search(q, nb, np, s_.ip(), c.cd.data(), c.ci.data(), gap_ >= 0.f ? c.qgap.data() : nullptr);
+  DeadlineTicker tk(dl_, kDeadlineCodes);
+  // The coarse step in slices of queries (it works query block by query block anyway),
+  // the deadline checked between them: for large nlist or batches it takes milliseconds.
+  for (std::size_t q0 = 0; q0 < nb; q0 += kCoarseSlice) {
+    tk.check();
+    const std::size_t ns = std::min(kCoarseSlice, nb - q0);
+    s_.coarse.search(q + q0 * d, ns, np, s_.ip(), &c.cd[q0 * np], &c.ci[q0 * np],
+                     gap_ >= 0.f ? &c.qgap[q0] : nullptr);
+  }
+  tk.check();
+  // Codes of the cell of (query, probe) pair x (0 when the probe is empty).
+  auto cell_codes = [&](std::size_t x) { return c.ci[x] < 0 ? 0 : s_.lists[std::size_t(c.ci[x])].size(); };
   if (s_.ip())  // the distance offset of a cell is -q.mean (probing used the unit centroid)
     for (std::size_t x = 0; x < nb * np; ++x)
       if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);
@@ -164,6 +178,7 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   // coarse distances use q itself (a rotation preserves distances).
   const float* qc = s_.pq_space(q, nb, c.qrot);
   for (std::size_t qi = 0; qi < nb; ++qi) {
+    tk.tick(s_.m * 16);  // the tables of a query: about as much work as m * 16 codes
     prepare_query(qc + qi * d, qi, c);
     c.heaps[qi].reset(&c.hd[qi * hs], &c.hk[qi * hs], kc_);
   }
@@ -171,7 +186,10 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
   // cell-grouped pass.
   const std::size_t seed = std::min(kSeedProbes, np);
   for (std::size_t qi = 0; qi < nb; ++qi)
-    for (std::size_t pi = 0; pi < seed; ++pi) scan_pair(qc, qi, pi, c, st);
+    for (std::size_t pi = 0; pi < seed; ++pi) {
+      tk.tick(cell_codes(qi * np + pi));
+      scan_pair(qc, qi, pi, c, st);
+    }
   // Remaining (query, probe) pairs grouped by cell (counting sort).
   const std::size_t nlist = s_.lists.size();
   c.pair_start.assign(nlist + 1, 0);
@@ -200,16 +218,25 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
       }
     }
     if (group == 1) {
-      for (std::uint32_t t = t0; t < t1; ++t) scan_pair(qc, c.pairs[t] / np, c.pairs[t] % np, c, st);
+      for (std::uint32_t t = t0; t < t1; ++t) {
+        tk.tick(s_.lists[l].size());
+        scan_pair(qc, c.pairs[t] / np, c.pairs[t] % np, c, st);
+      }
     } else {
-      for (std::uint32_t t = t0; t < t1; t += std::uint32_t(group))
-        scan_cell(l, &c.pairs[t], std::min<std::size_t>(group, t1 - t), c.pairs.size() - t, c, st);
+      for (std::uint32_t t = t0; t < t1; t += std::uint32_t(group)) {
+        const std::size_t g = std::min<std::size_t>(group, t1 - t);
+        tk.tick(g * s_.lists[l].size());
+        scan_cell(l, &c.pairs[t], g, c.pairs.size() - t, c, st);
+      }
     }
   }
   // Re-ranking reads scattered records: they are fetched a fixed distance ahead along
   // the whole batch's list of them (see list_records).
   if (s_.p.refine != Refine::None) list_records(nb, c);
-  for (std::size_t qi = 0; qi < nb; ++qi) finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    tk.tick(c.heaps[qi].size() * 16);  // a re-rank distance: about 16 codes' worth
+    finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
+  }
 }
 
 void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c,

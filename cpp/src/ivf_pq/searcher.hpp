@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/deadline.hpp"
 #include "ivf_pq/ivf_pq_impl.hpp"
 #include "simd/distance.hpp"
 #include "simd/fastscan.hpp"
@@ -112,9 +113,11 @@ struct Scratch {
 class Searcher {
  public:
   // nprobe: cells considered per query; gap >= 0: those farther than gap beyond the
-  // nearest one are skipped (adaptive probing, see ProbeGaps).
+  // nearest one are skipped (adaptive probing, see ProbeGaps). dl (null: none): the
+  // search's deadline, checked every kDeadlineCodes codes scanned (TimeoutError).
   Searcher(const IvfPqState& s, std::size_t k, std::size_t kc, std::size_t nprobe, float gap,
-           const std::uint64_t* allow, const std::vector<std::size_t>& base);
+           const std::uint64_t* allow, const std::vector<std::size_t>& base,
+           const Deadline* dl = nullptr);
 
   // Queries that share one pass over their cells (bounded by the per-query tables).
   std::size_t batch_size() const;
@@ -161,6 +164,11 @@ class Searcher {
   float gap_;                    // adaptive probing (see ProbeGaps); < 0: none
   const std::uint64_t* allow_;
   const std::vector<std::size_t>& base_;
+  const Deadline* dl_;
 };
+
+// Codes scanned between two reads of the clock (a PQ code costs a fraction of a float
+// distance: 16K of them take several microseconds).
+constexpr std::ptrdiff_t kDeadlineCodes = 16384;
 
 }  // namespace warpsearch::detail

@@ -134,8 +134,11 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
   const Query qq = query(q, c);
   const float* qc = s_.pq_space(q, 1, c.qrot);
   if (!exact && s_.ip()) F_.lut_ip(qc, s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+  DeadlineTicker tk(dl_, kDeadlineCodes);
+  tk.check();
   for (std::size_t l = 0; l < s_.lists.size(); ++l) {
     const InvList& L = s_.lists[l];
+    tk.tick(L.size());
     bool lut_ready = false;
     float base = 0.f;
     for (std::size_t p = 0; p < L.size(); ++p) {

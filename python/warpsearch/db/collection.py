@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .._progress import progress_bar
-from .._validation import as_matrix, as_nonnegative_int, as_positive_int
+from .._validation import as_matrix, as_nonnegative_int, as_positive_int, as_timeout
 from . import query
 from .config import Record, parse_schema
 from .filters import compile_filter
@@ -276,11 +276,7 @@ class Collection:
                 as_positive_int(nprobe, "nprobe")
             refine_factor = getattr(cfg, "refine_factor", 4) if refine_factor is None else \
                 as_positive_int(refine_factor, "refine_factor")
-            if timeout is not None and (isinstance(timeout, bool) or
-                                        not isinstance(timeout, (int, float)) or
-                                        not timeout > 0):
-                raise ValueError(f"timeout must be a positive number of seconds, got "
-                                 f"{timeout!r}")
+            timeout = as_timeout(timeout)
         except (ValueError, TypeError) as exc:
             raise self._err(exc) from None
         deadline = None if timeout is None else time.monotonic() + float(timeout)

@@ -82,13 +82,16 @@ def plan(st, node):
 
 
 def _index_search(index, Q, k, params, mask, stats):
+    # The seconds left reach the engine, which checks them inside its scans and walks.
+    timeout = params.remaining()
     if isinstance(index, HNSWIndex):
-        D, R = index.search(Q, k=k, ef=max(params.ef, k), filter=mask)
+        D, R = index.search(Q, k=k, ef=max(params.ef, k), filter=mask, timeout=timeout)
     elif isinstance(index, IVFPQIndex):
         D, R = index.search(Q, k=k, nprobe=params.nprobe, refine_factor=params.refine_factor,
-                            filter=mask)
+                            filter=mask, timeout=timeout)
     else:
-        D, R = index.search(Q, k=k, filter=mask, refine_factor=params.refine_factor)
+        D, R = index.search(Q, k=k, filter=mask, refine_factor=params.refine_factor,
+                            timeout=timeout)
     if stats is not None:
         stats.update(index.last_search_info)
     return D, R

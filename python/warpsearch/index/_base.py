@@ -239,13 +239,15 @@ class _IndexBase:
             D, I = D[0], I[0]
         return (D, I, stats) if return_stats else (D, I)
 
-    def _search(self, queries, k: int, ef: int, rerank: int, filter, device, return_stats):
+    def _search(self, queries, k: int, ef: int, rerank: int, filter, device, return_stats,
+                timeout=None):
         """Flat and HNSW searches: the engine's ``search`` on the CPU, ``search_gpu`` and
-        ``search_gpu_ptr`` on a GPU (``ef`` is 0 for exact search)."""
+        ``search_gpu_ptr`` on a GPU (``ef`` is 0 for exact search). ``timeout`` (checked
+        by :func:`as_timeout`) bounds the CPU search only."""
         return self._run_search(
             queries, k, filter, device, refusal=self._gpu_refusal(k, ef),
             return_stats=return_stats,
-            cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rerank, ids, mask),
+            cpu=lambda q, ids, mask: self._impl.search(q, k, ef, rerank, ids, mask, timeout),
             gpu=lambda data, q, ids, mask: _core.search_gpu(self._impl, data, q, k, ef, ids, mask),
             gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ptr(
                 self._impl, data, dq.ptr, dq.nq, k, ef, ids, mask, dq.pointer(D), dq.pointer(I)))

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from .. import _core
-from .._validation import as_matrix, as_positive_int, check_choice, check_metric
+from .._validation import as_matrix, as_positive_int, as_timeout, check_choice, check_metric
 from ._base import GPU_PRECISIONS, REFINE_MODES, STORAGE_MODES, _IndexBase
 
 __all__ = ["FlatIndex"]
@@ -109,7 +109,7 @@ class FlatIndex(_IndexBase):
         stats["precision"] = self.gpu_precision
 
     def search(self, queries, k: int = 10, filter=None, device=None, refine_factor: int = 4,
-               return_stats: bool = False):
+               return_stats: bool = False, timeout=None):
         """Exact k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         D is the squared L2 distance (ascending) or the similarity for ip/cosine
@@ -120,8 +120,12 @@ class FlatIndex(_IndexBase):
         With a refine copy, ``k * refine_factor`` candidates are re-ranked on it.
         ``return_stats=True`` returns ``(D, I, stats)``: the search's
         ``last_search_info``.
+        ``timeout`` (seconds; None: no limit) bounds a CPU search: the scan checks it
+        block by block and raises ``TimeoutError`` once it has passed (the index is
+        unchanged). GPU searches ignore it.
         """
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         k = as_positive_int(k, "k")
+        timeout = as_timeout(timeout)
         rerank = min(k * refine_factor, 2**31 - 1)
-        return self._search(queries, k, 0, rerank, filter, device, return_stats)
+        return self._search(queries, k, 0, rerank, filter, device, return_stats, timeout)

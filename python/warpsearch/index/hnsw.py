@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from .._progress import progress_bar, show_progress
-from .._validation import (as_ids, as_matrix, as_nonnegative_int, as_positive_int,
+from .._validation import (as_ids, as_matrix, as_nonnegative_int, as_positive_int, as_timeout,
                            check_choice, check_metric, check_sq_bits)
 from ._base import HNSW_STORAGE_MODES, _IndexBase
 
@@ -132,7 +132,7 @@ class HNSWIndex(_IndexBase):
         return None
 
     def search(self, queries, k: int = 10, ef: int = 64, filter=None, rerank: int | None = None,
-               device=None, return_stats: bool = False):
+               device=None, return_stats: bool = False, timeout=None):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``ef`` is the candidate list size (raised to k if smaller); ``rerank``
@@ -142,11 +142,15 @@ class HNSWIndex(_IndexBase):
         On a GPU (``device`` or the index's device) the walk computes exact
         distances, so ``rerank`` has no effect there. ``return_stats=True`` returns
         ``(D, I, stats)``: the search's ``last_search_info`` (plan, nodes visited, ...).
+        ``timeout`` (seconds; None: no limit) bounds a CPU search: the walks (and exact
+        scans) check it every few hundred distances and raise ``TimeoutError`` once it
+        has passed (the index is unchanged). GPU searches ignore it.
         """
         ef = as_positive_int(ef, "ef")
         rr = -1 if rerank is None else as_positive_int(rerank, "rerank")
         k = as_positive_int(k, "k")
-        return self._search(queries, k, ef, rr, filter, device, return_stats)
+        timeout = as_timeout(timeout)
+        return self._search(queries, k, ef, rr, filter, device, return_stats, timeout)
 
     def consolidate(self) -> None:
         """Repairs the graph around removed points now and frees their slots."""

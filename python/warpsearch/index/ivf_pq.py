@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._progress import progress_bar
 from .._validation import (as_ids, as_int, as_matrix, as_nonnegative_int, as_positive_int,
-                           check_choice, check_metric)
+                           as_timeout, check_choice, check_metric)
 from ._base import REFINE_MODES, _IndexBase
 from ._device import device_index
 
@@ -175,7 +175,7 @@ class IVFPQIndex(_IndexBase):
 
     def search(self, queries, k: int = 10, nprobe: int = 16, refine_factor: int = 4,
                filter=None, device=None, lut: str = "fp32", probe: str = "adaptive",
-               return_stats: bool = False):
+               return_stats: bool = False, timeout=None):
         """Approximate k nearest neighbours: ``(D, I)`` of shape ``(nq, k)``.
 
         ``nprobe`` cells are visited per query: on average with ``probe="adaptive"``
@@ -202,8 +202,12 @@ class IVFPQIndex(_IndexBase):
         device queries are arrays of the same library on the same device.
         ``return_stats=True`` returns ``(D, I, stats)``: the search's
         ``last_search_info``.
+        ``timeout`` (seconds; None: no limit) bounds a CPU search: the code scans and the
+        re-rank check it every few thousand codes and raise ``TimeoutError`` once it has
+        passed (the index is unchanged). GPU searches ignore it.
         """
         k = as_positive_int(k, "k")
+        timeout = as_timeout(timeout)
         nprobe = as_positive_int(nprobe, "nprobe")
         refine_factor = as_positive_int(refine_factor, "refine_factor")
         lut = check_choice(lut, "lut", LUT_TYPES)
@@ -212,7 +216,7 @@ class IVFPQIndex(_IndexBase):
             queries, k, filter, device,
             refusal=self._gpu_refusal(k, nprobe),
             cpu=lambda q, ids, mask: self._impl.search_ivf(
-                q, k, nprobe, refine_factor, -1, ids, mask, adaptive),
+                q, k, nprobe, refine_factor, -1, ids, mask, adaptive, timeout),
             gpu=lambda data, q, ids, mask: _core.search_gpu_ivf(
                 self._impl, data, q, k, nprobe, refine_factor, -1, ids, mask, lut, adaptive),
             gpu_ptr=lambda data, dq, D, I, ids, mask: _core.search_gpu_ivf_ptr(

@@ -357,10 +357,11 @@ def _decode_batch(data: bytes, orjson) -> BatchResults:
             is_int = z["id_is_int"]
             U[...] = [[int(s) if b else s for s, b in zip(row, brow)]
                       for row, brow in zip(ids.tolist(), is_int.tolist())] if ids.size else U
-        pay = None
+        raws = None
         if "payloads" in z.files:
             P = np.empty(ids.shape, dtype=object)
             for i, row in enumerate(orjson.loads(z["payloads"].tobytes())):
                 P[i, :len(row)] = row
-            pay = (P, None)
-    return BatchResults(U, D, valid, pay)
+            raws = P.ravel().tolist()
+    rows = np.where(valid, np.arange(valid.size, dtype=np.int64).reshape(valid.shape), -1)
+    return BatchResults(U.ravel(), raws, np.ascontiguousarray(D, dtype=np.float32), rows)

@@ -28,7 +28,7 @@ from fastapi import Request
 from starlette.routing import Match
 
 from .auth import ANONYMOUS, KEYS_FILE, ROLES, KeyStore, Principal
-from .quotas import RateLimiter, Usage, limit_receive
+from .quotas import BodyTooLarge, RateLimiter, Usage, limit_receive
 from .tenancy import REGISTRY_FILE, Guard, Registry, current_principal
 
 __all__ = ["install", "AccessMiddleware", "PERMISSIONS", "PUBLIC"]
@@ -84,6 +84,19 @@ def _json(status, message, headers=()):
     body = orjson.dumps({"status": {"error": message}, "time": 0.0})
     return status, body, [(b"content-type", b"application/json"),
                           (b"content-length", str(len(body)).encode()), *headers]
+
+
+def _find(exc, kind, depth=0):
+    """``exc`` or the exception of type ``kind`` it was raised from or groups."""
+    if exc is None or depth > 8:
+        return None
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _find(inner, kind, depth + 1)
+        if found is not None:
+            return found
+    return _find(exc.__cause__ or exc.__context__, kind, depth + 1)
 
 
 def _loopback(client) -> bool:
@@ -205,7 +218,7 @@ class AccessMiddleware:
             if scope_name is not None:
                 self.usage.add(scope_name, requests=1, bytes_out=len(body))
             return
-        counts = {"bytes_in": 0, "bytes_out": 0}
+        counts = {"bytes_in": 0, "bytes_out": 0, "started": False}
 
         def count_in(n):
             counts["bytes_in"] += n
@@ -213,14 +226,23 @@ class AccessMiddleware:
         async def counting_send(message):
             if message["type"] == "http.response.body":
                 counts["bytes_out"] += len(message.get("body", b""))
+            counts["started"] = True
             await send(message)
 
         token = current_principal.set(p)
         try:
             await self.app(scope, limit_receive(receive, self.max_body, count_in),
                            counting_send)
+        except Exception as exc:  # a streamed body past the limit, seen by a middleware
+            too_large = _find(exc, BodyTooLarge)
+            if too_large is None or counts["started"]:
+                raise
+            status, body, hdrs = _json(413, too_large.message)
+            await send({"type": "http.response.start", "status": status, "headers": hdrs})
+            await send({"type": "http.response.body", "body": body})
         finally:
             current_principal.reset(token)
+            counts.pop("started")
             if scope_name is not None:
                 queries = int(path is not None and perm == "read"
                               and any(w in path for w in _QUERY_WORDS))

@@ -8,6 +8,8 @@ Subcommands::
     warpsearch info             print build information as JSON
     warpsearch serve [--path DIR] [--host H] [--port P]
                                 serve a database over HTTP (Qdrant-compatible REST API)
+    warpsearch keys create|list|revoke --path DIR
+                                API keys of a database (hashed in DIR/api_keys.json)
 
 The recall/QPS benchmark against peer libraries is not part of the package: run
 ``python benchmarks/ann/run.py DATASET.npz`` from a source checkout.
@@ -163,13 +165,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def host_warning(host: str):
-    """The warning ``warpsearch serve`` prints for a non-loopback ``host`` (else None)."""
-    if _is_loopback(host):
+def host_warning(host: str, has_keys: bool = False):
+    """Why ``warpsearch serve`` refuses to listen on ``host`` (a non-loopback address
+    with no API key configured), else None."""
+    if has_keys or _is_loopback(host):
         return None
-    return (f"WARNING: listening on {host}, not a loopback address. There are no API keys "
-            "yet: anyone who can reach this address can read, write and delete every "
-            "collection.")
+    return (f"refusing to listen on {host}, not a loopback address, with no API keys "
+            "configured: anyone who could reach it could read, write and delete every "
+            "collection. Create a key first (warpsearch keys create --path DIR --role "
+            "admin) or listen on 127.0.0.1.")
 
 
 #: ``warpsearch serve`` flags: (flag, environment variable, default, type, help).
@@ -177,8 +181,7 @@ SERVE_FLAGS = (
     ("--path", "WARPSEARCH_PATH", "./warpsearch_data", str,
      "database directory, created if missing"),
     ("--host", "WARPSEARCH_HOST", "127.0.0.1", str,
-     "address to listen on (a non-loopback address serves everyone who can reach it: "
-     "there are no API keys yet)"),
+     "address to listen on (a non-loopback address needs API keys: warpsearch keys create)"),
     ("--port", "WARPSEARCH_PORT", "6333", _port, "TCP port (0: any free port)"),
     ("--threads", "WARPSEARCH_THREADS", "8", _positive_int,
      "worker threads running database calls off the event loop"),
@@ -190,6 +193,14 @@ SERVE_FLAGS = (
      "on SIGTERM/SIGINT, seconds to let requests in flight finish"),
     ("--log-level", "WARPSEARCH_LOG_LEVEL", "info", str,
      "critical, error, warning, info or debug"),
+    ("--api-keys", "WARPSEARCH_API_KEYS", None, str,
+     "API keys file (warpsearch keys create); default <path>/api_keys.json"),
+    ("--max-body-bytes", "WARPSEARCH_MAX_BODY_BYTES", str(32 << 20), _positive_int,
+     "largest request body (413 past it)"),
+    ("--ssl-certfile", "WARPSEARCH_SSL_CERTFILE", None, str,
+     "TLS certificate (PEM) to serve https; needs --ssl-keyfile"),
+    ("--ssl-keyfile", "WARPSEARCH_SSL_KEYFILE", None, str,
+     "TLS private key (PEM) of --ssl-certfile"),
 )
 
 
@@ -217,19 +228,37 @@ def run_serve(args, out=None) -> int:
     import logging
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
-    warning = host_warning(args.host)
-    if warning:
-        print(f"warpsearch serve: {warning}", file=err)
+    from .server.auth import KeyStore
+    from .server.keys_cli import keys_path
+
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        print("warpsearch serve: --ssl-certfile and --ssl-keyfile go together", file=err)
+        return 2
+    try:
+        has_keys = KeyStore(keys_path(args.path, args.api_keys)).has_keys
+    except ValueError as exc:
+        print(f"warpsearch serve: {exc}", file=err)
+        return 1
+    refusal = host_warning(args.host, has_keys)
+    if refusal:
+        print(f"warpsearch serve: {refusal}", file=err)
+        return 2
+    if not has_keys:
+        print("warpsearch serve: no API keys configured: serving keyless requests from "
+              "loopback clients only", file=err)
     try:
         db = ws.connect(args.path, fsync=args.fsync)
     except (ws.DatabaseLockedError, OSError) as exc:
         print(f"warpsearch serve: cannot open {args.path}: {exc}", file=err)
         return 1
     try:
-        app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True))
+        app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True,
+                                      api_keys=args.api_keys,
+                                      max_body_bytes=args.max_body_bytes))
         config = uvicorn.Config(app, host=args.host, port=args.port,
                                 log_level=args.log_level.lower(),
-                                timeout_graceful_shutdown=args.graceful_timeout)
+                                timeout_graceful_shutdown=args.graceful_timeout,
+                                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
         print(f"warpsearch serve: database {db.path}", file=err)
         server = uvicorn.Server(config)
         server.run()
@@ -264,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "pip install 'warpsearch[server]'.")
     for flag, env, default, conv, text in SERVE_FLAGS:
         serve.add_argument(flag, type=conv, default=os.environ.get(env) or default,
-                           help=f"{text} (env {env}; default {default})")
+                           help=f"{text} (env {env}" + ("" if default is None
+                                                        else f"; default {default}") + ")")
+    from .server.keys_cli import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     return ap
 
 
@@ -277,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
+    if args.command == "keys":
+        from .server.keys_cli import run_keys
+
+        return run_keys(args)
     return {"demo": run_demo, "info": run_info, "serve": run_serve}[args.command](args)
 
 

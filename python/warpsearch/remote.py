@@ -7,7 +7,8 @@
 Needs ``httpx`` (and ``orjson``): ``pip install 'warpsearch[server]'``. One
 connection pool per database; reads (and upserts, which are idempotent) are
 retried on connection failures and 503 answers; errors carry the server's
-message: ``KeyError`` for an unknown collection, ``ValueError`` for other bad
+message: ``KeyError`` for an unknown collection, ``PermissionError`` for a
+missing, invalid or refused API key, ``ValueError`` for other bad
 input, ``TimeoutError`` for a search past its timeout, ``RuntimeError`` for a
 fault of the server.
 """
@@ -54,14 +55,28 @@ class RemoteDatabase:
         Seconds to wait for a connection and for each answer.
     retries : int
         Extra attempts of idempotent calls after a connection failure or a 503.
+    api_key : str, optional
+        The server's API key (sent in the ``api-key`` header).
+    verify : bool, str or ssl.SSLContext
+        TLS certificate verification for https: True, False, a CA bundle file or a
+        context.
     """
 
-    def __init__(self, url: str, timeout: float = 30.0, retries: int = 3):
+    def __init__(self, url: str, timeout: float = 30.0, retries: int = 3, api_key=None,
+                 verify=True):
         httpx, self._orjson = _deps()
         self._httpx = httpx
         self.url = url.rstrip("/")
         self.retries = int(retries)
+        if isinstance(verify, (str, os.PathLike)):  # a CA bundle file
+            import ssl
+
+            verify = ssl.create_default_context(cafile=os.fspath(verify))
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout),
+                                  headers={} if api_key is None else {"api-key": api_key},
+                                  verify=verify,
                                   limits=httpx.Limits(max_connections=32,
                                                       max_keepalive_connections=16))
         self._closed = False
@@ -107,6 +122,8 @@ class RemoteDatabase:
         except (ValueError, KeyError, TypeError):
             msg = r.text or r.reason_phrase
         code = r.status_code
+        if code in (401, 403):
+            return PermissionError(msg)
         if code == 404:
             return KeyError(msg)
         if code == 408:

@@ -80,6 +80,7 @@ def test_non_loopback_warning():
     assert cli.host_warning("localhost") is None
     assert "no API keys" in cli.host_warning("0.0.0.0")
     assert "no API keys" in cli.host_warning("10.1.2.3")
+    assert cli.host_warning("0.0.0.0", has_keys=True) is None
 
 
 def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):

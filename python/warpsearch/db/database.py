@@ -190,7 +190,8 @@ def connect(path, fsync: str = "always", fsync_interval_ms: int = 100, **remote_
     A URL (``http://host:port`` or ``https://...``) connects to a ``warpsearch serve``
     server instead and returns a ``warpsearch.remote.RemoteDatabase``, whose
     collections have the same methods and return types; ``remote_options``
-    (``timeout``, ``retries``) go to it, and ``fsync`` is the server's business.
+    (``timeout``, ``retries``, ``api_key``, ``verify``) go to it, and ``fsync`` is the
+    server's business.
 
     Examples
     --------

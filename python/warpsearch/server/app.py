@@ -71,17 +71,20 @@ class Context:
         self._locks: dict = {}
         self._locks_mu = threading.Lock()
         self.snapshot_dir = settings.snapshot_dir or os.path.join(db.path, "snapshots")
+        self.guard = None  # keys, tenants and quotas: set by ``access.install``
 
     def lock(self, name: str) -> threading.Lock:
         with self._locks_mu:
             return self._locks.setdefault(name, threading.Lock())
 
     def collection(self, name: str):
-        """The open collection ``name``; 404 when there is none."""
+        """The open collection ``name`` as the request's key may use it (its tenant's
+        points only in a shared collection); 404 when there is none."""
         try:
-            return self.db.get_collection(name)
+            col = self.db.get_collection(name)
         except KeyError:
             raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!") from None
+        return col if self.guard is None else self.guard.view(col)
 
     async def run(self, fn, *args):
         """Runs ``fn(*args)`` in the worker threads."""
@@ -191,4 +194,7 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
 
     for mod in (routes_collections, routes_points, routes_snapshots, routes_native):
         mod.register(app, ctx)
+    from .access import install as install_access
+
+    install_access(app, ctx)  # API keys, tenants, quotas (outermost middleware)
     return app

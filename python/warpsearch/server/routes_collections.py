@@ -112,7 +112,8 @@ def register(app, ctx) -> None:
     @app.get("/collections", tags=["collections"])
     async def list_collections(request: Request):
         return await ctx.answer(request, lambda: {
-            "collections": [{"name": n} for n in db.list_collections()]})
+            "collections": [{"name": n} for n in db.list_collections()
+                            if ctx.guard is None or ctx.guard.visible(n)]})
 
     @app.get("/collections/{name}", tags=["collections"])
     async def get_collection(request: Request, name: str):
@@ -134,7 +135,11 @@ def register(app, ctx) -> None:
         def work():
             if db.has_collection(name):
                 raise ApiError(409, f"Wrong input: Collection `{name}` already exists!")
+            if ctx.guard is not None:
+                ctx.guard.before_create(name)  # the key's max-collections
             db.create_collection(name, **args)
+            if ctx.guard is not None:
+                ctx.guard.created(name)  # owned by the key's tenant
             return True
         return await ctx.answer(request, work)
 
@@ -145,6 +150,8 @@ def register(app, ctx) -> None:
                 db.drop_collection(name)
             except KeyError:
                 return False
+            if ctx.guard is not None:
+                ctx.guard.dropped(name)
             return True
         return await ctx.answer(request, work)
 
@@ -155,11 +162,15 @@ def register(app, ctx) -> None:
         if not isinstance(field, str) or not field:
             raise ApiError(400, "field_name must be a non-empty string")
         spelled = field_schema(body.get("field_schema"))
+        if ctx.guard is not None:
+            ctx.guard.check_field_schema(body.get("field_schema"))  # is_tenant
 
         def work():
             col = ctx.collection(name)
             old = col.schema.get(field)
             if old is None or old.type != spelled.rstrip("[]"):  # same type: nothing to do
                 col.create_field_index(field, spelled)
+            if ctx.guard is not None:
+                ctx.guard.field_indexed(name, field, body.get("field_schema"))
             return {"operation_id": col.sequence, "status": "completed"}
         return await ctx.answer(request, work)

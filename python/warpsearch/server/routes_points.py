@@ -235,6 +235,8 @@ class Points:
         if len(searches) > self.ctx.settings.max_batch:
             raise ApiError(400, f"at most {self.ctx.settings.max_batch} searches per batch, "
                                 f"got {len(searches)}")
+        if self.ctx.guard is not None:
+            self.ctx.guard.check_batch(len(searches), "searches in one batch")
         return [fn(as_dict(s, "searches[]")) for s in searches]
 
     # -- reads ----------------------------------------------------------------------

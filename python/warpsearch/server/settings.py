@@ -26,6 +26,11 @@ class Settings:
         Close the database when the app shuts down (the CLI's app owns it).
     snapshot_dir : str or None
         Where snapshot archives are kept (default ``<database>/snapshots``).
+    api_keys : str or None
+        The API keys file (default ``<database>/api_keys.json``); with no key in it,
+        keyless requests are served to loopback clients only.
+    max_body_bytes : int
+        Largest request body (413 past it).
     """
 
     threads: int = 8
@@ -33,3 +38,5 @@ class Settings:
     max_batch: int = 1_024
     close_db: bool = True
     snapshot_dir: str | None = None
+    api_keys: str | None = None
+    max_body_bytes: int = 32 << 20

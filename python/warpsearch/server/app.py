@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .observe import install as install_observer
 from .qdrant import ApiError
 from .settings import Settings
 
@@ -71,6 +72,8 @@ class Context:
         self._locks: dict = {}
         self._locks_mu = threading.Lock()
         self.snapshot_dir = settings.snapshot_dir or os.path.join(db.path, "snapshots")
+        self.searcher = _plain_search  # replaced by the observer (observe.py)
+        self.closers: list = []  # run at shutdown, before the database closes
 
     def lock(self, name: str) -> threading.Lock:
         with self._locks_mu:
@@ -83,6 +86,11 @@ class Context:
         except KeyError:
             raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!") from None
 
+    def search(self, col, vector, **kw):
+        """A route's search (worker threads): ``(hits, stats)``, through the micro-batcher,
+        the metrics, the slow-query log and the recall monitor."""
+        return self.searcher(col, vector, **kw)
+
     async def run(self, fn, *args):
         """Runs ``fn(*args)`` in the worker threads."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -91,6 +99,10 @@ class Context:
         """Runs ``fn`` in the worker threads and wraps its result in the envelope."""
         result = await self.run(fn, *args)
         return json_response({"result": result, "status": "ok", "time": _elapsed(request)})
+
+
+def _plain_search(col, vector, **kw):
+    return col.search(vector, return_stats=True, **kw)
 
 
 async def read_json(request: Request):
@@ -126,6 +138,8 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:  # after uvicorn has drained the requests in flight
+            for fn in ctx.closers:
+                await anyio.to_thread.run_sync(fn)
             if settings.close_db:
                 await anyio.to_thread.run_sync(db.close)
                 log.info("database %s closed", db.path)
@@ -191,4 +205,5 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
 
     for mod in (routes_collections, routes_points, routes_snapshots, routes_native):
         mod.register(app, ctx)
+    install_observer(app, ctx)  # metrics, logs, recall monitor, micro-batcher, dashboard
     return app

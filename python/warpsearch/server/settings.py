@@ -26,6 +26,19 @@ class Settings:
         Close the database when the app shuts down (the CLI's app owns it).
     snapshot_dir : str or None
         Where snapshot archives are kept (default ``<database>/snapshots``).
+    slow_query_ms : float or None
+        Searches taking at least this long are logged (logger
+        ``warpsearch.server.slow``, one JSON line with the plan) and listed at
+        ``/warpsearch/slow_queries``; None turns the log off.
+    recall_sample : float
+        Fraction of live searches re-run exactly in the background to measure
+        recall (0 turns the monitor off).
+    batch_window_ms : float
+        How long a search waits for concurrent searches of the same collection and
+        parameters to run with it as one batch (0 turns micro-batching off). A search
+        arriving while none is in flight runs at once.
+    batch_max : int
+        Most searches coalesced into one batch.
     """
 
     threads: int = 8
@@ -33,3 +46,7 @@ class Settings:
     max_batch: int = 1_024
     close_db: bool = True
     snapshot_dir: str | None = None
+    slow_query_ms: float | None = 100.0
+    recall_sample: float = 0.01
+    batch_window_ms: float = 1.0
+    batch_max: int = 64

@@ -324,3 +324,20 @@ def test_batcher_isolates_a_failing_query(tmp_path):
         assert sizes and max(sizes) == 1  # the failed batch was re-run one by one
         with pytest.raises(ValueError, match="max_batch"):
             MicroBatcher(0.001, 0)
+
+
+def test_serve_flags(monkeypatch):
+    from warpsearch import cli
+
+    ap = cli.build_parser
+    args = ap().parse_args(["serve"])
+    assert (args.slow_query_ms, args.recall_sample, args.batch_window_ms, args.max_batch) == \
+        (100.0, 0.01, 1.0, 64)
+    monkeypatch.setenv("WARPSEARCH_SLOW_QUERY_MS", "250")
+    monkeypatch.setenv("WARPSEARCH_RECALL_SAMPLE", "0.5")
+    args = ap().parse_args(["serve", "--batch-window-ms", "0", "--max-batch", "8"])
+    assert (args.slow_query_ms, args.recall_sample, args.batch_window_ms, args.max_batch) == \
+        (250.0, 0.5, 0.0, 8)
+    for bad in (["--recall-sample", "2"], ["--slow-query-ms", "-1"], ["--max-batch", "0"]):
+        with pytest.raises(SystemExit):
+            ap().parse_args(["serve", *bad])

@@ -216,6 +216,8 @@ def test_backpressure_and_retried_seals(db, monkeypatch):
     col.upsert(list(range(100)), x[:100])  # two full segments wait to be sealed
     with pytest.raises(RuntimeError, match="'c'.*waiting to be sealed.*No space"):
         col.upsert(list(range(100, 150)), x[100:150])
+    bg = col.info()["background"]  # the held-back writer is counted, with its wait
+    assert bg["backpressure_waits"] == 1 and bg["backpressure_seconds"] >= 0.5
     # reads keep working while sealing fails
     assert col.count() == 100 and col.search(x[60], k=1)[0].id == 60
     assert col.get([99])[0].id == 99

@@ -156,6 +156,26 @@ def _seconds(s: str) -> float:
     return v
 
 
+def _nonneg_ms(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {s!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {s!r}")
+    return v
+
+
+def _fraction(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {s!r}")
+    return v
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -201,6 +221,14 @@ SERVE_FLAGS = (
      "TLS certificate (PEM) to serve https; needs --ssl-keyfile"),
     ("--ssl-keyfile", "WARPSEARCH_SSL_KEYFILE", None, str,
      "TLS private key (PEM) of --ssl-certfile"),
+    ("--slow-query-ms", "WARPSEARCH_SLOW_QUERY_MS", "100", _nonneg_ms,
+     "log searches taking at least this many milliseconds, with their plan"),
+    ("--recall-sample", "WARPSEARCH_RECALL_SAMPLE", "0.01", _fraction,
+     "fraction of searches re-run exactly in the background to measure recall (0: off)"),
+    ("--batch-window-ms", "WARPSEARCH_BATCH_WINDOW_MS", "1", _nonneg_ms,
+     "how long concurrent searches wait to be run as one batch (0: no micro-batching)"),
+    ("--max-batch", "WARPSEARCH_MAX_BATCH", "64", _positive_int,
+     "most searches coalesced into one micro-batch"),
 )
 
 
@@ -212,6 +240,7 @@ def run_serve(args, out=None) -> int:
     try:
         import fastapi  # noqa: F401
         import orjson  # noqa: F401
+        import prometheus_client  # noqa: F401
         import uvicorn
     except ImportError as exc:
         print(f"warpsearch serve: the server is not installed ({exc}); "
@@ -254,7 +283,14 @@ def run_serve(args, out=None) -> int:
     try:
         app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True,
                                       api_keys=args.api_keys,
-                                      max_body_bytes=args.max_body_bytes))
+                                      max_body_bytes=args.max_body_bytes,
+                                      slow_query_ms=args.slow_query_ms,
+                                      recall_sample=args.recall_sample,
+                                      batch_window_ms=args.batch_window_ms,
+                                      batch_max=args.max_batch))
+        from .server.observe import configure_logging
+
+        configure_logging(args.log_level)
         config = uvicorn.Config(app, host=args.host, port=args.port,
                                 log_level=args.log_level.lower(),
                                 timeout_graceful_shutdown=args.graceful_timeout,

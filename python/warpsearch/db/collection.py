@@ -11,6 +11,7 @@ sealing, merging in the background) and ``recovery`` (open, replay, checkpoint).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -211,19 +212,29 @@ class Collection:
         st, sealer = self.state, self._sealer
         if len(st.frozen) < self.max_pending_seals:
             return
-        end = time.monotonic() + self.backpressure_timeout
+        t0 = time.monotonic()
+        end = t0 + self.backpressure_timeout
         with sealer.cv:
-            while len(st.frozen) >= self.max_pending_seals:
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise RuntimeError(
-                        f"collection {self.name!r}: {len(st.frozen)} full segments are waiting "
-                        f"to be sealed (limit {self.max_pending_seals}); writes were held back "
-                        f"{self.backpressure_timeout:g} s and are refused until the background "
-                        "sealer catches up" + (f" (it is failing: {sealer.error!r})"
-                                               if sealer.error is not None else ""))
-                sealer.cv.notify_all()
-                sealer.cv.wait(min(left, 0.1))
+            sealer.stats["backpressure_waits"] += 1
+            try:
+                self._wait_sealer(end)
+            finally:
+                sealer.stats["backpressure_seconds"] += time.monotonic() - t0
+
+    def _wait_sealer(self, end):
+        """Waits (holding ``sealer.cv``) until few enough segments wait to be sealed."""
+        st, sealer = self.state, self._sealer
+        while len(st.frozen) >= self.max_pending_seals:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(
+                    f"collection {self.name!r}: {len(st.frozen)} full segments are waiting "
+                    f"to be sealed (limit {self.max_pending_seals}); writes were held back "
+                    f"{self.backpressure_timeout:g} s and are refused until the background "
+                    "sealer catches up" + (f" (it is failing: {sealer.error!r})"
+                                           if sealer.error is not None else ""))
+            sealer.cv.notify_all()
+            sealer.cv.wait(min(left, 0.1))
 
     def delete(self, ids=None, *, filter=None) -> int:
         """Deletes points by id or by filter (not both); returns how many existed."""
@@ -330,6 +341,31 @@ class Collection:
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
                                    with_payload, return_stats, batch=True)
         return (hits, stats) if return_stats else hits
+
+    def search_exact(self, vectors, k: int = 10, filter=None, with_payload: bool = False):
+        """The exact ``k`` nearest live points passing ``filter`` for each row of
+        ``vectors`` (a vector is one row), by brute force over every segment's vectors
+        (indexes ignored): one list of ``Hit`` per row. The ground truth of ``search``;
+        it costs O(points x dim) per query.
+
+        Examples
+        --------
+        >>> import numpy as np, warpsearch as ws
+        >>> db = ws.connect("exact_db")
+        >>> col = db.create_collection("v", dim=2, metric="l2")
+        >>> seq = col.upsert([1, 2, 3], [[0, 0], [1, 0], [5, 5]])
+        >>> [h.id for h in col.search_exact([0.9, 0], k=2)[0]]
+        [2, 1]
+        >>> db.close()
+        """
+        Q = self._queries(vectors, "vectors")
+        try:
+            k = as_positive_int(k, "k")
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+        self._check_open()
+        node = self._filter(filter)
+        return query.exact(self.state, Q, k, node, bool(with_payload))
 
     def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,
                 refine_factor=None) -> dict:
@@ -461,6 +497,34 @@ class Collection:
                                        error=None if sealer.error is None
                                        else repr(sealer.error)),
                     "wal_fsyncs": self.wal.fsyncs}
+
+    def memory_usage(self) -> dict:
+        """Bytes held, by where: ``ram`` (indexes and the vectors of unsealed segments),
+        ``mapped`` (sealed vectors, memory-mapped from their files: in RAM as far as
+        the page cache keeps them), ``device`` (GPU copies of indexes) and ``disk``
+        (the collection's files, log included). Payloads and field indexes are not
+        counted."""
+        self._check_open()
+        ram = mapped = device = 0
+        for seg in self.state.view:
+            if seg.index is not None:
+                ram += seg.index.memory_usage()
+                gpu = getattr(seg.index, "_gpu", None)
+                if gpu is not None:
+                    device += int(gpu.memory_usage())
+            if seg.kind == "mutable":
+                ram += seg.vecs.buf.nbytes
+            else:
+                mapped += seg.vectors().nbytes
+        disk = 0
+        for root, _, files in os.walk(self.path):
+            for f in files:
+                try:
+                    disk += os.stat(os.path.join(root, f)).st_size
+                except FileNotFoundError:  # removed by a merge meanwhile
+                    pass
+        return {"ram": int(ram), "mapped": int(mapped), "device": int(device),
+                "disk": int(disk)}
 
     def __repr__(self) -> str:
         return (f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "

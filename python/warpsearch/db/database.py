@@ -146,6 +146,12 @@ class Database:
         return sorted(f for f in os.listdir(self._root)
                       if os.path.exists(os.path.join(self._root, f, MANIFEST)))
 
+    def open_collections(self) -> list:
+        """The collections opened so far (and not dropped), by name; opens none."""
+        self._check()
+        with self._mu:
+            return [self._open[k] for k in sorted(self._open)]
+
     def drop_collection(self, name: str) -> None:
         """Deletes a collection and its files; ``KeyError`` if there is none."""
         self._check()

@@ -21,7 +21,7 @@ from ..index import HNSWIndex, IVFPQIndex
 from .config import Hit, Record
 from .state import ROW_BITS, ROW_MASK
 
-__all__ = ["plan", "search", "scan", "SearchParams", "BatchResults"]
+__all__ = ["plan", "search", "exact", "scan", "SearchParams", "BatchResults"]
 
 
 
@@ -164,6 +164,37 @@ def search(st, Q, k, node, params, with_payload, stats=None, batch=False):
                 seg_stats["plan"] = "exact" if not indexed else \
                     f"{seg_stats.get('plan')}+exact tail"
             stats.append(seg_stats)
+    return _merge_parts(st, parts, nq, k, with_payload, batch)
+
+
+#: Rows per block of an exact scan (bounds the (nq, rows) score matrix).
+_EXACT_BLOCK = 65536
+
+
+def exact(st, Q, k, node, with_payload):
+    """Exact top-k of each query row of ``Q`` over every live row passing ``node``
+    (indexes ignored; scanned in blocks): lists of ``Hit`` as ``search`` returns."""
+    nq = Q.shape[0]
+    parts = []
+    for seg, n, _, mask, allowed in plan(st, node):
+        if n == 0 or allowed == 0:
+            continue
+        V = seg.vecs.buf if seg.kind == "mutable" else seg.vectors()  # >= n rows
+        for lo in range(0, n, _EXACT_BLOCK):
+            hi = min(n, lo + _EXACT_BLOCK)
+            rows = np.arange(lo, hi, dtype=np.int64)
+            block = V[lo:hi]
+            if mask is not None:
+                keep = mask[lo:hi]
+                rows, block = rows[keep], block[keep]
+            if len(rows):
+                D, R = _exact_rows(np.asarray(block, dtype=np.float32), Q, st.metric, k, rows)
+                parts.append((D, R, seg))
+    return _merge_parts(st, parts, nq, k, with_payload, False)
+
+
+def _merge_parts(st, parts, nq, k, with_payload, batch):
+    """One top-k over the ``(D, rows, segment)`` parts, hydrated."""
     if not parts:
         if batch:
             return BatchResults(np.empty(0, object), None, np.empty((nq, 0), np.float32),

@@ -89,7 +89,8 @@ class Sealer:
         self.train_mu = threading.Lock()
         self.merge_check = True  # writes happened since automatic merges were planned
         self.stats = {"seals": 0, "seal_seconds": 0.0, "merges": 0, "merge_seconds": 0.0,
-                      "indexed_rows": 0, "retries": 0}
+                      "indexed_rows": 0, "retries": 0, "backpressure_waits": 0,
+                      "backpressure_seconds": 0.0}
         self.thread = threading.Thread(target=self._loop, daemon=True,
                                        name=f"warpsearch-sealer-{name}")
         self.thread.start()

@@ -15,13 +15,14 @@ from .settings import Settings
 __all__ = ["Settings", "create_app", "MISSING_EXTRA"]
 
 #: What to install when the server's dependencies are missing.
-MISSING_EXTRA = "the server needs FastAPI, uvicorn and orjson: pip install 'warpsearch[server]'"
+MISSING_EXTRA = ("the server needs FastAPI, uvicorn, orjson and prometheus-client: "
+                 "pip install 'warpsearch[server]'")
 
 
 def create_app(db, settings: Settings | None = None):
     """The ASGI app serving ``db`` (a ``warpsearch.db.Database``); see ``app.create_app``."""
     try:
         from .app import create_app as _create
-    except ImportError as exc:  # fastapi / orjson missing
+    except ImportError as exc:  # fastapi / orjson / prometheus_client missing
         raise ImportError(f"{MISSING_EXTRA} ({exc})") from exc
     return _create(db, settings)

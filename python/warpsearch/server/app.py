@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .observe import install as install_observer
 from .qdrant import ApiError
 from .settings import Settings
 
@@ -72,6 +73,8 @@ class Context:
         self._locks_mu = threading.Lock()
         self.snapshot_dir = settings.snapshot_dir or os.path.join(db.path, "snapshots")
         self.guard = None  # keys, tenants and quotas: set by ``access.install``
+        self.searcher = _plain_search  # replaced by the observer (observe.py)
+        self.closers: list = []  # run at shutdown, before the database closes
 
     def lock(self, name: str) -> threading.Lock:
         with self._locks_mu:
@@ -86,6 +89,11 @@ class Context:
             raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!") from None
         return col if self.guard is None else self.guard.view(col)
 
+    def search(self, col, vector, **kw):
+        """A route's search (worker threads): ``(hits, stats)``, through the micro-batcher,
+        the metrics, the slow-query log and the recall monitor."""
+        return self.searcher(col, vector, **kw)
+
     async def run(self, fn, *args):
         """Runs ``fn(*args)`` in the worker threads."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -94,6 +102,10 @@ class Context:
         """Runs ``fn`` in the worker threads and wraps its result in the envelope."""
         result = await self.run(fn, *args)
         return json_response({"result": result, "status": "ok", "time": _elapsed(request)})
+
+
+def _plain_search(col, vector, **kw):
+    return col.search(vector, return_stats=True, **kw)
 
 
 async def read_json(request: Request):
@@ -129,6 +141,8 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:  # after uvicorn has drained the requests in flight
+            for fn in ctx.closers:
+                await anyio.to_thread.run_sync(fn)
             if settings.close_db:
                 await anyio.to_thread.run_sync(db.close)
                 log.info("database %s closed", db.path)
@@ -196,5 +210,7 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
         mod.register(app, ctx)
     from .access import install as install_access
 
-    install_access(app, ctx)  # API keys, tenants, quotas (outermost middleware)
+    install_access(app, ctx)  # API keys, tenants, quotas
+    # installed last, so outermost: refused requests (401, 403, 429) are logged and counted
+    install_observer(app, ctx)  # metrics, logs, recall monitor, micro-batcher, dashboard
     return app

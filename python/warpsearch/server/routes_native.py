@@ -125,9 +125,9 @@ def register(app, ctx) -> None:
     def search(col, b):
         if "vector" not in b:
             raise ApiError(400, "search needs a 'vector'")
-        hits, stats = col.search(b["vector"], with_payload=bool(b.get("with_payload", True)),
-                                 timeout=b.get("timeout"), return_stats=True,
-                                 **_search_args(b))
+        hits, stats = ctx.search(col, b["vector"],
+                                 with_payload=bool(b.get("with_payload", True)),
+                                 timeout=b.get("timeout"), **_search_args(b))
         out = {"hits": [[h.id, h.score, h.payload] for h in hits]}
         if b.get("return_stats"):
             out["stats"] = stats

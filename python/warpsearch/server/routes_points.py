@@ -151,8 +151,8 @@ class Points:
         ef = search_ef(body.get("params"))
         sel = payload_selector(body.get("with_payload"), False)
         with_vector = wants(body.get("with_vector"), False, "with_vector")
-        hits = col.search(vec, k=limit + offset + len(exclude), filter=_filter(body), ef=ef,
-                          with_payload=sel is not None)
+        hits, _ = self.ctx.search(col, vec, k=limit + offset + len(exclude),
+                                  filter=_filter(body), ef=ef, with_payload=sel is not None)
         if exclude:
             hits = [h for h in hits if h.id not in exclude]
         out = []

@@ -31,6 +31,19 @@ class Settings:
         keyless requests are served to loopback clients only.
     max_body_bytes : int
         Largest request body (413 past it).
+    slow_query_ms : float or None
+        Searches taking at least this long are logged (logger
+        ``warpsearch.server.slow``, one JSON line with the plan) and listed at
+        ``/warpsearch/slow_queries``; None turns the log off.
+    recall_sample : float
+        Fraction of live searches re-run exactly in the background to measure
+        recall (0 turns the monitor off).
+    batch_window_ms : float
+        How long a search waits for concurrent searches of the same collection and
+        parameters to run with it as one batch (0 turns micro-batching off). A search
+        arriving while none is in flight runs at once.
+    batch_max : int
+        Most searches coalesced into one batch.
     """
 
     threads: int = 8
@@ -40,3 +53,7 @@ class Settings:
     snapshot_dir: str | None = None
     api_keys: str | None = None
     max_body_bytes: int = 32 << 20
+    slow_query_ms: float | None = 100.0
+    recall_sample: float = 0.01
+    batch_window_ms: float = 1.0
+    batch_max: int = 64

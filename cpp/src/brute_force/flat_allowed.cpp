@@ -29,6 +29,7 @@ void scan_panels(const FlatStorage& s, const FlatQueries& fq, const std::uint32_
   alignas(64) float out[16 * kPanel], dist[16 * kPanel], thr[16];
   std::uint32_t below[16];
   for (std::size_t b0 = 0; b0 < count; b0 += block) {
+    fq.deadline->check();  // as the block scan: per block of rows, per max_q queries
     const std::size_t cnt = std::min(block, count - b0), npan = (cnt + kPanel - 1) / kPanel;
     const std::uint32_t* r = rows + b0;
     const auto dst = [&](std::size_t j) { return &buf[(j / kPanel) * kPanel * d + j % kPanel]; };
@@ -52,6 +53,7 @@ void scan_panels(const FlatStorage& s, const FlatQueries& fq, const std::uint32_
       nrm[j] = 0.f;
     }
     for (std::size_t qb = q0; qb < q1; qb += mq) {
+      if (qb > q0) fq.deadline->check();
       const std::size_t nb = std::min(mq, q1 - qb);
       for (std::size_t gp = 0; gp < npan; ++gp) {
         const std::size_t j0 = gp * kPanel;
@@ -90,6 +92,7 @@ void scan_codes(const FlatStorage& s, const FlatQueries& fq, const std::uint32_t
       wlo[qi - q0] = float(t);
     }
   for (std::size_t j = 0; j < count; ++j) {
+    if (j % 256 == 0) fq.deadline->check();
     const std::size_t rw = rows[j];
     const std::uint8_t* c = s.code(rw);
     if (s.storage == Storage::SQ4) s.codec.decode(c, row.data());
@@ -120,6 +123,7 @@ void scan_binary(const FlatStorage& s, const FlatQueries& fq, const std::uint32_
   std::vector<std::uint32_t> pos(block);
   std::vector<std::uint16_t> sum(block);
   for (std::size_t b0 = 0; b0 < count; b0 += block) {
+    fq.deadline->check();
     const std::size_t cnt = std::min(block, count - b0);
     const std::uint32_t* r = rows + b0;
     std::fill(buf.begin(), buf.begin() + std::ptrdiff_t((cnt + kFsBlock - 1) / kFsBlock * bb), 0);
@@ -132,6 +136,7 @@ void scan_binary(const FlatStorage& s, const FlatQueries& fq, const std::uint32_
         dst[g * 16] = std::uint8_t(dst[g * 16] | (((src[g * 16] >> in) & 15u) << out));
     }
     for (std::size_t qi = q0; qi < q1; ++qi) {
+      if (qi > q0) fq.deadline->check();  // a block of codes per query
       auto& h = heaps[qi - q0];
       const BinaryQuery& b = fq.bq[qi];
       float thr = h.threshold();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "brute_force/flat_impl.hpp"
+#include "common/deadline.hpp"
 #include "common/topk.hpp"
 
 namespace warpsearch::detail {
@@ -22,7 +23,7 @@ struct BinaryQuery {
 };
 
 // What every scan of one search shares: queries (normalized for cosine), their
-// squared norms (L2), and the binary tables.
+// squared norms (L2), the binary tables and the deadline.
 struct FlatQueries {
   const float* q = nullptr;
   const float* qnorm = nullptr;
@@ -30,6 +31,7 @@ struct FlatQueries {
   const std::uint8_t* luts = nullptr;  // binary: lut_bytes per query
   std::size_t lut_bytes = 0;
   const BinaryQuery* bq = nullptr;
+  const Deadline* deadline = nullptr;
 };
 
 // The fast-scan bound for a binary scan: a code whose kernel sum exceeds it cannot

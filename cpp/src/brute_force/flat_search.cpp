@@ -125,7 +125,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   const bool is_l2 = metric_ == Metric::L2, decode = !s.fp32() && !binary;
 
   // Few allowed rows spread over the data: list them once and score only those.
-  const detail::FlatQueries fq{qbuf, qnorm.data(), is_l2, luts.data(), lut_bytes, bq.data()};
+  const detail::FlatQueries fq{qbuf, qnorm.data(), is_l2, luts.data(), lut_bytes, bq.data(), &dl};
   std::size_t allowed = n;
   std::vector<std::uint32_t> listed;
   bool by_rows = false;

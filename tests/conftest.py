@@ -170,6 +170,18 @@ def assert_exact(D, I, xb, xq, k: int, metric: str, ids=None, allowed=None,
                                    err_msg=f"query {r}: reported distances are not the ids' own")
 
 
+def assert_same_answer(D, I, D0, I0):
+    """Asserts that two k-NN answers are equal: the same distances, bit for bit, and the
+    same ids, where ids of equal distances may come in either order (and a tie at the
+    k-th distance may keep either id)."""
+    D, I, D0, I0 = (np.atleast_2d(a) for a in (D, I, D0, I0))
+    np.testing.assert_array_equal(D, D0)
+    for r in range(D.shape[0]):
+        inner = D[r] != D[r, -1]
+        a, b = np.lexsort((I[r], D[r])), np.lexsort((I0[r], D0[r]))
+        np.testing.assert_array_equal(I[r][a][inner[a]], I0[r][b][inner[b]], err_msg=f"query {r}")
+
+
 # -- fixtures ---------------------------------------------------------------
 @pytest.fixture(scope="session")
 def clustered_64():

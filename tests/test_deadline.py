@@ -128,6 +128,22 @@ def test_timeout_stops_a_running_search(index, data):
         _search(kind, idx, q, timeout=took / 50)
 
 
+@pytest.mark.parametrize("fname", ["fifth", "few"])
+def test_timeout_stops_a_running_sparse_filtered_flat_search(index, data, fname):
+    """Filters that allow few rows spread over the data are scanned row by row (the
+    allowed rows listed, not the blocks): that scan checks the deadline too."""
+    kind, idx = index
+    if not kind.startswith("flat"):
+        pytest.skip("the allowed-row scan is the flat index's")
+    _, qs = data
+    q = np.tile(qs, (10, 1))
+    t = time.perf_counter()
+    _search(kind, idx, q, filter=FILTERS[fname])
+    took = time.perf_counter() - t
+    with pytest.raises(TimeoutError):
+        _search(kind, idx, q, filter=FILTERS[fname], timeout=took / 50)
+
+
 @pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (math.nan, ValueError),
                                      (-math.inf, ValueError), ("1", TypeError),
                                      (True, TypeError), (np.bool_(True), TypeError),

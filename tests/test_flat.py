@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import METRICS, assert_exact, auto_device, exact_knn, make_clustered
+from conftest import METRICS, assert_exact, assert_same_answer, auto_device, exact_knn, make_clustered
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,33 @@ def test_filter(data, metric, form):
     D, I = idx.search(xq, k=10, filter=flt)
     assert np.isin(I, allowed).all()
     assert_exact(D, I, xb, xq, 10, metric, allowed=allowed)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("form", ["mask", "ids"])
+@pytest.mark.parametrize("frac", [0.005, 0.05, 0.2, 0.6])
+def test_filter_fractions_score_only_allowed_rows(data, metric, form, frac):
+    # Sparse filters list the allowed rows and score only those, dense ones scan the
+    # panels; the answer is the exact one over the allowed rows either way, equal to
+    # the unfiltered search of an index that holds only those rows, and every allowed
+    # row is scored once per query.
+    xb, xq = data
+    ids = np.arange(len(xb), dtype=np.int64) * 3 + 7
+    idx = _flat(xb, metric, ids)
+    rng = np.random.default_rng(int(frac * 1000))
+    keep = np.flatnonzero(rng.random(len(xb)) < frac)
+    if form == "mask":
+        flt = np.zeros(ids[-1] + 1, dtype=bool)
+        flt[ids[keep]] = True
+    else:
+        flt = rng.permutation(ids[keep])
+    sub = _flat(xb[keep], metric, ids[keep])
+    for nq in (1, 5, 50):  # few queries favour the panel scan, many the allowed rows
+        D, I, st = idx.search(xq[:nq], k=10, filter=flt, return_stats=True)
+        assert st["allowed"] == len(keep) and st["distance_evals"] == nq * len(keep)
+        assert_exact(D, I, xb[keep], xq[:nq], 10, metric, ids=ids[keep])
+        D0, I0 = sub.search(xq[:nq], k=10)
+        assert_same_answer(D, I, D0, I0)
 
 
 def test_filter_fewer_allowed_than_k(data):

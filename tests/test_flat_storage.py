@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
-from conftest import (METRICS, assert_exact, exact_knn, make_clustered, make_queries, recall_at_k,
-                      simd_level)
+from conftest import (METRICS, assert_exact, assert_same_answer, exact_knn, make_clustered,
+                      make_queries, recall_at_k, simd_level)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +282,47 @@ def test_empty_and_tiny_indexes(storage, refine, dim):
     idx.add(x[:2], ids=[7, 8])
     _, I = idx.search(x[:2], k=5, refine_factor=50)
     assert sorted(I[0][I[0] >= 0].tolist()) == [7, 8]
+
+
+@pytest.mark.parametrize("storage,refine,metric", [
+    ("fp16", None, "cosine"), ("sq8", None, "l2"), ("sq4", None, "ip"), ("sq8", "fp32", "l2"),
+    ("sq4", "sq8", "cosine"), ("binary", "none", "ip"), ("binary", None, "ip"),
+    ("binary", "fp32", "cosine"),
+])
+@pytest.mark.parametrize("form", ["mask", "ids", "range"])
+def test_filtered_search_scores_only_allowed_rows(data, storage, refine, metric, form):
+    # Sparse filters list the allowed rows and score only those (decoded, or repacked
+    # binary codes), dense or contiguous ones scan the blocks: either way the answer
+    # equals the unfiltered search of an index holding just the allowed rows under the
+    # same quantizer, and each allowed row is scored once per query (+ the re-ranked).
+    xb, xq = data
+    xb, xq = xb[:3000, :48], xq[:40, :48]
+    ids = np.arange(len(xb), dtype=np.int64) * 2 + 5
+
+    def build(rows):
+        idx = ws.FlatIndex(dim=48, metric=metric, storage=storage, refine=refine)
+        idx.train(xb)  # one quantizer for both indexes
+        idx.add(xb[rows], ids[rows])
+        return idx
+
+    idx = build(np.arange(len(xb)))
+    rng = np.random.default_rng(len(form))
+    for frac in (0.005, 0.05, 0.2, 0.6):
+        if form == "range":  # whole panels: the block scan wastes nothing on them
+            keep = np.arange(160, 160 + int(frac * len(xb)) // 16 * 16 + 16)
+        else:
+            keep = np.flatnonzero(rng.random(len(xb)) < frac)
+        flt = ids[keep] if form == "ids" else np.isin(np.arange(ids[-1] + 1), ids[keep])
+        sub = build(keep)
+        for nq in (1, 5, 40):
+            D, I, st = idx.search(xq[:nq], k=10, filter=flt, return_stats=True)
+            D0, I0 = sub.search(xq[:nq], k=10)
+            assert_same_answer(D, I, D0, I0)
+            pool = min(40, len(keep)) if idx.refine != "none" else 0
+            assert st["allowed"] == len(keep)
+            assert st["distance_evals"] == nq * (len(keep) + pool)
+            if storage != "binary" and idx.refine == "none":  # exact over the stored vectors
+                x, q, m = idx.get_vectors(ids[keep]), xq[:nq], metric
+                if metric == "cosine":
+                    q, m = xq[:nq] / np.linalg.norm(xq[:nq], axis=1, keepdims=True), "ip"
+                assert_exact(D, I, x, q, 10, m, ids=ids[keep], rtol=1e-4, atol=1e-3)

@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "brute_force/flat_allowed.hpp"
 #include "brute_force/flat_impl.hpp"
 #include "common/deadline.hpp"
 #include "simd/fastscan.hpp"
@@ -32,9 +33,7 @@ namespace {
 // u ~ bias + acc / scale.
 alignas(64) constexpr float kZeros[detail::kPanel] = {};
 
-struct BinaryQuery {
-  float qc = 0.f, scale = 1.f, bias = 0.f;
-};
+using detail::BinaryQuery;
 
 BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::uint8_t* lut8) {
   const std::size_t d = s.d;
@@ -125,6 +124,22 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   if (binary) chunk += chunk & 1;
   const bool is_l2 = metric_ == Metric::L2, decode = !s.fp32() && !binary;
 
+  // Few allowed rows spread over the data: list them once and score only those.
+  const detail::FlatQueries fq{qbuf, qnorm.data(), is_l2, luts.data(), lut_bytes, bq.data(), &dl};
+  std::size_t allowed = n;
+  std::vector<std::uint32_t> listed;
+  bool by_rows = false;
+  if (allow) {
+    allowed = 0;
+    std::size_t active = 0;  // panels with an allowed row
+    for (std::size_t w = 0; w < detail::bit_words(n); ++w) {
+      allowed += std::size_t(__builtin_popcountll(allow[w]));
+      for (unsigned sh = 0; sh < 64; sh += detail::kPanel) active += ((allow[w] >> sh) & 0xFFFF) != 0;
+    }
+    by_rows = detail::allowed_scan_pays(s, allowed, active, nq, ngroups);
+    if (by_rows) listed = detail::allowed_rows(allow, n, allowed);
+  }
+
   const auto lanes_of = [&](std::size_t pnl) {
     const std::size_t row0 = pnl * detail::kPanel;
     std::uint32_t lanes = 0xFFFF;
@@ -142,6 +157,13 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     std::vector<detail::TopK<idx_t>> heaps;
     heaps.reserve(q1 - q0);
     for (std::size_t qi = q0; qi < q1; ++qi) heaps.emplace_back(dd + qi * k1, ii + qi * k1, int(k1));
+    if (by_rows) {  // range r of the listed rows
+      const std::size_t per = (listed.size() + nranges - 1) / nranges;
+      const std::size_t a0 = std::min(listed.size(), r * per), a1 = std::min(listed.size(), a0 + per);
+      detail::scan_allowed(s, fq, listed.data() + a0, a1 - a0, q0, q1, heaps.data());
+      for (auto& h : heaps) h.finish();
+      return;
+    }
     std::vector<float> dec(decode ? chunk * detail::kPanel * d : 0), row(decode ? d : 0);
     std::vector<std::uint32_t> pos;  // binary: the codes a scan emits
     std::vector<std::uint16_t> sum;
@@ -172,20 +194,8 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
           auto& h = heaps[qi - q0];
           const BinaryQuery& b = bq[qi];
           float thr = h.threshold();
-          // dist < thr needs a * u < T for some scale a in [bs_min, bs_max]: a bound on u,
-          // hence on the kernel's sum, that skips most codes once the heap is full.
           std::uint16_t t16 = 0xffff;
-          if (thr < std::numeric_limits<float>::infinity()) {
-            const float T = is_l2 ? 0.5f * (thr - qnorm[qi] - s.norm_min + 2.f * b.qc) : thr + b.qc;
-            float ustar = std::numeric_limits<float>::infinity();
-            if (T <= 0.f)
-              ustar = s.bs_max > 0.f ? T / s.bs_max : -std::numeric_limits<float>::infinity();
-            else if (s.bs_min > 0.f)
-              ustar = T / s.bs_min;
-            const double lim = (double(ustar) - double(b.bias)) * double(b.scale) + 1.0;
-            if (lim < 0.0) continue;  // no code of this block can enter
-            if (lim < 65535.0) t16 = std::uint16_t(lim);
-          }
+          if (!detail::binary_sum_limit(s, fq, qi, thr, &t16)) continue;  // no code of this block can enter
           const std::size_t cnt = F.scan(&s.packed[r0 / detail::kFsBlock * s.block_bytes()], r1 - r0,
                                          s.bm_pad, &luts[qi * lut_bytes], nullptr, t16, pos.data(), sum.data());
           const float inv = 1.f / b.scale;
@@ -301,11 +311,6 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   for (auto v : rr) reranked += v;
   finalize_distances(D, I, nq * k);
   if (stats) {
-    std::size_t allowed = n;
-    if (allow) {
-      allowed = 0;
-      for (std::size_t w = 0; w < detail::bit_words(n); ++w) allowed += __builtin_popcountll(allow[w]);
-    }
     stats->distance_evals += std::uint64_t(nq) * allowed + reranked;
     stats->allowed = allowed;
     stats->plan = 1;

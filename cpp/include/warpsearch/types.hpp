@@ -63,6 +63,10 @@ struct SearchStats {
   std::uint64_t allowed = 0;       ///< points that passed the filter
   int plan = 0;                    ///< 0 graph, 1 brute force over allowed, 2 filtered graph
   bool adaptive = false;           ///< IVF: cells chosen by adaptive probing (else fixed)
+  /// IVF, filtered: queries that probed cells beyond their planned ones (cells whose
+  /// distance bound could still beat their k-th result), those cells, and of them the
+  /// cells whose few allowed vectors were scored one by one instead of scanned.
+  std::uint64_t queries_widened = 0, cells_widened = 0, cells_exact = 0;
 };
 
 }  // namespace warpsearch

@@ -1,0 +1,166 @@
+// SPDX-FileCopyrightText: 2026 warpsearch contributors
+// SPDX-License-Identifier: Apache-2.0
+// IVF-PQ filtered search, second step: widening by a bound. A filter is rarely spread
+// evenly over the cells; where the allowed vectors lie away from a query, the cells
+// nearest to it hold few of them and the order of the cells by centroid distance says
+// little about where its nearest allowed vectors are. So after the planned probes, a
+// query keeps probing the cells that hold allowed vectors, in the order of a lower bound
+// on the distance of any of their vectors, while that bound can still beat its k-th
+// result. Every vector it does not reach is then provably farther than its k-th result
+// (in the final distances: exact with a refine store, the PQ estimate without one), so
+// more probes can only improve the results: recall does not fall as nprobe rises.
+//
+// The bound of cell l with residual base c_l and radius r_l (IvfPqState::radius):
+//   L2:  |q - x| >= |q - c_l| - r_l, so |q - x|^2 >= max(0, |q - c_l| - r_l)^2;
+//   IP/cosine (distance -q.x): q.x = q.c_l + q.(x - c_l) <= q.c_l + |q| r_l.
+// The radius is taken over the vectors as the final distances see them (decoded refine
+// records, else PQ reconstructions), so the bound holds for the distances compared.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/bitset.hpp"
+#include "ivf_pq/searcher.hpp"
+
+namespace warpsearch::detail {
+namespace {
+
+// A cell whose allowed vectors are fewer than 1 in kExactRatio of its codes has them
+// scored one by one with their final distance (a refine record or a per-cell table
+// read per vector) instead of a scan of all of its codes.
+constexpr std::size_t kExactRatio = 16;
+// Radii are widened by this fraction (and IP bounds by it times |q| r) against float
+// rounding of the distances the bound is compared with.
+constexpr float kRadiusSlack = 1e-3f;
+
+// Walks the set bits of b in [lo, hi), calling f(i - lo).
+template <typename F>
+void for_each_bit(const std::uint64_t* b, std::size_t lo, std::size_t hi, F&& f) {
+  if (lo >= hi) return;
+  for (std::size_t w = lo >> 6; w <= (hi - 1) >> 6; ++w) {
+    std::uint64_t bits = b[w];
+    const std::size_t w0 = w << 6;
+    if (w0 < lo) bits &= ~std::uint64_t(0) << (lo - w0);
+    if (w0 + 64 > hi) bits &= ~std::uint64_t(0) >> (w0 + 64 - hi);
+    for (; bits; bits &= bits - 1) f(w0 + std::size_t(__builtin_ctzll(bits)) - lo);
+  }
+}
+
+}  // namespace
+
+void Searcher::exact_cell(const Query& qq, const float* qc, std::size_t l, Scratch& c,
+                          TopK<idx_t>& top, SearchStats& st) const {
+  const InvList& L = s_.lists[l];
+  const std::size_t m = s_.m, ksub = s_.ksub, d = s_.d;
+  const bool exact = s_.p.refine != Refine::None;
+  float base = 0.f;
+  if (!exact) {  // the cell's float table (IP: one per query, in c.flut already)
+    if (s_.ip()) {
+      base = -K_.ip(qq.q, &s_.centroids[l * d], d);
+    } else {
+      const float* cen = s_.pq_centroids() + l * d;
+      for (std::size_t j = 0; j < d; ++j) c.rq[j] = qc[j] - cen[j];
+      F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+    }
+  }
+  for_each_bit(allow_, base_[l], base_[l + 1], [&](std::size_t p) {
+    ++st.distance_evals;
+    float dist;
+    if (exact) {
+      dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
+    } else {
+      s_.get_code(l, p, c.code.data());
+      dist = base;
+      for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];
+    }
+    if (dist < top.threshold()) top.push(dist, L.ids[p]);
+  });
+}
+
+void Searcher::widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                     SearchStats& st) const {
+  const std::size_t np = nprobe_, d = s_.d, nlist = s_.lists.size(), k = k_;
+  const std::vector<std::uint32_t>& allowed = *cell_allowed_;
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  c.probed.assign(c.ci.begin(), c.ci.begin() + std::ptrdiff_t(nb * np));  // rounds reuse c.ci
+  c.wmark.assign(nlist, 0);
+  c.wd.resize(k);
+  c.wi.resize(k);
+  c.wd2.resize(k);
+  c.wi2.resize(k);
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    const float* qq = q + qi * d;
+    float* Dq = D + qi * k;
+    idx_t* Iq = I + qi * k;
+    float kth = Iq[k - 1] >= 0 ? Dq[k - 1] : inf;
+    const std::int32_t* pr = &c.probed[qi * np];
+    for (std::size_t pi = 0; pi < np; ++pi)
+      if (pr[pi] >= 0) c.wmark[std::size_t(pr[pi])] = 1;
+    const float qn = s_.ip() ? std::sqrt(K_.ip(qq, qq, d)) : 0.f;
+    c.wcand.clear();
+    for (std::size_t l = 0; l < nlist; ++l) {
+      if (!allowed[l] || c.wmark[l]) continue;
+      const float* cen = &s_.centroids[l * d];
+      const float r = s_.radius[l] * (1.f + kRadiusSlack);
+      float lb;
+      if (s_.ip()) {
+        lb = -(K_.ip(qq, cen, d) + qn * r);
+      } else {
+        const float t = std::sqrt(K_.l2(qq, cen, d)) - r;
+        lb = t > 0.f ? t * t : 0.f;
+      }
+      if (lb < kth) c.wcand.emplace_back(lb, std::uint32_t(l));
+    }
+    for (std::size_t pi = 0; pi < np; ++pi)
+      if (pr[pi] >= 0) c.wmark[std::size_t(pr[pi])] = 0;
+    if (c.wcand.empty()) continue;
+    ++st.queries_widened;
+    std::sort(c.wcand.begin(), c.wcand.end());
+    // Rounds of cells in bound order (doubling), the k-th result tightened after each.
+    const Query qr = query(qq, c);
+    std::size_t at = 0, round = std::max<std::size_t>(np, 8);
+    while (at < c.wcand.size() && c.wcand[at].first < kth) {
+      TopK<idx_t> top(c.wd.data(), c.wi.data(), int(k));
+      for (std::size_t j = 0; j < k && Iq[j] >= 0; ++j) top.push(Dq[j], Iq[j]);
+      // Cells with few allowed vectors are scored vector by vector, the others scanned.
+      const float* qc = s_.pq_space(qq, 1, c.wrot);
+      c.rq.resize(d);
+      c.code.resize(s_.m);
+      c.flut.resize(s_.m * s_.ksub);
+      if (s_.p.refine == Refine::None && s_.ip())
+        F_.lut_ip(qc, s_.cbt.data(), s_.m, s_.dsub, s_.ksub, c.flut.data());
+      c.wcells.clear();
+      const std::size_t end = std::min(c.wcand.size(), at + round);
+      for (; at < end && c.wcand[at].first < kth; ++at) {
+        const std::size_t l = c.wcand[at].second;
+        ++st.cells_widened;
+        if (std::size_t(allowed[l]) * kExactRatio <= s_.lists[l].size()) {
+          ++st.cells_exact;
+          exact_cell(qr, qc, l, c, top, st);
+        } else {
+          c.wcells.push_back(std::uint32_t(l));
+        }
+      }
+      if (!c.wcells.empty()) {
+        const std::size_t w = c.wcells.size();
+        c.ci.resize(w);
+        c.cd.resize(w);
+        for (std::size_t x = 0; x < w; ++x) {
+          const float* cen = &s_.centroids[std::size_t(c.wcells[x]) * d];
+          c.ci[x] = std::int32_t(c.wcells[x]);
+          c.cd[x] = s_.ip() ? -K_.ip(qq, cen, d) : K_.l2(qq, cen, d);
+        }
+        const Searcher sub(s_, k, kc_, w, -1.f, allow_, base_);
+        sub.scan_batch(qq, 1, c, c.wd2.data(), c.wi2.data(), st);
+        for (std::size_t j = 0; j < k && c.wi2[j] >= 0; ++j) top.push(c.wd2[j], c.wi2[j]);
+      }
+      top.finish();
+      std::copy(c.wd.begin(), c.wd.end(), Dq);
+      std::copy(c.wi.begin(), c.wi.end(), Iq);
+      kth = Iq[k - 1] >= 0 ? Dq[k - 1] : inf;
+      round *= 2;
+    }
+  }
+}
+
+}  // namespace warpsearch::detail

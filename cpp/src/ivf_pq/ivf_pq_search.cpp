@@ -59,7 +59,12 @@ IvfPqIndex::SearchPlan IvfPqIndex::plan_search(const SearchParams& params,
   for (std::size_t l = 0; l < nlist; ++l) p.base[l + 1] = p.base[l] + s.lists[l].size();
   p.allowed = s.n;
   if (params.filter.active()) p.allow_bits = allow_slots(params.filter, p.base, p.allowed);
-  p.brute = p.allow() && p.allowed * nominal <= 2 * p.kc * nlist;
+  // The exhaustive plan when scoring every allowed vector costs less than scanning the
+  // planned cells' codes (an even share of them). A cost rule, not a recall one: cells
+  // that hold too few allowed vectors for a query are widened by a bound (see
+  // searcher_widen.cpp), and a larger nprobe never leaves the exact plan for the
+  // approximate one.
+  p.brute = p.allow() && p.allowed * detail::kExactCodeRatio <= s.n * nominal / nlist;
   return p;
 }
 

@@ -20,6 +20,11 @@
 
 namespace warpsearch::detail {
 
+// One final distance of an allowed vector (a refine record, or a per-cell table read)
+// costs about as much as scanning this many codes: cells (and allowed sets) with fewer
+// allowed vectors than 1 in kExactCodeRatio are scored vector by vector.
+inline constexpr std::size_t kExactCodeRatio = 16;
+
 // Candidate keys: probe rank in the high 32 bits, position in the cell in the low 32.
 inline idx_t cand_key(std::size_t probe, std::size_t pos) {
   return idx_t((std::uint64_t(probe) << 32) | pos);

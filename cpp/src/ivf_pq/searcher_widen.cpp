@@ -25,10 +25,6 @@
 namespace warpsearch::detail {
 namespace {
 
-// A cell whose allowed vectors are fewer than 1 in kExactRatio of its codes has them
-// scored one by one with their final distance (a refine record or a per-cell table
-// read per vector) instead of a scan of all of its codes.
-constexpr std::size_t kExactRatio = 16;
 // Radii are widened by this fraction (and IP bounds by it times |q| r) against float
 // rounding of the distances the bound is compared with.
 constexpr float kRadiusSlack = 1e-3f;
@@ -134,7 +130,7 @@ void Searcher::widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t
       for (; at < end && c.wcand[at].first < kth; ++at) {
         const std::size_t l = c.wcand[at].second;
         ++st.cells_widened;
-        if (std::size_t(allowed[l]) * kExactRatio <= s_.lists[l].size()) {
+        if (std::size_t(allowed[l]) * kExactCodeRatio <= s_.lists[l].size()) {
           ++st.cells_exact;
           exact_cell(qr, qc, l, c, top, st);
         } else {

@@ -29,19 +29,6 @@ namespace {
 // rounding of the distances the bound is compared with.
 constexpr float kRadiusSlack = 1e-3f;
 
-// Walks the set bits of b in [lo, hi), calling f(i - lo).
-template <typename F>
-void for_each_bit(const std::uint64_t* b, std::size_t lo, std::size_t hi, F&& f) {
-  if (lo >= hi) return;
-  for (std::size_t w = lo >> 6; w <= (hi - 1) >> 6; ++w) {
-    std::uint64_t bits = b[w];
-    const std::size_t w0 = w << 6;
-    if (w0 < lo) bits &= ~std::uint64_t(0) << (lo - w0);
-    if (w0 + 64 > hi) bits &= ~std::uint64_t(0) >> (w0 + 64 - hi);
-    for (; bits; bits &= bits - 1) f(w0 + std::size_t(__builtin_ctzll(bits)) - lo);
-  }
-}
-
 }  // namespace
 
 void Searcher::exact_cell(const Query& qq, const float* qc, std::size_t l, Scratch& c,

@@ -74,6 +74,7 @@ inline py::dict ivf_stats_dict(const SearchStats& st) {
   stats["queries_widened"] = st.queries_widened;
   stats["cells_widened"] = st.cells_widened;
   stats["cells_exact"] = st.cells_exact;
+  stats["queries_exact"] = st.queries_exact;
   return stats;
 }
 

@@ -110,7 +110,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
     cell_allowed.resize(s.lists.size());
     for (std::size_t l = 0; l < s.lists.size(); ++l)
       cell_allowed[l] = std::uint32_t(detail::count_bits(allow, base[l], base[l + 1]));
-    searcher.set_widening(&cell_allowed);
+    searcher.set_widening(&cell_allowed, allowed);
   }
   const std::size_t threads = std::size_t(get_num_threads());
   // Large batches share each cell's codes between more queries; enough batches keep
@@ -148,6 +148,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
       stats->queries_widened += t.queries_widened;
       stats->cells_widened += t.cells_widened;
       stats->cells_exact += t.cells_exact;
+      stats->queries_exact += t.queries_exact;
     }
     stats->allowed = allowed;
     stats->plan = plan;

@@ -145,7 +145,10 @@ class Searcher {
   // that holds allowed vectors (cell_allowed[l] of them in cell l) and whose bound could
   // still beat the query's k-th result (see searcher_widen.cpp). The vector must outlive
   // the searcher; null (the default): no widening.
-  void set_widening(const std::vector<std::uint32_t>* cell_allowed) { cell_allowed_ = cell_allowed; }
+  void set_widening(const std::vector<std::uint32_t>* cell_allowed, std::size_t allowed) {
+    cell_allowed_ = cell_allowed;
+    allowed_total_ = allowed;
+  }
 
  private:
   struct Query {
@@ -194,6 +197,7 @@ class Searcher {
   const std::vector<std::size_t>& base_;
   const Deadline* dl_;
   const std::vector<std::uint32_t>* cell_allowed_ = nullptr;  // null: no widening
+  std::size_t allowed_total_ = 0;                             // allowed vectors in all
 };
 
 // Codes scanned between two reads of the clock (a PQ code costs a fraction of a float

@@ -153,8 +153,6 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
                      gap_ >= 0.f ? &c.qgap[q0] : nullptr);
   }
   tk.check();
-  // Codes of the cell of (query, probe) pair x (0 when the probe is empty).
-  auto cell_codes = [&](std::size_t x) { return c.ci[x] < 0 ? 0 : s_.lists[std::size_t(c.ci[x])].size(); };
   if (s_.ip())  // the distance offset of a cell is -q.mean (probing used the unit centroid)
     for (std::size_t x = 0; x < nb * np; ++x)
       if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);
@@ -168,6 +166,9 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
 void Searcher::scan_batch(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
                           SearchStats& st) const {
   const std::size_t np = nprobe_, d = s_.d, m = s_.m, hs = 2 * kc_ + 2;
+  DeadlineTicker tk(dl_, kDeadlineCodes);
+  // Codes of the cell of (query, probe) pair x (0 when the probe is empty).
+  auto cell_codes = [&](std::size_t x) { return c.ci[x] < 0 ? 0 : s_.lists[std::size_t(c.ci[x])].size(); };
   if (s_.ip() || s_.cell_tables()) c.qtab.resize(nb * m * s_.ksub);
   c.qrange.resize(nb * m);
   c.qfix.resize(nb);

@@ -157,7 +157,7 @@ void Searcher::widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t
           c.ci[x] = std::int32_t(c.wcells[x]);
           c.cd[x] = s_.ip() ? -K_.ip(qq, cen, d) : K_.l2(qq, cen, d);
         }
-        const Searcher sub(s_, k, kc_, w, -1.f, allow_, base_);
+        const Searcher sub(s_, k, kc_, w, -1.f, allow_, base_, dl_);
         sub.scan_batch(qq, 1, c, c.wd2.data(), c.wi2.data(), st);
         for (std::size_t j = 0; j < k && c.wi2[j] >= 0; ++j) top.push(c.wd2[j], c.wi2[j]);
       }

@@ -10,7 +10,7 @@
 // (in the final distances: exact with a refine store, the PQ estimate without one), so
 // more probes can only improve the results: recall does not fall as nprobe rises. Where
 // the bound leaves more cells than an exact scan of the allowed set would cost, the query
-// takes the exact scan instead (see kExactScanRatio): exact results, no worse.
+// takes the exact scan instead (see kBruteRowCost): exact results, no worse.
 //
 // The bound of cell l with residual base c_l and radius r_l (IvfPqState::radius):
 //   L2:  |q - x| >= |q - c_l| - r_l, so |q - x|^2 >= max(0, |q - c_l| - r_l)^2;
@@ -30,12 +30,25 @@ namespace {
 // Radii are widened by this fraction (and IP bounds by it times |q| r) against float
 // rounding of the distances the bound is compared with.
 constexpr float kRadiusSlack = 1e-3f;
-// One allowed vector scored by the exhaustive scan (Searcher::brute) costs about as much
-// as this many codes scanned for one query in widened cells (measured: 8 with 50k x 32
-// and an fp32 refine store, 11 with 86k x 384 and fp16; 4-bit codes). A query whose
-// widening would reach more code-equivalents than kExactScanRatio times the allowed
-// vectors scores them all instead: its cost is bounded by about twice the exact scan's.
-constexpr std::size_t kExactScanRatio = 8;
+// The cost of widening against that of an exact scan of the allowed set, in units of one
+// 4-bit code scanned for one query. Measured on text-dev (86k x 384, cosine, nlist 512,
+// fp16 refine), one thread, single queries: each widening round timed with a steady clock
+// (its cells scored one by one, then its scanned cells) and least squares over 6.4k rounds
+// of three filters (section=libs, 3k and 20k random rows) at nprobe 8 and 32: a code
+// scanned 6.6 ns, a scanned cell 136 ns over its codes, a round with scanned cells 16 us
+// over its cells (tables, candidates re-ranked), an allowed vector scored one by one 85 ns,
+// and a cell so scored 104 ns over its vectors. The exact scan (Searcher::brute) of
+// section=libs (7127 rows): 0.58 ms a query, 81 ns a row (91 ns for a random 1/32 of the
+// rows; 11.6 ns against 1.4 ns a code with 50k x 32 and fp32 refine, a ratio of 8).
+constexpr std::size_t kCodeCost = 1;          // a code scanned
+constexpr std::size_t kScanCellCost = 20;     // a cell scanned, over its codes
+constexpr std::size_t kScanRoundCost = 2400;  // a round that scans cells, over its cells
+constexpr std::size_t kExactRowCost = 13;     // an allowed vector scored one by one
+constexpr std::size_t kExactCellCost = 15;    // a cell so scored, over its vectors
+// An allowed vector of the exact scan. A query whose widening would cost more than the
+// exact scan of the allowed set scores that set instead: its cost is bounded by about
+// twice the exact scan's (the rounds double).
+constexpr std::size_t kBruteRowCost = 12;
 
 }  // namespace
 
@@ -74,7 +87,7 @@ void Searcher::widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t
   const std::vector<std::uint32_t>& allowed = *cell_allowed_;
   // The code-equivalents a query may widen by before an exact scan of the allowed set
   // costs less.
-  const std::size_t budget = allowed_total_ * kExactScanRatio;
+  const std::size_t budget = allowed_total_ * kBruteRowCost;
   constexpr float inf = std::numeric_limits<float>::infinity();
   c.probed.assign(c.ci.begin(), c.ci.begin() + std::ptrdiff_t(nb * np));  // rounds reuse c.ci
   c.wmark.assign(nlist, 0);
@@ -117,11 +130,18 @@ void Searcher::widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t
       // The round's cells and their cost in code-equivalents (a scan, or a vector by
       // vector scoring); past the budget, the exact scan replaces the widening.
       std::size_t end = at, cost = 0;
+      bool scans = false;
       const std::size_t last = std::min(c.wcand.size(), at + round);
       for (; end < last && c.wcand[end].first < kth; ++end) {
         const std::size_t l = c.wcand[end].second;
-        cost += std::min(s_.lists[l].size(), std::size_t(allowed[l]) * kExactCodeRatio);
+        if (std::size_t(allowed[l]) * kExactCodeRatio <= s_.lists[l].size()) {
+          cost += kExactCellCost + std::size_t(allowed[l]) * kExactRowCost;
+        } else {
+          cost += kScanCellCost + s_.lists[l].size() * kCodeCost;
+          scans = true;
+        }
       }
+      if (scans) cost += kScanRoundCost;
       if (spent + cost > budget) {
         ++st.queries_exact;
         brute(qq, c, Dq, Iq, st);

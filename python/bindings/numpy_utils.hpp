@@ -71,6 +71,10 @@ inline py::dict ivf_stats_dict(const SearchStats& st) {
   stats["allowed"] = st.allowed;
   stats["plan"] = plans[st.plan < 0 || st.plan > 2 ? 0 : st.plan];
   stats["probe"] = st.adaptive ? "adaptive" : "fixed";
+  stats["queries_widened"] = st.queries_widened;
+  stats["cells_widened"] = st.cells_widened;
+  stats["cells_exact"] = st.cells_exact;
+  stats["queries_exact"] = st.queries_exact;
   return stats;
 }
 

@@ -63,6 +63,13 @@ struct SearchStats {
   std::uint64_t allowed = 0;       ///< points that passed the filter
   int plan = 0;                    ///< 0 graph, 1 brute force over allowed, 2 filtered graph
   bool adaptive = false;           ///< IVF: cells chosen by adaptive probing (else fixed)
+  /// IVF, filtered: queries that probed cells beyond their planned ones (cells whose
+  /// distance bound could still beat their k-th result), those cells, and of them the
+  /// cells whose few allowed vectors were scored one by one instead of scanned.
+  std::uint64_t queries_widened = 0, cells_widened = 0, cells_exact = 0;
+  /// IVF, filtered: widened queries that went on to score every allowed point instead
+  /// (when that cost less than the cells their bound still left to probe).
+  std::uint64_t queries_exact = 0;
 };
 
 }  // namespace warpsearch

@@ -85,6 +85,11 @@ struct IvfPqState {
   const std::uint8_t* rshift_ptr() const { return rshift.empty() ? nullptr : rshift.data(); }
   const std::uint8_t* gdelta_ptr() const { return gdelta.empty() ? nullptr : gdelta.data(); }
   std::vector<InvList> lists;
+  // Per cell: the largest distance from the cell's residual base (centroids) of a vector
+  // stored in it, as the final distances see the vector (its refine record, else its PQ
+  // reconstruction). Grown by append, kept by erase (still a bound), recomputed on load.
+  // Filtered search bounds a cell's distances to a query with it (see searcher_widen.cpp).
+  std::vector<float> radius;
   // id -> location, built on first need (an id lookup: explicit ids in add, remove,
   // contains, reconstruct, id-list filters). An index filled with default ids and only
   // searched never pays its 16+ bytes per vector.
@@ -120,6 +125,10 @@ struct IvfPqState {
   void reconstruct(std::size_t list, std::size_t pos, float* out) const;
   // Appends one vector (code: m bytes, one per sub-code) to a list; returns its position.
   std::size_t append(std::size_t list, idx_t id, const std::uint8_t* code, const std::uint8_t* rec);
+  // Distance of stored vector pos of a list from the list's residual base (see radius).
+  float stored_radius(std::size_t list, std::size_t pos) const;
+  // radius from the stored vectors (after a load).
+  void compute_radii();
   // Removes position pos of a list, moving the list's last vector into it.
   void erase(std::size_t list, std::size_t pos);
   // Builds the id map if it is not built yet. Call with the index lock held (shared is

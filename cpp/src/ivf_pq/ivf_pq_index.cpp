@@ -245,6 +245,7 @@ void IvfPqIndex::train(const float* x, std::size_t n, int device) {
   s.rot = std::move(rot);
   s.sq_min = std::move(vmin);
   s.sq_scale = std::move(vscale);
+  s.radius.assign(nlist, 0.f);  // the lists are empty; removed vectors may have grown it
   s.finish_training();
   ++s.generation;
 }

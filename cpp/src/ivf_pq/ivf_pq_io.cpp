@@ -155,6 +155,7 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
     ref_off += sz * s.refine_bytes;
   }
   s.n = n;
+  s.compute_radii();  // not in the file: derived from the stored vectors
   return idx;
 }
 
@@ -167,7 +168,8 @@ std::size_t IvfPqIndex::memory_usage() const {
   b += (s.centroids.capacity() + s.probe_centroids.capacity() + s.pq.codebook().capacity() + s.cbt.capacity() +
         s.sq_min.capacity() + s.sq_scale.capacity() + s.ptab.capacity() + s.pmin.capacity() +
         s.prange.capacity() + s.psum_min.capacity() + s.rot.matrix().capacity() +
-        s.rot_centroids.capacity() + s.gaps.table().capacity()) * sizeof(float) + s.rot.panel_bytes() +
+        s.rot_centroids.capacity() + s.gaps.table().capacity() + s.radius.capacity()) * sizeof(float) +
+        s.rot.panel_bytes() +
         s.ptab16.capacity() * sizeof(std::int16_t);
   b += s.coarse.bytes() + s.map.bytes();
   return b;
@@ -192,7 +194,7 @@ IvfPqMemory IvfPqIndex::estimate_memory(std::size_t n, int dim, const IvfPqParam
   m.centroids = nlist * d * 4 * (s.ip() ? 2 : 1) + np * d * 4 + 2 * np * 4 + 2 * s.m * s.ksub * s.dsub * 4 +
                 (s.p.refine == Refine::SQ8 ? 2 * d * 4 : 0) + sizeof(detail::IvfPqState) +
                 (s.cell_tables() ? nlist * (s.m * s.ksub + 2 * s.m + 1) * 4 : 0) +
-                nlist * sizeof(detail::InvList);
+                nlist * (sizeof(detail::InvList) + sizeof(float));
   m.centroids += detail::ProbeGaps::grid(nlist).size() * 2 * sizeof(float);  // adaptive probing
   // OPQ (on, or possibly chosen by auto): the matrix, its panel copy, rotated centroids.
   if (s.tries_opq()) m.centroids += (d * d + (d + 15) / 16 * 16 * d + nlist * d) * 4;

@@ -59,7 +59,12 @@ IvfPqIndex::SearchPlan IvfPqIndex::plan_search(const SearchParams& params,
   for (std::size_t l = 0; l < nlist; ++l) p.base[l + 1] = p.base[l] + s.lists[l].size();
   p.allowed = s.n;
   if (params.filter.active()) p.allow_bits = allow_slots(params.filter, p.base, p.allowed);
-  p.brute = p.allow() && p.allowed * nominal <= 2 * p.kc * nlist;
+  // The exhaustive plan when scoring every allowed vector costs less than scanning the
+  // planned cells' codes (an even share of them). A cost rule, not a recall one: cells
+  // that hold too few allowed vectors for a query are widened by a bound (see
+  // searcher_widen.cpp), and a larger nprobe never leaves the exact plan for the
+  // approximate one.
+  p.brute = p.allow() && p.allowed * detail::kExactCodeRatio <= s.n * nominal / nlist;
   return p;
 }
 
@@ -97,7 +102,16 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   std::vector<float> qbuf;
   q = detail::query_rows(q, nq, d, metric_, qbuf);
 
-  const detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base, &dl);
+  detail::Searcher searcher(s, k, kc, nprobe, sp.gap, allow, base, &dl);
+  // Filtered IVF: allowed vectors per cell, for the widening after the planned probes
+  // (see searcher_widen.cpp); a filter is not assumed to be spread evenly over the cells.
+  std::vector<std::uint32_t> cell_allowed;
+  if (allow && !brute) {
+    cell_allowed.resize(s.lists.size());
+    for (std::size_t l = 0; l < s.lists.size(); ++l)
+      cell_allowed[l] = std::uint32_t(detail::count_bits(allow, base[l], base[l + 1]));
+    searcher.set_widening(&cell_allowed, allowed);
+  }
   const std::size_t threads = std::size_t(get_num_threads());
   // Large batches share each cell's codes between more queries; enough batches keep
   // every thread busy: as many as the batch limit needs, at least one per thread, a
@@ -131,6 +145,10 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
     for (const auto& t : tstats) {
       stats->distance_evals += t.distance_evals;
       stats->nodes_visited += t.nodes_visited;
+      stats->queries_widened += t.queries_widened;
+      stats->cells_widened += t.cells_widened;
+      stats->cells_exact += t.cells_exact;
+      stats->queries_exact += t.queries_exact;
     }
     stats->allowed = allowed;
     stats->plan = plan;

@@ -60,6 +60,7 @@ IvfPqState::IvfPqState(int dim, Metric mt, const IvfPqParams& params)
     default: WS_EXPECTS(false, "unknown refine mode ", std::uint32_t(p.refine));
   }
   lists.resize(std::size_t(p.nlist));
+  radius.assign(lists.size(), 0.f);
 }
 
 void IvfPqState::row_weights() {
@@ -240,7 +241,32 @@ std::size_t IvfPqState::append(std::size_t list, idx_t id, const std::uint8_t* c
     L.codes.insert(L.codes.end(), code, code + m);
   }
   if (refine_bytes) L.refine.insert(L.refine.end(), rec, rec + refine_bytes);
+  radius[list] = std::max(radius[list], stored_radius(list, pos));
   return pos;
+}
+
+float IvfPqState::stored_radius(std::size_t list, std::size_t pos) const {
+  thread_local std::vector<float> v;
+  thread_local std::vector<std::uint8_t> code;
+  v.resize(d);
+  if (p.refine != Refine::None) {
+    decode_refine(&lists[list].refine[pos * refine_bytes], v.data());
+    const float* c = &centroids[list * d];
+    for (std::size_t j = 0; j < d; ++j) v[j] -= c[j];
+  } else {  // the decoded residual (in the codebooks' space: a rotation keeps its norm)
+    code.resize(m);
+    get_code(list, pos, code.data());
+    pq.decode(code.data(), 1, v.data());
+  }
+  double nn = 0;
+  for (std::size_t j = 0; j < d; ++j) nn += double(v[j]) * v[j];
+  return float(std::sqrt(nn));
+}
+
+void IvfPqState::compute_radii() {
+  radius.assign(lists.size(), 0.f);
+  for (std::size_t l = 0; l < lists.size(); ++l)
+    for (std::size_t p = 0; p < lists[l].size(); ++p) radius[l] = std::max(radius[l], stored_radius(l, p));
 }
 
 void IvfPqState::erase(std::size_t list, std::size_t pos) {

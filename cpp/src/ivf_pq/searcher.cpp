@@ -135,7 +135,7 @@ float Searcher::cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t
 
 void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
                       SearchStats& st) const {
-  const std::size_t np = nprobe_, d = s_.d, m = s_.m, hs = 2 * kc_ + 2;
+  const std::size_t np = nprobe_, d = s_.d;
   c.cd.resize(nb * np);
   c.ci.resize(nb * np);
   if (gap_ >= 0.f) {  // adaptive probing; inner-product gaps are in units of |q|
@@ -153,11 +153,22 @@ void Searcher::search(const float* q, std::size_t nb, Scratch& c, float* D, idx_
                      gap_ >= 0.f ? &c.qgap[q0] : nullptr);
   }
   tk.check();
-  // Codes of the cell of (query, probe) pair x (0 when the probe is empty).
-  auto cell_codes = [&](std::size_t x) { return c.ci[x] < 0 ? 0 : s_.lists[std::size_t(c.ci[x])].size(); };
   if (s_.ip())  // the distance offset of a cell is -q.mean (probing used the unit centroid)
     for (std::size_t x = 0; x < nb * np; ++x)
       if (c.ci[x] >= 0) c.cd[x] = -K_.ip(q + (x / np) * d, &s_.centroids[std::size_t(c.ci[x]) * d], d);
+  if (cell_allowed_)  // filtered: cells without allowed vectors need no scan
+    for (std::size_t x = 0; x < nb * np; ++x)
+      if (c.ci[x] >= 0 && (*cell_allowed_)[std::size_t(c.ci[x])] == 0) c.ci[x] = -1;
+  scan_batch(q, nb, c, D, I, st);
+  if (cell_allowed_) widen(q, nb, c, D, I, st);
+}
+
+void Searcher::scan_batch(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                          SearchStats& st) const {
+  const std::size_t np = nprobe_, d = s_.d, m = s_.m, hs = 2 * kc_ + 2;
+  DeadlineTicker tk(dl_, kDeadlineCodes);
+  // Codes of the cell of (query, probe) pair x (0 when the probe is empty).
+  auto cell_codes = [&](std::size_t x) { return c.ci[x] < 0 ? 0 : s_.lists[std::size_t(c.ci[x])].size(); };
   if (s_.ip() || s_.cell_tables()) c.qtab.resize(nb * m * s_.ksub);
   c.qrange.resize(nb * m);
   c.qfix.resize(nb);

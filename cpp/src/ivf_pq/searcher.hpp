@@ -13,11 +13,17 @@
 #include <vector>
 
 #include "common/deadline.hpp"
+#include "common/topk.hpp"
 #include "ivf_pq/ivf_pq_impl.hpp"
 #include "simd/distance.hpp"
 #include "simd/fastscan.hpp"
 
 namespace warpsearch::detail {
+
+// One final distance of an allowed vector (a refine record, or a per-cell table read)
+// costs about as much as scanning this many codes: cells (and allowed sets) with fewer
+// allowed vectors than 1 in kExactCodeRatio are scored vector by vector.
+inline constexpr std::size_t kExactCodeRatio = 16;
 
 // Candidate keys: probe rank in the high 32 bits, position in the cell in the low 32.
 inline idx_t cand_key(std::size_t probe, std::size_t pos) {
@@ -108,6 +114,14 @@ struct Scratch {
   // start at rec_start[i].
   std::vector<const std::uint8_t*> recs;
   std::vector<std::uint32_t> rec_start;
+  // Widening (searcher_widen.cpp): the batch's probed cells, a mark per cell, the cells
+  // left to bound (lower bound, cell), the cells of a round, merged and round results.
+  std::vector<std::int32_t> probed;
+  std::vector<std::uint8_t> wmark;
+  std::vector<std::pair<float, std::uint32_t>> wcand;
+  std::vector<std::uint32_t> wcells;
+  std::vector<float> wd, wd2, wrot;
+  std::vector<idx_t> wi, wi2;
 };
 
 class Searcher {
@@ -127,6 +141,14 @@ class Searcher {
               SearchStats& st) const;
   // Exhaustive plan over the allowed vectors, one query.
   void brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats& st) const;
+  // Filtered search: after the planned probes, search() also probes every other cell
+  // that holds allowed vectors (cell_allowed[l] of them in cell l) and whose bound could
+  // still beat the query's k-th result (see searcher_widen.cpp). The vector must outlive
+  // the searcher; null (the default): no widening.
+  void set_widening(const std::vector<std::uint32_t>* cell_allowed, std::size_t allowed) {
+    cell_allowed_ = cell_allowed;
+    allowed_total_ = allowed;
+  }
 
  private:
   struct Query {
@@ -136,6 +158,15 @@ class Searcher {
   };
 
   void prepare_query(const float* q, std::size_t qi, Scratch& c) const;
+  // Everything after the coarse step: scans the cells in c.ci (nb x nprobe_, -1: none,
+  // distance offsets in c.cd) and writes the results.
+  void scan_batch(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                  SearchStats& st) const;
+  // The widening of a batch's results (see set_widening).
+  void widen(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I, SearchStats& st) const;
+  // Final distances of cell l's allowed vectors into top (for cells with few of them).
+  void exact_cell(const Query& qq, const float* qc, std::size_t l, Scratch& c, TopK<idx_t>& top,
+                  SearchStats& st) const;
   // uint8 table of query qi in cell l (4-bit L2); returns its scale, and the distance
   // offset it leaves out in *bias.
   float cell_lut(std::size_t l, std::size_t qi, Scratch& c, std::uint8_t* out, float* bias) const;
@@ -165,6 +196,8 @@ class Searcher {
   const std::uint64_t* allow_;
   const std::vector<std::size_t>& base_;
   const Deadline* dl_;
+  const std::vector<std::uint32_t>* cell_allowed_ = nullptr;  // null: no widening
+  std::size_t allowed_total_ = 0;                             // allowed vectors in all
 };
 
 // Codes scanned between two reads of the clock (a PQ code costs a fraction of a float

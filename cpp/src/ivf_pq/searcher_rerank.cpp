@@ -141,8 +141,7 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
     tk.tick(L.size());
     bool lut_ready = false;
     float base = 0.f;
-    for (std::size_t p = 0; p < L.size(); ++p) {
-      if (!bit_test(allow_, base_[l] + p)) continue;
+    for_each_bit(allow_, base_[l], base_[l + 1], [&](std::size_t p) {
       ++st.distance_evals;
       float dist;
       if (exact) {
@@ -163,7 +162,7 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
         for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];
       }
       if (dist < heap.threshold()) heap.push(dist, L.ids[p]);
-    }
+    });
   }
   heap.finish();
 }

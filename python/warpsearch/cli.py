@@ -146,34 +146,24 @@ def _port(s: str) -> int:
     return v
 
 
-def _seconds(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {s!r}")
-    return v
+def _number(what: str, hi: float = float("inf")):
+    """An argparse type: a float in [0, hi] named ``what`` in its error messages."""
+    def parse(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        if not 0 <= v <= hi:
+            bound = f"in [0, {hi:g}]" if hi != float("inf") else ">= 0"
+            raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {s!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_ms(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected milliseconds, got {s!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {s!r}")
-    return v
-
-
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {s!r}")
-    return v
+_seconds = _number("seconds")
+_nonneg_ms = _number("milliseconds")
+_fraction = _number("a fraction", 1.0)
 
 
 def _is_loopback(host: str) -> bool:

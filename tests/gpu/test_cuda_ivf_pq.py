@@ -94,7 +94,8 @@ def test_ivf_pq_gpu_filters(metric, refine, frac):
     got = Ig[Ig >= 0]
     assert np.isin(got, allowed).all()
     _, gt = exact_knn(xb, xq, 10, metric, allowed=allowed)
-    assert abs(recall_at_k(Ig, gt) - recall_at_k(Ic, gt)) <= 0.01
+    # the CPU may widen probing past the plan (a distance bound): never worse than the GPU
+    assert recall_at_k(Ic, gt) >= recall_at_k(Ig, gt) - 0.01
     # an id-list filter gives the same answer as the mask
     _, Ii = idx.search(xq, k=10, nprobe=8, filter=allowed, device="cuda")
     assert (Ii == Ig).mean() >= 0.99
@@ -264,7 +265,8 @@ def test_ivf_pq_gpu_odd_dims(dim, m, nbits):
     idx, xb, xq = _index(5_000, dim, 50, "l2", nbits, "fp32", nlist=32, m=m)
     _, gt = exact_knn(xb, xq, 10, "l2")
     Dc, Ic, Dg, Ig = _both(idx, xq, k=10, nprobe=8)
-    assert abs(recall_at_k(Ig, gt) - recall_at_k(Ic, gt)) <= 0.01
+    # the CPU may widen probing past the plan (a distance bound): never worse than the GPU
+    assert recall_at_k(Ic, gt) >= recall_at_k(Ig, gt) - 0.01
 
 
 def test_ivf_pq_gpu_save_load_and_moves(tmp_path):
@@ -314,4 +316,8 @@ def test_ivf_pq_gpu_workspace_path_small(nbits):
     mask[::7] = True
     Dc, Ic, Dg, Ig = _both(idx2, xq2, k=5, nprobe=2, refine_factor=80, filter=mask)
     assert mask[Ig[Ig >= 0]].all()
-    assert (Ic == Ig).mean() >= 0.9
+    # The CPU widens a filtered search's probing by a per-cell distance bound (or scans
+    # the allowed set exactly); the GPU probes the planned cells only. So each is checked
+    # against the exact filtered answer, and the CPU is never the worse one.
+    _, gt = exact_knn(xb2, xq2, 5, "l2", allowed=np.flatnonzero(mask))
+    assert recall_at_k(Ig, gt) >= 0.9 and recall_at_k(Ic, gt) >= recall_at_k(Ig, gt)

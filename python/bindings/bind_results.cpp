@@ -59,6 +59,12 @@ py::list make_hits(py::object hit_type, const py::array& uids, py::object raws,
       PyObject* p = with_payload ? PyList_GET_ITEM(raws.ptr(), i) : Py_None;
       Py_INCREF(p);
       PyTuple_SET_ITEM(t, 2, p);
+      // A result holding only atomic objects (an int or str id, a float, payload bytes)
+      // cannot be part of a reference cycle: keep it out of the cyclic collector, as
+      // CPython does for plain tuples of atoms. Without this, keeping many results alive
+      // makes each garbage collection walk all of them.
+      if ((PyLong_CheckExact(id) || PyUnicode_CheckExact(id)) && (p == Py_None || PyBytes_CheckExact(p)))
+        PyObject_GC_UnTrack(t);
       PyList_SET_ITEM(row.ptr(), j, t);
     }
     PyList_SET_ITEM(out.ptr(), q, row.release().ptr());

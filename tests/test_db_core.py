@@ -349,6 +349,12 @@ def test_make_hits_builds_result_tuples_and_checks_its_inputs():
     (row,) = _core.make_hits(ws.Hit, uids, raws, D, R)
     assert row == [("c", 0.5, {"x": 2}), ("a", 1.5, {"x": 0})]
     assert all(type(h) is ws.Hit for h in row)
+    # atoms only: out of the cyclic collector; a dict payload (a container) stays in it
+    import gc
+
+    assert not any(gc.is_tracked(h) for h in row)
+    (row2,) = _core.make_hits(ws.Hit, uids, [{"x": 0}] * 3, D, R)
+    assert all(gc.is_tracked(h) for h in row2) and row2[0].payload == {"x": 0}
     assert _core.make_hits(ws.Hit, uids, None, D, R)[0][0].payload is None
     with pytest.raises(ValueError, match="out of range"):
         _core.make_hits(ws.Hit, uids, raws, D, np.array([[3, -1, -1]], np.int64))

@@ -137,32 +137,8 @@ void Searcher::brute(const float* q, Scratch& c, float* D, idx_t* I, SearchStats
   DeadlineTicker tk(dl_, kDeadlineCodes);
   tk.check();
   for (std::size_t l = 0; l < s_.lists.size(); ++l) {
-    const InvList& L = s_.lists[l];
-    tk.tick(L.size());
-    bool lut_ready = false;
-    float base = 0.f;
-    for_each_bit(allow_, base_[l], base_[l + 1], [&](std::size_t p) {
-      ++st.distance_evals;
-      float dist;
-      if (exact) {
-        dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
-      } else {
-        if (!lut_ready) {
-          if (s_.ip()) {
-            base = -K_.ip(q, &s_.centroids[l * s_.d], s_.d);
-          } else {
-            const float* cen = s_.pq_centroids() + l * s_.d;
-            for (std::size_t j = 0; j < s_.d; ++j) c.rq[j] = qc[j] - cen[j];
-            F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
-          }
-          lut_ready = true;
-        }
-        s_.get_code(l, p, c.code.data());
-        dist = base;
-        for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];
-      }
-      if (dist < heap.threshold()) heap.push(dist, L.ids[p]);
-    });
+    tk.tick(s_.lists[l].size());
+    exact_cell(qq, qc, l, c, heap, st);
   }
   heap.finish();
 }

@@ -64,21 +64,24 @@ void Searcher::exact_cell(const Query& qq, const float* qc, std::size_t l, Scrat
   const std::size_t m = s_.m, ksub = s_.ksub, d = s_.d;
   const bool exact = s_.p.refine != Refine::None;
   float base = 0.f;
-  if (!exact) {  // the cell's float table (IP: one per query, in c.flut already)
-    if (s_.ip()) {
-      base = -K_.ip(qq.q, &s_.centroids[l * d], d);
-    } else {
-      const float* cen = s_.pq_centroids() + l * d;
-      for (std::size_t j = 0; j < d; ++j) c.rq[j] = qc[j] - cen[j];
-      F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
-    }
-  }
+  bool table = exact;  // the cell's float table (IP: one per query, in c.flut already),
+                       // built at the first allowed row: a cell without one costs nothing
   for_each_bit(allow_, base_[l], base_[l + 1], [&](std::size_t p) {
     ++st.distance_evals;
     float dist;
     if (exact) {
       dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
     } else {
+      if (!table) {
+        if (s_.ip()) {
+          base = -K_.ip(qq.q, &s_.centroids[l * d], d);
+        } else {
+          const float* cen = s_.pq_centroids() + l * d;
+          for (std::size_t j = 0; j < d; ++j) c.rq[j] = qc[j] - cen[j];
+          F_.lut_l2(c.rq.data(), s_.cbt.data(), m, s_.dsub, ksub, c.flut.data());
+        }
+        table = true;
+      }
       s_.get_code(l, p, c.code.data());
       dist = base;
       for (std::size_t j = 0; j < m; ++j) dist += c.flut[j * ksub + c.code[j]];

@@ -167,7 +167,6 @@ class Collection:
     def _write(self, payload: bytes, rec, prepare=None, check=None):
         """Logs ``rec`` and applies it in log order once durable (group commit: the
         fsync runs without any lock readers or appenders take)."""
-        st = self._sealer
         with self._write_mu:
             self._check_open()
             self._hold_back()
@@ -199,7 +198,7 @@ class Collection:
             raise err
         if froze:
             self.wal.rotate()
-        st.wake()
+        self._sealer.wake()
         return seq
 
     def _wait_applied(self, seq):

@@ -233,15 +233,15 @@ def make_index(cfg: dict, dim: int, metric: str, device="auto", trained=None):
 
 
 def build_index(cfg: dict, dim: int, metric: str, vectors: np.ndarray, device="auto",
-                trained=None, progress=False):
+                trained=None):
     """The configured index over ``vectors`` with the row numbers as ids."""
     idx = make_index(cfg, dim, metric, device, trained)
     if len(vectors):
-        add_rows(idx, vectors, 0, progress)
+        add_rows(idx, vectors, 0)
     return idx
 
 
-def add_rows(idx, vectors, first_row: int, progress=False) -> None:
+def add_rows(idx, vectors, first_row: int) -> None:
     """Adds ``vectors`` as rows ``first_row, first_row + 1, ...`` of ``idx``."""
     idx.add(vectors, ids=np.arange(first_row, first_row + len(vectors), dtype=np.int64))
 

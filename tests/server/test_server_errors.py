@@ -193,4 +193,5 @@ def test_slow_search_does_not_block_health(h, served):
     finally:
         release.set()
         del col.search
-    assert out["r"].status_code == 200 and out["r"].json()["result"][0]["id"] == 1
+    assert out["r"].status_code == 200, out["r"].text
+    assert out["r"].json()["result"][0]["id"] == 1

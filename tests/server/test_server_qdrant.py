@@ -239,3 +239,51 @@ def test_snapshots(served, qc, tmp_path):
     # recovering over an existing collection replaces it
     assert qc.recover_snapshot("snap", location=local.as_uri())
     assert served.db.get_collection("snap").count() == N
+
+
+def test_batches_mix_limits_filters_and_kinds_in_request_order(served, qc):
+    """A batch whose requests differ in limit, offset, filter, ef, threshold and
+    selectors is answered in request order, each answer equal to the same request
+    sent alone; requests sharing limit and filter run as one batch search (the batch
+    size histogram of /metrics counts them together)."""
+    name = "mixbatch"
+    X, pays = _setup(qc, name, models.Distance.EUCLID)
+    col = served.db.get_collection(name)
+    Q = np.random.default_rng(11).standard_normal((9, DIM)).astype(np.float32)
+    reqs = [{"vector": Q[0].tolist(), "limit": 4},
+            {"vector": Q[1].tolist(), "limit": 4, "filter": RED_JSON, "with_payload": True},
+            {"vector": Q[2].tolist(), "limit": 4},
+            {"vector": Q[3].tolist(), "limit": 2, "offset": 1, "with_vector": True},
+            {"vector": Q[4].tolist(), "limit": 4, "filter": RED_JSON},
+            {"vector": Q[5].tolist(), "limit": 4, "params": {"hnsw_ef": 200}},
+            {"vector": Q[6].tolist(), "limit": 4, "with_payload": ["n"]},
+            {"vector": Q[7].tolist(), "limit": 4,
+             "filter": {"must": [{"match": {"value": "red"}, "key": "color"}]}},
+            {"vector": Q[8].tolist(), "limit": 4}]
+
+    def hist_count(h):
+        text = h.get("/metrics").text
+        line = [x for x in text.splitlines()
+                if x.startswith("warpsearch_search_batch_size_count")]
+        return float(line[0].split()[-1]) if line else 0.0
+
+    with httpx.Client(base_url=served.url) as h:
+        before = hist_count(h)
+        r = h.post(f"/collections/{name}/points/search/batch", json={"searches": reqs})
+        assert r.status_code == 200, r.text
+        got = r.json()["result"]
+        # groups: limit 4 no filter ef default (0, 2, 6, 8), limit 4 red (1, 4, 7: the
+        # same filter with its keys in another order), limit 2 offset 1, ef 200
+        assert hist_count(h) - before == 4
+        alone = [h.post(f"/collections/{name}/points/search", json=q).json()["result"]
+                 for q in reqs]
+    assert got == alone
+    assert [p["id"] for p in got[0]] == [x.id for x in col.search(Q[0], k=4)]
+    assert all(p["payload"]["color"] == "red" for p in got[1])
+    assert got[6][0]["payload"] == {"n": pays[got[6][0]["id"]]["n"]}
+    assert got[3][0]["vector"] == X[got[3][0]["id"]].tolist() and len(got[3]) == 2
+    # a bad request anywhere in the batch: 400, nothing answered
+    bad = reqs[:2] + [{"vector": [1.0] * (DIM + 1), "limit": 4}]
+    with httpx.Client(base_url=served.url) as h:
+        r = h.post(f"/collections/{name}/points/search/batch", json={"searches": bad})
+    assert r.status_code == 400 and str(DIM) in r.json()["status"]["error"]

@@ -74,6 +74,7 @@ class Context:
         self.snapshot_dir = settings.snapshot_dir or os.path.join(db.path, "snapshots")
         self.guard = None  # keys, tenants and quotas: set by ``access.install``
         self.searcher = _plain_search  # replaced by the observer (observe.py)
+        self.batch_searcher = _plain_search_batch  # likewise
         self.closers: list = []  # run at shutdown, before the database closes
 
     def lock(self, name: str) -> threading.Lock:
@@ -94,6 +95,12 @@ class Context:
         the metrics, the slow-query log and the recall monitor."""
         return self.searcher(col, vector, **kw)
 
+    def search_batch(self, col, vectors, **kw):
+        """A route's batch of searches sharing ``k`` and filter (worker threads):
+        ``(results, stats)`` in one ``search_batch`` call, through the metrics, the
+        slow-query log and the recall monitor."""
+        return self.batch_searcher(col, vectors, **kw)
+
     async def run(self, fn, *args):
         """Runs ``fn(*args)`` in the worker threads."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -106,6 +113,10 @@ class Context:
 
 def _plain_search(col, vector, **kw):
     return col.search(vector, return_stats=True, **kw)
+
+
+def _plain_search_batch(col, vectors, **kw):
+    return col.search_batch(vectors, return_stats=True, **kw)
 
 
 async def read_json(request: Request):

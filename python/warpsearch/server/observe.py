@@ -142,6 +142,29 @@ class Observer:
         self.recall.offer(col, vector, k, filter, hits)
         return hits, stats
 
+    def search_batch(self, col, vectors, *, k, filter=None, ef=None, with_payload=True,
+                     nprobe=None, refine_factor=None, timeout=None):
+        """A batch of searches with one ``k`` and filter (a batch endpoint's group):
+        ``(results, stats)`` from one ``search_batch`` call, recorded as one search of
+        ``len(vectors)`` queries; the recall monitor samples its rows."""
+        kw = dict(k=k, filter=filter, ef=ef, with_payload=with_payload, nprobe=nprobe,
+                  refine_factor=refine_factor, timeout=timeout)
+        t0 = time.perf_counter()
+        res, stats = col.search_batch(vectors, return_stats=True, **kw)
+        dt = time.perf_counter() - t0
+        n = len(vectors)
+        self.metrics.batch_size.observe(n)
+        index, plan = _labels(stats)
+        self.metrics.search_latency.labels(col.name, index, plan).observe(dt)
+        rec = _current.get()
+        if rec is not None:
+            rec.searches += n
+            rec.search_ms += dt * 1e3
+        if self.slow_s is not None and dt >= self.slow_s:
+            self._slow(col, rec, dt, n, kw, stats)
+        self.recall.offer_batch(col, vectors, k, filter, res)
+        return res, stats
+
     def _slow(self, col, rec, dt, n, kw, stats) -> None:
         entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                  "request_id": None if rec is None else rec.request_id,
@@ -228,6 +251,7 @@ def install(app, ctx) -> Observer:
     metrics, stats and dashboard routes, and closing with the app."""
     obs = Observer(ctx.db, ctx.settings)
     ctx.searcher = obs.search
+    ctx.batch_searcher = obs.search_batch
     ctx.closers.append(obs.close)
     app.state.observer = obs
 

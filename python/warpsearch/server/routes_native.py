@@ -203,10 +203,11 @@ def register(app, ctx) -> None:
 
         def work():
             col = ctx.collection(name)
-            res = col.search_batch(Q, k=k, filter=filt, ef=_query_int(p, "ef", 1_000_000),
-                                   nprobe=_query_int(p, "nprobe", 1_000_000),
-                                   refine_factor=_query_int(p, "refine_factor", 1_000),
-                                   with_payload=with_payload, timeout=timeout)
+            res, _ = ctx.search_batch(col, Q, k=k, filter=filt,
+                                      ef=_query_int(p, "ef", 1_000_000),
+                                      nprobe=_query_int(p, "nprobe", 1_000_000),
+                                      refine_factor=_query_int(p, "refine_factor", 1_000),
+                                      with_payload=with_payload, timeout=timeout)
             return encode_batch(res, with_payload)
 
         data = await ctx.run(work)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 import numpy as np
+import orjson
 from fastapi import Request
 
 from .app import JSON_BODY, read_json
@@ -131,6 +132,26 @@ def _done(col) -> dict:
     return {"operation_id": col.sequence, "status": "completed"}
 
 
+class _Nearest:
+    """One checked nearest-neighbour request: the query vector, the page asked for
+    (``limit`` after ``offset``, ids in ``exclude`` skipped), the search's filter and
+    ef, the score threshold and what to return."""
+
+    __slots__ = ("vec", "limit", "offset", "exclude", "filter", "ef", "threshold",
+                 "selector", "with_vector")
+
+    def __init__(self, vec, limit, offset, exclude, filter, ef, threshold, selector,
+                 with_vector):
+        self.vec, self.limit, self.offset, self.exclude = vec, limit, offset, exclude
+        self.filter, self.ef, self.threshold = filter, ef, threshold
+        self.selector, self.with_vector = selector, with_vector
+
+    @property
+    def k(self) -> int:
+        """How many hits to ask the database for."""
+        return self.limit + self.offset + len(self.exclude)
+
+
 class Points:
     """The work of the point endpoints, run in the worker threads."""
 
@@ -139,31 +160,77 @@ class Points:
         self.max_k = ctx.settings.max_k
 
     # -- search ---------------------------------------------------------------------
-    def nearest(self, col, vec, body, exclude=()) -> list:
-        """Qdrant's scored points nearest to ``vec`` per the request ``body``
+    def plan(self, col, vec, body, exclude=()) -> "_Nearest":
+        """The checked request ``body`` of a search for the points nearest to ``vec``
         (limit, offset, filter, params, score_threshold, with_payload, with_vector)."""
         limit = get_limit(body, self.max_k)
         offset = get_offset(body, self.max_k)
         if limit + offset > self.max_k:
             raise ApiError(400, f"limit + offset must be at most {self.max_k}, "
                                 f"got {limit + offset}")
-        thr = check_threshold(body.get("score_threshold"))
-        ef = search_ef(body.get("params"))
-        sel = payload_selector(body.get("with_payload"), False)
-        with_vector = wants(body.get("with_vector"), False, "with_vector")
-        hits, _ = self.ctx.search(col, vec, k=limit + offset + len(exclude),
-                                  filter=_filter(body), ef=ef, with_payload=sel is not None)
-        if exclude:
-            hits = [h for h in hits if h.id not in exclude]
+        return _Nearest(vec, limit, offset, set(exclude), _filter(body),
+                        search_ef(body.get("params")),
+                        check_threshold(body.get("score_threshold")),
+                        payload_selector(body.get("with_payload"), False),
+                        wants(body.get("with_vector"), False, "with_vector"))
+
+    def finish(self, col, p: "_Nearest", hits) -> list:
+        """Qdrant's scored points of one search's ``hits`` (best first)."""
+        if p.exclude:
+            hits = [h for h in hits if h.id not in p.exclude]
         out = []
-        for h in hits[offset:offset + limit]:
+        for h in hits[p.offset:p.offset + p.limit]:
             score = to_qdrant_score(col.metric, h.score)
-            if not passes_threshold(col.metric, score, thr):
+            if not passes_threshold(col.metric, score, p.threshold):
                 break  # hits come best first
             out.append((h, score))
-        vecs = _vectors_of(col, [h.id for h, _ in out]) if with_vector else {}
-        return [{"id": h.id, "version": 0, "score": s, "payload": select_payload(h.payload, sel),
+        vecs = _vectors_of(col, [h.id for h, _ in out]) if p.with_vector else {}
+        return [{"id": h.id, "version": 0, "score": s,
+                 "payload": select_payload(h.payload, p.selector),
                  "vector": vecs.get(h.id)} for h, s in out]
+
+    def answer(self, col, p: "_Nearest") -> list:
+        """Runs one checked search: Qdrant's scored points."""
+        hits, _ = self.ctx.search(col, p.vec, k=p.k, filter=p.filter, ef=p.ef,
+                                  with_payload=p.selector is not None)
+        return self.finish(col, p, hits)
+
+    def nearest(self, col, vec, body, exclude=()) -> list:
+        """Qdrant's scored points nearest to ``vec`` per the request ``body``."""
+        return self.answer(col, self.plan(col, vec, body, exclude))
+
+    def batch(self, col, body, to_plan) -> list:
+        """A batch endpoint: every request checked first (``to_plan(col, request)``),
+        then those sharing k, filter and ef searched together in one ``search_batch``
+        call, answered in request order."""
+        searches = as_dict(body).get("searches")
+        if not isinstance(searches, list):
+            raise ApiError(400, "searches must be a list of requests")
+        if len(searches) > self.ctx.settings.max_batch:
+            raise ApiError(400, f"at most {self.ctx.settings.max_batch} searches per batch, "
+                                f"got {len(searches)}")
+        if self.ctx.guard is not None:
+            self.ctx.guard.check_batch(len(searches), "searches in one batch")
+        plans = [to_plan(col, as_dict(s, "searches[]")) for s in searches]
+        groups: dict = {}
+        for i, p in enumerate(plans):
+            key = (p.k, p.ef, orjson.dumps(p.filter, option=orjson.OPT_SORT_KEYS))
+            groups.setdefault(key, []).append(i)
+        out: list = [None] * len(plans)
+        for rows in groups.values():
+            p0 = plans[rows[0]]
+            payload = any(plans[i].selector is not None for i in rows)
+            if len(rows) == 1:
+                hits, _ = self.ctx.search(col, p0.vec, k=p0.k, filter=p0.filter, ef=p0.ef,
+                                          with_payload=payload)
+                results = [hits]
+            else:
+                results, _ = self.ctx.search_batch(
+                    col, np.stack([plans[i].vec for i in rows]), k=p0.k, filter=p0.filter,
+                    ef=p0.ef, with_payload=payload)
+            for i, hits in zip(rows, results):
+                out[i] = self.finish(col, plans[i], hits)
+        return out
 
     def example_vector(self, col, ex, what):
         """A recommend example: a point id (its stored vector) or a vector."""
@@ -205,7 +272,8 @@ class Points:
         q = p if not neg else 2 * p - mean(neg, "negative")
         return q.astype(np.float32), ids
 
-    def query(self, col, body) -> dict:
+    def query_plan(self, col, body) -> "_Nearest":
+        """The checked request of the universal ``query`` endpoint."""
         body = as_dict(body)
         reject_unsupported(body, ("prefetch", "lookup_from", "using", "group_by"))
         q = body.get("query")
@@ -226,18 +294,10 @@ class Points:
                 vec, exclude = self.example_vector(col, uid, "query"), {uid}
             else:
                 vec = parse_vector(q, col.dim, "query")
-        return {"points": self.nearest(col, vec, body, exclude)}
+        return self.plan(col, vec, body, exclude)
 
-    def batch(self, body, fn) -> list:
-        searches = as_dict(body).get("searches")
-        if not isinstance(searches, list):
-            raise ApiError(400, "searches must be a list of requests")
-        if len(searches) > self.ctx.settings.max_batch:
-            raise ApiError(400, f"at most {self.ctx.settings.max_batch} searches per batch, "
-                                f"got {len(searches)}")
-        if self.ctx.guard is not None:
-            self.ctx.guard.check_batch(len(searches), "searches in one batch")
-        return [fn(as_dict(s, "searches[]")) for s in searches]
+    def query(self, col, body) -> dict:
+        return {"points": self.answer(col, self.query_plan(col, body))}
 
     # -- reads ----------------------------------------------------------------------
     def scroll(self, col, body) -> dict:
@@ -331,16 +391,31 @@ def register(app, ctx) -> None:
     def count(col, body):
         return {"count": col.count(_filter(body))}
 
-    def search(col, body):
+    def search_plan(col, body):
         reject_unsupported(body, ("lookup_from",))
         if "vector" not in body:
             raise ApiError(400, "search needs a 'vector'")
-        return pts.nearest(col, parse_vector(body["vector"], col.dim), body)
+        return pts.plan(col, parse_vector(body["vector"], col.dim), body)
 
-    def recommend(col, body):
+    def recommend_plan(col, body):
         reject_unsupported(body, ("lookup_from", "using"))
         vec, exclude = pts.recommend_vector(col, body)
-        return pts.nearest(col, vec, body, exclude)
+        return pts.plan(col, vec, body, exclude)
+
+    def search(col, body):
+        return pts.answer(col, search_plan(col, body))
+
+    def recommend(col, body):
+        return pts.answer(col, recommend_plan(col, body))
+
+    def search_batch(col, body):
+        return pts.batch(col, body, search_plan)
+
+    def query_batch(col, body):
+        return [{"points": r} for r in pts.batch(col, body, pts.query_plan)]
+
+    def recommend_batch(col, body):
+        return pts.batch(col, body, recommend_plan)
 
     route("put", "", upsert)
     route("post", "", retrieve)
@@ -352,14 +427,11 @@ def register(app, ctx) -> None:
     route("post", "/scroll", pts.scroll)
     route("post", "/count", count)
     route("post", "/search", search, "search")
-    route("post", "/search/batch", lambda col, b: pts.batch(b, lambda s: search(col, s)),
-          "search")
+    route("post", "/search/batch", search_batch, "search")
     route("post", "/query", pts.query, "search")
-    route("post", "/query/batch", lambda col, b: pts.batch(b, lambda s: pts.query(col, s)),
-          "search")
+    route("post", "/query/batch", query_batch, "search")
     route("post", "/recommend", recommend, "search")
-    route("post", "/recommend/batch",
-          lambda col, b: pts.batch(b, lambda s: recommend(col, s)), "search")
+    route("post", "/recommend/batch", recommend_batch, "search")
 
     @app.get(base + "/{point_id}", tags=["points"])
     async def get_point(request: Request, name: str, point_id: str):

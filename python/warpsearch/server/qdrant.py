@@ -14,7 +14,7 @@ import uuid
 
 import numpy as np
 
-__all__ = ["ApiError", "parse_id", "parse_ids", "DISTANCES", "to_qdrant_score",
+__all__ = ["ApiError", "parse_id", "parse_ids", "DISTANCES", "to_qdrant_score", "to_qdrant_scores",
            "passes_threshold", "select_payload", "wants", "parse_vector", "field_schema",
            "qdrant_field_type", "id_sort_key", "get_limit", "get_offset", "search_ef",
            "reject_unsupported", "as_dict"]
@@ -93,9 +93,14 @@ def to_qdrant_score(metric: str, score: float) -> float:
     >>> to_qdrant_score("l2", 9.0), to_qdrant_score("cosine", 0.5)
     (3.0, 0.5)
     """
+    return to_qdrant_scores(metric, [score])[0]
+
+
+def to_qdrant_scores(metric: str, scores) -> list:
+    """``to_qdrant_score`` of each of ``scores``, as Python floats."""
     if metric == "l2":
-        return math.sqrt(max(float(score), 0.0))
-    return float(score)
+        return [math.sqrt(s) if s > 0 else 0.0 for s in map(float, scores)]
+    return [float(s) for s in scores]
 
 
 def passes_threshold(metric: str, qscore: float, threshold) -> bool:
@@ -172,12 +177,17 @@ def parse_vector(value, dim: int, what: str = "vector") -> np.ndarray:
         if name not in ("", None):
             raise ApiError(400, f"{what}: named vectors are not supported (got name {name!r}); "
                                 "collections have one unnamed vector")
-    if not isinstance(value, list) or not all(
-            isinstance(x, numbers.Real) and not isinstance(x, bool) for x in value):
+    arr = None
+    if isinstance(value, list) and bool not in set(map(type, value)):
+        try:  # one NumPy conversion; nested, ragged or non-numeric values fail below
+            arr = np.asarray(value)
+        except (ValueError, TypeError, OverflowError):
+            arr = None
+    if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iuf":
         raise ApiError(400, f"{what} must be a list of numbers")
     if len(value) != dim:
         raise ApiError(400, f"{what}: wrong vector dimension: expected {dim}, got {len(value)}")
-    arr = np.asarray(value, dtype=np.float64)
+    arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         raise ApiError(400, f"{what} has a non-finite value")
     with np.errstate(over="ignore"):

@@ -20,7 +20,7 @@ from fastapi import Request
 from .app import JSON_BODY, read_json
 from .qdrant import (ApiError, as_dict, check_threshold, get_limit, get_offset, id_sort_key,
                      parse_id, parse_ids, parse_vector, passes_threshold, payload_selector,
-                     reject_unsupported, search_ef, select_payload, to_qdrant_score, wants)
+                     reject_unsupported, search_ef, select_payload, to_qdrant_scores, wants)
 
 __all__ = ["register", "translate_filter", "parse_matrix"]
 
@@ -175,19 +175,25 @@ class Points:
                         wants(body.get("with_vector"), False, "with_vector"))
 
     def finish(self, col, p: "_Nearest", hits) -> list:
-        """Qdrant's scored points of one search's ``hits`` (best first)."""
+        """Qdrant's scored points of one search's ``hits`` (best first). Reads each
+        hit's id and score without decoding its payload, which is decoded only when
+        the request selects it."""
+        field = tuple.__getitem__  # a Hit's stored fields, its payload still encoded
         if p.exclude:
-            hits = [h for h in hits if h.id not in p.exclude]
-        out = []
-        for h in hits[p.offset:p.offset + p.limit]:
-            score = to_qdrant_score(col.metric, h.score)
-            if not passes_threshold(col.metric, score, p.threshold):
-                break  # hits come best first
-            out.append((h, score))
-        vecs = _vectors_of(col, [h.id for h, _ in out]) if p.with_vector else {}
-        return [{"id": h.id, "version": 0, "score": s,
-                 "payload": select_payload(h.payload, p.selector),
-                 "vector": vecs.get(h.id)} for h, s in out]
+            hits = [h for h in hits if field(h, 0) not in p.exclude]
+        page = hits[p.offset:p.offset + p.limit]
+        scores = to_qdrant_scores(col.metric, [field(h, 1) for h in page])
+        if p.threshold is not None:
+            n = 0
+            while n < len(page) and passes_threshold(col.metric, scores[n], p.threshold):
+                n += 1  # hits come best first
+            page, scores = page[:n], scores[:n]
+        ids = [field(h, 0) for h in page]
+        vecs = _vectors_of(col, ids) if p.with_vector else {}
+        sel = p.selector
+        return [{"id": uid, "version": 0, "score": s,
+                 "payload": None if sel is None else select_payload(h.payload, sel),
+                 "vector": vecs.get(uid)} for uid, s, h in zip(ids, scores, page)]
 
     def answer(self, col, p: "_Nearest") -> list:
         """Runs one checked search: Qdrant's scored points."""

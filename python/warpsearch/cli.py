@@ -280,14 +280,17 @@ def run_serve(args, out=None) -> int:
                                       batch_max=args.max_batch))
         from .server.observe import configure_logging
 
-        configure_logging(args.log_level)
+        log_writer = configure_logging(args.log_level)
         config = uvicorn.Config(app, host=args.host, port=args.port,
                                 log_level=args.log_level.lower(),
                                 timeout_graceful_shutdown=args.graceful_timeout,
                                 ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
         print(f"warpsearch serve: database {db.path}", file=err)
         server = uvicorn.Server(config)
-        server.run()
+        try:
+            server.run()
+        finally:
+            log_writer.stop()  # the last requests' log lines
         return 0 if server.started else 1
     finally:
         db.close()  # the app's shutdown closed it already unless startup failed

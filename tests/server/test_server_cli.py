@@ -7,6 +7,7 @@ database is closed: its lock is free and its data is there)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -112,6 +113,11 @@ def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
         assert proc.wait(60) in (0, -signal.SIGTERM)
         rest = proc.stderr.read()
         assert "Waiting for application shutdown" in rest and "closed" in rest, rest
+        # the access log (written by its own thread) has every request, the last included
+        logged = [json.loads(x) for x in "".join(lines[1:]).splitlines() + rest.splitlines()
+                  if x.startswith("{")]
+        assert [(e["method"], e["path"], e["status"]) for e in logged][-1] == \
+            ("POST", "/warpsearch/collections/c/upsert", 200), logged
     finally:
         if proc.poll() is None:
             proc.kill()

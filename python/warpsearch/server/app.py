@@ -52,6 +52,19 @@ def json_response(content, status: int = 200) -> Response:
                     media_type="application/json")
 
 
+class _TimerMiddleware:
+    """Pure ASGI middleware: notes when the request reached the app (the ``time`` of
+    every answer)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["t0"] = time.perf_counter()
+        await self.app(scope, receive, send)
+
+
 def _elapsed(request: Request) -> float:
     t0 = getattr(request.state, "t0", None)
     return 0.0 if t0 is None else time.perf_counter() - t0
@@ -166,10 +179,7 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
                               "own endpoints under /warpsearch/.")
     app.state.ctx = ctx
 
-    @app.middleware("http")
-    async def _timer(request: Request, call_next):
-        request.state.t0 = time.perf_counter()
-        return await call_next(request)
+    app.add_middleware(_TimerMiddleware)
 
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):

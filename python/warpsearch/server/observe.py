@@ -22,7 +22,9 @@ import collections
 import contextvars
 import datetime
 import logging
+import logging.handlers
 import os
+import queue
 import re
 import time
 import uuid
@@ -246,6 +248,48 @@ def _route_template(request: Request) -> str:
     return "unmatched"
 
 
+class _ObserveMiddleware:
+    """Pure ASGI middleware (outermost): gives each request its id (a well-formed
+    ``x-request-id`` header, else a new one, echoed in the response), makes it the
+    current request of the code it runs (worker threads included), and counts, times
+    and logs it when its response has gone."""
+
+    def __init__(self, app, obs: Observer):
+        self.app, self.obs = app, obs
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = None
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                rid = value.decode("latin-1")
+                break
+        if rid is None or not _ID_OK.match(rid):
+            rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        header = (b"x-request-id", rid.encode("latin-1"))
+        rec = _RequestRecord(rid)
+        status = 500
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        token = _current.set(rec)
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _current.reset(token)
+            request = Request(scope)
+            self.obs.request_done(request, rid, _route_template(request), status,
+                                  time.perf_counter() - t0, rec)
+
+
 def install(app, ctx) -> Observer:
     """Adds the observer to ``app``: ``ctx.searcher``, the request middleware, the
     metrics, stats and dashboard routes, and closing with the app."""
@@ -255,25 +299,7 @@ def install(app, ctx) -> Observer:
     ctx.closers.append(obs.close)
     app.state.observer = obs
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):
-        rid = request.headers.get("x-request-id")
-        if rid is None or not _ID_OK.match(rid):
-            rid = uuid.uuid4().hex
-        request.state.request_id = rid
-        rec = _RequestRecord(rid)
-        token = _current.set(rec)
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["x-request-id"] = rid
-            return response
-        finally:
-            _current.reset(token)
-            obs.request_done(request, rid, _route_template(request), status,
-                             time.perf_counter() - t0, rec)
+    app.add_middleware(_ObserveMiddleware, obs=obs)
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     async def metrics():
@@ -309,12 +335,18 @@ def install(app, ctx) -> Observer:
     return obs
 
 
-def configure_logging(level: str = "info") -> None:
+def configure_logging(level: str = "info"):
     """Sends the access and slow-query logs to stderr as bare JSON lines (one object
-    per line, no prefix), at ``level``."""
+    per line, no prefix), at ``level``. Records are handed to a writer thread, so a
+    slow stderr never stalls the event loop; returns that thread's listener, whose
+    ``stop()`` writes what is queued (call it at shutdown)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(q, handler)
     for lg in (access_log, slow_log):
-        lg.handlers[:] = [handler]
+        lg.handlers[:] = [logging.handlers.QueueHandler(q)]
         lg.propagate = False
         lg.setLevel(level.upper())
+    listener.start()
+    return listener

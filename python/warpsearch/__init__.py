@@ -12,6 +12,8 @@ from __future__ import annotations
 from . import _core
 from ._core import CudaError, InternalError
 from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, kmeans, load_index
+from .formats import VectorFile, open_vectors, write_vectors
+from .build import build_index
 from .db import (
     Collection,
     CorruptionError,
@@ -37,6 +39,10 @@ __all__ = [
     "kmeans",
     "estimate_memory",
     "load_index",
+    "open_vectors",
+    "write_vectors",
+    "VectorFile",
+    "build_index",
     "connect",
     "Database",
     "Collection",

@@ -324,10 +324,72 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, type=conv, default=os.environ.get(env) or default,
                            help=f"{text} (env {env}" + ("" if default is None
                                                         else f"; default {default}") + ")")
+    build = sub.add_parser(
+        "build", help="build an index from a vector file larger than RAM",
+        description="Builds an index over SOURCE (.npy, .fvecs/.bvecs/.ivecs, .fbin/.u8bin/"
+                    ".i8bin/.ibin or .parquet), reading it in chunks within a memory budget, "
+                    "and saves it at OUTPUT. Ids are the row numbers. An interrupted build "
+                    "resumes from its last checkpoint (OUTPUT.partial) when run again.")
+    build.add_argument("source", help="the vector file")
+    build.add_argument("output", help="where to save the index")
+    build.add_argument("--index", default="ivf_pq", choices=["ivf_pq", "hnsw", "flat"],
+                       help="index type (default ivf_pq)")
+    build.add_argument("--metric", default="l2", choices=["l2", "ip", "cosine"])
+    build.add_argument("--memory-budget", help="e.g. 4GB: sizes the chunks and refuses an "
+                                               "index that would not fit")
+    build.add_argument("--chunk-rows", type=_positive_int, help="rows per chunk")
+    build.add_argument("--train-rows", type=_positive_int, help="IVF-PQ training sample")
+    build.add_argument("--checkpoint-rows", type=_positive_int,
+                       help="rows between checkpoints (default: a tenth of the file)")
+    build.add_argument("--no-resume", action="store_true",
+                       help="start over even if a partial build is there")
+    build.add_argument("--column", help="Parquet: the list column holding the vectors")
+    build.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="an index parameter (nlist=4096, m=32, nbits=4, M=32, "
+                            "storage=sq8, ...); repeatable")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
     from .server.keys_cli import add_parser as add_keys_parser
 
     add_keys_parser(sub)
     return ap
+
+
+def _param_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def run_build(args, out=None) -> int:
+    """``warpsearch build``: prints what was built as JSON; 2 on a bad input."""
+    import json
+
+    import warpsearch as ws
+
+    out = sys.stdout if out is None else out
+    params = {}
+    for p in args.param:
+        name, sep, value = p.partition("=")
+        if not sep or not name.isidentifier():
+            print(f"warpsearch build: --param takes NAME=VALUE, got {p!r}", file=sys.stderr)
+            return 2
+        params[name] = _param_value(value)
+    try:
+        idx = ws.build_index(args.source, args.output, index=args.index, metric=args.metric,
+                             memory_budget=args.memory_budget, chunk_rows=args.chunk_rows,
+                             train_rows=args.train_rows, checkpoint_rows=args.checkpoint_rows,
+                             resume=not args.no_resume, column=args.column,
+                             progress=False if args.quiet else None, **params)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+        print(f"warpsearch build: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"output": os.path.abspath(args.output), "index": args.index,
+                      "vectors": len(idx), "dim": idx.dim,
+                      "bytes_on_disk": os.path.getsize(args.output)}), file=out)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         from .server.keys_cli import run_keys
 
         return run_keys(args)
-    return {"demo": run_demo, "info": run_info, "serve": run_serve}[args.command](args)
+    return {"demo": run_demo, "info": run_info, "serve": run_serve,
+            "build": run_build}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scores", "exact_knn", "recall_at_k"]
+__all__ = ["scores", "exact_knn", "exact_knn_file", "recall_at_k"]
 
 METRICS = ("l2", "ip", "cosine")
 
@@ -110,6 +110,50 @@ def exact_knn(base, queries, k: int, metric: str = "l2", ids=None, allowed=None,
             top = _top_k_rows(-sc, m)
         D[s:s + rows, :m] = np.take_along_axis(sc, top, axis=1)
         I[s:s + rows, :m] = row_ids[top]
+    return D, I
+
+
+def exact_knn_file(base, queries, k: int, metric: str = "l2", chunk_rows: int = 262_144,
+                   device: str = "auto", progress=None):
+    """``exact_knn`` over a vector file larger than RAM (a path in any format of
+    :func:`warpsearch.open_vectors`, or an open ``VectorFile``), read ``chunk_rows``
+    rows at a time; ids are the file's row numbers. On a GPU (``device="auto"``
+    where one is present, or ``"cuda"``) each chunk is scored by an exact
+    ``FlatIndex`` there in float32; on the CPU in float64 as ``exact_knn``. The
+    running top ``k`` is merged after each chunk (ties to the earlier row)."""
+    from .. import _core
+    from .._progress import progress_bar
+    from ..formats import VectorFile, open_vectors
+
+    metric = _check_metric(metric)
+    src = base if isinstance(base, VectorFile) else open_vectors(base)
+    q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    if q.shape[1] != src.dim:
+        raise ValueError(f"queries have dimension {q.shape[1]}, the file {src.dim}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    gpu = device == "cuda" or (device == "auto" and _core.cuda_device_count() > 0)
+    larger = metric != "l2"
+    D = np.full((len(q), k), -np.inf if larger else np.inf)
+    I = np.full((len(q), k), -1, dtype=np.int64)
+    with progress_bar(progress, src.n, "exact ground truth") as bar:
+        for start, X in src.chunks(chunk_rows):
+            if gpu:
+                from ..index import FlatIndex
+
+                flat = FlatIndex(src.dim, metric=metric, device="cuda")
+                flat.add(X.astype(np.float32, copy=False))
+                d, i = flat.search(q, k=min(k, len(X)))
+                d = np.asarray(d, dtype=np.float64)
+                i = np.where(i >= 0, i + start, -1)
+            else:
+                d, i = exact_knn(X, q, min(k, len(X)), metric,
+                                 ids=np.arange(start, start + len(X)))
+            allD = np.concatenate([D, d], axis=1)
+            allI = np.concatenate([I, i], axis=1)
+            top = _top_k_rows(-allD if larger else allD, k)
+            D, I = np.take_along_axis(allD, top, 1), np.take_along_axis(allI, top, 1)
+            bar.update(len(X))
     return D, I
 
 

@@ -119,3 +119,29 @@ def test_bench_interleaved_rounds(tmp_path, capsys):
     assert all(r["recall"] == 1.0 for r in exact)
     assert res["meta"]["params"]["interleave"] is True
     assert "Interleaved timing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("with_gt", [True, False])
+def test_harness_reads_big_ann_files(tmp_path, capsys, with_gt):
+    """BASE,QUERIES[,GT] files in the big-ann-benchmarks formats: the file ground
+    truth is used as given, or computed exactly by streaming the base."""
+    import warpsearch as ws
+
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 256, (600, 16)).astype(np.uint8)
+    queries = rng.integers(0, 256, (20, 16)).astype(np.uint8)
+    ws.write_vectors(tmp_path / "b.u8bin", base)
+    ws.write_vectors(tmp_path / "q.u8bin", queries)
+    gt = exact_knn(base.astype(np.float32), queries.astype(np.float32), 10)[1]
+    spec = f"{tmp_path / 'b.u8bin'},{tmp_path / 'q.u8bin'}"
+    if with_gt:
+        ws.write_vectors(tmp_path / "gt.ibin", gt.astype(np.int32))
+        spec += f",{tmp_path / 'gt.ibin'}"
+    data = harness.load_dataset(spec, k=10)
+    assert data.base.dtype == np.float32 and data.base.shape == (600, 16)
+    np.testing.assert_array_equal(data.gt_ids, gt)
+    js = tmp_path / "r.json"
+    assert harness.main([spec, "--engines", "warpsearch", "--threads", "1", "--ef", "64",
+                         "--repeat", "1", "--json", str(js)]) == 0
+    res = json.loads(js.read_text())
+    assert res["runs"][0]["curve"][0]["recall"] >= 0.9

@@ -79,14 +79,52 @@ class Dataset:
         return len(self.base) < self.n_total
 
 
+def _load_files(spec: str, limit, nq, k, metric) -> Dataset:
+    """``BASE,QUERIES[,GT]`` vector files (any format of ``ws.open_vectors``: .fbin,
+    .u8bin, .i8bin, .fvecs, .bvecs, .npy, .parquet; ground truth .ibin / .ivecs).
+    Without ground truth for the rows kept, it is computed exactly, streaming the
+    base in chunks (on the GPU when one is there)."""
+    import warpsearch as ws
+    from warpsearch.contrib.evaluation import exact_knn_file
+
+    parts = spec.split(",")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"expected BASE,QUERIES[,GT] vector files, got {spec!r}")
+    base_f = ws.open_vectors(parts[0])
+    n_total = len(base_f)
+    n = n_total if limit is None else min(limit, n_total)
+    queries = np.ascontiguousarray(ws.open_vectors(parts[1]).read(0, nq), dtype=np.float32)
+    gt = ws.open_vectors(parts[2]).read(0, nq) if len(parts) == 3 and n == n_total else None
+    base = np.ascontiguousarray(base_f.read(0, n), dtype=np.float32)
+    if gt is None or gt.shape[1] < k:
+        gt = exact_knn_file(base_f if n == n_total else _Head(base_f, n), queries, k,
+                            metric)[1]
+    name = os.path.splitext(os.path.basename(parts[0]))[0]
+    return Dataset(name, base, queries, np.asarray(gt[:, :k], np.int64), metric, n_total)
+
+
+class _Head:
+    """The first ``n`` rows of a vector file (for streamed ground truth)."""
+
+    def __init__(self, f, n):
+        self.f, self.n, self.dim, self.path = f, n, f.dim, f.path
+
+    def chunks(self, rows):
+        for s in range(0, self.n, rows):
+            yield s, self.f.read(s, min(s + rows, self.n))
+
+
 def load_dataset(path: str, limit: int | None = None, nq: int | None = None,
-                 k: int = 10) -> Dataset:
-    """Loads an ``.npz`` dataset as float32.
+                 k: int = 10, metric: str = "l2") -> Dataset:
+    """Loads an ``.npz`` dataset as float32, or ``BASE,QUERIES[,GT]`` vector files in
+    the big-ann-benchmarks / TEXMEX formats (their ``metric`` given).
 
     With ``limit`` smaller than the base, only the first ``limit`` base vectors
     are kept and the ground truth is recomputed exactly (float64) for them.
     ``nq`` keeps only the first ``nq`` queries.
     """
+    if not path.endswith(".npz"):
+        return _load_files(path, limit, nq, k, metric)
     with np.load(path, allow_pickle=False) as f:
         missing = {"base", "queries", "metric"} - set(f.files)
         if missing:
@@ -440,7 +478,11 @@ def _engine_list(s: str) -> list[str]:
 
 def build_parser(prog: str = "python benchmarks/ann/run.py") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    ap.add_argument("dataset", help=".npz file with base, queries, gt_ids, metric")
+    ap.add_argument("dataset", help=".npz file with base, queries, gt_ids, metric; or "
+                                    "BASE,QUERIES[,GT] vector files (.fbin, .u8bin, .i8bin, "
+                                    ".fvecs, .bvecs, .npy, .parquet; GT .ibin / .ivecs)")
+    ap.add_argument("--metric", default="l2", choices=["l2", "ip"],
+                    help="metric of BASE,QUERIES files (an .npz names its own)")
     default_threads = sorted({1, os.cpu_count() or 1})
     ap.add_argument("--threads", type=_int_list, default=default_threads,
                     help="comma-separated thread counts (default: "
@@ -475,7 +517,8 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/ann/run.p
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
     _set_openmp_passive()
-    data = load_dataset(args.dataset, limit=args.limit, nq=args.nq, k=args.k)
+    data = load_dataset(args.dataset, limit=args.limit, nq=args.nq, k=args.k,
+                        metric=args.metric)
     opt = Options(threads=args.threads, engines=args.engines, M=args.M, efc=args.efc,
                   efs=args.ef, k=args.k, repeat=args.repeat,
                   build_threads=args.build_threads, interleave=args.interleave)

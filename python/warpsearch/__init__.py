@@ -14,6 +14,7 @@ from ._core import CudaError, InternalError
 from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, kmeans, load_index
 from .formats import VectorFile, open_vectors, write_vectors
 from .build import build_index
+from .planner import Plan, plan
 from .db import (
     Collection,
     CorruptionError,
@@ -43,6 +44,8 @@ __all__ = [
     "write_vectors",
     "VectorFile",
     "build_index",
+    "plan",
+    "Plan",
     "connect",
     "Database",
     "Collection",

@@ -348,10 +348,55 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an index parameter (nlist=4096, m=32, nbits=4, M=32, "
                             "storage=sq8, ...); repeatable")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    pl = sub.add_parser("plan", help="plan the index and hardware for a collection",
+                        description="Which index and storage N vectors of DIM need for a "
+                                    "recall target on the given hardware, bytes per device, "
+                                    "and how many GPUs or machines, with the arithmetic.")
+    pl.add_argument("--n", type=float, required=True, help="vectors (1e9 is accepted)")
+    pl.add_argument("--dim", type=_positive_int, required=True)
+    pl.add_argument("--recall", type=float, default=0.95)
+    pl.add_argument("--qps", type=float, help="throughput target (needs --sample)")
+    pl.add_argument("--metric", default="l2", choices=["l2", "ip", "cosine"])
+    pl.add_argument("--ram", help="RAM per machine, e.g. 256GB (default: this machine's)")
+    pl.add_argument("--disk", help="disk per machine, e.g. 2TB")
+    pl.add_argument("--cores", type=_positive_int, help="CPU cores per machine")
+    pl.add_argument("--gpus", type=int, default=0, help="GPUs per machine")
+    pl.add_argument("--gpu-memory", help="per GPU: bytes, 80GB, or a model (H100, H200, ...)")
+    pl.add_argument("--sample", help="a vector file like the collection's: calibrates QPS")
+    pl.add_argument("--machine-hour", type=float, help="price of a machine-hour")
+    pl.add_argument("--gpu-hour", type=float, help="price of a GPU-hour")
+    pl.add_argument("--json", action="store_true", help="print the plan as JSON")
     from .server.keys_cli import add_parser as add_keys_parser
 
     add_keys_parser(sub)
     return ap
+
+
+def run_plan(args, out=None) -> int:
+    """``warpsearch plan``: prints the plan's arithmetic (or JSON); 2 on a bad input."""
+    import json
+
+    import warpsearch as ws
+
+    out = sys.stdout if out is None else out
+    prices = {k: v for k, v in (("machine_hour", args.machine_hour),
+                                ("gpu_hour", args.gpu_hour)) if v is not None}
+    try:
+        if args.n != int(args.n):
+            raise ValueError(f"--n must be a whole number, got {args.n}")
+        sample = None
+        if args.sample:
+            f = ws.open_vectors(args.sample)
+            sample = f.read(0, min(len(f), 50_000))
+        p = ws.plan(int(args.n), args.dim, recall=args.recall, qps=args.qps,
+                    metric=args.metric, ram=args.ram, disk=args.disk, cpu_cores=args.cores,
+                    gpus=args.gpus, gpu_memory=args.gpu_memory, sample=sample,
+                    prices=prices or None)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"warpsearch plan: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(p.to_dict(), default=str) if args.json else str(p), file=out)
+    return 0
 
 
 def _param_value(text: str):
@@ -406,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_keys(args)
     return {"demo": run_demo, "info": run_info, "serve": run_serve,
-            "build": run_build}[args.command](args)
+            "build": run_build, "plan": run_plan}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -148,3 +148,25 @@ def test_concurrent_searches_during_ingest_and_compaction(tmp_path):
     assert hits[0].id == 5 and hits[0].payload == {"g": 0}
     assert all(h.id not in deleted or h.id < 100 for h in c.search(x[20], k=50))
     db.close()
+
+
+def test_batch_results_int_ids_and_payload_json(tmp_path):
+    """The array views of batch results the binary endpoint sends: int64 ids (or None
+    when an id is a string), payload JSON spliced from storage equal to
+    the decoded payloads, padding where a row has fewer than k."""
+    import json
+
+    db = ws.connect(tmp_path / "db")
+    col = db.create_collection("ints", dim=2, metric="l2")
+    col.upsert([1, 2, 3], [[0, 0], [1, 0], [5, 5]], [{"a": 1}, None, {"b": [1, "x"]}])
+    res = col.search_batch([[0, 0], [5, 5]], k=4)
+    ids = res.int_ids()
+    assert ids.dtype == np.int64 and ids.tolist() == [[1, 2, 3, -1], [3, 2, 1, -1]]
+    assert json.loads(res.payloads_json()) == [[h.payload for h in row] for row in res]
+    with pytest.raises(ValueError, match="without payloads"):
+        col.search_batch([[0, 0]], k=2, with_payload=False).payloads_json()
+    mixed = db.create_collection("mixed", dim=2, metric="l2")
+    mixed.upsert(["a", 7], [[0, 0], [1, 1]])
+    assert mixed.search_batch([[0, 0]], k=2).int_ids() is None
+    assert mixed.search_batch([[0, 0]], k=2).ids.tolist() == [["a", 7]]
+    db.close()

@@ -10,6 +10,7 @@ filter over the mutable segment's growing field indexes.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 
@@ -275,6 +276,37 @@ class BatchResults(Sequence):
     def scores(self) -> np.ndarray:
         """Scores as an ``(nq, k)`` float32 array (``nan`` where a row has fewer)."""
         return np.where(self._R >= 0, self._D, np.float32(np.nan))
+
+    def int_ids(self):
+        """Ids as an ``(nq, k)`` int64 array (``-1`` where a row has fewer than k) when
+        every id is an int; ``None`` otherwise (string ids)."""
+        valid = self._R >= 0
+        taken = self._uids[np.where(valid, self._R, 0)] if len(self._uids) else \
+            np.zeros(self._R.shape, np.int64)
+        if taken.dtype.kind != "i":
+            flat = taken[valid].tolist()
+            if not all(type(u) is int for u in flat):
+                return None
+            taken = np.asarray(taken.tolist(), dtype=np.int64)  # ids are int64 (upsert)
+        return np.where(valid, taken, -1).astype(np.int64, copy=False)
+
+    def payloads_json(self) -> bytes:
+        """Every query's payloads as one JSON array of arrays (``null`` for a point
+        without one), spliced from the stored JSON without decoding it."""
+        if self._raws is None:
+            raise ValueError("these results were searched without payloads")
+        raws = self._raws
+        rows = []
+        for row in self._R.tolist():
+            items = []
+            for r in row:
+                if r < 0:
+                    break
+                p = raws[r]
+                items.append(p if type(p) is bytes and p else b"null" if not p else
+                             json.dumps(p, separators=(",", ":")).encode())
+            rows.append(b"[" + b",".join(items) + b"]")
+        return b"[" + b",".join(rows) + b"]"
 
     def __repr__(self) -> str:
         return f"BatchResults({len(self)} queries, k={self._R.shape[1]})"

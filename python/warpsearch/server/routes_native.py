@@ -31,7 +31,6 @@ from .qdrant import ApiError, as_dict, get_int
 
 __all__ = ["register", "encode_batch"]
 
-_I64_MAX = (1 << 63) - 1
 
 
 def _k(body, max_k):
@@ -46,22 +45,18 @@ def _records(recs):
 
 def encode_batch(res, with_payload: bool) -> bytes:
     """The ``search_npy`` answer for ``res`` (a ``BatchResults``)."""
-    ids, scores = res.ids, res.scores
-    valid = np.array([[u is not None for u in row] for row in ids], dtype=bool).reshape(ids.shape)
-    present = ids[valid].tolist()
-    out = {"scores": scores.astype(np.float32)}
-    if all(isinstance(u, int) and u <= _I64_MAX for u in present):
-        arr = np.full(ids.shape, -1, dtype=np.int64)
-        arr[valid] = present
-        out["ids"] = arr
+    out = {"scores": res.scores.astype(np.float32, copy=False)}
+    ints = res.int_ids()
+    if ints is not None:
+        out["ids"] = ints
     else:
+        ids = res.ids
         out["ids"] = np.array([["" if u is None else str(u) for u in row] for row in ids],
                               dtype=str).reshape(ids.shape)
         out["id_is_int"] = np.array([[isinstance(u, int) for u in row] for row in ids],
                                     dtype=bool).reshape(ids.shape)
     if with_payload:
-        pays = [[h.payload for h in hits] for hits in res]
-        out["payloads"] = np.frombuffer(orjson.dumps(pays), dtype=np.uint8)
+        out["payloads"] = np.frombuffer(res.payloads_json(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **out)
     return buf.getvalue()

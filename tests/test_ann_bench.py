@@ -145,3 +145,25 @@ def test_harness_reads_big_ann_files(tmp_path, capsys, with_gt):
                          "--repeat", "1", "--json", str(js)]) == 0
     res = json.loads(js.read_text())
     assert res["runs"][0]["curve"][0]["recall"] >= 0.9
+
+
+@pytest.mark.parametrize("kind", ["mixture", "heavy", "lowrank", "sphere", "uint8"])
+def test_synthetic_sets_load_in_the_harness(tmp_path, kind):
+    """benchmarks/ann/synth.py writes sets the harness reads, with exact ground truth,
+    queries apart from the base, and the distribution's own metric."""
+    spec = importlib.util.spec_from_file_location("ann_synth", ANN / "synth.py")
+    synth = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synth)
+    out = tmp_path / f"{kind}.npz"
+    assert synth.main(["--kind", kind, "--n", "800", "--nq", "20", "--dim", "24",
+                       "--k", "10", "--out", str(out)]) == 0
+    data = harness.load_dataset(str(out), k=10)
+    assert data.base.shape == (800, 24) and data.queries.shape == (20, 24)
+    assert data.metric == ("ip" if kind == "sphere" else "l2")
+    np.testing.assert_array_equal(data.gt_ids, exact_knn(data.base, data.queries, 10,
+                                                         data.metric)[1])
+    assert not (data.queries[:, None, :] == data.base[None, :, :]).all(-1).any()
+    if kind == "uint8":
+        assert (data.base == np.round(data.base)).all() and data.base.min() >= 0
+    if kind == "sphere":
+        np.testing.assert_allclose(np.linalg.norm(data.base, axis=1), 1, rtol=1e-5)

@@ -286,3 +286,32 @@ def test_upsert_progress_bar(db, capsys):
     col.upsert(list(range(30)), _vecs(30), batch_size=10, progress=True)
     assert "30/30" in capsys.readouterr().err
     assert col.count() == 30
+
+
+def test_payload_codecs_keep_every_value(tmp_path):
+    """Payloads round-trip exactly whichever JSON codec writes and reads them: ints
+    past 64 bits, long digit strings, unicode, nested lists, numpy and datetime values
+    (stored as JSON numbers and ISO strings), and NaN refused."""
+    import datetime
+
+    from warpsearch.db.payload import decode_payload, encode_payload
+
+    cases = [{"big": 123456789012345678901234567890, "neg": -9223372036854775809},
+             {"u64": 18446744073709551615, "s": "1234567890123456789012", "f": 0.1},
+             {"t": "naïve ☃ \u2028", "nested": {"a": [1, [2.5, None, True]], "b": {}}},
+             {"np": np.int64(7), "arr": np.arange(3), "f32": np.float32(0.5)},
+             {"when": datetime.datetime(2024, 1, 2, 3, 4, 5, 600)}]
+    expected = [cases[0], cases[1], cases[2], {"np": 7, "arr": [0, 1, 2], "f32": 0.5},
+                {"when": "2024-01-02T03:04:05.000600"}]
+    for payload, want in zip(cases, expected):
+        assert decode_payload(encode_payload(payload)) == want
+    for bad in ({"x": float("nan")}, {"x": [float("inf")]}, {"x": {"y": object()}}):
+        with pytest.raises(ValueError, match="cannot be stored as JSON"):
+            encode_payload(bad)
+    db = ws.connect(tmp_path / "db")
+    col = db.create_collection("p", dim=2)
+    col.upsert([1, 2], [[0, 1], [1, 0]], cases[:2])
+    db.close()
+    db = ws.connect(tmp_path / "db")  # replayed from the log
+    assert [r.payload for r in db.get_collection("p").get([1, 2])] == cases[:2]
+    db.close()

@@ -17,6 +17,11 @@ import re
 
 import numpy as np
 
+try:  # optional: a faster JSON codec (the server and test extras bring it)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is missing
+    _orjson = None
+
 __all__ = ["normalize_id", "normalize_ids", "encode_payload", "decode_payload",
            "field_values", "to_number", "to_datetime_us", "to_geo", "tokenize",
            "MISSING", "NULL", "EMPTY", "PRESENT"]
@@ -75,6 +80,21 @@ def _json_default(obj):
     raise TypeError(f"payload value of type {type(obj).__name__} is not JSON-serializable")
 
 
+def _plain(v) -> bool:
+    """Whether ``v`` is made only of JSON's own types (exactly: dict with str keys,
+    list, str, int, finite float, bool, None), which every JSON encoder writes alike."""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:
+        return True
+    if t is float:
+        return math.isfinite(v)
+    if t is dict:
+        return all(type(k) is str and _plain(x) for k, x in v.items())
+    if t is list:
+        return all(_plain(x) for x in v)
+    return False
+
+
 def encode_payload(payload) -> bytes:
     """Compact UTF-8 JSON of a payload dict (``b""`` for no payload)."""
     if payload is None:
@@ -84,6 +104,11 @@ def encode_payload(payload) -> bytes:
     for key in payload:
         if not isinstance(key, str):
             raise TypeError(f"payload keys must be strings, got {key!r}")
+    if _orjson is not None and _plain(payload):
+        try:  # the fast encoder, for payloads it writes exactly as json does
+            return _orjson.dumps(payload)
+        except _orjson.JSONEncodeError:  # e.g. an int past 64 bits: json below
+            pass
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False, default=_json_default).encode()
@@ -91,8 +116,20 @@ def encode_payload(payload) -> bytes:
         raise ValueError(f"payload cannot be stored as JSON: {exc}") from None
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def decode_payload(raw: bytes):
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    if _orjson is not None and _LONG_DIGITS.search(raw) is None:
+        # the fast decoder reads ints past 64 bits as floats: those (any run of 19
+        # digits) go to json
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 def to_number(field: str, kind: str, v):

@@ -25,6 +25,7 @@ import numpy as np
 
 from ._validation import as_matrix, as_positive_int
 from .db.config import Hit, Record, parse_schema
+from .db.display import ExplainPlan, Hits
 from .db.payload import normalize_ids
 from .db.query import BatchResults
 
@@ -254,7 +255,7 @@ class RemoteCollection:
                                     "with_payload": with_payload, "nprobe": nprobe,
                                     "refine_factor": refine_factor, "timeout": timeout,
                                     "return_stats": return_stats})
-        hits = [Hit(i, s, p) for i, s, p in out["hits"]]
+        hits = Hits(Hit(i, s, p) for i, s, p in out["hits"])
         return (hits, out["stats"]) if return_stats else hits
 
     def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
@@ -312,7 +313,7 @@ class RemoteCollection:
         out = self._call("explain", {"vector": self._vector(vector)[0], "k": k, "filter": filter,
                                      "ef": ef, "nprobe": nprobe, "refine_factor": refine_factor})
         out["hits"] = [tuple(h) for h in out["hits"]]
-        return out
+        return ExplainPlan(out)
 
     def info(self) -> dict:
         return self._db._request("GET", f"{self._base}/info")

@@ -143,6 +143,8 @@ class Collection:
             Show a progress bar (default: where a person is watching, for more than
             one batch).
 
+        Notes
+        -----
         Every batch (``batch_size`` rows) is one log record: durable before the call
         returns (concurrent writers share one fsync), visible to the next search, and
         all-or-nothing after a crash.

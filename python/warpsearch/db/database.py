@@ -37,6 +37,8 @@ class Database:
     fsync_interval_ms : int
         Period of the ``"interval"`` policy.
 
+    Notes
+    -----
     Only one ``Database`` may have a directory open at a time (an exclusive lock
     on ``<path>/LOCK``); a second one raises ``DatabaseLockedError``.
     """

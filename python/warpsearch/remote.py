@@ -383,6 +383,14 @@ class RemoteCollection:
         return f"RemoteCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, " \
                f"url={self._db.url!r})"
 
+    def _repr_html_(self) -> str:
+        from .db.display import html_table
+
+        info = self.info()
+        rows = [("url", self._db.url)] + [(k, info[k]) for k in (
+            "name", "points", "dim", "metric", "device", "sealed_segments", "indexed_rows")]
+        return html_table(("", "value"), rows, f"RemoteCollection {self.name!r}")
+
 
 def _record(r) -> Record:
     v = r["vector"]

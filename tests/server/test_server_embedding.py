@@ -36,3 +36,12 @@ def test_remote_texts_match_embedded(served):
         plain = remote.get_collection("remote_texts")
         with pytest.raises(ValueError, match="has no embedding"):
             plain.search(text="a")
+
+
+def test_remote_collection_html(served):
+    with ws.connect(served.url) as remote:
+        col = remote.create_collection("remote_html", dim=2, metric="ip")
+        col.upsert([1, 2], [[1, 0], [0, 1]])
+        text = col._repr_html_()
+        assert "<table>" in text and "<td>points</td><td>2</td>" in text
+        assert f"<td>url</td><td>{served.url}</td>" in text

@@ -25,6 +25,8 @@ import numpy as np
 
 from ._validation import as_matrix, as_positive_int
 from .db.config import Hit, Record, parse_schema
+from .db.display import ExplainPlan, Hits
+from .db.embedding import as_embedding, as_texts
 from .db.payload import normalize_ids
 from .db.query import BatchResults
 
@@ -135,8 +137,13 @@ class RemoteDatabase:
     # -- collections ----------------------------------------------------------------------
     def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
                           schema=None, segment_size: int = 100_000,
-                          device: str = "auto") -> "RemoteCollection":
-        """Creates a collection on the server (the embedded arguments) and returns it."""
+                          device: str = "auto", embedding=None) -> "RemoteCollection":
+        """Creates a collection on the server (the embedded arguments) and returns it.
+
+        ``embedding`` (a callable or a sentence-transformers model name) runs here, in
+        the client, for ``texts=`` / ``text=``; the server does not keep it, so give
+        it again to ``get_collection``."""
+        embedding = as_embedding(embedding)
         if not isinstance(metric, str) or metric.lower() not in _METRIC_NAMES:
             raise ValueError(f"metric must be one of {', '.join(_METRIC_NAMES)}, got {metric!r}")
         dim = as_positive_int(dim, "dim")
@@ -145,12 +152,13 @@ class RemoteDatabase:
                                "schema": schema, "segment_size": segment_size,
                                "device": device}}
         self._request("PUT", f"/collections/{quote(name, safe='')}", body, idempotent=False)
-        return self.get_collection(name)
+        return self.get_collection(name, embedding)
 
-    def get_collection(self, name: str) -> "RemoteCollection":
-        """The collection ``name``; ``KeyError`` if there is none."""
+    def get_collection(self, name: str, embedding=None) -> "RemoteCollection":
+        """The collection ``name``; ``KeyError`` if there is none. ``embedding``: as in
+        ``create_collection`` (client-side)."""
         info = self._request("GET", f"/warpsearch/collections/{quote(name, safe='')}/info")
-        return RemoteCollection(self, name, info)
+        return RemoteCollection(self, name, info, embedding)
 
     def __getitem__(self, name: str) -> "RemoteCollection":
         return self.get_collection(name)
@@ -187,9 +195,11 @@ class RemoteDatabase:
 class RemoteCollection:
     """A collection on a server: the embedded ``Collection`` API over HTTP."""
 
-    def __init__(self, db: RemoteDatabase, name: str, info: dict):
+    def __init__(self, db: RemoteDatabase, name: str, info: dict, embedding=None):
         self._db = db
         self.name = name
+        #: Text to vectors for ``texts=`` / ``text=``, run in this client (or None).
+        self.embedding = as_embedding(embedding)
         self.dim = int(info["dim"])
         self.metric = info["metric"]
         self._base = f"/warpsearch/collections/{quote(name, safe='')}"
@@ -203,13 +213,28 @@ class RemoteCollection:
         """Payload schema (as the server has it now)."""
         return parse_schema(self.info()["schema"])
 
+    def embed(self, texts) -> np.ndarray:
+        """Vectors of ``texts`` by the collection's (client-side) embedding."""
+        if self.embedding is None:
+            raise ValueError(f"collection {self.name!r} has no embedding: give embedding= "
+                             "to create_collection or get_collection, or pass vectors")
+        texts = as_texts(texts)
+        return self.embedding(texts, self.dim) if texts else np.empty((0, self.dim), np.float32)
+
+    def _vectors_or_texts(self, vectors, texts, what):
+        if (vectors is None) == (texts is None):
+            raise ValueError(f"collection {self.name!r}: give either {what} or "
+                             f"{'text' if what == 'vector' else 'texts'}")
+        return self.embed(texts) if vectors is None else vectors
+
     # -- writes ---------------------------------------------------------------------------
-    def upsert(self, ids, vectors, payloads=None, *, batch_size: int = 4096,
+    def upsert(self, ids, vectors=None, payloads=None, *, texts=None, batch_size: int = 4096,
                progress=None) -> int:
         """Inserts or replaces points, ``batch_size`` per request; returns the log
-        sequence number of the last batch."""
+        sequence number of the last batch. ``texts`` instead of ``vectors``: as in
+        ``Collection.upsert``."""
         uids = normalize_ids(ids)
-        X = as_matrix(vectors, self.dim, "vectors")
+        X = as_matrix(self._vectors_or_texts(vectors, texts, "vectors"), self.dim, "vectors")
         if payloads is None:
             payloads = [None] * len(uids)
         elif isinstance(payloads, dict):
@@ -242,11 +267,12 @@ class RemoteCollection:
     def _vector(self, v):
         return as_matrix(v, self.dim, "vector")
 
-    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
-               nprobe=None, refine_factor=None, timeout=None, return_stats: bool = False):
+    def search(self, vector=None, k: int = 10, filter=None, ef=None,
+               with_payload: bool = True, *, text=None, nprobe=None, refine_factor=None,
+               timeout=None, return_stats: bool = False):
         """The ``k`` nearest points (a list of ``Hit``; with ``return_stats``: and the
         stats of the call), as ``Collection.search``."""
-        Q = self._vector(vector)
+        Q = self._vector(self._vectors_or_texts(vector, text, "vector"))
         if Q.shape[0] != 1:
             raise ValueError(f"collection {self.name!r}: search takes one vector; use "
                              "search_batch for several")
@@ -254,17 +280,18 @@ class RemoteCollection:
                                     "with_payload": with_payload, "nprobe": nprobe,
                                     "refine_factor": refine_factor, "timeout": timeout,
                                     "return_stats": return_stats})
-        hits = [Hit(i, s, p) for i, s, p in out["hits"]]
+        hits = Hits(Hit(i, s, p) for i, s, p in out["hits"])
         return (hits, out["stats"]) if return_stats else hits
 
-    def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
-                     with_payload: bool = True, *, nprobe=None, refine_factor=None,
-                     timeout=None, return_stats: bool = False) -> BatchResults:
+    def search_batch(self, vectors=None, k: int = 10, filter=None, ef=None,
+                     with_payload: bool = True, *, texts=None, nprobe=None,
+                     refine_factor=None, timeout=None,
+                     return_stats: bool = False) -> BatchResults:
         """``search`` for each row, through the binary endpoint (``search_npy``)."""
         if return_stats:
             raise ValueError("return_stats is not available for a remote search_batch; "
                              "use search(..., return_stats=True) or explain")
-        Q = as_matrix(vectors, self.dim, "vectors")
+        Q = as_matrix(self._vectors_or_texts(vectors, texts, "vectors"), self.dim, "vectors")
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(Q, dtype=np.float32))
         params = {"k": str(as_positive_int(k, "k")), "with_payload": str(bool(with_payload))}
@@ -312,7 +339,7 @@ class RemoteCollection:
         out = self._call("explain", {"vector": self._vector(vector)[0], "k": k, "filter": filter,
                                      "ef": ef, "nprobe": nprobe, "refine_factor": refine_factor})
         out["hits"] = [tuple(h) for h in out["hits"]]
-        return out
+        return ExplainPlan(out)
 
     def info(self) -> dict:
         return self._db._request("GET", f"{self._base}/info")
@@ -355,6 +382,14 @@ class RemoteCollection:
     def __repr__(self) -> str:
         return f"RemoteCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, " \
                f"url={self._db.url!r})"
+
+    def _repr_html_(self) -> str:
+        from .db.display import html_table
+
+        info = self.info()
+        rows = [("url", self._db.url)] + [(k, info[k]) for k in (
+            "name", "points", "dim", "metric", "device", "sealed_segments", "indexed_rows")]
+        return html_table(("", "value"), rows, f"RemoteCollection {self.name!r}")
 
 
 def _record(r) -> Record:

@@ -21,6 +21,8 @@ from .._progress import progress_bar
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int, as_timeout
 from . import query
 from .config import Record, parse_schema
+from .display import ExplainPlan, Hits, html_table
+from .embedding import as_embedding, as_texts
 from .filters import compile_filter
 from .payload import encode_payload, normalize_id, normalize_ids
 from .recovery import checkpoint, create_collection_dir, open_state, replay
@@ -53,10 +55,15 @@ class Collection:
     max_pending_seals = 4
     backpressure_timeout = 60.0
 
-    def __init__(self, path: str, name: str, fsync: str = "always", fsync_interval_ms: int = 100):
+    def __init__(self, path: str, name: str, fsync: str = "always", fsync_interval_ms: int = 100,
+                 embedding=None):
         self.name = name
         self.path = path
         st = open_state(path, name)
+        #: Text to vectors for ``texts=`` / ``text=`` (an ``Embedding``, or None): the one
+        #: given, else the model named in the config.
+        self.embedding = as_embedding(embedding if embedding is not None
+                                      else st.config.get("embedding"))
         last = replay(st)
         self.state = st
         self.wal = WriteAheadLog(f"{path}/wal", last + 1, fsync, fsync_interval_ms)
@@ -96,8 +103,28 @@ class Collection:
                              "(metric cosine)")
         return out
 
-    def upsert(self, ids, vectors, payloads=None, *, batch_size: int = _DEFAULT_BATCH,
-               progress=None) -> int:
+    def embed(self, texts) -> np.ndarray:
+        """Vectors of ``texts`` (a str or a list of them) by the collection's embedding:
+        a float32 ``(n, dim)`` array."""
+        if self.embedding is None:
+            raise ValueError(f"collection {self.name!r} has no embedding: give "
+                             "embedding= to create_collection or get_collection, or pass "
+                             "vectors")
+        try:
+            texts = as_texts(texts)
+            return self.embedding(texts, self.dim) if texts else \
+                np.empty((0, self.dim), np.float32)
+        except (ValueError, TypeError) as exc:
+            raise self._err(exc) from None
+
+    def _vectors_or_texts(self, vectors, texts, what):
+        if (vectors is None) == (texts is None):
+            raise ValueError(f"collection {self.name!r}: give either {what} or "
+                             f"{'text' if what == 'vector' else 'texts'}")
+        return self.embed(texts) if vectors is None else vectors
+
+    def upsert(self, ids, vectors=None, payloads=None, *, texts=None,
+               batch_size: int = _DEFAULT_BATCH, progress=None) -> int:
         """Inserts or replaces points; returns the log sequence number of the last batch.
 
         Parameters
@@ -105,6 +132,9 @@ class Collection:
         ids : int, str or sequence of them
             Point ids (unique within one call).
         vectors : array_like, shape (n, dim)
+            Or, instead, ``texts``: one str per point, turned into vectors by the
+            collection's ``embedding`` (the texts are not stored; put them in the
+            payloads to keep them).
         payloads : list of dict or None, optional
             One JSON-able dict (or None) per point. Schema fields are type-checked.
         batch_size : int
@@ -113,6 +143,8 @@ class Collection:
             Show a progress bar (default: where a person is watching, for more than
             one batch).
 
+        Notes
+        -----
         Every batch (``batch_size`` rows) is one log record: durable before the call
         returns (concurrent writers share one fsync), visible to the next search, and
         all-or-nothing after a crash.
@@ -123,7 +155,7 @@ class Collection:
             raise self._err(exc) from None
         if len(set(uids)) != len(uids):
             raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
-        vecs = self._vectors(vectors, len(uids))
+        vecs = self._vectors(self._vectors_or_texts(vectors, texts, "vectors"), len(uids))
         if payloads is None:
             payloads = [None] * len(uids)
         elif isinstance(payloads, dict):
@@ -311,8 +343,9 @@ class Collection:
                  "time_ms": (time.perf_counter() - t0) * 1e3, "nq": int(Q.shape[0])}
         return hits, stats
 
-    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
-               nprobe=None, refine_factor=None, timeout=None, return_stats: bool = False):
+    def search(self, vector=None, k: int = 10, filter=None, ef=None,
+               with_payload: bool = True, *, text=None, nprobe=None, refine_factor=None,
+               timeout=None, return_stats: bool = False):
         """The ``k`` nearest points to ``vector`` that pass ``filter``: a list of ``Hit``
         (with ``return_stats=True``: ``(hits, stats)``, the stats of this call).
 
@@ -320,23 +353,25 @@ class Collection:
         ``ef_search``); ``nprobe`` / ``refine_factor`` those of IVF-PQ segments.
         ``timeout`` (seconds) bounds the search: past it, ``TimeoutError``. Rows the
         background indexer has not reached yet are scanned exactly. Deleted and
-        replaced points never appear.
+        replaced points never appear. ``text`` instead of ``vector`` searches for the
+        vector of a text (by the collection's ``embedding``).
         """
-        Q = self._queries(vector, "vector")
+        Q = self._queries(self._vectors_or_texts(vector, text, "vector"), "vector")
         if Q.shape[0] != 1:
             raise ValueError(f"collection {self.name!r}: search takes one vector; use "
                              "search_batch for several")
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
                                    with_payload, return_stats)
-        return (hits[0], stats) if return_stats else hits[0]
+        return (Hits(hits[0]), stats) if return_stats else Hits(hits[0])
 
-    def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
-                     with_payload: bool = True, *, nprobe=None, refine_factor=None,
-                     timeout=None, return_stats: bool = False):
+    def search_batch(self, vectors=None, k: int = 10, filter=None, ef=None,
+                     with_payload: bool = True, *, texts=None, nprobe=None,
+                     refine_factor=None, timeout=None, return_stats: bool = False):
         """``search`` for each row of ``vectors`` (one filter for all): a ``BatchResults``,
         the sequence of each query's list of Hit, with ``ids`` and ``scores`` arrays (with
-        ``return_stats=True``: ``(results, stats)``)."""
-        Q = self._queries(vectors, "vectors")
+        ``return_stats=True``: ``(results, stats)``). ``texts`` instead of ``vectors``:
+        the vectors of these texts (by the collection's ``embedding``)."""
+        Q = self._queries(self._vectors_or_texts(vectors, texts, "vectors"), "vectors")
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, timeout,
                                    with_payload, return_stats, batch=True)
         return (hits, stats) if return_stats else hits
@@ -378,7 +413,7 @@ class Collection:
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, None, False, True)
         live = sum(max(0, n - seg.n_deleted) for seg, n, _, _, _ in plans)
         allowed = sum(a for *_, a in plans)
-        return {
+        return ExplainPlan({
             "plan": stats["plan"],
             "filter": filter,
             "estimated_cardinality": allowed,
@@ -391,7 +426,7 @@ class Collection:
             "filter_ms": filter_ms,
             "time_ms": stats["time_ms"] + filter_ms,
             "hits": [(h.id, h.score) for h in hits[0]],
-        }
+        })
 
     def create_field_index(self, name: str, type: str) -> None:
         """Makes payload field ``name`` filterable as ``type`` (a schema type, e.g.
@@ -528,6 +563,19 @@ class Collection:
     def __repr__(self) -> str:
         return (f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
                 f"points={len(self.state.idmap)})")
+
+    def _repr_html_(self) -> str:
+        if self._closed:
+            return html_table(("collection", "state"), [(self.name, "closed")])
+        info = self.info()
+        rows = [(k, info[k]) for k in ("name", "points", "dim", "metric", "device",
+                                       "sealed_segments", "mutable_rows", "indexed_rows",
+                                       "deleted_rows", "sequence")]
+        rows.insert(4, ("index", info["index"]["kind"]))
+        rows.append(("schema", info["schema"]))
+        if self.embedding is not None:
+            rows.append(("embedding", self.embedding.name or "callable"))
+        return html_table(("", "value"), rows, f"Collection {self.name!r}")
 
     # -- maintenance ----------------------------------------------------------------------
     def flush(self, timeout=None) -> None:

@@ -12,6 +12,7 @@ import uuid
 from .._validation import as_positive_int
 from ..index._device import resolve_device
 from .collection import Collection
+from .embedding import as_embedding
 from .config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
 from .recovery import create_collection_dir
 from .storage import MANIFEST, DirLock
@@ -36,6 +37,8 @@ class Database:
     fsync_interval_ms : int
         Period of the ``"interval"`` policy.
 
+    Notes
+    -----
     Only one ``Database`` may have a directory open at a time (an exclusive lock
     on ``<path>/LOCK``); a second one raises ``DatabaseLockedError``.
     """
@@ -69,7 +72,7 @@ class Database:
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
                           schema=None, segment_size: int = 100_000,
-                          device: str = "auto") -> Collection:
+                          device: str = "auto", embedding=None) -> Collection:
         """Creates a collection and returns it.
 
         Parameters
@@ -92,6 +95,12 @@ class Database:
         device : {"auto", "cpu", "cuda", "cuda:N"}
             Where sealed segments search (``"auto"``: a GPU when there is one). The
             mutable segment always searches on the CPU, so writes never re-upload it.
+        embedding : callable or str, optional
+            Text to vectors, for ``upsert(ids, texts=...)`` and ``search(text=...)``: a
+            callable (list of str -> ``(n, dim)`` array) or the name of a
+            sentence-transformers model (loaded on first use; that package is then
+            needed). A name is kept in the collection's config and used again when it
+            is reopened; a callable is not kept (give it to ``get_collection``).
         """
         self._check()
         path = self._coll_path(name)
@@ -109,28 +118,39 @@ class Database:
             resolve_device(dev)  # "cuda" without a GPU raises here, not at the first seal
         specs = parse_schema(schema)
         segment_size = as_positive_int(segment_size, "segment_size")
+        embedding = as_embedding(embedding)
         config = {"dim": dim, "metric": metric.lower(), "index": index.to_dict(),
                   "schema": {k: v.spelled for k, v in specs.items()},
                   "segment_size": segment_size, "device": dev}
+        if embedding is not None and embedding.name is not None:
+            config["embedding"] = embedding.name
         with self._mu:
             if os.path.exists(path):
                 raise ValueError(f"collection {name!r} already exists")
             create_collection_dir(path, config, uuid.uuid4().hex)
-            col = Collection(path, name, self._fsync, self._interval)
+            col = Collection(path, name, self._fsync, self._interval, embedding)
             self._open[name] = col
             return col
 
-    def get_collection(self, name: str) -> Collection:
-        """Opens (once) and returns an existing collection; ``KeyError`` if there is none."""
+    def get_collection(self, name: str, embedding=None) -> Collection:
+        """Opens (once) and returns an existing collection; ``KeyError`` if there is none.
+
+        ``embedding`` (a callable or model name, as in ``create_collection``) replaces
+        the collection's embedding for this process; without it, a model name kept in
+        its config is used.
+        """
         self._check()
+        embedding = as_embedding(embedding)
         path = self._coll_path(name)
         with self._mu:
             col = self._open.get(name)
             if col is None:
                 if not os.path.exists(os.path.join(path, MANIFEST)):
                     raise KeyError(f"no collection named {name!r}")
-                col = Collection(path, name, self._fsync, self._interval)
+                col = Collection(path, name, self._fsync, self._interval, embedding)
                 self._open[name] = col
+            elif embedding is not None:
+                col.embedding = embedding
             return col
 
     def __getitem__(self, name: str) -> Collection:

@@ -262,6 +262,21 @@ class BatchResults(Sequence):
 
     __hash__ = None
 
+    def __repr__(self) -> str:
+        nq, k = self._R.shape if self._R.ndim == 2 else (len(self), 0)
+        found = int((self._R >= 0).sum())
+        return f"BatchResults(queries={nq}, k={k}, hits={found})"
+
+    def _repr_html_(self) -> str:
+        from .display import html_table
+
+        ids, scores = self.ids, self.scores
+        shown = min(len(self), 10)
+        rows = [(q, j, ids[q, j], float(scores[q, j]))
+                for q in range(shown) for j in range(ids.shape[1]) if ids[q, j] is not None]
+        return html_table(("query", "rank", "id", "score"), rows, repr(self)) + (
+            f"<p>first {shown} of {len(self)} queries</p>" if shown < len(self) else "")
+
     @property
     def ids(self) -> np.ndarray:
         """Ids as an ``(nq, k)`` object array (``None`` where a row has fewer than k)."""
@@ -307,9 +322,6 @@ class BatchResults(Sequence):
                              json.dumps(p, separators=(",", ":")).encode())
             rows.append(b"[" + b",".join(items) + b"]")
         return b"[" + b",".join(rows) + b"]"
-
-    def __repr__(self) -> str:
-        return f"BatchResults({len(self)} queries, k={self._R.shape[1]})"
 
 
 def _batch(segs, D, iids, with_payload):

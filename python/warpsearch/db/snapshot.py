@@ -322,7 +322,8 @@ def restore(path, db, name: str, *, progress=None):
     cfg = meta["config"]
     col = db.create_collection(name, dim=cfg["dim"], metric=cfg["metric"],
                                index=index_config_from_dict(cfg["index"]),
-                               schema=cfg["schema"], segment_size=cfg["segment_size"])
+                               schema=cfg["schema"], segment_size=cfg["segment_size"],
+                               embedding=cfg.get("embedding"))
     try:
         segs = []
         for e in meta["segments"]:

@@ -15,7 +15,7 @@ numbers are labelled estimates. Prices are inputs, never built in.
 >>> import warpsearch as ws
 >>> p = ws.plan(10**9, 128, recall=0.9, ram="512GB", gpus=1, gpu_memory="80GB")
 >>> p.index, p.params["nbits"], p.devices
-('ivf_pq', 4, 1)
+('ivf_pq', 8, 1)
 """
 
 from __future__ import annotations

@@ -339,10 +339,12 @@ class WarpsearchVectorStore(VectorStore):
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Scores to [0, 1] relevance (1 closest): ``(1 + s) / 2`` of a cosine or inner
-        product similarity (unit vectors), ``1 - sqrt(d) / 2`` of a squared distance."""
+        product similarity (unit vectors), ``1 - sqrt(d) / 2`` of a squared distance;
+        clipped to [0, 1] (float32 rounding puts a vector's similarity to itself a
+        hair above 1)."""
         if self._holder.metric == "l2":
-            return lambda d: 1.0 - float(np.sqrt(max(d, 0.0))) / 2.0
-        return lambda s: (1.0 + s) / 2.0
+            return lambda d: min(1.0, max(0.0, 1.0 - float(np.sqrt(max(d, 0.0))) / 2.0))
+        return lambda s: min(1.0, max(0.0, (1.0 + float(s)) / 2.0))
 
     def max_marginal_relevance_search_by_vector(self, embedding: list, k: int = 4,
                                                 fetch_k: int = 20, lambda_mult: float = 0.5,

@@ -25,12 +25,20 @@ FIELD_TYPES = ("keyword", "int", "float", "bool", "datetime", "geo", "text")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
+#: Endings of the database's own entries beside collections (in-progress creates,
+#: drops and activations, offload records).
+_RESERVED_ENDINGS = (".tmp", ".dropped", ".activating", ".offloaded.json")
+
+
 def check_name(name, what: str = "collection name") -> str:
     """Returns ``name`` when it is a safe file-system name, else raises."""
     if not isinstance(name, str):
         raise TypeError(f"{what} must be a str, got {type(name).__name__}")
-    if not _NAME_RE.match(name) or name.endswith(".tmp"):
+    if not _NAME_RE.match(name):
         raise ValueError(f"invalid {what} {name!r}: use 1-64 letters, digits, '_', '-', '.'")
+    if name.endswith(_RESERVED_ENDINGS):
+        raise ValueError(f"invalid {what} {name!r}: names ending in "
+                         f"{', '.join(_RESERVED_ENDINGS)} are the database's own")
     return name
 
 

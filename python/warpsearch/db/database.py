@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
+import time
 import uuid
 
 from .._validation import as_positive_int
@@ -21,6 +23,16 @@ from .wal import FSYNC_POLICIES
 __all__ = ["Database", "connect"]
 
 _METRICS = ("l2", "ip", "cosine")
+_OFFLOADED = ".offloaded.json"  # <name>.offloaded.json: a collection kept as a snapshot
+_ACTIVATING = ".activating"  # <name>.activating/: a restore in progress
+
+
+def _fsync_dir(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Database:
@@ -59,9 +71,14 @@ class Database:
         self._mu = threading.Lock()
         self._open: dict = {}
         self._closed = False
-        for f in os.listdir(self._root):  # leftovers of interrupted create / drop
-            if f.endswith((".tmp", ".dropped")):
+        for f in os.listdir(self._root):  # leftovers of interrupted create / drop / activate
+            if f.endswith((".tmp", ".dropped", _ACTIVATING)):
                 shutil.rmtree(os.path.join(self._root, f), ignore_errors=True)
+            elif f.endswith(_OFFLOADED) and os.path.exists(
+                    os.path.join(self._root, f[: -len(_OFFLOADED)], MANIFEST)):
+                # an offload stopped before the local copy went, or an activation after
+                # it was complete: the local collection is the one
+                os.remove(os.path.join(self._root, f))
 
     def _check(self):
         if self._closed:
@@ -125,7 +142,7 @@ class Database:
         if embedding is not None and embedding.name is not None:
             config["embedding"] = embedding.name
         with self._mu:
-            if os.path.exists(path):
+            if os.path.exists(path) or os.path.exists(path + _OFFLOADED):
                 raise ValueError(f"collection {name!r} already exists")
             create_collection_dir(path, config, uuid.uuid4().hex)
             col = Collection(path, name, self._fsync, self._interval, embedding)
@@ -134,6 +151,7 @@ class Database:
 
     def get_collection(self, name: str, embedding=None) -> Collection:
         """Opens (once) and returns an existing collection; ``KeyError`` if there is none.
+        A collection offloaded to object storage is restored first (see ``offload``).
 
         ``embedding`` (a callable or model name, as in ``create_collection``) replaces
         the collection's embedding for this process; without it, a model name kept in
@@ -146,7 +164,9 @@ class Database:
             col = self._open.get(name)
             if col is None:
                 if not os.path.exists(os.path.join(path, MANIFEST)):
-                    raise KeyError(f"no collection named {name!r}")
+                    if not os.path.exists(path + _OFFLOADED):
+                        raise KeyError(f"no collection named {name!r}")
+                    self._restore_offloaded(name)
                 col = Collection(path, name, self._fsync, self._interval, embedding)
                 self._open[name] = col
             elif embedding is not None:
@@ -158,13 +178,17 @@ class Database:
 
     def has_collection(self, name: str) -> bool:
         self._check()
-        return os.path.exists(os.path.join(self._coll_path(name), MANIFEST))
+        path = self._coll_path(name)
+        return os.path.exists(os.path.join(path, MANIFEST)) or os.path.exists(path + _OFFLOADED)
 
     def list_collections(self) -> list:
-        """Names of the collections, sorted."""
+        """Names of the collections (offloaded ones included), sorted."""
         self._check()
-        return sorted(f for f in os.listdir(self._root)
-                      if os.path.exists(os.path.join(self._root, f, MANIFEST)))
+        names = {f for f in os.listdir(self._root)
+                 if os.path.exists(os.path.join(self._root, f, MANIFEST))}
+        names |= {f[: -len(_OFFLOADED)] for f in os.listdir(self._root)
+                  if f.endswith(_OFFLOADED)}
+        return sorted(names)
 
     def open_collections(self) -> list:
         """The collections opened so far (and not dropped), by name; opens none."""
@@ -173,11 +197,15 @@ class Database:
             return [self._open[k] for k in sorted(self._open)]
 
     def drop_collection(self, name: str) -> None:
-        """Deletes a collection and its files; ``KeyError`` if there is none."""
+        """Deletes a collection and its files; ``KeyError`` if there is none. For an
+        offloaded collection, its record here goes; its snapshot is left in place."""
         self._check()
         path = self._coll_path(name)
         with self._mu:
             if not os.path.exists(os.path.join(path, MANIFEST)):
+                if os.path.exists(path + _OFFLOADED):  # its snapshot stays where it is
+                    os.remove(path + _OFFLOADED)
+                    return
                 raise KeyError(f"no collection named {name!r}")
             col = self._open.pop(name, None)
             if col is not None:
@@ -185,6 +213,96 @@ class Database:
             trash = path + ".dropped"
             os.rename(path, trash)
             shutil.rmtree(trash, ignore_errors=True)
+
+    # -- tiers: RAM, local disk, object storage ------------------------------------
+    def tier(self, name: str) -> str:
+        """Where collection ``name`` is: ``"ram"`` (open), ``"disk"`` (its files here,
+        not loaded) or ``"object"`` (a snapshot elsewhere; see ``offload``)."""
+        self._check()
+        path = self._coll_path(name)
+        with self._mu:
+            if name in self._open:
+                return "ram"
+            if os.path.exists(os.path.join(path, MANIFEST)):
+                return "disk"
+            if os.path.exists(path + _OFFLOADED):
+                return "object"
+        raise KeyError(f"no collection named {name!r}")
+
+    def offload(self, name: str, to=None, progress=None) -> dict:
+        """Frees the memory of collection ``name``.
+
+        Without ``to`` the collection is closed (checkpointed) and stays on local disk.
+        With ``to`` (a directory, or an fsspec URL such as ``s3://bucket/prefix``) a
+        snapshot is written there and verified, then the local files are deleted; the
+        database keeps a record of where it went. Either way the next
+        ``get_collection(name)`` (or ``activate``) brings it back, with the same points
+        and search results. Handles to the collection taken before are closed. Returns
+        ``{"name", "tier", "url", "points", "seconds"}``.
+        """
+        from .snapshot import _store, take_snapshot, verify_snapshot
+
+        self._check()
+        t0 = time.perf_counter()
+        path = self._coll_path(name)
+        with self._mu:
+            if not os.path.exists(os.path.join(path, MANIFEST)):
+                if os.path.exists(path + _OFFLOADED):
+                    raise ValueError(f"collection {name!r} is already offloaded")
+                raise KeyError(f"no collection named {name!r}")
+            col = self._open.pop(name, None)
+            if col is not None:
+                col.close()  # no write lands after this: the snapshot below has them all
+            if to is None:
+                return {"name": name, "tier": "disk", "url": None, "points": None,
+                        "seconds": time.perf_counter() - t0}
+            url = _store(to).url()
+            col = Collection(path, name, self._fsync, self._interval)
+            try:
+                points = col.count()
+                take_snapshot(col, to, progress=progress)
+            finally:
+                col.close()
+            verify_snapshot(to)
+            record = {"name": name, "url": url, "points": points,
+                      "offloaded_at": time.time()}
+            tmp = path + _OFFLOADED + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(record, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path + _OFFLOADED)
+            _fsync_dir(self._root)
+            trash = path + ".dropped"  # the record is durable: the local copy may go
+            os.rename(path, trash)
+            _fsync_dir(self._root)
+            shutil.rmtree(trash, ignore_errors=True)
+        return {"name": name, "tier": "object", "url": url, "points": points,
+                "seconds": time.perf_counter() - t0}
+
+    def activate(self, name: str, embedding=None) -> Collection:
+        """Loads collection ``name`` into memory from wherever it is (restoring an
+        offloaded one from its snapshot) and returns it: ``get_collection``, by name."""
+        return self.get_collection(name, embedding)
+
+    def _restore_offloaded(self, name: str) -> None:
+        """Restores an offloaded collection into its directory (``_mu`` held): into a
+        side database first, whose collection directory is renamed into place only
+        once it is complete."""
+        from .snapshot import restore
+
+        path = self._coll_path(name)
+        with open(path + _OFFLOADED) as f:
+            record = json.load(f)
+        side = path + _ACTIVATING
+        shutil.rmtree(side, ignore_errors=True)
+        with Database(side, fsync=self._fsync, fsync_interval_ms=self._interval) as tmp:
+            restore(record["url"], tmp, name)
+        os.rename(tmp._coll_path(name), path)
+        _fsync_dir(self._root)
+        os.remove(path + _OFFLOADED)
+        _fsync_dir(self._root)
+        shutil.rmtree(side, ignore_errors=True)
 
     def close(self) -> None:
         """Closes every open collection (checkpointing them) and releases the lock."""

@@ -5,7 +5,8 @@ a recall target on the hardware at hand, how many bytes each device holds, and h
 many GPUs or machines that makes, with the arithmetic shown.
 
 Memory comes from :func:`warpsearch.estimate_memory` (the model ``memory_usage()``
-of built indexes matches). Throughput is estimated only when the plan is calibrated
+of built indexes matches, as saved and loaded: an HNSW index grown by many adds keeps
+up to half again of spare capacity in the process that built it). Throughput is estimated only when the plan is calibrated
 on a sample of the user's own vectors (``sample=``): each candidate index is built
 on the sample, searched at the smallest setting that reaches the recall target
 against exact ground truth, and its single-core QPS is scaled to ``n`` (HNSW by the

@@ -176,6 +176,20 @@ class RemoteDatabase:
                              idempotent=False):
             raise KeyError(f"no collection named {name!r}")
 
+    def offload(self, name: str, to=None) -> dict:
+        """``Database.offload`` on the server (an admin key): frees the collection's
+        memory there, to the server's local disk or (``to``) object storage."""
+        return self._request("POST", f"/warpsearch/collections/{quote(name, safe='')}/offload",
+                             {"to": to}, idempotent=False)
+
+    def tier(self, name: str) -> str:
+        """``Database.tier`` on the server: ``"ram"``, ``"disk"`` or ``"object"``."""
+        return self._request("GET", f"/warpsearch/collections/{quote(name, safe='')}/tier")["tier"]
+
+    def activate(self, name: str, embedding=None) -> "RemoteCollection":
+        """Loads the collection on the server and returns it (``get_collection``)."""
+        return self.get_collection(name, embedding)
+
     def close(self) -> None:
         """Closes the connection pool (the server keeps running)."""
         if not self._closed:

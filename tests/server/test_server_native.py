@@ -135,3 +135,34 @@ def test_connect_dispatch_and_options(tmp_path):
     with pytest.raises(ConnectionError):
         db.list_collections()
     db.close()
+
+
+def test_offload_over_http_and_activation_by_the_next_request(served, tmp_path):
+    """An admin offloads a collection to object storage through the native client;
+    the next search (Qdrant's endpoint) activates it with the same answers."""
+    import httpx
+
+    col = served.db.create_collection("tiered", dim=4, metric="l2")
+    X = np.random.default_rng(2).standard_normal((300, 4)).astype(np.float32)
+    col.upsert(list(range(300)), X, [{"i": i} for i in range(300)])
+    ref = [h.id for h in col.search(X[3], k=5)]
+    with ws.connect(served.url) as rdb:
+        assert rdb.tier("tiered") == "ram"
+        out = rdb.offload("tiered", to=str(tmp_path / "cold"))
+        assert out["tier"] == "object" and out["points"] == 300
+        assert rdb.tier("tiered") == "object"
+        with pytest.raises(ValueError, match="already offloaded"):
+            rdb.offload("tiered", to=str(tmp_path / "cold2"))
+        with pytest.raises(KeyError):
+            rdb.offload("nope")
+        with pytest.raises(KeyError):
+            rdb.tier("nope")
+        with httpx.Client(base_url=served.url) as h:
+            r = h.post("/collections/tiered/points/search",
+                       json={"vector": X[3].tolist(), "limit": 5})
+            assert r.status_code == 200 and [p["id"] for p in r.json()["result"]] == ref
+            r = h.post("/warpsearch/collections/tiered/offload", json={"to": 5})
+            assert r.status_code == 400
+        assert rdb.tier("tiered") == "ram"
+        assert rdb.offload("tiered")["tier"] == "disk"
+        assert rdb.activate("tiered").count() == 300

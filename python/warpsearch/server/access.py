@@ -72,6 +72,8 @@ PERMISSIONS = {
     ("GET", _W + "/info"): "read",
     ("POST", _W + "/create_field_index"): "manage",
     ("GET", "/warpsearch/usage"): "usage",
+    ("POST", _W + "/offload"): "admin",
+    ("GET", _W + "/tier"): "admin",
 }
 
 _ROLE_OF = {"read": "read", "list": "read", "exists": "read", "write": "write",

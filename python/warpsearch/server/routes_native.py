@@ -163,6 +163,34 @@ def register(app, ctx) -> None:
     route("post", "/create_field_index", create_field_index)
     route("get", "/info", lambda col, b: col.info())
 
+    @app.post(base + "/offload", tags=["warpsearch"], openapi_extra=JSON_BODY,
+              name="warpsearch post /offload")
+    async def offload(request: Request, name: str):
+        """Frees the collection's memory: closed on local disk, or (``{"to": URL}``)
+        moved to object storage as a verified snapshot; the next request that uses
+        it activates it."""
+        body = as_dict(await read_json(request))
+        to = body.get("to")
+        if to is not None and not isinstance(to, str):
+            raise ApiError(400, "to must be a directory or URL string (or null)")
+
+        def work():
+            try:
+                return ctx.db.offload(name, to=to)
+            except KeyError:
+                raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!") from None
+        return await ctx.answer(request, work)
+
+    @app.get(base + "/tier", tags=["warpsearch"], name="warpsearch get /tier")
+    async def tier(request: Request, name: str):
+        """Where the collection is: ``ram``, ``disk`` or ``object`` (does not load it)."""
+        def work():
+            try:
+                return {"tier": ctx.db.tier(name)}
+            except KeyError:
+                raise ApiError(404, f"Not found: Collection `{name}` doesn't exist!") from None
+        return await ctx.answer(request, work)
+
     @app.post(base + "/search_npy", tags=["warpsearch"], openapi_extra={
         "requestBody": {"required": True, "content": {"application/x-npy": {
             "schema": {"type": "string", "format": "binary"}}}}},

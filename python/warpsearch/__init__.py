@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from . import _core
 from ._core import CudaError, InternalError
-from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, kmeans, load_index
+from .index import (
+    FlatIndex,
+    HNSWIndex,
+    IVFPQIndex,
+    MemoryPlanError,
+    ReplicatedIndex,
+    ShardedIndex,
+    estimate_memory,
+    kmeans,
+    load_index,
+    plan_memory,
+    shard_index,
+)
 from .db import (
     Collection,
     CorruptionError,
@@ -37,6 +49,11 @@ __all__ = [
     "kmeans",
     "estimate_memory",
     "load_index",
+    "ShardedIndex",
+    "ReplicatedIndex",
+    "shard_index",
+    "plan_memory",
+    "MemoryPlanError",
     "connect",
     "Database",
     "Collection",

@@ -14,12 +14,13 @@ its agreement with ``_core.merge_topk`` is tested on machines without a GPU.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 import numpy as np
 
 __all__ = ["library", "as_library_array", "device_of", "on_device", "concat", "merge_rows",
-           "rows", "as_rows"]
+           "rows", "as_rows", "current_device"]
 
 
 def library(x) -> str:
@@ -49,6 +50,16 @@ def device_of(x) -> int:
         idx = x.device.index
         return int(_mod("torch").cuda.current_device() if idx is None else idx)
     return int(x.device.id)
+
+
+def current_device(lib: str, dev: int):
+    """A context in which ``lib``'s current CUDA device is ``dev`` (CuPy launches its
+    kernels and allocates on the current device, which starts at 0 in every thread)."""
+    if lib == "cupy":
+        return _mod("cupy").cuda.Device(dev)
+    if lib == "torch":
+        return _mod("torch").cuda.device(dev)
+    return contextlib.nullcontext()
 
 
 def _synchronize(lib: str, dev: int) -> None:

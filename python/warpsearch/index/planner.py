@@ -29,7 +29,7 @@ from .._validation import as_nonnegative_int, as_positive_int
 from ._device import device_index, resolve_device
 from .memory import estimate_memory
 
-__all__ = ["plan_memory", "MemoryPlanError"]
+__all__ = ["plan_memory", "MemoryPlanError", "place"]
 
 GPU_RESERVE = 256 << 20  # CUDA work space, a batch of queries and their results
 MODES = ("shard", "replicate")
@@ -244,3 +244,13 @@ def check_growth(growth: dict, action: str) -> None:
                               + ". Would fit: fewer points per call on these devices, more "
                               "shards (devices), or a smaller storage (estimate_memory gives "
                               "the bytes per point) (check_memory=False skips this check).")
+
+
+def place(index, device: str, check_memory: bool = True):
+    """``index.to(device)``, refused first (:class:`MemoryPlanError`) when ``check_memory``
+    and the device copy of a GPU ``device`` would not fit in its free memory."""
+    if device != "cpu" and check_memory and len(index):
+        need = device_copy_bytes(index_kind(index), len(index), index.dim, index_params(index),
+                                 getattr(index, "gpu_precision", "fp32"))
+        check_growth({device: need}, f"a copy of the index on {device}")
+    return index.to(device)

@@ -10,8 +10,7 @@ from ._device import resolve_device
 from .flat import FlatIndex
 from .hnsw import HNSWIndex
 from .ivf_pq import IVFPQIndex
-from .planner import (MODES, check_growth, check_plan, device_copy_bytes, index_kind,
-                      index_params, plan_memory)
+from .planner import MODES, check_plan, index_kind, index_params, place, plan_memory
 from .sharded import ReplicatedIndex, ShardedIndex
 
 __all__ = ["shard_index", "resolve_devices"]
@@ -55,13 +54,7 @@ def share(index, device: str, check_memory: bool = True):
         if key not in _OWN_STATE:
             setattr(obj, key, value)  # settings such as gpu_precision
     obj._impl = index._impl
-    if dev != "cpu" and len(index):
-        if check_memory:
-            need = device_copy_bytes(index_kind(index), len(index), index.dim,
-                                     index_params(index), getattr(index, "gpu_precision", "fp32"))
-            check_growth({dev: need}, f"a copy of the index on {dev}")
-        obj.to(dev)
-    return obj
+    return place(obj, dev, check_memory)
 
 
 def shard_index(index, devices="all", mode: str = "shard", *, n: int | None = None,

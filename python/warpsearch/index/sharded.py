@@ -42,7 +42,8 @@ from .._validation import as_ids, as_matrix, as_path, as_positive_int
 from . import _multi_device as md
 from ._base import _IndexBase
 from ._device import device_index, is_device_array
-from .planner import (check_growth, device_copy_bytes, host_bytes, index_kind, index_params)
+from .planner import (check_growth, device_copy_bytes, host_bytes, index_kind, index_params,
+                      place)
 from .stats import merge_stats
 
 __all__ = ["ShardedIndex", "ReplicatedIndex"]
@@ -190,10 +191,12 @@ class _MultiIndex:
         back to ``home`` (the queries' device)."""
         if home is None:
             return part.search(q, k=k, filter=filter, return_stats=True, **params)
-        dev = device_index(part.device)
-        D, I, st = part.search(md.on_device(q, dev), k=k, filter=filter, return_stats=True,
-                               **params)
-        return md.on_device(D, home), md.on_device(I, home), st
+        dev, lib = device_index(part.device), md.library(q)
+        with md.current_device(lib, dev):
+            D, I, st = part.search(md.on_device(q, dev), k=k, filter=filter,
+                                   return_stats=True, **params)
+        with md.current_device(lib, home):
+            return md.on_device(D, home), md.on_device(I, home), st
 
     # -- persistence ----------------------------------------------------
     def _save_dir(self, path, files, entries) -> None:
@@ -348,8 +351,9 @@ class ShardedIndex(_MultiIndex):
             D, I = merge_topk(np.concatenate([o[0] for o in out], axis=1),
                               np.concatenate([o[1] for o in out], axis=1), k, larger)
         else:
-            D, I = md.merge_rows(md.concat([o[0] for o in out], 1),
-                                 md.concat([o[1] for o in out], 1), k, larger)
+            with md.current_device(md.library(q), home):
+                D, I = md.merge_rows(md.concat([o[0] for o in out], 1),
+                                     md.concat([o[1] for o in out], 1), k, larger)
         stats = merge_stats([o[2] for o in out], "shard", int(q.shape[0]))
         return self._finish(D, I, stats, single, return_stats)
 
@@ -360,19 +364,20 @@ class ShardedIndex(_MultiIndex):
     def route(self, ids) -> np.ndarray:
         """The shard each of ``ids`` would be added to (``add``'s routing): the shard
         that holds it, else the smallest shards first (new ids in their given order)."""
-        id_arr = as_ids(ids, None)
-        return self._route(id_arr)
+        return self._route(as_ids(ids, None))[0]
 
-    def _route(self, id_arr: np.ndarray) -> np.ndarray:
+    def _route(self, id_arr: np.ndarray, all_new: bool = False):
+        """``(owner, new)``: each id's shard, and which ids no shard holds (``all_new``:
+        none is held, as for default ids past the largest)."""
         owner = np.full(id_arr.size, -1, np.int64)
-        if id_arr.size and any(len(p) for p in self._parts):
+        if id_arr.size and not all_new:
             for s, p in enumerate(self._parts):
                 if len(p):
                     owner[(owner < 0) & np.isin(id_arr, p.ids)] = s
-        new = np.flatnonzero(owner < 0)
-        counts = _fill_counts([len(p) for p in self._parts], new.size)
+        new = owner < 0
+        counts = _fill_counts([len(p) for p in self._parts], int(new.sum()))
         owner[new] = np.repeat(np.arange(len(self._parts)), counts)
-        return owner
+        return owner, new
 
     def add(self, vectors, ids=None, **params) -> None:
         """Adds vectors; ``ids`` as for one index (by default they continue from the
@@ -395,7 +400,7 @@ class ShardedIndex(_MultiIndex):
             untrained = [i for i, p in enumerate(self._parts) if not p.is_trained]
             if untrained:
                 raise ValueError(f"shard {untrained[0]} is not trained; call train() first")
-        owner = self._route(id_arr)
+        owner, new = self._route(id_arr, all_new=ids is None)
         jobs = []
         for s, p in enumerate(self._parts):
             rows = np.flatnonzero(owner == s)
@@ -403,18 +408,16 @@ class ShardedIndex(_MultiIndex):
                 continue
             lo, hi = int(rows[0]), int(rows[-1]) + 1
             sel = slice(lo, hi) if hi - lo == rows.size else rows  # a view when contiguous
-            jobs.append((p, x[sel], id_arr[sel]))
+            jobs.append((p, x[sel], id_arr[sel], new[sel]))
         if self.check_memory:
-            grow = [(p, len(xs)) for p, xs, _ in jobs]
+            grow = [(p, int(fresh.sum())) for p, _, _, fresh in jobs]
             check_growth(_growth(grow, grow), "this add")
-        fresh = {id(p): ~np.isin(ids_s, p.ids) if len(p) else np.ones(ids_s.size, bool)
-                 for p, _, ids_s in jobs}
         results = self._map(lambda j: _try(lambda: j[0].add(j[1], ids=j[2], **params)), jobs)
         errors = [e for e in results if e is not None]
         if errors:
-            for (p, _, ids_s), err in zip(jobs, results):
+            for (p, _, ids_s, fresh), err in zip(jobs, results):
                 if err is None:
-                    p.remove(ids_s[fresh[id(p)]])
+                    p.remove(ids_s[fresh])
             raise errors[0]
 
     def remove(self, ids) -> int:
@@ -443,13 +446,7 @@ class ShardedIndex(_MultiIndex):
         if any(len(p) for p in self._parts):
             raise ValueError("training needs empty shards")
         first.train(vectors, **params)
-        if rest:
-            with tempfile.TemporaryDirectory(prefix="ws-train-") as d:
-                path = os.path.join(d, "trained.ws")
-                first.save(path)
-                for p in rest:
-                    p._impl = _core.load_index(path)
-                    p._gpu = None
+        _copy_training(first, rest)
 
     # -- persistence ----------------------------------------------------
     def save(self, path) -> None:
@@ -466,10 +463,8 @@ class ShardedIndex(_MultiIndex):
         shards, or one per shard) overrides the saved devices."""
         path, entries, load_index = cls._read_manifest(path, "shard")
         devs = cls._load_devices(entries, devices)
-        parts = []
-        for e, d in zip(entries, devs):
-            p = load_index(os.path.join(path, str(e.get("file"))))
-            parts.append(p.to(d))
+        parts = [place(load_index(os.path.join(path, str(e.get("file")))).to("cpu"), d,
+                       check_memory) for e, d in zip(entries, devs)]
         return cls(parts, check_memory)
 
 
@@ -538,8 +533,9 @@ class ReplicatedIndex(_MultiIndex):
             D = np.concatenate([o[0] for o in out], axis=0)
             I = np.concatenate([o[1] for o in out], axis=0)
         else:
-            D = md.concat([o[0] for o in out], 0)
-            I = md.concat([o[1] for o in out], 0)
+            with md.current_device(md.library(q), home):
+                D = md.concat([o[0] for o in out], 0)
+                I = md.concat([o[1] for o in out], 0)
         stats = merge_stats([o[2] for o in out], "replicate", nq)
         return self._finish(D, I, stats, single, return_stats)
 
@@ -572,18 +568,17 @@ class ReplicatedIndex(_MultiIndex):
         ``vectors``; replicas trained alike code points alike."""
         if self.kind == "hnsw":
             raise TypeError("HNSW indexes need no training")
-        self._write(lambda p: p.train(vectors, **params))
-        if self.kind == "ivf_pq" and len(self._distinct()) > 1:
-            # copy the first replica's training so that every replica is the same index
-            first = self._distinct()[0]
-            with tempfile.TemporaryDirectory(prefix="ws-train-") as d:
-                path = os.path.join(d, "trained.ws")
-                first.save(path)
-                impls = {id(first._impl)}
-                for p in self._parts:
-                    if id(p._impl) not in impls:
-                        p._impl = _core.load_index(path)
-                        p._gpu = None
+        if self.kind == "flat":
+            self._write(lambda p: p.train(vectors, **params))
+            return
+        distinct = self._distinct()
+        if any(len(p) for p in distinct):
+            raise ValueError("training needs empty replicas")
+        distinct[0].train(vectors, **params)
+        for p in self._parts:
+            p._gpu = None
+        # the other engine indexes get the first one's training: every replica is alike
+        _copy_training(distinct[0], [p for p in self._parts if p._impl is not distinct[0]._impl])
 
     def save(self, path) -> None:
         """Writes one copy of the points and a manifest naming each replica's device into
@@ -604,6 +599,24 @@ class ReplicatedIndex(_MultiIndex):
             raise ValueError("a replicated index manifest names one file")
         base = load_index(os.path.join(path, files.pop()))
         return cls([share(base, d, check_memory) for d in devs], check_memory)
+
+
+def _copy_training(trained, others) -> None:
+    """Gives ``others`` (empty IVF-PQ indexes) the coarse quantizer, codebooks and probe
+    calibration of ``trained`` (empty too), through its file: one engine index each;
+    parts that shared an engine index keep sharing one."""
+    if not others:
+        return
+    with tempfile.TemporaryDirectory(prefix="ws-train-") as d:
+        path = os.path.join(d, "trained.ws")
+        trained.save(path)
+        loaded = {}
+        for p in others:
+            key = id(p._impl)
+            if key not in loaded:
+                loaded[key] = _core.load_index(path)
+            p._impl = loaded[key]
+            p._gpu = None
 
 
 def _try(fn):

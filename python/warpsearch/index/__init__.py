@@ -27,8 +27,9 @@ from .ivf_pq import IVFPQIndex
 from .kmeans import kmeans
 from .memory import estimate_memory
 from .planner import MemoryPlanError, plan_memory
+from .replicated import ReplicatedIndex
 from .shard_index import shard_index
-from .sharded import ReplicatedIndex, ShardedIndex
+from .sharded import ShardedIndex
 
 __all__ = [
     "FlatIndex",

@@ -11,7 +11,8 @@ from .flat import FlatIndex
 from .hnsw import HNSWIndex
 from .ivf_pq import IVFPQIndex
 from .planner import MODES, check_plan, index_kind, index_params, place, plan_memory
-from .sharded import ReplicatedIndex, ShardedIndex
+from .replicated import ReplicatedIndex
+from .sharded import ShardedIndex
 
 __all__ = ["shard_index", "resolve_devices"]
 

@@ -99,6 +99,17 @@ def test_sharded_ivf_pq_recall(data):
     assert st["probe"] == "fixed" and st["nprobe"] == 4
 
 
+def test_sharded_trained_flat_storage_equals_one_index(data):
+    xb, xq = data
+    one = ws.FlatIndex(dim=DIM, storage="sq8", device="cpu")
+    one.train(xb)
+    one.add(xb)
+    sh = ws.shard_index("flat", devices=["cpu"] * 2, dim=DIM, storage="sq8")
+    sh.train(xb)  # every shard fits the same ranges
+    sh.add(xb)
+    assert_same_answer(*sh.search(xq, k=10), *one.search(xq, k=10))
+
+
 # -- replicas ---------------------------------------------------------------
 def test_replicated_equals_single(data, tmp_path):
     xb, xq = data
@@ -138,6 +149,21 @@ def test_replicated_writes_reach_every_replica(data):
     assert 0 not in rep and 2 in rep and 1001 in rep
     D, I = rep.search(xb[:50], k=1)
     assert 0 not in I and I[2, 0] == 2
+
+
+def test_replicated_ivf_pq_trains_once(data):
+    xb, xq = data
+    params = dict(dim=DIM, nlist=16, m=8, nbits=4, refine="fp32", device="cpu")
+    rep = ws.ReplicatedIndex([ws.IVFPQIndex(**params), ws.IVFPQIndex(**params, seed=9)])
+    rep.train(xb)
+    a, b = rep.indexes
+    assert a._impl is not b._impl and np.array_equal(a.centroids(), b.centroids())
+    rep.add(xb)
+    D, I = rep.search(xq, k=10, nprobe=4)
+    np.testing.assert_array_equal(I, a.search(xq, k=10, nprobe=4)[1])
+    np.testing.assert_array_equal(I, b.search(xq, k=10, nprobe=4)[1])
+    with pytest.raises(ValueError, match="empty"):
+        rep.train(xb)
 
 
 # -- filters ----------------------------------------------------------------

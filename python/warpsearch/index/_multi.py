@@ -176,7 +176,8 @@ class _MultiIndex:
     # -- persistence ----------------------------------------------------
     def _save_dir(self, path, files, entries) -> None:
         """Writes ``files`` (``[(name, index)]``) and a manifest into the folder ``path``,
-        replacing an earlier save there atomically (a new folder renamed into place)."""
+        replacing an earlier save there by a complete new folder renamed into place (the
+        folder is never half written; the old one is moved aside first)."""
         path = os.path.abspath(as_path(path))
         if os.path.exists(path) and not os.path.exists(os.path.join(path, "manifest.json")):
             raise ValueError(f"{path!r} exists and is not a saved {type(self).__name__}; "

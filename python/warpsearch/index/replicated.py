@@ -131,7 +131,7 @@ class ReplicatedIndex(_MultiIndex):
 
     def save(self, path) -> None:
         """Writes one copy of the points and a manifest naming each replica's device into
-        the folder ``path`` (replaced atomically). :meth:`load` reads it back, the
+        the folder ``path`` (a complete new folder replaces an earlier save). :meth:`load` reads it back, the
         replicas then sharing one engine index."""
         self._save_dir(path, [("replica.ws", self._parts[0])],
                        [{"file": "replica.ws", "device": p.device} for p in self._parts])

@@ -224,8 +224,8 @@ class ShardedIndex(_MultiIndex):
     # -- persistence ----------------------------------------------------
     def save(self, path) -> None:
         """Writes the shards (one index file each) and a manifest (mode, kind, the
-        shards' devices) into the folder ``path``; an earlier save there is replaced
-        atomically. :meth:`load` reads it back."""
+        shards' devices) into the folder ``path``; a complete new folder replaces an
+        earlier save there. :meth:`load` reads it back."""
         names = [f"shard-{i}.ws" for i in range(len(self._parts))]
         self._save_dir(path, list(zip(names, self._parts)),
                        [{"file": n, "device": p.device} for n, p in zip(names, self._parts)])

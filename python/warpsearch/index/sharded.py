@@ -120,7 +120,9 @@ class ShardedIndex(_MultiIndex):
         q, single, home = self._prepare(queries)
         out = self._map(lambda p: self._search_part(p, q, home, k, filter, params), self._parts)
         larger = LARGER_IS_BETTER[self.metric]
-        if home is None:
+        if len(out) == 1:  # one shard: its results are the answer
+            D, I = out[0][0], out[0][1]
+        elif home is None:
             D, I = merge_topk(np.concatenate([o[0] for o in out], axis=1),
                               np.concatenate([o[1] for o in out], axis=1), k, larger)
         else:

@@ -13,7 +13,7 @@ import pytest
 import warpsearch as ws
 from warpsearch import _core
 from warpsearch.index import _multi_device as md
-from warpsearch.index import planner
+from warpsearch.index import memory_plan
 
 from conftest import (METRICS, assert_exact, assert_same_answer, exact_knn, make_clustered,
                       make_queries, recall_at_k)
@@ -421,9 +421,9 @@ def test_plan_memory_fits_and_refuses():
 
 
 def test_plan_names_a_smaller_setting(monkeypatch):
-    real = planner.available_bytes
+    real = memory_plan.available_bytes
     fp32 = ws.estimate_memory(1_000_000, 128, index="flat")["bytes"]
-    monkeypatch.setattr(planner, "available_bytes", lambda d: fp32 // 2 if d == "cpu" else real(d))
+    monkeypatch.setattr(memory_plan, "available_bytes", lambda d: fp32 // 2 if d == "cpu" else real(d))
     plan = ws.plan_memory(1_000_000, 128, index="flat", devices=["cpu"])
     assert not plan["fits"] and "storage='sq8'" in plan["advice"]
 
@@ -432,7 +432,7 @@ def test_add_that_would_not_fit_is_refused(data, monkeypatch):
     xb, _ = data
     sh = flat_shards("l2", 2)
     sh.add(xb[:100])
-    monkeypatch.setattr(planner, "available_bytes", lambda d: 1000)
+    monkeypatch.setattr(memory_plan, "available_bytes", lambda d: 1000)
     with pytest.raises(ws.MemoryPlanError, match="would not fit"):
         sh.add(xb[100:])
     assert len(sh) == 100

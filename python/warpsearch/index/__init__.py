@@ -26,7 +26,7 @@ from .io import load_index
 from .ivf_pq import IVFPQIndex
 from .kmeans import kmeans
 from .memory import estimate_memory
-from .planner import MemoryPlanError, plan_memory
+from .memory_plan import MemoryPlanError, plan_memory
 from .replicated import ReplicatedIndex
 from .shard_index import shard_index
 from .sharded import ShardedIndex

@@ -21,7 +21,7 @@ from .._validation import as_matrix, as_path, as_positive_int
 from . import _multi_device as md
 from ._base import _IndexBase
 from ._device import device_index, is_device_array
-from .planner import device_copy_bytes, host_bytes, index_kind, index_params
+from .memory_plan import device_copy_bytes, host_bytes, index_kind, index_params
 
 _FORMAT = "warpsearch-multi-index"
 _VERSION = 1

@@ -11,7 +11,7 @@ import numpy as np
 from .._validation import as_ids, as_matrix
 from . import _multi_device as md
 from ._multi import _MultiIndex, copy_training, growth
-from .planner import check_growth
+from .memory_plan import check_growth
 from .stats import merge_stats
 
 __all__ = ["ReplicatedIndex"]

@@ -10,7 +10,7 @@ from ._device import resolve_device
 from .flat import FlatIndex
 from .hnsw import HNSWIndex
 from .ivf_pq import IVFPQIndex
-from .planner import MODES, check_plan, index_kind, index_params, place, plan_memory
+from .memory_plan import MODES, check_plan, index_kind, index_params, place, plan_memory
 from .replicated import ReplicatedIndex
 from .sharded import ShardedIndex
 
@@ -81,7 +81,7 @@ def shard_index(index, devices="all", mode: str = "shard", *, n: int | None = No
     With ``check_memory`` (default) a plan (:func:`~warpsearch.plan_memory`) checks
     that ``n`` points (when given) fit on every device before anything is built, and
     each later ``add`` and device copy is checked too; what would not fit raises
-    :class:`~warpsearch.index.planner.MemoryPlanError` (a ValueError) naming what
+    :class:`~warpsearch.index.memory_plan.MemoryPlanError` (a ValueError) naming what
     would fit.
 
     Examples

@@ -11,7 +11,7 @@ Both search like any index, with the index's own search parameters. The parts
 run concurrently, one host thread each; the engine releases the GIL while it
 searches or adds, so the parts overlap on the CPU and on their GPUs.
 :func:`shard_index` builds either over a list of devices (or every GPU) after a
-memory plan (:mod:`warpsearch.index.planner`).
+memory plan (:mod:`warpsearch.index.memory_plan`).
 
 >>> import numpy as np, warpsearch as ws
 >>> x = np.random.default_rng(0).standard_normal((1000, 8)).astype(np.float32)
@@ -34,7 +34,7 @@ from .._topk import merge_topk
 from .._validation import as_ids, as_matrix
 from . import _multi_device as md
 from ._multi import LARGER_IS_BETTER, _MultiIndex, copy_training, growth, try_call
-from .planner import check_growth, place
+from .memory_plan import check_growth, place
 from .stats import merge_stats
 
 __all__ = ["ShardedIndex"]
@@ -159,7 +159,7 @@ class ShardedIndex(_MultiIndex):
         largest id of any shard). Each point goes to one shard (see :meth:`route`); the
         shards add concurrently. ``params`` go to each shard's ``add`` (``progress``).
         With ``check_memory`` an add whose growth would not fit on a device is refused
-        (:class:`~warpsearch.index.planner.MemoryPlanError`) before anything changes.
+        (:class:`~warpsearch.index.memory_plan.MemoryPlanError`) before anything changes.
         On an error in one shard, the ids new to the index are removed again from the
         others (vectors replaced there keep their new values)."""
         x = as_matrix(vectors, self.dim, "vectors")

@@ -39,6 +39,8 @@ void register_info(py::module_& m) {
   m.def("cuda_compiled", &cuda_compiled);
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_device_name", &cuda_device_name, py::arg("device"));
+  // (free, total) bytes; (0, 0) without CUDA or without that device
+  m.def("cuda_mem_info", &cuda_mem_info, py::arg("device"));
 }
 
 }  // namespace warpsearch::bindings

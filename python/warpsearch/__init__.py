@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from . import _core
 from ._core import CudaError, InternalError
-from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, kmeans, load_index
+from .index import (
+    FlatIndex,
+    HNSWIndex,
+    IVFPQIndex,
+    MemoryPlanError,
+    ReplicatedIndex,
+    ShardedIndex,
+    estimate_memory,
+    kmeans,
+    load_index,
+    plan_memory,
+    shard_index,
+)
 from .formats import VectorFile, open_vectors, write_vectors
 from .build import build_index
 from .planner import Plan, plan
@@ -46,6 +58,11 @@ __all__ = [
     "build_index",
     "plan",
     "Plan",
+    "ShardedIndex",
+    "ReplicatedIndex",
+    "shard_index",
+    "plan_memory",
+    "MemoryPlanError",
     "connect",
     "Database",
     "Collection",

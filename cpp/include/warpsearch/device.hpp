@@ -2,7 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 /** @brief CUDA-free view of the devices and of how the engine was built. */
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace warpsearch {
@@ -13,6 +15,11 @@ int cuda_device_count();
 bool cuda_compiled();
 /** @brief Name of a CUDA device, or "" when absent. */
 std::string cuda_device_name(int device);
+/**
+ * @brief Free and total bytes of a CUDA device's memory, as the driver reports them now;
+ * {0, 0} without CUDA or without that device (memory planners then use host memory).
+ */
+std::pair<std::size_t, std::size_t> cuda_mem_info(int device);
 
 /**
  * @brief The SIMD level the distance kernels run with ("generic", "avx2", "avx512",

@@ -27,6 +27,14 @@ std::string cuda_device_name(int device) {
   return prop.name;
 }
 
+std::pair<std::size_t, std::size_t> cuda_mem_info(int device) {
+  if (device < 0 || device >= cuda_device_count()) return {0, 0};
+  detail::gpu::DeviceGuard guard(device);  // cudaMemGetInfo reports the current device
+  std::size_t free_b = 0, total_b = 0;
+  WS_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return {free_b, total_b};
+}
+
 }  // namespace warpsearch
 
 namespace warpsearch::detail::gpu {

@@ -5,6 +5,8 @@
 :class:`FlatIndex` (exact), :class:`HNSWIndex` (graph) and :class:`IVFPQIndex`
 (inverted file, product quantization) share one base (add, remove, save) and
 one device flow for searches; :func:`load_index` opens any saved index.
+:class:`ShardedIndex` and :class:`ReplicatedIndex` spread indexes of one kind over
+devices (:func:`shard_index` builds them; :func:`plan_memory` checks they fit).
 
 >>> import numpy as np
 >>> from warpsearch.index import FlatIndex, load_index
@@ -24,6 +26,10 @@ from .io import load_index
 from .ivf_pq import IVFPQIndex
 from .kmeans import kmeans
 from .memory import estimate_memory
+from .memory_plan import MemoryPlanError, plan_memory
+from .replicated import ReplicatedIndex
+from .shard_index import shard_index
+from .sharded import ShardedIndex
 
 __all__ = [
     "FlatIndex",
@@ -32,6 +38,11 @@ __all__ = [
     "load_index",
     "kmeans",
     "estimate_memory",
+    "ShardedIndex",
+    "ReplicatedIndex",
+    "shard_index",
+    "plan_memory",
+    "MemoryPlanError",
     "GPU_PRECISIONS",
     "STORAGE_MODES",
     "REFINE_MODES",

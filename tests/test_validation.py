@@ -78,3 +78,23 @@ def test_index_seeds_follow_the_rule():
         ws.IVFPQIndex(dim=4, nlist=2, seed=-1)
     with pytest.raises(TypeError, match="iters must be an integer"):
         ws.kmeans(np.zeros((4, 2), np.float32), 2, iters=2.0)
+
+
+def test_bool_masks_are_read_in_place():
+    """A contiguous bool mask reaches the engine as a uint8 view of the same memory
+    (no per-search copy of a segment-sized mask); a strided one is copied; searching
+    leaves the caller's mask as it was."""
+    import warpsearch as ws
+    from warpsearch._validation import as_filter
+
+    m = np.zeros(1000, bool)
+    m[::3] = True
+    ids, u8 = as_filter(m)
+    assert ids is None and u8.dtype == np.uint8 and np.shares_memory(u8, m)
+    _, strided = as_filter(m[::2])
+    assert strided.flags["C_CONTIGUOUS"] and (strided == m[::2]).all()
+    idx = ws.FlatIndex(4)
+    idx.add(np.random.default_rng(0).standard_normal((1000, 4)).astype(np.float32))
+    before = m.copy()
+    _, I = idx.search(np.zeros(4, np.float32), k=20, filter=m)
+    assert (I % 3 == 0).all() and (m == before).all()

@@ -181,7 +181,8 @@ def as_filter(filter):
     if arr.dtype == np.bool_:
         if arr.ndim != 1:
             raise ValueError(f"filter mask must be 1-D, got shape {arr.shape}")
-        return None, np.ascontiguousarray(arr, dtype=np.uint8)
+        # a bool is one byte of 0 or 1: a contiguous mask is read in place, not copied
+        return None, np.ascontiguousarray(arr).view(np.uint8)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64), None
     if not np.issubdtype(arr.dtype, np.integer):

@@ -170,3 +170,39 @@ def test_batch_results_int_ids_and_payload_json(tmp_path):
     assert mixed.search_batch([[0, 0]], k=2).int_ids() is None
     assert mixed.search_batch([[0, 0]], k=2).ids.tolist() == [["a", 7]]
     db.close()
+
+
+@pytest.mark.parametrize("config", [ws.HNSWConfig(M=8), ws.FlatConfig(),
+                                    ws.IVFPQConfig(nlist=16, nbits=8, refine="fp32",
+                                                   train_size=1000)])
+def test_collection_search_equals_its_segment_index_search(tmp_path, config):
+    """The collection calls a CPU segment's engine directly; its answers (ids, scores,
+    stats) are those of the index's own public search with the same parameters."""
+    from warpsearch.db import query
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((1500, 8)).astype(np.float32)
+    db = ws.connect(tmp_path / "db")
+    col = db.create_collection("c", dim=8, metric="l2", index=config, segment_size=1500,
+                               schema={"odd": "bool"})
+    col.upsert(list(range(1500)), X, [{"odd": bool(i % 2)} for i in range(1500)])
+    col.flush()
+    col.delete([1, 3])
+    seg = [s for s in col.state.view if s.kind == "sealed"][0]
+    Q = rng.standard_normal((5, 8)).astype(np.float32)
+    for flt in (None, {"key": "odd", "match": True}):
+        params = query.SearchParams(40, 8, 4, None)
+        node = col._filter(flt)
+        (_, n, _, mask, _), = [p for p in query.plan(col.state, node) if p[0] is seg]
+        D, R, st = query._engine_search(seg.index, Q, 7, params, mask, None)
+        kw = {"ef": 40} if isinstance(config, ws.HNSWConfig) else \
+            {"nprobe": 8, "refine_factor": 4} if isinstance(config, ws.IVFPQConfig) else \
+            {"refine_factor": 4}
+        D2, R2, st2 = seg.index.search(Q, k=7, filter=mask, return_stats=True, **kw)
+        np.testing.assert_array_equal(R, R2)
+        np.testing.assert_array_equal(D, D2)
+        assert set(st) == set(st2) and st["device"] == "cpu" and st["nq"] == 5
+        hits = col.search_batch(Q, k=7, filter=flt, ef=40, nprobe=8, refine_factor=4,
+                                with_payload=False)
+        assert hits.ids.tolist() == [[int(seg.uids[r]) for r in row] for row in R]
+    db.close()

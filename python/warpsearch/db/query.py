@@ -82,9 +82,33 @@ def plan(st, node):
     return out
 
 
+def _engine_search(index, Q, k, params, mask, timeout):
+    """A CPU index's engine called directly: ``Q`` (float32, C-contiguous, checked by
+    the collection) and ``mask`` (the plan's bool array) need none of the checks and
+    conversions of the public ``search``. Same arguments as that search would pass."""
+    m = None if mask is None else np.ascontiguousarray(mask).view(np.uint8)
+    impl = index._impl
+    if isinstance(index, HNSWIndex):
+        D, R, st = impl.search(Q, k, max(params.ef, k), -1, None, m, timeout)
+    elif isinstance(index, IVFPQIndex):
+        D, R, st = impl.search_ivf(Q, k, params.nprobe, params.refine_factor, -1, None, m,
+                                   True, timeout)
+        st["nprobe"] = params.nprobe
+    else:
+        D, R, st = impl.search(Q, k, 0, min(k * params.refine_factor, 2**31 - 1), None, m,
+                               timeout)
+    st["device"], st["nq"] = "cpu", int(Q.shape[0])
+    return D, R, st
+
+
 def _index_search(index, Q, k, params, mask, stats):
     # The seconds left reach the engine, which checks them inside its scans and walks.
     timeout = params.remaining()
+    if index.device == "cpu":
+        D, R, st = _engine_search(index, Q, k, params, mask, timeout)
+        if stats is not None:
+            stats.update(st)
+        return D, R
     if isinstance(index, HNSWIndex):
         D, R = index.search(Q, k=k, ef=max(params.ef, k), filter=mask, timeout=timeout)
     elif isinstance(index, IVFPQIndex):

@@ -1,0 +1,449 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""A collection sharded and replicated over the nodes of a Ray cluster, with the
+methods of the embedded ``Collection``.
+
+Writes are split by shard, sequenced per shard by this router and sent to every
+active replica of the shard; the call returns once ``write_consistency`` of them
+made it durable, with a token ``{shard: sequence number}``. Reads go to one replica
+per shard (round robin, failing over to the next one on any error of a replica);
+searches fan out to all shards and their top-k lists are merged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._topk import merge_topk
+from .._validation import as_matrix, as_nonnegative_int, as_positive_int
+from ..db.config import parse_schema
+from ..db.filters import compile_filter
+from ..db.payload import normalize_ids
+from ..db.query import BatchResults
+from .router import (NoReplicaError, ShardMap, WriteConsistencyError,
+                     key_hash, needed, wait_refs)
+
+__all__ = ["ClusterCollection"]
+
+_READ = ("one", "quorum", "all")
+
+
+class ClusterCollection:
+    """Created by ``ClusterDatabase.create_collection``; see the module docstring.
+
+    Reads take ``read_consistency``: ``"one"`` (any active replica; it may miss the
+    newest writes), ``"quorum"`` (a replica that has every write acknowledged before
+    the read began) or ``"all"`` (a replica that has every write sequenced before the
+    read began: linearizable). ``after=token`` (a write's return value) makes a read
+    see that write.
+    """
+
+    def __init__(self, db, name: str, config: dict, shards: int, rf: int,
+                 write_consistency: str, shard_key, opts: dict):
+        self._db, self.name, self.config = db, name, config
+        self.replication_factor = rf
+        self.write_consistency = write_consistency
+        self.shard_key = shard_key
+        self.opts = opts
+        self.shards = ShardMap(shards)
+        self._schema = parse_schema(config["schema"])
+        self._closed = False
+
+    dim = property(lambda self: self.config["dim"], doc="Vector dimension.")
+    metric = property(lambda self: self.config["metric"], doc='"l2", "ip" or "cosine".')
+
+    @property
+    def schema(self) -> dict:
+        return dict(self._schema)
+
+    def _check(self):
+        if self._closed:
+            raise ValueError(f"collection {self.name!r} is closed")
+
+    @property
+    def _ray(self):
+        return self._db._ray
+
+    # -- routing helpers ----------------------------------------------------------------
+    def _shard_of_point(self, uid, payload):
+        if self.shard_key is None:
+            return self.shards.of(key_hash(uid))
+        if not isinstance(payload, dict) or self.shard_key not in payload:
+            raise ValueError(f"collection {self.name!r}: point {uid!r} has no shard key "
+                             f"field {self.shard_key!r} in its payload")
+        return self.shards.of(key_hash(payload[self.shard_key]))
+
+    def _id_shards(self, uids):
+        """``{shard: [ids]}``; with a payload shard key, every shard may hold an id."""
+        if self.shard_key is not None:
+            return {sh: list(uids) for sh in self.shards}
+        out: dict = {}
+        for u in uids:
+            out.setdefault(self.shards.of(key_hash(u)), []).append(u)
+        return out
+
+    def _mark_dead(self, r):
+        self._db._mark_dead(self, r)
+
+    def _min_seq(self, sh, consistency, after):
+        if consistency not in _READ:
+            raise ValueError(f"read_consistency must be one of {', '.join(_READ)}, "
+                             f"got {consistency!r}")
+        m = {"one": 0, "quorum": sh.acked, "all": sh.seq}[consistency]
+        if after:
+            m = max(m, int(after.get(sh.index, 0)))
+        return m
+
+    # -- writes -------------------------------------------------------------------------
+    def _submit(self, sh, op, need):
+        with sh.lock:
+            self._check()
+            targets = sh.active()
+            if len(targets) < need:
+                raise WriteConsistencyError(
+                    f"collection {self.name!r} shard {sh.index}: {len(targets)} of "
+                    f"{len(sh.replicas)} replicas are active; the write needs {need} "
+                    f"durable copies")
+            sh.seq += 1
+            seq = sh.seq
+            refs = {r.actor.apply.remote(seq, op, self.opts["apply_wait_s"]): r
+                    for r in targets}
+        return sh, seq, refs
+
+    def _await(self, sh, seq, refs, need):
+        ray = self._ray
+        acks, result, rejected = 0, None, None
+        done, pending = wait_refs(ray, list(refs), need, self.opts["write_timeout_s"])
+        for ref in done:
+            r = refs[ref]
+            try:
+                res = ray.get(ref)
+            except ray.exceptions.RayError:
+                self._mark_dead(r)
+                continue
+            if res[0] in ("ok", "rejected", "dup"):
+                acks += 1
+                r.seq = max(r.seq, seq)
+                if res[0] == "ok":
+                    result = res[2]
+                elif res[0] == "rejected":
+                    rejected = res[2]
+            else:  # "gap": it missed writes
+                self._db._mark_behind(self, r)
+        if pending:  # outcomes the caller no longer waits for: checked in the background
+            self._db._watch(self, {ref: refs[ref] for ref in pending}, seq)
+        if acks < need:
+            # more may still come in, but the caller is told now
+            raise WriteConsistencyError(
+                f"collection {self.name!r} shard {sh.index}: write {seq} made durable "
+                f"by {acks} replica(s), {need} needed; it may be present on those")
+        with sh.lock:
+            sh.acked = max(sh.acked, seq)
+        if rejected is not None:
+            raise rejected
+        return result
+
+    def _write(self, ops, consistency):
+        """Sends ``[(shard, op)]`` and waits for each; returns the token and results."""
+        self._check()
+        c = self.write_consistency if consistency is None else consistency
+        need = needed(c, self.replication_factor)
+        subs = [self._submit(sh, op, need) for sh, op in ops]
+        token, results, first_err = {}, [], None
+        for sh, seq, refs in subs:
+            try:
+                results.append(self._await(sh, seq, refs, need))
+                token[sh.index] = seq
+            except (WriteConsistencyError, ValueError, TypeError) as exc:
+                first_err = first_err or exc
+        if first_err is not None:
+            raise first_err
+        return token, results
+
+    def upsert(self, ids, vectors, payloads=None, *, write_consistency=None, **_ignored) -> dict:
+        """Inserts or replaces points; returns the write token ``{shard: sequence}``
+        (pass it as ``after=`` to a read to see these points)."""
+        uids = normalize_ids(ids)
+        if len(set(uids)) != len(uids):
+            raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
+        V = as_matrix(vectors, self.dim, "vectors")
+        if V.shape[0] != len(uids):
+            raise ValueError(f"collection {self.name!r}: {V.shape[0]} vectors for "
+                             f"{len(uids)} ids")
+        if self.metric == "cosine" and len(uids) and \
+                not np.all(np.einsum("ij,ij->i", V, V) > 0):
+            raise ValueError(f"collection {self.name!r}: a zero vector has no direction "
+                             "(metric cosine)")
+        if payloads is None:
+            payloads = [None] * len(uids)
+        elif isinstance(payloads, dict):
+            payloads = [payloads]
+        payloads = list(payloads)
+        if len(payloads) != len(uids):
+            raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
+                             f"{len(uids)} ids")
+        groups: dict = {}
+        for i, (u, p) in enumerate(zip(uids, payloads)):
+            groups.setdefault(self._shard_of_point(u, p), []).append(i)
+        ops = [(sh, ("upsert", [uids[i] for i in rows], V[rows],
+                     [payloads[i] for i in rows])) for sh, rows in groups.items()]
+        token, _ = self._write(ops, write_consistency)
+        return token
+
+    def delete(self, ids=None, *, filter=None, write_consistency=None) -> int:
+        """Deletes points by id or by filter (not both); returns how many existed."""
+        if (ids is None) == (filter is None):
+            raise ValueError(f"collection {self.name!r}: give either ids or filter to delete")
+        if filter is not None:
+            compile_filter(filter, self._schema)
+            ops = [(sh, ("delete_filter", filter)) for sh in self.shards]
+        else:
+            uids = list(dict.fromkeys(normalize_ids(ids)))
+            ops = [(sh, ("delete", us)) for sh, us in self._id_shards(uids).items()]
+        _, results = self._write(ops, write_consistency)
+        return int(sum(r or 0 for r in results))
+
+    def create_field_index(self, name: str, type: str) -> None:
+        """Makes payload field ``name`` filterable on every shard (a write: sequenced
+        and replicated like the others)."""
+        spec = parse_schema({name: type})[name]
+        self._write([(sh, ("field_index", name, type)) for sh in self.shards], "all")
+        self._schema[name] = spec
+        self.config["schema"][name] = spec.spelled
+
+    # -- reads --------------------------------------------------------------------------
+    def _scatter(self, shards, call, consistency="one", after=None):
+        """``call(shard, actor, min_seq)`` on one replica of each shard, in parallel, failing
+        over to another replica on error; ``{shard: result}`` (results end with the
+        replica's sequence number)."""
+        self._check()
+        ray = self._ray
+        out, tried, live = {}, {}, {}
+        mins = {sh: self._min_seq(sh, consistency, after) for sh in shards}
+
+        def send(sh):
+            r = sh.pick(mins[sh], tried.setdefault(sh, set()))
+            tried[sh].add(r.rid)
+            live[call(sh, r.actor, mins[sh])] = (sh, r)
+
+        for sh in shards:
+            send(sh)
+        while live:
+            done, _ = ray.wait(list(live), num_returns=1, timeout=self.opts["read_timeout_s"])
+            if not done:  # the slowest replicas are treated as failed
+                done = list(live)
+            for ref in done:
+                sh, r = live.pop(ref)
+                try:
+                    res = ray.get(ref, timeout=0)
+                except ray.exceptions.RayTaskError as exc:
+                    cause = exc.cause
+                    if isinstance(cause, LookupError) and not isinstance(cause, KeyError):
+                        send(sh)  # this replica lags behind min_seq: another one
+                        continue
+                    raise cause from None
+                except (ray.exceptions.RayError, TimeoutError):
+                    self._mark_dead(r)
+                    send(sh)
+                    continue
+                r.seq = max(r.seq, res[-1])
+                out[sh] = res
+        return out
+
+    def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
+               nprobe=None, refine_factor=None, timeout=None, read_consistency="one",
+               after=None) -> list:
+        """The ``k`` nearest points over all shards: a list of ``Hit``."""
+        Q = as_matrix(vector, self.dim, "vector")
+        if Q.shape[0] != 1:
+            raise ValueError(f"collection {self.name!r}: search takes one vector; use "
+                             "search_batch for several")
+        return self.search_batch(Q, k, filter, ef, with_payload, nprobe=nprobe,
+                                 refine_factor=refine_factor, timeout=timeout,
+                                 read_consistency=read_consistency, after=after)[0]
+
+    def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
+                     with_payload: bool = True, *, nprobe=None, refine_factor=None,
+                     timeout=None, read_consistency="one", after=None) -> BatchResults:
+        """``search`` for each row of ``vectors``: every shard searched (one replica
+        each), the per-shard top-k lists merged (``merge_topk``)."""
+        Q = as_matrix(vectors, self.dim, "vectors")
+        k = as_positive_int(k, "k")
+        if self.metric == "cosine" and not np.all(np.einsum("ij,ij->i", Q, Q) > 0):
+            raise ValueError(f"collection {self.name!r}: a zero query vector has no direction "
+                             "(metric cosine)")
+        if filter is not None:
+            compile_filter(filter, self._schema)
+        wp = bool(with_payload)
+        Qref = self._ray.put(Q)
+        res = self._scatter(
+            list(self.shards),
+            lambda sh, a, m: a.search.remote(Qref, k, filter, ef, wp, nprobe, refine_factor,
+                                         timeout, m, self.opts["read_wait_s"]),
+            read_consistency, after)
+        return merge_shards([res[sh] for sh in self.shards], Q.shape[0], k,
+                            self.metric != "l2", wp)
+
+    def get(self, ids, *, read_consistency="one", after=None) -> list:
+        """Records of ``ids`` in the order asked, ``None`` where a point does not exist."""
+        uids = normalize_ids(ids)
+        groups = self._id_shards(list(dict.fromkeys(uids)))
+        res = self._scatter(list(groups), lambda sh, a, m: a.get.remote(
+            groups[sh], m, self.opts["read_wait_s"]), read_consistency, after)
+        found = {}
+        for sh, (recs, _) in res.items():
+            for u, rec in zip(groups[sh], recs):
+                if rec is not None:
+                    found[u] = rec
+        return [found.get(u) for u in uids]
+
+    def __contains__(self, uid) -> bool:
+        return self.get([uid])[0] is not None
+
+    def count(self, filter=None, *, read_consistency="one", after=None) -> int:
+        """Number of live points (that pass ``filter``) over all shards."""
+        if filter is not None:
+            compile_filter(filter, self._schema)
+        res = self._scatter(list(self.shards), lambda sh, a, m: a.count.remote(
+            filter, m, self.opts["read_wait_s"]), read_consistency, after)
+        return int(sum(c for c, _ in res.values()))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def scroll(self, filter=None, limit: int = 100, offset: int = 0, with_vectors: bool = True,
+               with_payload: bool = True, *, read_consistency="one", after=None) -> list:
+        """Live points (that pass ``filter``), shard after shard in storage order:
+        ``limit`` of them after skipping ``offset``. A list of ``Record``."""
+        limit = as_nonnegative_int(limit, "limit", maximum=None)
+        offset = as_nonnegative_int(offset, "offset", maximum=None)
+        if filter is not None:
+            compile_filter(filter, self._schema)
+        out = []
+        for sh in self.shards:
+            if len(out) >= limit:
+                break
+            (n, _), = self._scatter([sh], lambda sh, a, m: a.count.remote(
+                filter, m, self.opts["read_wait_s"]), read_consistency, after).values()
+            if offset >= n:
+                offset -= n
+                continue
+            want = limit - len(out)
+            (recs, _), = self._scatter([sh], lambda sh, a, m: a.scroll.remote(
+                filter, want, offset, with_vectors, with_payload, m,
+                self.opts["read_wait_s"]), read_consistency, after).values()
+            out += recs
+            offset = 0
+        return out
+
+    # -- state ---------------------------------------------------------------------------
+    def info(self) -> dict:
+        """Settings, point count and per shard its replicas: ``replica`` id, Ray
+        ``node_id`` (hex), ``state`` ("active", "recovering", "dead") and ``seq`` (the
+        last sequence number it applied)."""
+        self._check()
+        ray = self._ray
+        probes = {}
+        for sh in self.shards:
+            for r in sh.replicas:
+                if r.state != "dead":
+                    probes[r.actor.status.remote()] = r
+        done, _ = ray.wait(list(probes), num_returns=len(probes), timeout=5.0)
+        for ref in done:
+            try:
+                st = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue
+            probes[ref].seq = max(probes[ref].seq, st["seq"])
+        shards = [sh.describe() for sh in self.shards]
+        try:
+            points = self.count()
+        except NoReplicaError:
+            points = None
+        return {"name": self.name, "points": points, "dim": self.dim, "metric": self.metric,
+                "index": self.config["index"], "schema": dict(self.config["schema"]),
+                "replication_factor": self.replication_factor,
+                "write_consistency": self.write_consistency, "shard_key": self.shard_key,
+                "shards": shards}
+
+    def checksums(self) -> list:
+        """Per shard, the content checksum of each non-dead replica
+        (``{"replica", "node_id", "sha256", "points", "seq"}``): equal checksums mean
+        identical points, vectors and payloads."""
+        self._check()
+        ray = self._ray
+        out = []
+        for sh in self.shards:
+            rows = []
+            for r in list(sh.replicas):
+                if r.state == "dead":
+                    continue
+                try:
+                    c = ray.get(r.actor.checksum.remote(), timeout=60)
+                except ray.exceptions.RayError:
+                    continue
+                rows.append(dict(c, replica=r.rid, node_id=r.node_id, state=r.state))
+            out.append(rows)
+        return out
+
+    def flush(self, timeout=None) -> None:
+        """Flushes every non-dead replica (indexes built, checkpoint written)."""
+        ray = self._ray
+        refs = [r.actor.flush.remote(timeout) for sh in self.shards for r in sh.replicas
+                if r.state != "dead"]
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayActorError:
+                pass
+
+    # -- placement ------------------------------------------------------------------------
+    def move_replica(self, shard: int, from_node: str, to_node=None) -> dict:
+        """Moves a replica of ``shard`` from node ``from_node`` to ``to_node`` (default:
+        the least loaded live node without one) while reads and writes continue; the
+        new replica is caught up before the old one is removed."""
+        from .repair import move_replica
+
+        self._check()
+        return move_replica(self._db, self, shard, from_node, to_node)
+
+    def rebalance(self) -> list:
+        """Moves replicas until the live nodes hold about as many each (for instance
+        after adding a node); returns the moves made."""
+        from .repair import rebalance
+
+        self._check()
+        return rebalance(self._db, self)
+
+    def __repr__(self) -> str:
+        return (f"ClusterCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
+                f"shards={len(self.shards)}, replication_factor={self.replication_factor})")
+
+
+def merge_shards(results, nq, k, larger_is_better, with_payload):
+    """One ``BatchResults`` from per-shard ``(ids, scores, payloads, seq)``: the columns
+    concatenated and reduced to the k best per row with ``merge_topk`` (positions in
+    the concatenation stand for the ids, which are unique across shards)."""
+    if not results:
+        return BatchResults(np.empty(0, object), None, np.empty((nq, 0), np.float32),
+                            np.empty((nq, 0), np.int64))
+    ids = np.concatenate([r[0] for r in results], axis=1)
+    D = np.concatenate([r[1] for r in results], axis=1).astype(np.float32)
+    valid = ~np.isnan(D)  # shards with fewer than k results pad with nan
+    pos = np.where(valid, np.arange(ids.size, dtype=np.int64).reshape(ids.shape), -1)
+    D = np.where(valid, D, -np.inf if larger_is_better else np.inf).astype(np.float32)
+    Dm, P = merge_topk(D, pos, k, larger_is_better)
+    raws = _flat_payloads(results, ids.shape) if with_payload else None
+    uids = np.ascontiguousarray(ids.ravel(), dtype=object)
+    return BatchResults(uids, raws, np.ascontiguousarray(Dm, dtype=np.float32),
+                        np.ascontiguousarray(P, dtype=np.int64))
+
+
+def _flat_payloads(results, shape):
+    """Payloads in the row-major order of the concatenated ``(nq, sum k_i)`` id array."""
+    out = []
+    for q in range(shape[0]):
+        for r in results:
+            row = r[2][q]
+            out += list(row) + [None] * (r[0].shape[1] - len(row))
+    return out

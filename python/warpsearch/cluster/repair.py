@@ -1,0 +1,239 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Keeping replicas healthy: failure detection, catch-up, re-creation, moves.
+
+``tick`` runs every ``monitor_interval`` seconds in the database's background thread:
+
+1. outcomes of writes their callers no longer wait for: a failed replica is marked
+   dead, one that missed writes is marked recovering;
+2. a replica on a node that is gone, or whose actor does not answer, is marked dead;
+3. a dead replica whose node is alive is started again on its files (recovering);
+   one whose node has been gone ``node_loss_timeout`` seconds is re-created on a
+   live node that holds no replica of its shard;
+4. a recovering replica is caught up (``recover``) and becomes active.
+
+Catching up happens in two steps: first without any lock (the bulk, from a peer's
+op log or a snapshot), then, holding the shard's write lock so no new write is
+sequenced, up to the shard's last sequence number; only then does the replica take
+writes and reads again. Writes to the shard pause for the second step only.
+"""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["tick", "recover", "move_replica", "rebalance"]
+
+
+def _reap(db):
+    ray = db._ray
+    with db._mu:
+        watched, db._watched = db._watched, []
+    keep = []
+    for col, refs in watched:
+        done, pending = ray.wait(list(refs), num_returns=len(refs), timeout=0)
+        for ref in done:
+            r = refs[ref]
+            try:
+                res = ray.get(ref)
+            except ray.exceptions.RayError:
+                db._mark_dead(col, r)
+                continue
+            if res[0] == "gap":
+                db._mark_behind(col, r)
+            else:
+                r.seq = max(r.seq, res[1])
+        if pending:
+            keep.append((col, {ref: refs[ref] for ref in pending}))
+    with db._mu:
+        db._watched += keep
+
+
+def _probe(db, col, alive):
+    """Marks dead the replicas whose node is gone or whose actor fails to answer."""
+    ray = db._ray
+    probes = {}
+    for sh in col.shards:
+        for r in sh.replicas:
+            if r.state == "dead" or r.busy:
+                continue
+            if r.node_id not in alive:
+                db._mark_dead(col, r)
+            else:
+                probes[r.actor.status.remote()] = r
+    if not probes:
+        return
+    done, _ = ray.wait(list(probes), num_returns=len(probes), timeout=2.0)
+    for ref in done:
+        r = probes[ref]
+        try:
+            r.seq = max(r.seq, ray.get(ref)["seq"])
+        except ray.exceptions.RayError:
+            db._mark_dead(col, r)
+
+
+def _replace(db, col, sh, r, alive):
+    """Restarts a dead replica on its node, or re-creates it elsewhere after the node
+    has been gone ``node_loss_timeout`` seconds."""
+    if r.node_id in alive:
+        new = db._spawn(col, sh, r.node_id, r.rid)
+        db._event("replica_restarted", col, sh, new)
+    elif time.monotonic() - r.dead_since >= db.node_loss_timeout:
+        nodes = db._choose(col, sh, 1, exclude=[r.node_id])
+        if not nodes:
+            return
+        new = db._spawn(col, sh, nodes[0])
+        db._event("replica_recreated", col, sh, new, replaces=r.rid, lost_node=r.node_id)
+    else:
+        return
+    with sh.lock:
+        sh.replicas[sh.replicas.index(r)] = new
+    new.busy = False  # recovering: the next step catches it up
+
+
+def recover(db, col, sh, r, timeout: float = 120.0) -> bool:
+    """Catches ``r`` up from the freshest active peer and makes it active; True when
+    it is. Without any active peer, ``r`` becomes active on what it has if no other
+    live replica of the shard is fresher (the writes it lacks are lost)."""
+    ray = db._ray
+    t0 = time.monotonic()
+    st = ray.get(r.actor.status.remote(), timeout=timeout)
+    r.seq = st["seq"]
+    peers = [p for p in sh.active() if p is not r]
+    if not peers:
+        others = [p for p in sh.replicas if p is not r and p.state == "recovering"]
+        if any(p.seq > r.seq for p in others):
+            return False
+        with sh.lock:
+            if sh.seq != r.seq:
+                db._event("shard_rewound", col, sh, r, lost=sh.seq - r.seq)
+            sh.seq = r.seq
+            sh.acked = min(sh.acked, r.seq)
+            r.state = "active"
+        db._event("replica_promoted", col, sh, r, seq=r.seq)
+        return True
+    peer = max(peers, key=lambda p: p.seq)
+    first = ray.get(r.actor.catch_up.remote(peer.actor, None), timeout=timeout)
+    with sh.lock:
+        last = sh.seq
+        second = ray.get(r.actor.catch_up.remote(peer.actor, last), timeout=timeout)
+        r.seq = second["seq"]
+        if r.seq < last:
+            return False
+        r.state = "active"
+    db._event("replica_caught_up", col, sh, r, seconds=time.monotonic() - t0,
+              snapshot=first["snapshot"] or second["snapshot"],
+              ops=first["ops"] + second["ops"], start_seq=st["seq"], seq=r.seq,
+              peer=peer.rid)
+    return True
+
+
+def _try_recover(db, col, sh, r):
+    ray = db._ray
+    r.busy = True
+    try:
+        recover(db, col, sh, r)
+    except ray.exceptions.RayActorError:
+        db._mark_dead(col, r)
+    except Exception as exc:  # noqa: BLE001 - retried at the next tick
+        db._event("recover_failed", col, sh, r, error=repr(exc))
+    finally:
+        r.busy = False
+
+
+def tick(db):
+    _reap(db)
+    alive = set(db.nodes())
+    for col in list(db._cols.values()):
+        if col._closed:
+            continue
+        _probe(db, col, alive)
+        for sh in list(col.shards):
+            for r in list(sh.replicas):
+                if r.busy:
+                    continue
+                if r.state == "dead":
+                    _replace(db, col, sh, r, alive)
+            for r in list(sh.replicas):
+                if r.state == "recovering" and not r.busy:
+                    _try_recover(db, col, sh, r)
+
+
+def move_replica(db, col, shard: int, from_node: str, to_node=None, timeout: float = 120.0):
+    """Moves the replica of shard ``shard`` on ``from_node`` to ``to_node`` (default:
+    the least loaded live node without one): the new replica is caught up and active
+    before the old one is removed, so reads and writes continue throughout."""
+    sh = _shard(col, shard)
+    old = next((r for r in sh.replicas if r.node_id == from_node), None)
+    if old is None:
+        raise ValueError(f"shard {shard} has no replica on node {from_node}")
+    if to_node is None:
+        nodes = db._choose(col, sh, 1)
+        if not nodes:
+            raise ValueError(f"no live node left without a replica of shard {shard}")
+        to_node = nodes[0]
+    elif to_node not in db.nodes():
+        raise ValueError(f"node {to_node} is not alive")
+    elif any(r.node_id == to_node and r.state != "dead" for r in sh.replicas):
+        raise ValueError(f"node {to_node} already holds a replica of shard {shard}")
+    new = db._spawn(col, sh, to_node)
+    with sh.lock:
+        sh.replicas.append(new)
+    end = time.monotonic() + timeout
+    try:
+        while not recover(db, col, sh, new, timeout):
+            if time.monotonic() > end:
+                raise TimeoutError(f"the new replica of shard {shard} did not catch up")
+            time.sleep(0.1)
+    except BaseException:
+        with sh.lock:
+            sh.replicas.remove(new)
+        db._ray.kill(new.actor)
+        raise
+    finally:
+        new.busy = False
+    with sh.lock:
+        sh.replicas.remove(old)
+    db._event("replica_moved", col, sh, new, from_node=from_node)
+    _retire(db, old)
+    return new.describe()
+
+
+def _retire(db, r):
+    ray = db._ray
+    try:
+        ray.get(r.actor.destroy.remote(), timeout=60)
+    except ray.exceptions.RayError:
+        pass
+    ray.kill(r.actor)
+
+
+def _shard(col, index):
+    for sh in col.shards:
+        if sh.index == index:
+            return sh
+    raise ValueError(f"collection {col.name!r} has no shard {index}")
+
+
+def rebalance(db, col) -> list:
+    """Moves replicas of ``col`` from the most to the least loaded live nodes until
+    the replica counts of any two nodes differ by at most one; returns the moves."""
+    moves = []
+    while True:
+        alive = db.nodes()
+        count = {n: 0 for n in alive}
+        for sh in col.shards:
+            for r in sh.replicas:
+                if r.state != "dead" and r.node_id in count:
+                    count[r.node_id] += 1
+        hi = max(count, key=count.get)
+        lo = min(count, key=count.get)
+        if count[hi] - count[lo] <= 1:
+            return moves
+        sh = next((s for s in col.shards
+                   if any(r.node_id == hi for r in s.replicas)
+                   and not any(r.node_id == lo for r in s.replicas)), None)
+        if sh is None:
+            return moves
+        move_replica(db, col, sh.index, hi, lo)
+        moves.append({"shard": sh.index, "from": hi, "to": lo})

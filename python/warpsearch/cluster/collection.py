@@ -12,6 +12,8 @@ searches fan out to all shards and their top-k lists are merged.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .._topk import merge_topk
@@ -113,11 +115,15 @@ class ClusterCollection:
     def _await(self, sh, seq, refs, need):
         ray = self._ray
         acks, result, rejected = 0, None, None
-        done, pending = wait_refs(ray, list(refs), need, self.opts["write_timeout_s"])
-        for ref in done:
-            r = refs[ref]
+        pending = list(refs)
+        end = time.monotonic() + self.opts["write_timeout_s"]
+        while pending and acks < need:  # a failed replica does not count: wait for more
+            done, pending = wait_refs(ray, pending, 1, end - time.monotonic())
+            if not done:
+                break
+            r = refs[done[0]]
             try:
-                res = ray.get(ref)
+                res = ray.get(done[0])
             except ray.exceptions.RayError:
                 self._mark_dead(r)
                 continue

@@ -67,7 +67,8 @@ class ShardReplica:
                 _NAME, dim=config["dim"], metric=config["metric"],
                 index=index_config_from_dict(config["index"]), schema=config["schema"],
                 segment_size=config["segment_size"], device=config["device"])
-        self.log = OpLog(os.path.join(self.dir, "oplog"), retention, fsync=fsync != "never")
+        self.log = OpLog(os.path.join(self.dir, "oplog"), retention,
+                         chunk_ops=max(1, min(256, retention // 4)), fsync=fsync != "never")
         last = self.log.last_record()
         if last is not None:  # the collection may have missed it in a crash: idempotent
             try:

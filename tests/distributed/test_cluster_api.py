@@ -171,13 +171,13 @@ def test_dead_replica_fails_over_and_catches_up(cluster_db):
     col = cluster_db.create_collection("fo", dim=8, metric="l2", shards=1,
                                        replication_factor=2, write_consistency="one")
     X, pays = _points(200, 8)
-    col.upsert(list(range(100)), X[:100], pays[:100])
+    tok = col.upsert(list(range(100)), X[:100], pays[:100])
     sh = col.shards.shards[0]
     victim = sh.replicas[0]
     ray.kill(victim.actor)
     for i in range(30):  # reads served by the survivor; the dead one is skipped
-        assert col.get([i])[0] is not None
-        assert len(col.search(X[i], k=3)) == 3
+        assert col.get([i], after=tok)[0] is not None  # "one" acked: the token waits
+        assert len(col.search(X[i], k=3, after=tok)) == 3
     with pytest.raises(ws.cluster.WriteConsistencyError, match="needs 2|2 needed"):
         col.upsert([500], X[:1], write_consistency="all")
     col.upsert(list(range(100, 200)), X[100:], pays[100:])

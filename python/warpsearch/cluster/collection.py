@@ -12,6 +12,8 @@ searches fan out to all shards and their top-k lists are merged.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
 import numpy as np
@@ -50,6 +52,8 @@ class ClusterCollection:
         self.shards = ShardMap(shards)
         self._schema = parse_schema(config["schema"])
         self._closed = False
+        self._layout = 0  # incremented when shards are split: writes routed before re-route
+        self._gate = _Gate()  # reads share it; the last step of a split takes it alone
 
     dim = property(lambda self: self.config["dim"], doc="Vector dimension.")
     metric = property(lambda self: self.config["metric"], doc='"l2", "ip" or "cosine".')
@@ -97,9 +101,11 @@ class ClusterCollection:
         return m
 
     # -- writes -------------------------------------------------------------------------
-    def _submit(self, sh, op, need):
+    def _submit(self, sh, op, need, layout=None):
         with sh.lock:
             self._check()
+            if layout is not None and layout != self._layout:
+                raise _Rerouted()
             targets = sh.active()
             if len(targets) < need:
                 raise WriteConsistencyError(
@@ -149,12 +155,22 @@ class ClusterCollection:
             raise rejected
         return result
 
-    def _write(self, ops, consistency):
-        """Sends ``[(shard, op)]`` and waits for each; returns the token and results."""
+    def _write(self, ops, consistency, layout=None):
+        """Sends ``[(shard, op)]`` (routed with the shard layout ``layout``) and waits for
+        each; returns the token and results. Ops routed before a shard split are routed
+        again."""
         self._check()
         c = self.write_consistency if consistency is None else consistency
         need = needed(c, self.replication_factor)
-        subs = [self._submit(sh, op, need) for sh, op in ops]
+        subs, pending = [], list(ops)
+        while pending:
+            sh, op = pending.pop(0)
+            try:
+                subs.append(self._submit(sh, op, need, layout))
+            except _Rerouted:
+                layout = self._layout
+                sent = {id(s) for s, _, _ in subs}
+                pending = self._route_again([(sh, op)] + pending, sent)
         token, results, first_err = {}, [], None
         for sh, seq, refs in subs:
             try:
@@ -165,6 +181,29 @@ class ClusterCollection:
         if first_err is not None:
             raise first_err
         return token, results
+
+    def _route_again(self, ops, sent):
+        """``ops`` routed with the current shard layout (after a split)."""
+        out = []
+        for _, op in ops:
+            if op[0] == "upsert":
+                _, ids, V, pays = op
+                groups: dict = {}
+                for i, (u, p) in enumerate(zip(ids, pays)):
+                    groups.setdefault(self._shard_of_point(u, p), []).append(i)
+                out += [(sh, ("upsert", [ids[i] for i in rows], V[rows],
+                              [pays[i] for i in rows])) for sh, rows in groups.items()]
+            elif op[0] == "delete":
+                out += [(sh, ("delete", us)) for sh, us in self._id_shards(op[1]).items()]
+            else:  # sent to every shard: the ones not reached yet
+                out += [(sh, op) for sh in self.shards if id(sh) not in sent]
+        uniq, seen = [], set()
+        for sh, op in out:  # a broadcast op once per shard
+            key = (id(sh), id(op)) if op[0] not in ("upsert", "delete") else None
+            if key is None or key not in seen:
+                seen.add(key)
+                uniq.append((sh, op))
+        return uniq
 
     def upsert(self, ids, vectors, payloads=None, *, write_consistency=None, **_ignored) -> dict:
         """Inserts or replaces points; returns the write token ``{shard: sequence}``
@@ -188,41 +227,53 @@ class ClusterCollection:
         if len(payloads) != len(uids):
             raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
                              f"{len(uids)} ids")
+        layout = self._layout
         groups: dict = {}
         for i, (u, p) in enumerate(zip(uids, payloads)):
             groups.setdefault(self._shard_of_point(u, p), []).append(i)
         ops = [(sh, ("upsert", [uids[i] for i in rows], V[rows],
                      [payloads[i] for i in rows])) for sh, rows in groups.items()]
-        token, _ = self._write(ops, write_consistency)
+        token, _ = self._write(ops, write_consistency, layout)
         return token
 
     def delete(self, ids=None, *, filter=None, write_consistency=None) -> int:
         """Deletes points by id or by filter (not both); returns how many existed."""
         if (ids is None) == (filter is None):
             raise ValueError(f"collection {self.name!r}: give either ids or filter to delete")
+        layout = self._layout
         if filter is not None:
             compile_filter(filter, self._schema)
             ops = [(sh, ("delete_filter", filter)) for sh in self.shards]
         else:
             uids = list(dict.fromkeys(normalize_ids(ids)))
             ops = [(sh, ("delete", us)) for sh, us in self._id_shards(uids).items()]
-        _, results = self._write(ops, write_consistency)
+        _, results = self._write(ops, write_consistency, layout)
         return int(sum(r or 0 for r in results))
 
     def create_field_index(self, name: str, type: str) -> None:
         """Makes payload field ``name`` filterable on every shard (a write: sequenced
         and replicated like the others)."""
         spec = parse_schema({name: type})[name]
-        self._write([(sh, ("field_index", name, type)) for sh in self.shards], "all")
+        layout = self._layout
+        self._write([(sh, ("field_index", name, type)) for sh in self.shards], "all", layout)
         self._schema[name] = spec
         self.config["schema"][name] = spec.spelled
 
     # -- reads --------------------------------------------------------------------------
     def _scatter(self, shards, call, consistency="one", after=None):
-        """``call(shard, actor, min_seq)`` on one replica of each shard, in parallel, failing
+        """``call(shard, actor, min_seq)`` on one replica of each shard (``shards``: a
+        list, None for all, or a function giving them once reads are gated), in parallel, failing
         over to another replica on error; ``{shard: result}`` (results end with the
         replica's sequence number)."""
         self._check()
+        with self._gate.reading():  # the shard layout stays as it is meanwhile
+            if callable(shards):
+                shards = shards()
+            elif shards is None:
+                shards = list(self.shards)
+            return self._scatter_locked(shards, call, consistency, after)
+
+    def _scatter_locked(self, shards, call, consistency, after):
         ray = self._ray
         out, tried, live = {}, {}, {}
         mins = {sh: self._min_seq(sh, consistency, after) for sh in shards}
@@ -283,18 +334,23 @@ class ClusterCollection:
         wp = bool(with_payload)
         Qref = self._ray.put(Q)
         res = self._scatter(
-            list(self.shards),
+            None,
             lambda sh, a, m: a.search.remote(Qref, k, filter, ef, wp, nprobe, refine_factor,
                                          timeout, m, self.opts["read_wait_s"]),
             read_consistency, after)
-        return merge_shards([res[sh] for sh in self.shards], Q.shape[0], k,
-                            self.metric != "l2", wp)
+        ordered = [res[sh] for sh in sorted(res, key=lambda s: s.lo)]  # ties: stable order
+        return merge_shards(ordered, Q.shape[0], k, self.metric != "l2", wp)
 
     def get(self, ids, *, read_consistency="one", after=None) -> list:
         """Records of ``ids`` in the order asked, ``None`` where a point does not exist."""
         uids = normalize_ids(ids)
-        groups = self._id_shards(list(dict.fromkeys(uids)))
-        res = self._scatter(list(groups), lambda sh, a, m: a.get.remote(
+        groups: dict = {}
+
+        def route():
+            groups.update(self._id_shards(list(dict.fromkeys(uids))))
+            return list(groups)
+
+        res = self._scatter(route, lambda sh, a, m: a.get.remote(
             groups[sh], m, self.opts["read_wait_s"]), read_consistency, after)
         found = {}
         for sh, (recs, _) in res.items():
@@ -310,7 +366,7 @@ class ClusterCollection:
         """Number of live points (that pass ``filter``) over all shards."""
         if filter is not None:
             compile_filter(filter, self._schema)
-        res = self._scatter(list(self.shards), lambda sh, a, m: a.count.remote(
+        res = self._scatter(None, lambda sh, a, m: a.count.remote(
             filter, m, self.opts["read_wait_s"]), read_consistency, after)
         return int(sum(c for c, _ in res.values()))
 
@@ -408,7 +464,7 @@ class ClusterCollection:
         """Moves a replica of ``shard`` from node ``from_node`` to ``to_node`` (default:
         the least loaded live node without one) while reads and writes continue; the
         new replica is caught up before the old one is removed."""
-        from .repair import move_replica
+        from .reshard import move_replica
 
         self._check()
         return move_replica(self._db, self, shard, from_node, to_node)
@@ -416,10 +472,19 @@ class ClusterCollection:
     def rebalance(self) -> list:
         """Moves replicas until the live nodes hold about as many each (for instance
         after adding a node); returns the moves made."""
-        from .repair import rebalance
+        from .reshard import rebalance
 
         self._check()
         return rebalance(self._db, self)
+
+    def split_shard(self, shard: int) -> dict:
+        """Splits shard ``shard`` in two (the upper half of its hash range moves to a new
+        shard with its own replicas) while reads and writes go on; writes to the shard
+        and reads pause for the final step only. Returns the new shard's description."""
+        from .reshard import split_shard
+
+        self._check()
+        return split_shard(self._db, self, shard)
 
     def __repr__(self) -> str:
         return (f"ClusterCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
@@ -453,3 +518,44 @@ def _flat_payloads(results, shape):
             row = r[2][q]
             out += list(row) + [None] * (r[0].shape[1] - len(row))
     return out
+
+
+class _Rerouted(Exception):
+    """The shard layout changed between routing a write and sequencing it."""
+
+
+class _Gate:
+    """Many readers, or one exclusive holder (the switch of a shard split)."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._readers = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def reading(self):
+        with self._cv:
+            while self._closed:
+                self._cv.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._readers -= 1
+                self._cv.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        with self._cv:
+            while self._closed:
+                self._cv.wait()
+            self._closed = True
+            while self._readers:
+                self._cv.wait()
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._closed = False
+                self._cv.notify_all()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["tick", "recover", "move_replica", "rebalance"]
+__all__ = ["tick", "recover"]
 
 
 def _reap(db):
@@ -157,83 +157,3 @@ def tick(db):
             for r in list(sh.replicas):
                 if r.state == "recovering" and not r.busy:
                     _try_recover(db, col, sh, r)
-
-
-def move_replica(db, col, shard: int, from_node: str, to_node=None, timeout: float = 120.0):
-    """Moves the replica of shard ``shard`` on ``from_node`` to ``to_node`` (default:
-    the least loaded live node without one): the new replica is caught up and active
-    before the old one is removed, so reads and writes continue throughout."""
-    sh = _shard(col, shard)
-    old = next((r for r in sh.replicas if r.node_id == from_node), None)
-    if old is None:
-        raise ValueError(f"shard {shard} has no replica on node {from_node}")
-    if to_node is None:
-        nodes = db._choose(col, sh, 1)
-        if not nodes:
-            raise ValueError(f"no live node left without a replica of shard {shard}")
-        to_node = nodes[0]
-    elif to_node not in db.nodes():
-        raise ValueError(f"node {to_node} is not alive")
-    elif any(r.node_id == to_node and r.state != "dead" for r in sh.replicas):
-        raise ValueError(f"node {to_node} already holds a replica of shard {shard}")
-    new = db._spawn(col, sh, to_node)
-    with sh.lock:
-        sh.replicas.append(new)
-    end = time.monotonic() + timeout
-    try:
-        while not recover(db, col, sh, new, timeout):
-            if time.monotonic() > end:
-                raise TimeoutError(f"the new replica of shard {shard} did not catch up")
-            time.sleep(0.1)
-    except BaseException:
-        with sh.lock:
-            sh.replicas.remove(new)
-        db._ray.kill(new.actor)
-        raise
-    finally:
-        new.busy = False
-    with sh.lock:
-        sh.replicas.remove(old)
-    db._event("replica_moved", col, sh, new, from_node=from_node)
-    _retire(db, old)
-    return new.describe()
-
-
-def _retire(db, r):
-    ray = db._ray
-    try:
-        ray.get(r.actor.destroy.remote(), timeout=60)
-    except ray.exceptions.RayError:
-        pass
-    ray.kill(r.actor)
-
-
-def _shard(col, index):
-    for sh in col.shards:
-        if sh.index == index:
-            return sh
-    raise ValueError(f"collection {col.name!r} has no shard {index}")
-
-
-def rebalance(db, col) -> list:
-    """Moves replicas of ``col`` from the most to the least loaded live nodes until
-    the replica counts of any two nodes differ by at most one; returns the moves."""
-    moves = []
-    while True:
-        alive = db.nodes()
-        count = {n: 0 for n in alive}
-        for sh in col.shards:
-            for r in sh.replicas:
-                if r.state != "dead" and r.node_id in count:
-                    count[r.node_id] += 1
-        hi = max(count, key=count.get)
-        lo = min(count, key=count.get)
-        if count[hi] - count[lo] <= 1:
-            return moves
-        sh = next((s for s in col.shards
-                   if any(r.node_id == hi for r in s.replicas)
-                   and not any(r.node_id == lo for r in s.replicas)), None)
-        if sh is None:
-            return moves
-        move_replica(db, col, sh.index, hi, lo)
-        moves.append({"shard": sh.index, "from": hi, "to": lo})

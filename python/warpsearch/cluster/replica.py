@@ -33,6 +33,7 @@ import numpy as np
 
 from ..db.database import Database
 from .oplog import OpLog
+from .router import key_hash
 
 __all__ = ["ShardReplica", "replica_dir"]
 
@@ -88,6 +89,13 @@ class ShardReplica:
             return self.col.delete(op[1])
         if kind == "delete_filter":
             return self.col.delete(filter=op[1])
+        if kind == "delete_range":  # after a split: the points that moved away
+            _, lo, hi, field = op
+            recs = self.col.scroll(limit=1 << 62, with_vectors=False,
+                                   with_payload=field is not None)
+            gone = [r.id for r in recs
+                    if lo <= key_hash(r.id if field is None else r.payload[field]) < hi]
+            return self.col.delete(gone) if gone else 0
         if kind == "field_index":
             self.col.create_field_index(op[1], op[2])
             return None

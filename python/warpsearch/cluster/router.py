@@ -87,7 +87,7 @@ class Shard:
         self.replicas: list = []
         self.seq = 0
         self.acked = 0
-        self.lock = threading.Lock()  # held while a write is sequenced and sent
+        self.lock = threading.RLock()  # held while a write is sequenced and sent
         self._rr = itertools.count()
 
     def active(self) -> list:
@@ -118,10 +118,11 @@ class ShardMap:
         return self.shards[bisect.bisect_right(self._los, h) - 1]
 
     def insert(self, shard: Shard) -> None:
-        """Adds a shard made by splitting another (``lo`` inside an existing range)."""
-        self.shards.append(shard)
-        self.shards.sort(key=lambda s: s.lo)
-        self._los = [s.lo for s in self.shards]
+        """Adds a shard made by splitting another (``lo`` inside an existing range); a
+        new list, so loops over the old one are not disturbed."""
+        shards = sorted(self.shards + [shard], key=lambda s: s.lo)
+        self._los = [s.lo for s in shards]
+        self.shards = shards
 
     def __iter__(self):
         return iter(self.shards)

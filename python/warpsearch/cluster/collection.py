@@ -286,7 +286,8 @@ class ClusterCollection:
         for sh in shards:
             send(sh)
         while live:
-            done, _ = ray.wait(list(live), num_returns=1, timeout=self.opts["read_timeout_s"])
+            done, _ = ray.wait(list(live), num_returns=len(live),
+                               timeout=self.opts["read_timeout_s"])
             if not done:  # the slowest replicas are treated as failed
                 done = list(live)
             for ref in done:
@@ -332,7 +333,8 @@ class ClusterCollection:
         if filter is not None:
             compile_filter(filter, self._schema)
         wp = bool(with_payload)
-        Qref = self._ray.put(Q)
+        # one copy in the object store for all shards, unless small enough to inline
+        Qref = self._ray.put(Q) if Q.nbytes > 1 << 16 else Q
         res = self._scatter(
             None,
             lambda sh, a, m: a.search.remote(Qref, k, filter, ef, wp, nprobe, refine_factor,

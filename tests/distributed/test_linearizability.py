@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from linearizability import Op, check
+from .linearizability import Op, check
 
 INF = math.inf
 

@@ -48,7 +48,10 @@ class OpLog:
         self._mu = threading.Lock()
         os.makedirs(path, exist_ok=True)
         meta = os.path.join(path, _META)
-        self.base = json.load(open(meta))["base"] if os.path.exists(meta) else 0
+        self.base = 0
+        if os.path.exists(meta):
+            with open(meta) as f:
+                self.base = int(json.load(f)["base"])
         self._chunks = sorted(int(f[4:-4]) for f in os.listdir(path)
                               if f.startswith("ops-") and f.endswith(".log"))
         self._chunks = [c for c in self._chunks if c > self.base]

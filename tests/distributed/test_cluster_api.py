@@ -190,3 +190,29 @@ def test_dead_replica_fails_over_and_catches_up(cluster_db):
     rows = col.checksums()[0]
     assert len(rows) == 2 and len({r["sha256"] for r in rows}) == 1
     assert rows[0]["points"] == 200 + (1 if col.get([500])[0] is not None else 0)
+
+
+def test_exact_explain_memory_compact_batches(cluster_db, tmp_path):
+    X, pays = _points(300, 8)
+    col = cluster_db.create_collection("more", dim=8, metric="ip", shards=2,
+                                       replication_factor=2, write_consistency="all",
+                                       schema={"tenant": "keyword"})
+    tok = col.upsert(list(range(300)), X, pays, batch_size=40, progress=False)
+    assert sum(tok.values()) >= 300 // 40  # one sequence number per write of 40 at most
+    assert sorted(tok) == [0, 1] and max(tok.values()) >= 3
+    ref = ws.connect(str(tmp_path / "ref")).create_collection("r", dim=8, metric="ip",
+                                                             schema={"tenant": "keyword"})
+    ref.upsert(list(range(300)), X, pays)
+    Q = X[:5] + 0.1
+    got = col.search_exact(Q, k=6, filter={"tenant": "t2"}, with_payload=True)
+    want = ref.search_exact(Q, k=6, filter={"tenant": "t2"}, with_payload=True)
+    assert [[h.id for h in row] for row in got] == [[h.id for h in row] for row in want]
+    assert [[h.payload for h in row] for row in got] == [[h.payload for h in row] for row in want]
+    ex = col.explain(Q[0], k=4)
+    assert len(ex["shards"]) == 2 and ex["live_points"] == 300
+    assert [h[0] for h in ex["hits"]] == [h.id for h in ref.search_exact(Q[:1], k=4)[0]]
+    mem = col.memory_usage()
+    assert mem["disk"] > 0 and mem["ram"] + mem["mapped"] >= 2 * 300 * 8 * 4  # two copies
+    reports = col.compact()
+    assert sorted(reports) == [0, 1] and all(len(v) == 2 for v in reports.values())
+    assert col.count() == 300

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._topk import merge_topk
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ..db.config import parse_schema
@@ -205,9 +206,15 @@ class ClusterCollection:
                 uniq.append((sh, op))
         return uniq
 
-    def upsert(self, ids, vectors, payloads=None, *, write_consistency=None, **_ignored) -> dict:
+    def upsert(self, ids, vectors, payloads=None, *, batch_size: int = 4096, progress=None,
+               write_consistency=None) -> dict:
         """Inserts or replaces points; returns the write token ``{shard: sequence}``
-        (pass it as ``after=`` to a read to see these points)."""
+        (pass it as ``after=`` to a read to see these points).
+
+        Each shard's points go in writes of at most ``batch_size`` points (each one
+        sequenced, replicated and durable on its own); ``progress`` shows a bar over
+        them (default: where a person is watching, for more than one write).
+        ``write_consistency`` overrides the collection's for this call."""
         uids = normalize_ids(ids)
         if len(set(uids)) != len(uids):
             raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
@@ -227,13 +234,26 @@ class ClusterCollection:
         if len(payloads) != len(uids):
             raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
                              f"{len(uids)} ids")
+        batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
         layout = self._layout
         groups: dict = {}
         for i, (u, p) in enumerate(zip(uids, payloads)):
             groups.setdefault(self._shard_of_point(u, p), []).append(i)
-        ops = [(sh, ("upsert", [uids[i] for i in rows], V[rows],
-                     [payloads[i] for i in rows])) for sh, rows in groups.items()]
-        token, _ = self._write(ops, write_consistency, layout)
+        waves = []  # wave j: the j-th batch of every shard, written together
+        for sh, rows in groups.items():
+            for j, s in enumerate(range(0, len(rows), batch_size)):
+                part = rows[s:s + batch_size]
+                if j == len(waves):
+                    waves.append([])
+                waves[j].append((sh, ("upsert", [uids[i] for i in part], V[part],
+                                      [payloads[i] for i in part])))
+        token: dict = {}
+        auto = progress if progress is not None or len(waves) > 1 else False
+        with progress_bar(auto, len(uids), f"upsert {self.name}", "pt") as bar:
+            for ops in waves:
+                tok, _ = self._write(ops, write_consistency, layout)
+                token.update(tok)
+                bar.update(sum(len(op[1]) for _, op in ops))
         return token
 
     def delete(self, ids=None, *, filter=None, write_consistency=None) -> int:
@@ -343,6 +363,36 @@ class ClusterCollection:
         ordered = [res[sh] for sh in sorted(res, key=lambda s: s.lo)]  # ties: stable order
         return merge_shards(ordered, Q.shape[0], k, self.metric != "l2", wp)
 
+    def search_exact(self, vectors, k: int = 10, filter=None, with_payload: bool = False, *,
+                     read_consistency="one", after=None) -> list:
+        """The exact ``k`` nearest points for each row of ``vectors`` (brute force on
+        every shard, merged): one list of ``Hit`` per row."""
+        Q = as_matrix(vectors, self.dim, "vectors")
+        k = as_positive_int(k, "k")
+        if filter is not None:
+            compile_filter(filter, self._schema)
+        wp = bool(with_payload)
+        res = self._scatter(None, lambda sh, a, m: a.search_exact.remote(
+            Q, k, filter, wp, m, self.opts["read_wait_s"]), read_consistency, after)
+        ordered = [res[sh] for sh in sorted(res, key=lambda s: s.lo)]
+        return list(merge_shards(ordered, Q.shape[0], k, self.metric != "l2", wp))
+
+    def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,
+                refine_factor=None) -> dict:
+        """Runs the search on one replica of every shard and reports each shard's plan
+        (as the embedded ``explain``) and the merged hits."""
+        Q = as_matrix(vector, self.dim, "vector")[:1]
+        if filter is not None:
+            compile_filter(filter, self._schema)
+        res = self._scatter(None, lambda sh, a, m: a.explain.remote(
+            Q, k, filter, ef, nprobe, refine_factor), "one", None)
+        shards = [dict(res[sh][0], shard=sh.index) for sh in sorted(res, key=lambda s: s.lo)]
+        hits = sorted((h for s in shards for h in s["hits"]), key=lambda h: h[1],
+                      reverse=self.metric != "l2")[:as_positive_int(k, "k")]
+        return {"shards": shards, "hits": hits, "filter": filter,
+                "time_ms": max((s["time_ms"] for s in shards), default=0.0),
+                "live_points": sum(s["live_points"] for s in shards)}
+
     def get(self, ids, *, read_consistency="one", after=None) -> list:
         """Records of ``ids`` in the order asked, ``None`` where a point does not exist."""
         uids = normalize_ids(ids)
@@ -448,6 +498,38 @@ class ClusterCollection:
                     continue
                 rows.append(dict(c, replica=r.rid, node_id=r.node_id, state=r.state))
             out.append(rows)
+        return out
+
+    def _each_replica(self, method, *args, timeout=None):
+        """``method(*args)`` on every non-dead replica: ``[(shard, replica, result)]``
+        (replicas that fail meanwhile are left out)."""
+        self._check()
+        ray = self._ray
+        calls = [(sh, r, getattr(r.actor, method).remote(*args))
+                 for sh in self.shards for r in sh.replicas if r.state != "dead"]
+        out = []
+        for sh, r, ref in calls:
+            try:
+                out.append((sh, r, ray.get(ref, timeout=timeout)))
+            except ray.exceptions.RayActorError:
+                self._mark_dead(r)
+        return out
+
+    def memory_usage(self) -> dict:
+        """Bytes held by all replicas together, by where (as the embedded
+        ``memory_usage``: ``ram``, ``mapped``, ``device``, ``disk``)."""
+        total = {"ram": 0, "mapped": 0, "device": 0, "disk": 0}
+        for _, _, m in self._each_replica("memory_usage"):
+            for key in total:
+                total[key] += int(m[key])
+        return total
+
+    def compact(self, progress=None) -> dict:
+        """Compacts every replica (as the embedded ``compact``); returns their reports
+        by shard and replica."""
+        out: dict = {}
+        for sh, r, rep in self._each_replica("compact"):
+            out.setdefault(sh.index, {})[r.rid] = rep
         return out
 
     def flush(self, timeout=None) -> None:

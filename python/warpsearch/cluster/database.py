@@ -16,6 +16,7 @@ the replica is re-created on another live node (from a peer's snapshot or op log
 
 from __future__ import annotations
 
+import collections
 import os
 import tempfile
 import threading
@@ -75,7 +76,10 @@ class ClusterDatabase:
         self.node_loss_timeout = float(node_loss_timeout)
         self.monitor_interval = float(monitor_interval)
         self.fsync = fsync
-        self.events: list = []  # repairs: dicts with "event", "time" and details
+        #: What the monitor and the router did (the newest 10,000): dicts with "event"
+        #: ("replica_dead", "replica_restarted", "replica_recreated", "replica_caught_up",
+        #: "replica_moved", "shard_split", ...), "time" (epoch seconds) and details.
+        self.events = collections.deque(maxlen=10_000)
         self._cols: dict = {}
         self._mu = threading.RLock()
         self._watched: list = []

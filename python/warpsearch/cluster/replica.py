@@ -150,6 +150,29 @@ class ShardReplica:
         pays = [[h.payload for h in row] for row in res] if with_payload else None
         return res.ids, res.scores, pays, seq
 
+    def search_exact(self, Q, k, filter, with_payload, min_seq=0, wait_s=5.0):
+        """``search_exact`` as padded arrays (as ``search`` returns them)."""
+        self._wait_seq(min_seq, wait_s)
+        seq = self.seq
+        rows = self.col.search_exact(Q, k, filter, with_payload)
+        ids = np.full((len(rows), k), None, dtype=object)
+        D = np.full((len(rows), k), np.nan, dtype=np.float32)
+        for i, row in enumerate(rows):
+            for j, h in enumerate(row):
+                ids[i, j], D[i, j] = h.id, h.score
+        pays = [[h.payload for h in row] for row in rows] if with_payload else None
+        return ids, D, pays, seq
+
+    def explain(self, Q, k, filter, ef, nprobe, refine_factor):
+        return self.col.explain(Q[0], k, filter, ef, nprobe=nprobe,
+                                refine_factor=refine_factor), self.seq
+
+    def memory_usage(self):
+        return self.col.memory_usage()
+
+    def compact(self):
+        return self.col.compact(progress=False)
+
     def get(self, ids, min_seq=0, wait_s=5.0):
         self._wait_seq(min_seq, wait_s)
         return self.col.get(ids), self.seq

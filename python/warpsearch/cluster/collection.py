@@ -12,20 +12,17 @@ searches fan out to all shards and their top-k lists are merged.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 
 import numpy as np
 
 from .._progress import progress_bar
-from .._topk import merge_topk
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ..db.config import parse_schema
 from ..db.filters import compile_filter
 from ..db.payload import normalize_ids
-from ..db.query import BatchResults
-from .router import (NoReplicaError, ShardMap, WriteConsistencyError,
+from .merge import merge_shards
+from .router import (Gate, NoReplicaError, Rerouted, ShardMap, WriteConsistencyError,
                      key_hash, needed, wait_refs)
 
 __all__ = ["ClusterCollection"]
@@ -54,7 +51,7 @@ class ClusterCollection:
         self._schema = parse_schema(config["schema"])
         self._closed = False
         self._layout = 0  # incremented when shards are split: writes routed before re-route
-        self._gate = _Gate()  # reads share it; the last step of a split takes it alone
+        self._gate = Gate()  # reads share it; the last step of a split takes it alone
 
     dim = property(lambda self: self.config["dim"], doc="Vector dimension.")
     metric = property(lambda self: self.config["metric"], doc='"l2", "ip" or "cosine".')
@@ -106,7 +103,7 @@ class ClusterCollection:
         with sh.lock:
             self._check()
             if layout is not None and layout != self._layout:
-                raise _Rerouted()
+                raise Rerouted()
             targets = sh.active()
             if len(targets) < need:
                 raise WriteConsistencyError(
@@ -168,7 +165,7 @@ class ClusterCollection:
             sh, op = pending.pop(0)
             try:
                 subs.append(self._submit(sh, op, need, layout))
-            except _Rerouted:
+            except Rerouted:
                 layout = self._layout
                 sent = {id(s) for s, _, _ in subs}
                 pending = self._route_again([(sh, op)] + pending, sent)
@@ -342,9 +339,9 @@ class ClusterCollection:
 
     def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
                      with_payload: bool = True, *, nprobe=None, refine_factor=None,
-                     timeout=None, read_consistency="one", after=None) -> BatchResults:
-        """``search`` for each row of ``vectors``: every shard searched (one replica
-        each), the per-shard top-k lists merged (``merge_topk``)."""
+                     timeout=None, read_consistency="one", after=None):
+        """``search`` for each row of ``vectors``: a ``BatchResults``. Every shard is
+        searched (one replica each) and the per-shard top-k lists merged."""
         Q = as_matrix(vectors, self.dim, "vectors")
         k = as_positive_int(k, "k")
         if self.metric == "cosine" and not np.all(np.einsum("ij,ij->i", Q, Q) > 0):
@@ -573,73 +570,3 @@ class ClusterCollection:
     def __repr__(self) -> str:
         return (f"ClusterCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
                 f"shards={len(self.shards)}, replication_factor={self.replication_factor})")
-
-
-def merge_shards(results, nq, k, larger_is_better, with_payload):
-    """One ``BatchResults`` from per-shard ``(ids, scores, payloads, seq)``: the columns
-    concatenated and reduced to the k best per row with ``merge_topk`` (positions in
-    the concatenation stand for the ids, which are unique across shards)."""
-    if not results:
-        return BatchResults(np.empty(0, object), None, np.empty((nq, 0), np.float32),
-                            np.empty((nq, 0), np.int64))
-    ids = np.concatenate([r[0] for r in results], axis=1)
-    D = np.concatenate([r[1] for r in results], axis=1).astype(np.float32)
-    valid = ~np.isnan(D)  # shards with fewer than k results pad with nan
-    pos = np.where(valid, np.arange(ids.size, dtype=np.int64).reshape(ids.shape), -1)
-    D = np.where(valid, D, -np.inf if larger_is_better else np.inf).astype(np.float32)
-    Dm, P = merge_topk(D, pos, k, larger_is_better)
-    raws = _flat_payloads(results, ids.shape) if with_payload else None
-    uids = np.ascontiguousarray(ids.ravel(), dtype=object)
-    return BatchResults(uids, raws, np.ascontiguousarray(Dm, dtype=np.float32),
-                        np.ascontiguousarray(P, dtype=np.int64))
-
-
-def _flat_payloads(results, shape):
-    """Payloads in the row-major order of the concatenated ``(nq, sum k_i)`` id array."""
-    out = []
-    for q in range(shape[0]):
-        for r in results:
-            row = r[2][q]
-            out += list(row) + [None] * (r[0].shape[1] - len(row))
-    return out
-
-
-class _Rerouted(Exception):
-    """The shard layout changed between routing a write and sequencing it."""
-
-
-class _Gate:
-    """Many readers, or one exclusive holder (the switch of a shard split)."""
-
-    def __init__(self):
-        self._cv = threading.Condition()
-        self._readers = 0
-        self._closed = False
-
-    @contextlib.contextmanager
-    def reading(self):
-        with self._cv:
-            while self._closed:
-                self._cv.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cv:
-                self._readers -= 1
-                self._cv.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self):
-        with self._cv:
-            while self._closed:
-                self._cv.wait()
-            self._closed = True
-            while self._readers:
-                self._cv.wait()
-        try:
-            yield
-        finally:
-            with self._cv:
-                self._closed = False
-                self._cv.notify_all()

@@ -69,7 +69,9 @@ class LocalCluster:
     def __init__(self, nodes: int = 3, num_cpus: int = 1, base=None, system_config=None):
         if not isinstance(nodes, int) or nodes < 0:
             raise ValueError(f"nodes must be a non-negative int, got {nodes!r}")
+        self._own_base = base is None  # a folder made here is removed at shutdown
         self.temp_dir = loopback_env(base)
+        self._base = os.path.dirname(os.path.dirname(self.temp_dir))
         import ray
         from ray.cluster_utils import Cluster
 
@@ -123,6 +125,10 @@ class LocalCluster:
         if ray.is_initialized():
             ray.shutdown()
         self.cluster.shutdown()
+        if self._own_base:
+            import shutil
+
+            shutil.rmtree(self._base, ignore_errors=True)
 
     def __enter__(self):
         return self

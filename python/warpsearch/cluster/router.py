@@ -12,6 +12,7 @@ so a shard can later be split in two. The key is the point id, or the value of t
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import itertools
 import json
@@ -19,7 +20,7 @@ import threading
 import time
 
 __all__ = ["WriteConsistencyError", "NoReplicaError", "key_hash", "Replica", "Shard",
-           "CONSISTENCY", "needed"]
+           "ShardMap", "CONSISTENCY", "needed", "Gate", "Rerouted"]
 
 RING = 1 << 32
 CONSISTENCY = ("one", "quorum", "all")
@@ -143,3 +144,44 @@ def wait_refs(ray, refs, need, timeout):
         d, pending = ray.wait(pending, num_returns=1, timeout=left)
         done += d
     return done, pending
+
+
+class Rerouted(Exception):
+    """The shard layout changed between routing a write and sequencing it."""
+
+
+class Gate:
+    """Many readers, or one exclusive holder (the switch of a shard split)."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._readers = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def reading(self):
+        with self._cv:
+            while self._closed:
+                self._cv.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._readers -= 1
+                self._cv.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        with self._cv:
+            while self._closed:
+                self._cv.wait()
+            self._closed = True
+            while self._readers:
+                self._cv.wait()
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._closed = False
+                self._cv.notify_all()

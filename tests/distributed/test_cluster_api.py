@@ -95,6 +95,9 @@ def test_crud_and_search_match_embedded(cluster_db, tmp_path):
         nodes = [r["node_id"] for r in sh["replicas"]]
         assert len(nodes) == 2 and len(set(nodes)) == 2 and set(nodes) <= alive
         assert all(r["state"] == "active" and r["seq"] == sh["seq"] for r in sh["replicas"])
+    for sh in col.shards:  # each actor runs on the node it was placed on
+        for r in sh.replicas:
+            assert ray.get(r.actor.status.remote())["node_id"] == r.node_id
     for rows in col.checksums():
         assert len({r["sha256"] for r in rows}) == 1 and rows[0]["points"] > 0
 
@@ -216,3 +219,25 @@ def test_exact_explain_memory_compact_batches(cluster_db, tmp_path):
     reports = col.compact()
     assert sorted(reports) == [0, 1] and all(len(v) == 2 for v in reports.values())
     assert col.count() == 300
+
+
+def test_lone_replica_restarts_on_its_files(cluster_db):
+    """Replication factor 1: while the only replica is down, reads fail with
+    NoReplicaError and writes with WriteConsistencyError; the monitor restarts it on
+    its node from its own files, with every point."""
+    import ray
+
+    col = cluster_db.create_collection("lone", dim=4, shards=1, replication_factor=1)
+    X, _ = _points(50, 4)
+    col.upsert(list(range(50)), X)
+    r = col.shards.shards[0].replicas[0]
+    ray.kill(r.actor)
+    with pytest.raises(ws.cluster.NoReplicaError, match="no active replica"):
+        col.count()
+    with pytest.raises(ws.cluster.WriteConsistencyError, match="0 of 1 replicas are active"):
+        col.upsert([99], X[:1])
+    _wait(lambda: col.shards.shards[0].replicas[0].state == "active", what="restart")
+    again = col.shards.shards[0].replicas[0]
+    assert again.rid == r.rid and again.node_id == r.node_id and again.actor is not r.actor
+    assert col.count() == 50
+    np.testing.assert_array_equal(col.get([7])[0].vector, X[7])

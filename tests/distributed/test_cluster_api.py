@@ -241,3 +241,25 @@ def test_lone_replica_restarts_on_its_files(cluster_db):
     assert again.rid == r.rid and again.node_id == r.node_id and again.actor is not r.actor
     assert col.count() == 50
     np.testing.assert_array_equal(col.get([7])[0].vector, X[7])
+
+
+def test_connect_by_address_from_another_process(local_cluster, tmp_path):
+    """A separate driver reaches the running cluster by ``ray://HOST:PORT`` (the
+    database calls ``ray.init`` itself) with the same API, and leaves it running."""
+    import subprocess
+
+    script = f"""
+import numpy as np, warpsearch as ws
+db = ws.connect("ray://{local_cluster.address}", data_dir={str(tmp_path)!r})
+col = db.create_collection("remote", dim=4, metric="l2", shards=2, replication_factor=2)
+col.upsert([1, 2, 3], np.eye(4)[:3])
+print([h.id for h in col.search([0, 1, 0.1, 0], k=2, read_consistency="all")], col.count())
+db.close()
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[2, 3] 3"
+    import ray
+
+    assert sum(n["Alive"] for n in ray.nodes()) >= 4  # the cluster is still up

@@ -263,3 +263,36 @@ db.close()
     import ray
 
     assert sum(n["Alive"] for n in ray.nodes()) >= 4  # the cluster is still up
+
+
+def test_replica_failing_on_its_files_is_recreated(cluster_db):
+    """A replica that cannot start on its files any more (here: its folder replaced by
+    a file) is restarted a few times, then re-created from its peer."""
+    import os
+    import shutil
+
+    import ray
+
+    from warpsearch.cluster.repair import MAX_RESTARTS
+    from warpsearch.cluster.replica import replica_dir
+
+    col = cluster_db.create_collection("broken", dim=4, shards=1, replication_factor=2,
+                                       write_consistency="all")
+    X, _ = _points(40, 4)
+    col.upsert(list(range(40)), X)
+    sh = col.shards.shards[0]
+    victim = sh.replicas[0]
+    path = replica_dir(cluster_db.data_dir, victim.node_id, "broken", 0, victim.rid)
+    ray.kill(victim.actor)
+    shutil.rmtree(path)
+    with open(path, "w") as f:
+        f.write("not a folder")
+    _wait(lambda: all(r.state == "active" for r in sh.replicas) and
+          victim.rid not in {r.rid for r in sh.replicas}, timeout=60, what="re-creation")
+    restarts = [e for e in cluster_db.events
+                if e["event"] == "replica_restarted" and e.get("replica") == victim.rid]
+    assert len(restarts) == MAX_RESTARTS
+    rows = col.checksums()[0]
+    assert len(rows) == 2 and len({r["sha256"] for r in rows}) == 1
+    assert rows[0]["points"] == 40
+    os.remove(path)

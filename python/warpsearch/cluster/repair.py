@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["tick", "recover"]
+__all__ = ["tick", "recover", "MAX_RESTARTS"]
+
+#: A replica that died this many times in a row on its node, without becoming active
+#: in between, is re-created from a peer instead of restarted on its files again.
+MAX_RESTARTS = 3
 
 
 def _reap(db):
@@ -75,9 +79,17 @@ def _probe(db, col, alive):
 def _replace(db, col, sh, r, alive):
     """Restarts a dead replica on its node, or re-creates it elsewhere after the node
     has been gone ``node_loss_timeout`` seconds."""
-    if r.node_id in alive:
+    if r.node_id in alive and r.restarts < MAX_RESTARTS:
         new = db._spawn(col, sh, r.node_id, r.rid)
+        new.restarts = r.restarts + 1
         db._event("replica_restarted", col, sh, new)
+    elif r.node_id in alive:  # it keeps failing on its files: a fresh copy instead
+        nodes = db._choose(col, sh, 1)
+        if not nodes:
+            return
+        new = db._spawn(col, sh, nodes[0])
+        db._event("replica_recreated", col, sh, new, replaces=r.rid,
+                  reason=f"{r.restarts} failed restarts")
     elif time.monotonic() - r.dead_since >= db.node_loss_timeout:
         nodes = db._choose(col, sh, 1, exclude=[r.node_id])
         if not nodes:
@@ -109,7 +121,7 @@ def recover(db, col, sh, r, timeout: float = 120.0) -> bool:
                 db._event("shard_rewound", col, sh, r, lost=sh.seq - r.seq)
             sh.seq = r.seq
             sh.acked = min(sh.acked, r.seq)
-            r.state = "active"
+            r.state, r.restarts = "active", 0
         db._event("replica_promoted", col, sh, r, seq=r.seq)
         return True
     peer = max(peers, key=lambda p: p.seq)
@@ -120,7 +132,7 @@ def recover(db, col, sh, r, timeout: float = 120.0) -> bool:
         r.seq = second["seq"]
         if r.seq < last:
             return False
-        r.state = "active"
+        r.state, r.restarts = "active", 0
     db._event("replica_caught_up", col, sh, r, seconds=time.monotonic() - t0,
               snapshot=first["snapshot"] or second["snapshot"],
               ops=first["ops"] + second["ops"], start_seq=st["seq"], seq=r.seq,

@@ -70,6 +70,7 @@ class Replica:
         self.seq = 0
         self.dead_since = None
         self.busy = False  # a catch-up or move is running on it
+        self.restarts = 0  # restarts on its node since it was last active
 
     def describe(self) -> dict:
         return {"replica": self.rid, "node_id": self.node_id, "state": self.state,

@@ -279,9 +279,9 @@ class ClusterCollection:
     # -- reads --------------------------------------------------------------------------
     def _scatter(self, shards, call, consistency="one", after=None):
         """``call(shard, actor, min_seq)`` on one replica of each shard (``shards``: a
-        list, None for all, or a function giving them once reads are gated), in parallel, failing
-        over to another replica on error; ``{shard: result}`` (results end with the
-        replica's sequence number)."""
+        list, None for all, or a function giving them once reads are gated), in parallel,
+        failing over to another replica on error or after ``read_timeout_s``;
+        ``{shard: result}`` (results end with the replica's sequence number)."""
         self._check()
         with self._gate.reading():  # the shard layout stays as it is meanwhile
             if callable(shards):
@@ -305,8 +305,16 @@ class ClusterCollection:
         while live:
             done, _ = ray.wait(list(live), num_returns=len(live),
                                timeout=self.opts["read_timeout_s"])
-            if not done:  # the slowest replicas are treated as failed
-                done = list(live)
+            answered = set(done)
+            slow = [ref for ref in live if ref not in answered]
+            for ref in slow:  # past read_timeout_s: asked again elsewhere, not marked dead
+                sh, r = live.pop(ref)
+                try:
+                    send(sh)
+                except NoReplicaError:
+                    raise TimeoutError(f"collection {self.name!r} shard {sh.index}: no "
+                                       f"replica answered within {self.opts['read_timeout_s']:g}"
+                                       " s") from None
             for ref in done:
                 sh, r = live.pop(ref)
                 try:
@@ -317,7 +325,7 @@ class ClusterCollection:
                         send(sh)  # this replica lags behind min_seq: another one
                         continue
                     raise cause from None
-                except (ray.exceptions.RayError, TimeoutError):
+                except ray.exceptions.RayError:
                     self._mark_dead(r)
                     send(sh)
                     continue

@@ -141,7 +141,7 @@ class ClusterCollection:
             else:  # "gap": it missed writes
                 self._db._mark_behind(self, r)
         if pending:  # outcomes the caller no longer waits for: checked in the background
-            self._db._watch(self, {ref: refs[ref] for ref in pending}, seq)
+            self._db._watch(self, {ref: refs[ref] for ref in pending})
         if acks < need:
             # more may still come in, but the caller is told now
             raise WriteConsistencyError(

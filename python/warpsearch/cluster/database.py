@@ -27,7 +27,7 @@ from .._validation import as_positive_int
 from ..db.config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
 from .collection import ClusterCollection
 from .replica import ShardReplica
-from .router import CONSISTENCY, Replica, needed
+from .router import Replica, needed
 
 __all__ = ["ClusterDatabase", "require_ray"]
 
@@ -293,7 +293,8 @@ class ClusterDatabase:
             r.state = "recovering"
             self._event("replica_behind", col, None, r)
 
-    def _watch(self, col, refs, seq):
+    def _watch(self, col, refs):
+        """Write outcomes nobody waits for: the monitor reaps them."""
         with self._mu:
             self._watched.append((col, refs))
 
@@ -306,5 +307,3 @@ class ClusterDatabase:
             except Exception as exc:  # noqa: BLE001 - the monitor must keep running
                 self._event("monitor_error", error=repr(exc))
 
-
-del CONSISTENCY

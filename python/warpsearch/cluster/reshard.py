@@ -20,6 +20,7 @@ from .router import Shard, key_hash
 
 __all__ = ["move_replica", "rebalance", "split_shard"]
 
+
 def move_replica(db, col, shard: int, from_node: str, to_node=None, timeout: float = 120.0):
     """Moves the replica of shard ``shard`` on ``from_node`` to ``to_node`` (default:
     the least loaded live node without one): the new replica is caught up and active

@@ -57,8 +57,9 @@ class ClusterDatabase:
         ``<tmp>/warpsearch-cluster``), one sub-folder per node.
     node_loss_timeout : float
         Seconds a node may stay gone before its replicas are re-created elsewhere.
-    monitor_interval : float
-        Seconds between health checks of the replicas.
+    monitor_interval : float or None
+        Seconds between health checks of the replicas (in a background thread);
+        ``None``: no background checks, only those ``repair()`` runs.
     fsync : {"always", "interval", "never"}
         The replicas' log policy (as ``ws.connect``).
     """
@@ -74,7 +75,7 @@ class ClusterDatabase:
         self.data_dir = os.path.abspath(data_dir or os.path.join(tempfile.gettempdir(),
                                                                  "warpsearch-cluster"))
         self.node_loss_timeout = float(node_loss_timeout)
-        self.monitor_interval = float(monitor_interval)
+        self.monitor_interval = None if monitor_interval is None else float(monitor_interval)
         self.fsync = fsync
         #: What the monitor and the router did (the newest 10,000): dicts with "event"
         #: ("replica_dead", "replica_restarted", "replica_recreated", "replica_caught_up",
@@ -85,9 +86,12 @@ class ClusterDatabase:
         self._watched: list = []
         self._closed = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._monitor, name="warpsearch-cluster",
-                                        daemon=True)
-        self._thread.start()
+        self._tick_mu = threading.Lock()  # one repair pass at a time
+        self._thread = None
+        if self.monitor_interval is not None:
+            self._thread = threading.Thread(target=self._monitor, name="warpsearch-cluster",
+                                            daemon=True)
+            self._thread.start()
 
     # -- nodes and placement ---------------------------------------------------------
     def nodes(self) -> dict:
@@ -256,7 +260,8 @@ class ClusterDatabase:
             return
         self._closed = True
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
         for col in list(self._cols.values()):
             col._closed = True
             self._stop_replicas(col, destroy=False)
@@ -298,12 +303,22 @@ class ClusterDatabase:
         with self._mu:
             self._watched.append((col, refs))
 
-    def _monitor(self):
+    def repair(self) -> None:
+        """One pass of the health checks the monitor runs every ``monitor_interval``:
+        failed replicas marked dead, restarted or re-created, recovering ones caught
+        up (see ``warpsearch.cluster.repair``)."""
         from . import repair
 
+        self._check()
+        with self._tick_mu:
+            repair.tick(self)
+
+    def _monitor(self):
         while not self._stop.wait(self.monitor_interval):
             try:
-                repair.tick(self)
+                self.repair()
             except Exception as exc:  # noqa: BLE001 - the monitor must keep running
+                if self._closed:
+                    return
                 self._event("monitor_error", error=repr(exc))
 

@@ -335,7 +335,9 @@ def connect(path, fsync: str = "always", fsync_interval_ms: int = 100, **remote_
     server instead and returns a ``warpsearch.remote.RemoteDatabase``, whose
     collections have the same methods and return types; ``remote_options``
     (``timeout``, ``retries``, ``api_key``, ``verify``) go to it, and ``fsync`` is the
-    server's business.
+    server's business. ``ray://HOST:PORT`` or ``ray://auto`` returns a
+    ``warpsearch.cluster.ClusterDatabase`` over a running Ray cluster (the
+    ``distributed`` extra); ``remote_options`` go to it.
 
     Examples
     --------
@@ -349,6 +351,10 @@ def connect(path, fsync: str = "always", fsync_interval_ms: int = 100, **remote_
         from ..remote import RemoteDatabase  # lazy: the embedded database needs no httpx
 
         return RemoteDatabase(path, **remote_options)
+    if isinstance(path, str) and path.lower().startswith("ray://"):
+        from ..cluster import connect as cluster_connect  # lazy: needs ray
+
+        return cluster_connect(path, fsync=fsync, **remote_options)
     if remote_options:
         raise TypeError(f"unexpected options for a local database: {sorted(remote_options)}")
     return Database(path, fsync=fsync, fsync_interval_ms=fsync_interval_ms)

@@ -63,6 +63,7 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
   std::shared_lock lk(s_->mu);
   dl.check();
   const auto& s = *s_;
+  s.ensure_all();  // a mapped index: each section's checksum, once
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
   const auto& F = detail::fastscan_kernels();
@@ -71,8 +72,8 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     allow_bits = make_allow(
         params.filter, n, [&](std::size_t r) { return s.ids[r]; },
         [&](idx_t id) -> std::int64_t {
-          auto it = s.rows.find(id);
-          return it == s.rows.end() ? -1 : std::int64_t(it->second);
+          auto it = s.rows().find(id);
+          return it == s.rows().end() ? -1 : std::int64_t(it->second);
         });
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 

@@ -214,6 +214,8 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
   auto idx = std::make_unique<FlatIndex>(r.dim(), r.metric(), Storage(meta[1]), Refine(meta[2]));
   auto& s = *idx->s_;
   const std::size_t npad = (n + detail::kPanel - 1) / detail::kPanel * detail::kPanel;
+  // In RAM: room for the rows reserve_rows(n) gives (a whole fast-scan block).
+  const std::size_t cap = (n + detail::kFsBlock - 1) / detail::kFsBlock * detail::kFsBlock;
   s.n = n;
   r.load(s.ids, "ids", n);
   const auto set_params = [&](const char* pname, detail::VectorCodec& c) {
@@ -231,20 +233,20 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
     s.bs_min = bounds[0];
     s.bs_max = bounds[1];
     s.norm_min = bounds[2];
-    r.load(s.norms, "norms", npad);
+    r.load(s.norms, "norms", npad, cap);
     if (s.fp32()) {
-      r.load(s.panels, "panels", npad * d);
+      r.load(s.panels, "panels", npad * d, cap * d);
     } else if (s.binary()) {
       set_params("codec", s.codec);
-      r.load(s.packed, "packed", (n + detail::kFsBlock - 1) / detail::kFsBlock * s.block_bytes());
-      r.load(s.bscale, "bscale", n);
+      r.load(s.packed, "packed", cap / detail::kFsBlock * s.block_bytes());
+      r.load(s.bscale, "bscale", n, cap);
     } else {
       set_params("codec", s.codec);
-      r.load(s.codes, "codes", n * s.cb());
+      r.load(s.codes, "codes", n * s.cb(), cap * s.cb());
     }
     if (s.has_refine()) {
       set_params("rcodec", s.rcodec);
-      r.load(s.rcodes, "rcodes", n * s.rb());
+      r.load(s.rcodes, "rcodes", n * s.rb(), cap * s.rb());
     }
     s.cap = 0;
     if (!r.lazy()) s.reserve_rows(n);  // in RAM: room for the rows as after any add

@@ -4,6 +4,7 @@
 // The warpsearch index file: a header (magic, version, type, metric, dim, count,
 // section table, header CRC) followed by named sections, each 64-byte aligned
 // (so they can be memory-mapped) and each with its own CRC-32C. Little-endian.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -82,18 +83,30 @@ class FileReader {
     return v;
   }
   // Fills st with section name (expect entries of T, or any whole number when
-  // expect is npos): a view of the mapping when lazy, else a copy in RAM.
+  // expect is npos): a view of the mapping when lazy, else a copy in RAM with room for
+  // reserve entries (so that growing it to its working size does not copy it again).
   template <typename T, typename Vec>
-  void load(Store<T, Vec>& st, const std::string& name, std::size_t expect = npos) const {
+  void load(Store<T, Vec>& st, const std::string& name, std::size_t expect = npos,
+            std::size_t reserve = 0) const {
     auto [p, n] = raw(name);
     check_size<T>(name, n, expect);
     if (lazy_) {
       st.map(file_, file_->find(name), reinterpret_cast<const T*>(p), n / sizeof(T));
-    } else {
-      Vec v(n / sizeof(T));
-      if (n) std::memcpy(v.data(), p, n);
-      st = std::move(v);
+      return;
     }
+    Vec v;
+    v.reserve(std::max(reserve, n / sizeof(T)));
+    v.resize(n / sizeof(T));
+    // In steps, each step's pages of the mapping dropped after it: the peak is the copy
+    // plus one step, not the copy plus the section.
+    constexpr std::size_t kStep = std::size_t(16) << 20;
+    auto* dst = reinterpret_cast<std::uint8_t*>(v.data());
+    for (std::size_t o = 0; o < n; o += kStep) {
+      const std::size_t b = std::min(kStep, n - o);
+      std::memcpy(dst + o, p + o, b);
+      file_->release(p + o, b);
+    }
+    st = std::move(v);
   }
   // A part of a section (count entries of T from byte offset off) into st, as load().
   template <typename T, typename Vec>
@@ -107,6 +120,7 @@ class FileReader {
       st.map(file_, file_->find(name), q, count);
     } else {
       st = Vec(q, q + count);
+      file_->release(q, count * sizeof(T));
     }
   }
   const std::string& path() const { return path_; }

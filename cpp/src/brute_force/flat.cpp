@@ -251,6 +251,7 @@ std::unique_ptr<FlatIndex> FlatIndex::load_from(const void* reader) {
     s.cap = 0;
     if (!r.lazy()) s.reserve_rows(n);  // in RAM: room for the rows as after any add
   } else {
+    s.ids.own();  // a file from before the mapped layouts: all in RAM
     s.reserve_rows(n);
     std::vector<float> tmp(d);
     if (s.fp32()) {

@@ -10,11 +10,17 @@ Sealed segment directory ``seg-<id>/``::
     ids.json         user ids of the rows (int or str)
     payloads.jsonl   one JSON payload per row (empty line: no payload)
     index.bin        the index (ids are the row numbers), written by ``Index.save``
+    fields.npz       the frozen payload field indexes (``fields.save_fields``); absent
+                     in segments written before them (or with no indexed field), whose
+                     field indexes are rebuilt from the payloads on open
 
 The manifest records the size and CRC-32 of every file; loading checks them
 and raises ``CorruptionError`` on any mismatch, so a damaged segment is never
-served. Tombstones live beside (``tombstones/seg-<id>.<gen>.npy``) because they
-change after sealing.
+served. The index is the exception: it is memory-mapped (``load_index(mmap=True)``)
+and the engine verifies each of its sections' checksums on first use, so opening
+reads its header, not its data (a damaged section raises ``CorruptionError`` from
+the first search that reads it). Tombstones live beside
+(``tombstones/seg-<id>.<gen>.npy``) because they change after sealing.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import shutil
 import numpy as np
 
 from ..index import FlatIndex, HNSWIndex, load_index
-from .fields import Grow, make_field_index
+from .fields import Grow, load_fields, make_field_index, save_fields
 from .payload import MISSING, decode_payload, field_values
 from .storage import CorruptionError, file_crc32, fsync_dir
 
@@ -35,6 +41,10 @@ __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
            "build_field"]
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
+FIELDS_FILE = "fields.npz"
+# Files checked by size only when a segment opens: the engine verifies the index's
+# sections itself, each on first use.
+_LAZY_FILES = ("index.bin",)
 
 
 def seg_dirname(seg_id: int) -> str:
@@ -268,8 +278,14 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     if index is None:
         index = build_index(index_cfg, dim, metric, vectors, device, trained)
     index.save(os.path.join(tmp, "index.bin"))
+    fields = build_fields(schema, raws)
+    names = SEGMENT_FILES
+    if fields:
+        with open(os.path.join(tmp, FIELDS_FILE), "wb") as f:
+            save_fields(f, fields, len(uids))
+        names += (FIELDS_FILE,)
     files = {}
-    for name in SEGMENT_FILES:
+    for name in names:
         p = os.path.join(tmp, name)
         _fsync_file(p)
         files[name] = {"size": os.path.getsize(p), "crc32": file_crc32(p)}
@@ -279,17 +295,18 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.rename(tmp, final)
     fsync_dir(seg_root)
     entry = {"id": seg_id, "rows": len(uids), "index": index_cfg["kind"], "files": files}
-    return SealedSegment(seg_id, vectors, uids, list(raws), index, build_fields(schema, raws),
-                         entry)
+    return SealedSegment(seg_id, vectors, uids, list(raws), index, fields, entry)
 
 
-def verify_files(directory: str, entry: dict, what: str) -> None:
-    """Checks the size and CRC-32 of every file named by a manifest entry."""
+def verify_files(directory: str, entry: dict, what: str, size_only=()) -> None:
+    """Checks the size and CRC-32 of every file named by a manifest entry (the size
+    alone for the names in ``size_only``)."""
     for name, meta in entry["files"].items():
         p = os.path.join(directory, name)
         if not os.path.exists(p):
             raise CorruptionError(f"{what}: file {name} is missing")
-        if os.path.getsize(p) != meta["size"] or file_crc32(p) != meta["crc32"]:
+        if os.path.getsize(p) != meta["size"] or \
+                (name not in size_only and file_crc32(p) != meta["crc32"]):
             raise CorruptionError(f"{what}: file {name} is corrupt (size or checksum mismatch)")
 
 
@@ -298,7 +315,7 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
     seg_id = entry["id"]
     d = os.path.join(seg_root, seg_dirname(seg_id))
     what = f"segment {seg_dirname(seg_id)}"
-    verify_files(d, entry, what)
+    verify_files(d, entry, what, size_only=_LAZY_FILES)
     try:
         vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
         with open(os.path.join(d, "ids.json")) as f:
@@ -306,15 +323,22 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
         with open(os.path.join(d, "payloads.jsonl"), "rb") as f:
             data = f.read()
         raws = data.split(b"\n") if entry["rows"] else []
-        index = load_index(os.path.join(d, "index.bin"))
+        index = load_index(os.path.join(d, "index.bin"), mmap=True)
         if device != "auto":
             index.to(device)
-    except (ValueError, OSError) as exc:
+        n = entry["rows"]
+        fields = {}
+        if FIELDS_FILE in entry["files"]:
+            fields = load_fields(os.path.join(d, FIELDS_FILE), schema, n)
+    except (ValueError, OSError, KeyError) as exc:
         raise CorruptionError(f"{what} cannot be loaded: {exc}") from None
-    n = entry["rows"]
     if (vectors.shape != (n, dim) or len(uids) != n or len(raws) != n or len(index) != n):
         raise CorruptionError(f"{what}: files disagree on the number of rows")
-    return SealedSegment(seg_id, vectors, uids, raws, index, build_fields(schema, raws), entry)
+    missing = {k: v for k, v in schema.items() if k not in fields}
+    if missing:  # segments from before saved field indexes, or fields added since
+        fields.update(build_fields(missing, raws))
+    fields = {k: fields[k] for k in schema}  # the schema's order
+    return SealedSegment(seg_id, vectors, uids, raws, index, fields, entry)
 
 
 def save_tombstones(directory: str, seg_id: int, tombs: np.ndarray, gen: int) -> dict:

@@ -1,0 +1,161 @@
+# SPDX-FileCopyrightText: 2026 warpsearch contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Reopening a collection: sealed segments map their index file and load their saved
+payload field indexes (no payload is parsed again); collections written before saved
+field indexes still open, with the same filter results; a damaged mapped index is a
+CorruptionError from the first search, never a crash. Reopen time and memory are
+measured in benchmarks/reopen_bench.py."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import warpsearch as ws
+from warpsearch.db.storage import read_manifest, write_manifest
+
+DIM = 8
+SCHEMA = {"color": "keyword", "n": "int", "price": "float", "ok": "bool", "tags": "keyword[]",
+          "when": "datetime", "where": "geo", "text": "text"}
+COLORS = ("red", "green", "blue", "teal")
+
+
+def _payload(i):
+    p = {"color": COLORS[i % 4], "n": i % 50, "price": (i % 97) / 3.0, "ok": i % 3 == 0,
+         "tags": [f"t{i % 5}", f"t{i % 7}"], "when": f"2020-01-{1 + i % 28:02d}T00:00:00Z",
+         "where": {"lat": 40 + (i % 10) / 10, "lon": -70 - (i % 10) / 10},
+         "text": f"word{i % 11} common"}
+    if i % 13 == 0:
+        del p["color"]  # missing values too
+    if i % 17 == 0:
+        p["n"] = None
+    return p
+
+
+FILTERS = [
+    {"color": "red"},
+    {"must_not": [{"key": "color", "match": {"any": ["red", "blue"]}}]},
+    {"key": "n", "range": {"gte": 10, "lt": 20}},
+    {"key": "price", "range": {"gt": 5.5}},
+    {"ok": True},
+    {"key": "tags", "match": {"any": ["t3"]}},
+    {"key": "when", "range": {"gte": "2020-01-10T00:00:00Z"}},
+    {"key": "where", "geo_radius": {"center": {"lat": 40.0, "lon": -70.0}, "radius": 30000}},
+    {"key": "text", "text": "word3"},
+    {"is_null": {"key": "n"}},
+    {"is_empty": {"key": "color"}},
+]
+
+
+def _scroll_ids(col, flt):
+    return sorted(r.id for r in col.scroll(filter=flt, limit=10**6, with_vectors=False))
+
+
+def _make(path, n=700, segment_size=200):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, DIM)).astype(np.float32)
+    with ws.connect(path, fsync="never") as db:
+        col = db.create_collection("c", dim=DIM, metric="l2", index=ws.FlatConfig(),
+                                   segment_size=segment_size, schema=SCHEMA)
+        col.upsert(list(range(n)), x, [_payload(i) for i in range(n)])
+        col.delete(list(range(0, n, 9)))
+        col.flush()
+        want = {json.dumps(f): _scroll_ids(col, f) for f in FILTERS}
+        hits = [h.id for h in col.search(x[5], k=10)]
+        info = col.info()
+    assert info["sealed_segments"] >= 3
+    return x, want, hits
+
+
+def _segments(path):
+    return os.path.join(path, "collections", "c", "segments")
+
+
+def test_reopen_loads_saved_field_indexes(tmp_path, monkeypatch):
+    path = str(tmp_path / "db")
+    x, want, hits = _make(path)
+    assert all(os.path.exists(os.path.join(_segments(path), s, "fields.npz"))
+               for s in os.listdir(_segments(path)))
+    # no payload of a sealed segment is parsed to open the collection
+    from warpsearch.db import segment
+    calls = []
+    real = segment.build_fields
+    monkeypatch.setattr(segment, "build_fields", lambda *a: calls.append(1) or real(*a))
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        assert calls == []
+        for f in FILTERS:
+            assert _scroll_ids(col, f) == want[json.dumps(f)], f
+        assert [h.id for h in col.search(x[5], k=10)] == hits
+        # the sealed indexes are mapped from their files
+        with open("/proc/self/maps") as m:
+            maps = m.read()
+        assert os.path.join(os.path.realpath(_segments(path)), "seg-") in maps
+        assert "index.bin" in maps
+
+
+def test_collections_from_before_saved_field_indexes_open(tmp_path):
+    path = str(tmp_path / "db")
+    x, want, hits = _make(path)
+    # the layout of a collection written before fields.npz: no such file, no entry
+    coll = os.path.join(path, "collections", "c")
+    body = read_manifest(coll)
+    for e in body["segments"]:
+        e["files"].pop("fields.npz")
+        os.remove(os.path.join(_segments(path), f"seg-{e['id']:08d}", "fields.npz"))
+    write_manifest(coll, body)
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        for f in FILTERS:
+            assert _scroll_ids(col, f) == want[json.dumps(f)], f
+        assert [h.id for h in col.search(x[5], k=10)] == hits
+        # a field added later is indexed over the old segments too
+        col.create_field_index("extra", "int")
+        assert _scroll_ids(col, {"key": "extra", "range": {"gte": 0}}) == []
+
+
+def test_field_added_after_sealing_is_rebuilt_on_open(tmp_path):
+    path = str(tmp_path / "db")
+    _make(path)
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        col.create_field_index("n2", "int")  # not in the segments' fields.npz
+        n_want = _scroll_ids(col, {"key": "n", "range": {"gte": 3, "lte": 3}})
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        assert set(col.schema) == set(SCHEMA) | {"n2"}
+        assert _scroll_ids(col, {"key": "n", "range": {"gte": 3, "lte": 3}}) == n_want
+        assert _scroll_ids(col, {"key": "n2", "range": {"gte": 0}}) == []
+
+
+def test_damaged_field_file_is_a_corruption_error(tmp_path):
+    path = str(tmp_path / "db")
+    _make(path)
+    victim = os.path.join(_segments(path), "seg-00000000", "fields.npz")
+    with open(victim, "r+b") as f:
+        f.seek(os.path.getsize(victim) // 2)
+        b = f.read(1)
+        f.seek(os.path.getsize(victim) // 2)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with ws.connect(path) as db:
+        with pytest.raises(ws.CorruptionError, match="seg-00000000.*fields.npz"):
+            db.get_collection("c")
+
+
+def test_damaged_index_is_detected_on_first_search(tmp_path):
+    path = str(tmp_path / "db")
+    x, _, _ = _make(path)
+    victim = os.path.join(_segments(path), "seg-00000000", "index.bin")
+    size = os.path.getsize(victim)
+    with open(victim, "r+b") as f:  # a byte inside the last (largest) sections
+        f.seek(size - 100)
+        b = f.read(1)
+        f.seek(size - 100)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with ws.connect(path) as db:
+        col = db.get_collection("c")  # opening reads the index header only
+        with pytest.raises(ws.CorruptionError, match="index.bin.*checksum"):
+            col.search(x[0], k=5)

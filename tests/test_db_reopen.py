@@ -159,3 +159,43 @@ def test_damaged_index_is_detected_on_first_search(tmp_path):
         col = db.get_collection("c")  # opening reads the index header only
         with pytest.raises(ws.CorruptionError, match="index.bin.*checksum"):
             col.search(x[0], k=5)
+
+
+def test_idmap_matches_a_dict():
+    from warpsearch.db.idmap import IdMap
+    rng = np.random.default_rng(11)
+    ints = rng.choice(10**12, 3000, replace=False).astype(np.int64) - 5 * 10**11
+    strs = [f"doc-{i}" for i in range(1500)] + ["é", "a" * 40, "00000000-0000-4000-8000-00000000abcd"]
+    uids = np.empty(len(ints) + len(strs), dtype=object)
+    uids[:] = ints.tolist() + strs
+    perm = rng.permutation(len(uids))
+    uids = uids[perm]
+    iids = np.arange(len(uids), dtype=np.int64) + (7 << 32)
+    half = len(uids) // 2
+    m = IdMap()
+    # the second part repeats some ids of the first: the later one wins, the first is lost
+    again = uids[:50]
+    lost = m.build([(uids[:half], iids[:half]), (uids[half:], iids[half:]),
+                    (again, np.arange(50, dtype=np.int64) + (9 << 32))])
+    assert sorted(lost.tolist()) == sorted(iids[:50].tolist())
+    model = dict(zip(uids.tolist(), iids.tolist()))
+    model.update(zip(again.tolist(), (np.arange(50) + (9 << 32)).tolist()))
+    assert len(m) == len(model)
+    for u, v in list(model.items())[::7]:
+        assert m.get(u) == v and u in m
+    for missing in (10**13, -(2**63), 2**63 - 1, "nope", "doc-", "doc-1500"):
+        assert m.get(missing) is None and missing not in m and m.pop(missing) is None
+    ops = rng.integers(0, 3, 4000)
+    keys = uids.tolist() + list(range(5000)) + [f"new-{i}" for i in range(100)]
+    for op, j in zip(ops, rng.integers(0, len(keys), 4000)):
+        k = keys[j]
+        if op == 0:
+            m[k] = int(j)
+            model[k] = int(j)
+        elif op == 1:
+            assert m.pop(k, "d") == model.pop(k, "d")
+        else:
+            assert m.get(k) == model.get(k)
+        assert len(m) == len(model)
+    assert all(m.get(k) == model.get(k) for k in keys)
+    assert bool(IdMap()) is False and m.nbytes() < 40 * len(uids)

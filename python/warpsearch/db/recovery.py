@@ -43,8 +43,9 @@ def open_state(path: str, name: str) -> CollectionState:
             seg.set_tombs(load_tombstones(tomb_root, entry["tombstones"], seg.n))
             seg.tomb_file = entry["tombstones"]["file"]
             live_tombs.add(seg.tomb_file)
-        st.add_sealed(seg)
+        st.add_sealed(seg, map_rows=False)
         live_dirs.add(seg_dirname(seg.seg_id))
+    st.map_sealed()
     for f in os.listdir(seg_root):
         if f not in live_dirs:
             shutil.rmtree(os.path.join(seg_root, f), ignore_errors=True)

@@ -7,8 +7,10 @@ tombstones change).
 Sealed segment directory ``seg-<id>/``::
 
     vectors.npy      float32 (n, dim), the vectors as given
+    ids.npy          user ids of the rows when all are ints (int64), else
     ids.json         user ids of the rows (int or str)
-    payloads.jsonl   one JSON payload per row (empty line: no payload)
+    payloads.jsonl   one JSON payload per row (empty line: no payload); a loaded
+                     segment maps it and reads a row's payload when asked
     index.bin        the index (ids are the row numbers), written by ``Index.save``
     fields.npz       the frozen payload field indexes (``fields.save_fields``); absent
                      in segments written before them (or with no indexed field), whose
@@ -26,6 +28,7 @@ the first search that reads it). Tombstones live beside
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 
@@ -137,6 +140,51 @@ class MutableSegment(_SegmentBase):
         return self.vecs.view()
 
 
+class Payloads:
+    """The raw payloads of a loaded sealed segment: its payloads.jsonl, memory-mapped,
+    and the offset of each row (8 bytes per row instead of a bytes object)."""
+
+    __slots__ = ("_buf", "_off", "_n")
+
+    def __init__(self, path: str, n: int):
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self._buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        # rows are joined by b"\n": row i is buf[off[i]:off[i + 1] - 1]; the newlines
+        # are found a block at a time (no file-sized temporary)
+        step, parts = 1 << 24, [np.zeros(1, dtype=np.int64)]
+        for a in range(0, size, step):
+            blk = np.frombuffer(self._buf, dtype=np.uint8, count=min(step, size - a), offset=a)
+            parts.append(np.flatnonzero(blk == 10).astype(np.int64) + (a + 1))
+            del blk
+        parts.append(np.array([size + 1], dtype=np.int64))
+        self._off = np.concatenate(parts)
+        if len(self._off) != n + 1 and (n or size):
+            raise ValueError(f"{path} holds {len(self._off) - 1} rows, expected {n}")
+        if not n:
+            self._off = np.zeros(1, dtype=np.int64)
+        if isinstance(self._buf, mmap.mmap):  # the scan read every page: let them go
+            self._buf.madvise(mmap.MADV_DONTNEED)
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(self._n))]
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        return self._buf[int(self._off[row]):int(self._off[row + 1]) - 1]
+
+    def __iter__(self):
+        for i in range(self._n):
+            yield self[i]
+
+
 class SealedSegment(_SegmentBase):
     """An immutable segment loaded from (or just written to) its directory."""
 
@@ -145,7 +193,9 @@ class SealedSegment(_SegmentBase):
     def __init__(self, seg_id, vectors, uids, raws, index, fields, entry):
         self.seg_id = seg_id
         self._vectors = vectors
-        self.uids = _object_array(uids)
+        # int64 when every id is an int (8 bytes per row), else objects
+        self.uids = uids if isinstance(uids, np.ndarray) and uids.dtype == np.int64 \
+            else _object_array(uids)
         self.raws = raws
         self.index = index
         self.fields = fields
@@ -174,6 +224,15 @@ class SealedSegment(_SegmentBase):
 
     def vectors(self) -> np.ndarray:
         return self._vectors
+
+
+def _int_ids(uids):
+    """``uids`` as an int64 array when every one is an int, else None."""
+    if isinstance(uids, np.ndarray) and uids.dtype == np.int64:
+        return uids
+    if not all(type(u) is int for u in uids):
+        return None
+    return np.asarray(uids, dtype=np.int64) if len(uids) else np.zeros(0, dtype=np.int64)
 
 
 def _object_array(values) -> np.ndarray:
@@ -271,15 +330,21 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.makedirs(tmp)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     np.save(os.path.join(tmp, "vectors.npy"), vectors)
-    with open(os.path.join(tmp, "ids.json"), "w") as f:
-        json.dump(list(uids), f, separators=(",", ":"))
+    int_ids = _int_ids(uids if isinstance(uids, np.ndarray) else list(uids))
+    if int_ids is not None:
+        np.save(os.path.join(tmp, "ids.npy"), int_ids)
+        uids = int_ids
+    else:
+        with open(os.path.join(tmp, "ids.json"), "w") as f:
+            json.dump(list(uids), f, separators=(",", ":"))
     with open(os.path.join(tmp, "payloads.jsonl"), "wb") as f:
         f.write(b"\n".join(raws))
     if index is None:
         index = build_index(index_cfg, dim, metric, vectors, device, trained)
     index.save(os.path.join(tmp, "index.bin"))
     fields = build_fields(schema, raws)
-    names = SEGMENT_FILES
+    names = tuple("ids.npy" if (f == "ids.json" and int_ids is not None) else f
+                  for f in SEGMENT_FILES)
     if fields:
         with open(os.path.join(tmp, FIELDS_FILE), "wb") as f:
             save_fields(f, fields, len(uids))
@@ -318,11 +383,16 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
     verify_files(d, entry, what, size_only=_LAZY_FILES)
     try:
         vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
-        with open(os.path.join(d, "ids.json")) as f:
-            uids = json.load(f)
-        with open(os.path.join(d, "payloads.jsonl"), "rb") as f:
-            data = f.read()
-        raws = data.split(b"\n") if entry["rows"] else []
+        if "ids.npy" in entry["files"]:
+            uids = np.load(os.path.join(d, "ids.npy"), allow_pickle=False)
+            if uids.dtype != np.int64 or uids.ndim != 1:
+                raise ValueError("ids.npy is not a 1-D int64 array")
+        else:  # str ids, or a segment from before ids.npy
+            with open(os.path.join(d, "ids.json")) as f:
+                uids = json.load(f)
+            ints = _int_ids(uids)
+            uids = ints if ints is not None else uids
+        raws = Payloads(os.path.join(d, "payloads.jsonl"), entry["rows"])
         index = load_index(os.path.join(d, "index.bin"), mmap=True)
         if device != "auto":
             index.to(device)

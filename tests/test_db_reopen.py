@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import warpsearch as ws
-from warpsearch.db.storage import read_manifest, write_manifest
+from warpsearch.db.storage import file_crc32, read_manifest, write_manifest
 
 DIM = 8
 SCHEMA = {"color": "keyword", "n": "int", "price": "float", "ok": "bool", "tags": "keyword[]",
@@ -100,12 +100,20 @@ def test_reopen_loads_saved_field_indexes(tmp_path, monkeypatch):
 def test_collections_from_before_saved_field_indexes_open(tmp_path):
     path = str(tmp_path / "db")
     x, want, hits = _make(path)
-    # the layout of a collection written before fields.npz: no such file, no entry
+    # the layout of a collection written before fields.npz and ids.npy: ids in ids.json
     coll = os.path.join(path, "collections", "c")
     body = read_manifest(coll)
     for e in body["segments"]:
+        d = os.path.join(_segments(path), f"seg-{e['id']:08d}")
         e["files"].pop("fields.npz")
-        os.remove(os.path.join(_segments(path), f"seg-{e['id']:08d}", "fields.npz"))
+        os.remove(os.path.join(d, "fields.npz"))
+        e["files"].pop("ids.npy")
+        ids = np.load(os.path.join(d, "ids.npy")).tolist()
+        os.remove(os.path.join(d, "ids.npy"))
+        with open(os.path.join(d, "ids.json"), "w") as f:
+            json.dump(ids, f)
+        e["files"]["ids.json"] = {"size": os.path.getsize(os.path.join(d, "ids.json")),
+                                  "crc32": file_crc32(os.path.join(d, "ids.json"))}
     write_manifest(coll, body)
     with ws.connect(path) as db:
         col = db.get_collection("c")
@@ -115,6 +123,28 @@ def test_collections_from_before_saved_field_indexes_open(tmp_path):
         # a field added later is indexed over the old segments too
         col.create_field_index("extra", "int")
         assert _scroll_ids(col, {"key": "extra", "range": {"gte": 0}}) == []
+
+
+def test_string_ids_reopen(tmp_path):
+    path = str(tmp_path / "db")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, DIM)).astype(np.float32)
+    ids = [f"doc-{i}" if i % 3 else i for i in range(300)]  # str and int ids mixed
+    with ws.connect(path, fsync="never") as db:
+        col = db.create_collection("c", dim=DIM, metric="l2", index=ws.FlatConfig(),
+                                   segment_size=100, schema={"color": "keyword"})
+        col.upsert(ids, x, [{"color": COLORS[i % 4]} for i in range(300)])
+        col.delete(["doc-4", 3])
+        col.flush()
+        hits = [h.id for h in col.search(x[7], k=5)]
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        assert len(col) == 298 and "doc-5" in col and 6 in col and "doc-4" not in col
+        assert 3 not in col and "6" not in col
+        assert [h.id for h in col.search(x[7], k=5)] == hits
+        assert col.get(["doc-7"])[0].payload == {"color": COLORS[7 % 4]}
+        col.upsert(["doc-5"], x[:1] + 50, [{"color": "new"}])  # moves to the mutable segment
+        assert col.count({"color": "new"}) == 1 and len(col) == 298
 
 
 def test_field_added_after_sealing_is_rebuilt_on_open(tmp_path):

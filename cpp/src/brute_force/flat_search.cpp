@@ -57,6 +57,7 @@ BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::ui
 void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                        idx_t* I, SearchStats* stats) const {
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  if (nq == 0) return;  // no query: nothing to write (the work split below needs one)
   // Checked per cache block of rows (and per query of the merge and re-rank): a few
   // thousand distances or more between clock reads.
   const detail::Deadline dl(params);

@@ -97,7 +97,7 @@ def test_reopen_loads_saved_field_indexes(tmp_path, monkeypatch):
         assert "index.bin" in maps
 
 
-def test_collections_from_before_saved_field_indexes_open(tmp_path):
+def test_collections_from_before_saved_field_indexes_open(tmp_path, monkeypatch):
     path = str(tmp_path / "db")
     x, want, hits = _make(path)
     # the layout of a collection written before fields.npz and ids.npy: ids in ids.json
@@ -120,6 +120,18 @@ def test_collections_from_before_saved_field_indexes_open(tmp_path):
         for f in FILTERS:
             assert _scroll_ids(col, f) == want[json.dumps(f)], f
         assert [h.id for h in col.search(x[5], k=10)] == hits
+    # migrated on that open: the field indexes were saved and the manifest names them
+    body = read_manifest(coll)
+    assert all("fields.npz" in e["files"] for e in body["segments"])
+    from warpsearch.db import segment
+    calls = []
+    real = segment.build_fields
+    monkeypatch.setattr(segment, "build_fields", lambda *a: calls.append(1) or real(*a))
+    with ws.connect(path) as db:
+        col = db.get_collection("c")
+        assert calls == []  # loaded, not rebuilt
+        for f in FILTERS:
+            assert _scroll_ids(col, f) == want[json.dumps(f)], f
         # a field added later is indexed over the old segments too
         col.create_field_index("extra", "int")
         assert _scroll_ids(col, {"key": "extra", "range": {"gte": 0}}) == []

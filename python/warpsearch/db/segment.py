@@ -407,8 +407,35 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
     missing = {k: v for k, v in schema.items() if k not in fields}
     if missing:  # segments from before saved field indexes, or fields added since
         fields.update(build_fields(missing, raws))
+        if FIELDS_FILE not in entry["files"]:
+            _migrate_fields(d, entry, fields, n)
     fields = {k: fields[k] for k in schema}  # the schema's order
     return SealedSegment(seg_id, vectors, uids, raws, index, fields, entry)
+
+
+def _migrate_fields(d: str, entry: dict, fields: dict, n: int) -> None:
+    """Saves the field indexes of a segment written before fields.npz (built from its
+    payloads on this open) and names the file in its manifest entry, which the next
+    checkpoint writes: later opens load them. A file written but not yet named by a
+    manifest is ignored, and written again, by the next open. Nothing is written where
+    the directory is read-only."""
+    p = os.path.join(d, FIELDS_FILE)
+    tmp = p + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            save_fields(f, fields, n)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+        fsync_dir(d)
+        meta = {"size": os.path.getsize(p), "crc32": file_crc32(p)}
+    except OSError:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        return
+    entry["files"][FIELDS_FILE] = meta
 
 
 def save_tombstones(directory: str, seg_id: int, tombs: np.ndarray, gen: int) -> dict:

@@ -58,6 +58,8 @@ void HnswGraph::ensure_all() const {
   std::lock_guard lk(links_mu_);
   if (links_ok_.load(std::memory_order_relaxed)) return;
   check_links();
+  links0.release();  // the check read every list: only what walks read stays resident
+  levels.release();
   links_ok_.store(true, std::memory_order_release);
 }
 
@@ -165,6 +167,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load_from(const void* reader) {
     g.to_ram();  // RAM: every array for cap slots, as after an add
   } else {
     g.upper.resize(ns);
+    r.file()->advise_random();  // a walk reads scattered nodes
   }
   auto up = r.vec<std::uint32_t>("upper");
   std::size_t off = 0;

@@ -167,6 +167,7 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
   if (r.lazy()) {
     s.lists_ok.store(false);  // checksums of the mapped lists on first use
     s.map_ready.store(false);
+    if (lazy) r.file()->advise_random();  // a search reads the few lists it probes
   }
   if (r.has("radius")) {
     s.radius = r.vec<float>("radius", nlist);

@@ -76,6 +76,10 @@ void MappedFile::verify_all() const {
   for (std::size_t i = 0; i < secs_.size(); ++i) verify(int(i));
 }
 
+void MappedFile::advise_random() const {
+  if (data_) ::madvise(const_cast<std::uint8_t*>(data_), size_, MADV_RANDOM);
+}
+
 void MappedFile::release(const void* p, std::size_t bytes) const {
   // Whole pages inside the range only: a page shared with a neighbouring section may be
   // in use. MADV_DONTNEED on a shared read-only file mapping only unmaps the pages; the

@@ -51,6 +51,9 @@ class MappedFile {
   bool verified(int i) const { return state_[std::size_t(i)].load(std::memory_order_acquire) == kGood; }
   // Drops the pages of [p, p + bytes) from the resident set (advisory).
   void release(const void* p, std::size_t bytes) const;
+  // Reads will be scattered (a graph walk, probed lists): the kernel then maps only
+  // the page a read faults on, not the pages around it (advisory).
+  void advise_random() const;
 
  private:
   enum : std::uint8_t { kUnchecked = 0, kGood = 1, kBad = 2 };

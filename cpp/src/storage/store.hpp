@@ -55,6 +55,11 @@ class Store {
   void ensure() const {
     if (file_) file_->verify(sec_);
   }
+  // Drops the pages of a mapped store from the resident set (after a pass over all of
+  // it, such as a check); they are read again from the page cache when used.
+  void release() const {
+    if (map_) file_->release(map_, mn_ * sizeof(T));
+  }
   // Copies a mapped store into RAM (verifying it first); no-op in RAM.
   void own() {
     if (!map_) return;

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -259,3 +262,29 @@ def test_empty_indexes_map(tmp_path):
         assert (I == -1).all()
         mm.add(np.ones((2, DIM), np.float32))
         assert mm.search(q, k=3)[1][0, :2].tolist() in ([0, 1], [1, 0])
+
+
+def test_file_changed_in_place_after_open(data, tmp_path):
+    # Documented: a mapped file must not be rewritten in place. A change made before a
+    # section's first use is still caught by its checksum; a truncation makes reads past
+    # the new end fault (SIGBUS), which no library can turn into an exception.
+    _, q, _ = data
+    idx = _build("flat-fp32-l2", data)
+    path = str(tmp_path / "p.ws")
+    idx.save(path)
+    mm = ws.load_index(path, mmap=True)
+    off, size = _sections(path)["panels"]
+    with open(path, "r+b") as f:
+        f.seek(off + size // 3)
+        f.write(b"\x7f\x7f\x7f\x7f")
+    with pytest.raises(ws.CorruptionError, match="panels"):
+        _search(mm, q)
+    code = (
+        "import os, sys, numpy as np, warpsearch as ws\n"
+        "p = sys.argv[1]\n"
+        "mm = ws.load_index(p, mmap=True)\n"
+        "os.truncate(p, 4096)\n"
+        "mm.search(np.zeros((1, %d), np.float32), k=1)\n" % DIM)
+    idx.save(path + ".t")
+    res = subprocess.run([sys.executable, "-c", code, path + ".t"], capture_output=True)
+    assert res.returncode == -signal.SIGBUS

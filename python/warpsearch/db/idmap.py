@@ -13,8 +13,6 @@ overlay, then the base (binary search). A dict per point costs about 100 bytes m
 
 from __future__ import annotations
 
-from bisect import bisect_left
-
 import numpy as np
 
 __all__ = ["IdMap"]
@@ -101,9 +99,15 @@ class IdMap:
             return None
         if isinstance(uid, str) and len(self._svals):
             b, buf, off = uid.encode(), self._sbuf, self._soff
-            i = bisect_left(range(len(self._svals)), b, key=lambda j: buf[off[j]:off[j + 1]])
-            if i < len(self._svals) and buf[off[i]:off[i + 1]] == b:
-                return int(self._svals[i])
+            lo, hi = 0, len(self._svals)
+            while lo < hi:  # the first key >= b
+                mid = (lo + hi) // 2
+                if buf[off[mid]:off[mid + 1]] < b:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < len(self._svals) and buf[off[lo]:off[lo + 1]] == b:
+                return int(self._svals[lo])
         return None
 
     def get(self, uid, default=None):

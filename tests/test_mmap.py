@@ -287,4 +287,5 @@ def test_file_changed_in_place_after_open(data, tmp_path):
         "mm.search(np.zeros((1, %d), np.float32), k=1)\n" % DIM)
     idx.save(path + ".t")
     res = subprocess.run([sys.executable, "-c", code, path + ".t"], capture_output=True)
-    assert res.returncode == -signal.SIGBUS
+    # killed by the signal (or, under AddressSanitizer, which catches it, a BUS report)
+    assert res.returncode == -signal.SIGBUS or (res.returncode != 0 and b"BUS" in res.stderr)

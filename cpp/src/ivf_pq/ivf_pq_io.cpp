@@ -180,7 +180,9 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
 void IvfPqIndex::verify() const {
   std::shared_lock lk(s_->mu);
   s_->ensure_all();
-  s_->ensure_map();
+  // Mapped lists: ids unique (checked by the id map). In RAM the load checked them and
+  // the map stays unbuilt until an id lookup needs it.
+  if (s_->mapped_bytes() > 0) s_->ensure_map();
 }
 
 std::size_t IvfPqIndex::mapped_bytes() const {

@@ -60,7 +60,7 @@ def load_index(path, mmap: bool = False, verify: bool = False):
     if not os.path.exists(p):
         raise FileNotFoundError(f"no index file at {p!r}")
     impl = _core.load_index(p, bool(mmap))
-    if verify:
+    if verify and mmap:
         impl.verify()
     cls = _WRAPPERS[impl.type_name]
     obj = cls.__new__(cls)

@@ -45,6 +45,16 @@ def test_negative_ids_are_refused_by_add(kind, bad):
     assert bad not in idx and idx.remove([bad]) == 0  # lookups of a negative id: no match
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("storage", ["fp32", "sq8"])
+def test_a_search_with_no_query_returns_empty_results(kind, storage):
+    # FlatIndex divided by its number of query groups (zero) and killed the process
+    idx = _index(kind) if kind != "flat" else ws.FlatIndex(dim=DIM, storage=storage)
+    idx.add(make_clustered(200, DIM, seed=2))
+    D, I = idx.search(np.zeros((0, DIM), np.float32), k=3)
+    assert D.shape == I.shape == (0, 3)
+
+
 def test_minus_one_is_named_as_the_padding_id():
     with pytest.raises(ValueError, match="-1 is the id of missing results"):
         ws.FlatIndex(dim=2).add(np.ones((1, 2), np.float32), ids=[-1])

@@ -103,6 +103,8 @@ void register_index(py::module_& m) {
            py::arg("timeout") = py::none())
       .def("save", &Index::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def("memory_usage", &Index::memory_usage)
+      .def("mapped_bytes", &Index::mapped_bytes)
+      .def("verify", &Index::verify, py::call_guard<py::gil_scoped_release>())
       .def("contains", &Index::contains, py::arg("id"))
       .def("ids", [](const Index& i) {
         auto v = i.ids();
@@ -150,7 +152,8 @@ void register_index(py::module_& m) {
       .def("reorder", &HnswIndex::reorder, py::call_guard<py::gil_scoped_release>())
       .def("consolidate", &HnswIndex::consolidate, py::call_guard<py::gil_scoped_release>());
 
-  m.def("load_index", &load_index, py::arg("path"), py::call_guard<py::gil_scoped_release>());
+  m.def("load_index", &load_index, py::arg("path"), py::arg("mmap") = false,
+        py::call_guard<py::gil_scoped_release>());
 }
 
 }  // namespace warpsearch::bindings

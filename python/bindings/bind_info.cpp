@@ -17,6 +17,8 @@ void register_info(py::module_& m) {
   static py::exception<InternalError> internal_error(m, "InternalError", PyExc_RuntimeError);
   // a ValueError, as every invalid_argument; its own type so that callers retry on it
   py::register_exception<StaleDeviceCopyError>(m, "StaleDeviceCopyError", PyExc_ValueError);
+  // a damaged file (checksum, truncation): a ValueError; the database raises the same type
+  py::register_exception<CorruptFileError>(m, "CorruptionError", PyExc_ValueError);
   // A search past its deadline raises Python's own TimeoutError (not a subclass): the
   // same type the database raises when the deadline passes between segments.
   py::register_exception_translator([](std::exception_ptr p) {

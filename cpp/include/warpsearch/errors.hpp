@@ -42,6 +42,17 @@ class StaleDeviceCopyError : public std::invalid_argument {
 };
 
 /**
+ * @brief A damaged index file: a checksum mismatch, a truncated or inconsistent section.
+ *
+ * An invalid_argument (Python: ``warpsearch.CorruptionError``, a ValueError). A
+ * memory-mapped index raises it on the first use of a section whose checksum fails.
+ */
+class CorruptFileError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/**
  * @brief A search passed its deadline (SearchParams::deadline) and stopped.
  *
  * Nothing is written to the caller's results that it may rely on, and the index is

@@ -52,6 +52,8 @@ class HnswIndex final : public Index {
   std::size_t remove(const idx_t* ids, std::size_t n) override;
   void search(const float* q, std::size_t nq, const SearchParams& params, float* D, idx_t* I,
               SearchStats* stats) const override;
+  void verify() const override;
+  std::size_t mapped_bytes() const override;
   void save(const std::string& path) const override;
   std::size_t memory_usage() const override;
   bool contains(idx_t id) const override;

@@ -65,6 +65,15 @@ class Index {
   /** @brief Copies the stored vector of each id into out (n*dim); false where absent. */
   virtual std::vector<bool> reconstruct(const idx_t* ids, std::size_t n, float* out) const = 0;
 
+  /**
+   * @brief Verifies now every checksum of a memory-mapped index (load_index with
+   * mmap), which otherwise verifies each section on its first use. No-op in RAM.
+   * A damaged section throws CorruptFileError.
+   */
+  virtual void verify() const = 0;
+  /** @brief Bytes of the index read from its memory-mapped file (0 when all in RAM). */
+  virtual std::size_t mapped_bytes() const = 0;
+
   /** @brief The id the next add without ids starts from. */
   idx_t next_id() const { return next_id_; }
 
@@ -104,7 +113,18 @@ Bitset Index::make_allow(const Filter& f, std::size_t nslots, SlotId slot_id, Lo
   return b;
 }
 
-/** @brief Loads any index type written by Index::save. Bad files throw std::invalid_argument. */
-std::unique_ptr<Index> load_index(const std::string& path);
+/**
+ * @brief Loads any index type written by Index::save. Bad files throw std::invalid_argument
+ * (CorruptFileError for a damaged one).
+ *
+ * mmap = true maps the file instead of reading it: vectors, codes, graph links and
+ * inverted lists stay in the file and are paged in as searches read them; each section's
+ * checksum is verified on its first use (verify() checks all now). The mapped parts are
+ * read-only: the first add/remove/train copies them into RAM (copy-on-write), after
+ * which the index no longer depends on the file. Saving over the file (save renames a
+ * new file into place) never changes a mapped index; truncating or rewriting the file
+ * in place while it is mapped is not supported (reads past its new end fault).
+ */
+std::unique_ptr<Index> load_index(const std::string& path, bool mmap = false);
 
 }  // namespace warpsearch

@@ -90,6 +90,8 @@ class IvfPqIndex final : public Index {
   void search_ivf(const float* q, std::size_t nq, const SearchParams& params,
                   const IvfSearchParams& ivf, float* D, idx_t* I, SearchStats* stats) const;
   void set_search_defaults(const IvfSearchParams& p);
+  void verify() const override;
+  std::size_t mapped_bytes() const override;
   void save(const std::string& path) const override;
   std::size_t memory_usage() const override;
   bool contains(idx_t id) const override;

@@ -9,8 +9,10 @@
 // in SIMD registers; their scales are a separate array. An optional second record per
 // row (the refine copy) re-ranks the candidates.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +20,8 @@
 #include "quantization/vector_codec.hpp"
 #include "simd/distance.hpp"
 #include "simd/fastscan.hpp"
+#include "storage/store.hpp"
+#include "warpsearch/errors.hpp"
 #include "warpsearch/quantization.hpp"
 #include "warpsearch/types.hpp"
 
@@ -35,20 +39,74 @@ struct FlatStorage {
   Refine refine = Refine::None;
   VectorCodec codec;          // storage != FP32
   VectorCodec rcodec;         // refine != None
-  std::vector<float> panels;  // FP32: cap * d
-  std::vector<std::uint8_t> codes, rcodes;  // cap * codec.bytes() (not binary), cap * rcodec.bytes()
+  // In RAM or mapped from an index file (storage/store.hpp). A mapped index holds the
+  // rows its file holds (cap = 0) until a write copies it into RAM (own_all).
+  Store<float> panels;  // FP32: cap * d
+  Store<std::uint8_t> codes, rcodes;  // cap * codec.bytes() (not binary), cap * rcodec.bytes()
   std::size_t bm = 0, bm_pad = 0;   // binary: 4-dimension groups; padded to the fast-scan group
-  std::vector<std::uint8_t> packed;  // binary: cap / 32 blocks of bm_pad * 16 bytes
-  std::vector<float> bscale;         // binary: the scale of each row's code
+  Store<std::uint8_t> packed;  // binary: cap / 32 blocks of bm_pad * 16 bytes
+  Store<float> bscale;         // binary: the scale of each row's code
   // Binary: bounds over every row ever written (still bounds after removals), used to
   // turn a distance threshold into a fast-scan threshold.
   float bs_min = INFINITY, bs_max = 0.f, norm_min = INFINITY;
   // Squared norms for L2: of the stored (decoded) vector; of the exact vector for binary
   // codes, whose distance is an estimate anyway.
-  std::vector<float> norms;
-  std::vector<idx_t> ids;
-  std::unordered_map<idx_t, std::size_t> rows;
+  Store<float> norms;  // padded to whole panels: the search reads 16 at a time
+  Store<idx_t> ids;
   mutable std::shared_mutex mu;
+
+  // id -> row, built on first need (an id lookup): a mapped index that is only
+  // searched never reads all its ids. Call with mu held (shared is enough).
+  const std::unordered_map<idx_t, std::size_t>& rows() const {
+    ensure_rows();
+    return rows_;
+  }
+  std::unordered_map<idx_t, std::size_t>& rows() {
+    ensure_rows();
+    return rows_;
+  }
+  void ensure_rows() const {
+    if (rows_ready_.load(std::memory_order_acquire)) return;
+    std::lock_guard lk(rows_mu_);
+    if (rows_ready_.load(std::memory_order_relaxed)) return;
+    ids.ensure();
+    std::unordered_map<idx_t, std::size_t> m;
+    m.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      if (!m.emplace(ids[i], i).second)
+        throw CorruptFileError(concat("corrupt index: duplicate id ", ids[i]));
+    rows_.swap(m);
+    rows_ready_.store(true, std::memory_order_release);
+  }
+  std::size_t rows_bytes() const {
+    return rows_ready_.load() ? rows_.size() * (sizeof(idx_t) + sizeof(std::size_t) + 16) : 0;
+  }
+  // Rows in RAM with room for cap rows (before any write of a mapped index).
+  void own_all() {
+    if (!mapped()) return;
+    for (auto* st : {&panels, &bscale, &norms}) st->own();
+    for (auto* st : {&codes, &rcodes, &packed}) st->own();
+    ids.own();
+    cap = 0;
+    reserve_rows(n);
+  }
+  bool mapped() const {
+    return panels.mapped() || codes.mapped() || rcodes.mapped() || packed.mapped() ||
+           bscale.mapped() || norms.mapped() || ids.mapped();
+  }
+  std::size_t mapped_bytes() const {
+    return panels.mapped_bytes() + codes.mapped_bytes() + rcodes.mapped_bytes() +
+           packed.mapped_bytes() + bscale.mapped_bytes() + norms.mapped_bytes() + ids.mapped_bytes();
+  }
+  // Verifies the file sections a search reads (once each; no-op in RAM).
+  void ensure_all() const {
+    panels.ensure(); codes.ensure(); rcodes.ensure(); packed.ensure();
+    bscale.ensure(); norms.ensure(); ids.ensure();
+  }
+
+  mutable std::unordered_map<idx_t, std::size_t> rows_;
+  mutable std::atomic<bool> rows_ready_{true};
+  mutable std::mutex rows_mu_;
 
   FlatStorage(std::size_t dim, Storage st, Refine rf)
       : d(dim), storage(st), refine(rf), codec(st, dim), rcodec(refine_storage(rf), dim) {

@@ -57,12 +57,14 @@ BinaryQuery prepare_binary(const detail::FlatStorage& s, const float* q, std::ui
 void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& params, float* D,
                        idx_t* I, SearchStats* stats) const {
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
+  if (nq == 0) return;  // no query: nothing to write (the work split below needs one)
   // Checked per cache block of rows (and per query of the merge and re-rank): a few
   // thousand distances or more between clock reads.
   const detail::Deadline dl(params);
   std::shared_lock lk(s_->mu);
   dl.check();
   const auto& s = *s_;
+  s.ensure_all();  // a mapped index: each section's checksum, once
   const std::size_t d = s.d, n = s.n, k = std::size_t(params.k);
   const auto& K = detail::kernels();
   const auto& F = detail::fastscan_kernels();
@@ -71,8 +73,8 @@ void FlatIndex::search(const float* q, std::size_t nq, const SearchParams& param
     allow_bits = make_allow(
         params.filter, n, [&](std::size_t r) { return s.ids[r]; },
         [&](idx_t id) -> std::int64_t {
-          auto it = s.rows.find(id);
-          return it == s.rows.end() ? -1 : std::int64_t(it->second);
+          auto it = s.rows().find(id);
+          return it == s.rows().end() ? -1 : std::int64_t(it->second);
         });
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 

@@ -123,8 +123,8 @@ void Index::finalize_distances(float* D, idx_t* I, std::size_t count) const {
   for (std::size_t i = 0; i < count; ++i) D[i] = -D[i];
 }
 
-std::unique_ptr<Index> load_index(const std::string& path) {
-  detail::FileReader r(path);
+std::unique_ptr<Index> load_index(const std::string& path, bool mmap) {
+  detail::FileReader r(path, mmap);
   if (r.type() == "flat") return FlatIndex::load_from(&r);
   if (r.type() == "hnsw") return HnswIndex::load_from(&r);
   if (r.type() == "ivf_pq") return IvfPqIndex::load_from(&r);

@@ -15,6 +15,7 @@ namespace warpsearch {
 std::unique_ptr<GpuGraphData> HnswIndex::to_device(int device) const {
   auto dev = std::make_unique<GpuGraphData>(device);
   std::shared_lock lk(g_->rw);
+  g_->ensure_all();  // a mapped graph: checksums and links, once
   const auto& g = *g_;
   constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
   const std::size_t n = g.nslots, R0 = g.R0, R = g.R;
@@ -70,6 +71,7 @@ void HnswIndex::search_gpu(const GpuGraphData& dev, const float* q, std::size_t 
   WS_EXPECTS(params.k > 0, "k must be > 0, got ", params.k);
   WS_EXPECTS(params.ef > 0, "ef must be > 0, got ", params.ef);
   std::shared_lock lk(g_->rw);
+  g_->ensure_all();  // a mapped graph: checksums and links, once
   const auto& g = *g_;
   WS_EXPECTS_CURRENT_COPY(dev.size() == g.nlive);
   Bitset allow_bits;
@@ -78,8 +80,8 @@ void HnswIndex::search_gpu(const GpuGraphData& dev, const float* q, std::size_t 
         params.filter, g.nslots,
         [&](std::size_t s) { return g.state[s] == detail::kLive ? g.labels[s] : idx_t(-1); },
         [&](idx_t id) -> std::int64_t {
-          auto it = g.map.find(id);
-          return it == g.map.end() ? -1 : std::int64_t(it->second);
+          auto it = g.map().find(id);
+          return it == g.map().end() ? -1 : std::int64_t(it->second);
         });
   GpuSearchStats st;
   dev.search(q, nq, params.k, std::max(params.ef, params.k), allow_bits.empty() ? nullptr : allow_bits.data(),

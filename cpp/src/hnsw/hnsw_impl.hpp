@@ -20,6 +20,8 @@
 #include "common/bitset.hpp"
 #include "simd/distance.hpp"
 #include "simd/fastscan.hpp"
+#include "storage/store.hpp"
+#include "warpsearch/errors.hpp"
 #include "warpsearch/hnsw.hpp"
 
 namespace warpsearch::detail {
@@ -68,23 +70,50 @@ struct HnswGraph {
 
   std::size_t cap = 0;     // slots allocated
   std::size_t nslots = 0;  // slots ever used (live + tombstoned + free)
-  avector<std::uint32_t> links0;      // cap * (R0 + 1): [count, ids...]
+  // Arrays in RAM or mapped from an index file (storage/store.hpp); upper levels are
+  // always in RAM (a few bytes per node). A mapped graph has cap = nslots until a write
+  // copies it into RAM (own_all).
+  Store<std::uint32_t, avector<std::uint32_t>> links0;  // cap * (R0 + 1): [count, ids...]
   std::vector<std::vector<std::uint32_t>> upper;  // per slot: level * (R + 1)
-  avector<float> vecs;                // cap * d exact vectors (normalized for cosine)
+  Store<float, avector<float>> vecs;  // cap * d exact vectors (normalized for cosine)
   bool half = false;                  // storage fp16: the vectors are in hvecs, not vecs
   bool coded = false;                 // storage sq8: the 8-bit codes are the only copy
-  avector<std::uint16_t> hvecs;       // cap * d (storage fp16)
+  Store<std::uint16_t, avector<std::uint16_t>> hvecs;  // cap * d (storage fp16)
   int bits = 8;                       // bits per code entry: 8 or 4 (see set_bits)
   std::size_t cd = 0;                 // code entries: d rounded up to 64, zero padded
   std::size_t cs = 0;                 // code stride in bytes: cd * bits / 8
-  avector<std::uint8_t> codes;        // cap * cs scalar codes (quantized traversal)
-  std::vector<float> cnorm;           // |decoded code|^2 per slot
+  Store<std::uint8_t, avector<std::uint8_t>> codes;  // cap * cs scalar codes (quantized traversal)
+  Store<float> cnorm;                 // |decoded code|^2 per slot
   bool mips = false;                  // metric IP: augmented build space (see QueryCtx)
   float mips_m2 = 0.f;                // M^2 of the augmentation
-  std::vector<float> xnorm, aug;      // per slot: |x|^2 and sqrt(M^2 - |x|^2) (mips only)
-  std::vector<idx_t> labels;
-  std::vector<std::uint8_t> levels, state;
-  std::unordered_map<idx_t, std::uint32_t> map;
+  Store<float> xnorm, aug;            // per slot: |x|^2 and sqrt(M^2 - |x|^2) (mips only)
+  Store<idx_t> labels;
+  Store<std::uint8_t> levels, state;
+  // label -> slot, built on first need (an id lookup); call with rw held (shared is enough).
+  std::unordered_map<idx_t, std::uint32_t>& map() {
+    ensure_map();
+    return map_;
+  }
+  const std::unordered_map<idx_t, std::uint32_t>& map() const {
+    ensure_map();
+    return map_;
+  }
+  void ensure_map() const;
+  std::size_t map_bytes() const { return map_ready_.load() ? map_.size() * 32 : 0; }
+  // Copies every mapped array into RAM with room for cap slots (before any write).
+  void own_all();
+  // The same for any graph: arrays in RAM, sized for max(cap, 1) slots.
+  void to_ram();
+  bool mapped() const;
+  std::size_t mapped_bytes() const;
+  // Before the first read of a mapped graph: each section's checksum, then the links
+  // (every neighbour id in range), once. Throws CorruptFileError.
+  void ensure_all() const;
+  // Checks every neighbour list (count and ids); throws CorruptFileError.
+  void check_links() const;
+  mutable std::unordered_map<idx_t, std::uint32_t> map_;
+  mutable std::atomic<bool> map_ready_{true}, links_ok_{true};
+  mutable std::mutex map_mu_, links_mu_;
   std::vector<std::uint32_t> free_slots;
   std::size_t nlive = 0, ntomb = 0;
 

@@ -148,7 +148,7 @@ void HnswGraph::reorder() {
   levels.swap(lv);
   state.swap(st);
   labels.swap(lb);
-  for (auto& kv : map) kv.second = new_of[kv.second];
+  for (auto& kv : map()) kv.second = new_of[kv.second];
   for (auto& f : free_slots) f = new_of[f];
   std::sort(free_slots.begin(), free_slots.end(), std::greater<>());
   entry = new_of[std::size_t(entry)];
@@ -203,12 +203,13 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   std::vector<std::uint32_t> slots(n);
   {
     std::unique_lock lk(g.rw);
+    g.own_all();  // a mapped graph is copied into RAM before its first change
     // Re-added ids replace their old vector: the old slot becomes a tombstone.
     for (std::size_t i = 0; i < n; ++i) {
-      auto it = g.map.find(ids ? ids[i] : next_id_ + idx_t(i));
-      if (it == g.map.end()) continue;
+      auto it = g.map().find(ids ? ids[i] : next_id_ + idx_t(i));
+      if (it == g.map().end()) continue;
       g.state[it->second] = detail::kTomb;
-      g.map.erase(it);
+      g.map().erase(it);
       --g.nlive;
       ++g.ntomb;
     }
@@ -326,7 +327,7 @@ void HnswIndex::add(const float* x, std::size_t n, const idx_t* ids) {
       g.ll0(s)[0] = 0;
       g.labels[s] = ids ? ids[i] : next_id_ + idx_t(i);
       g.state[s] = detail::kLive;
-      g.map[g.labels[s]] = s;
+      g.map()[g.labels[s]] = s;
     }
     g.nlive += n;
     if (g.coded && g.mips) {
@@ -355,12 +356,13 @@ std::size_t HnswIndex::remove(const idx_t* ids, std::size_t n) {
   auto& g = *g_;
   std::lock_guard<std::mutex> wl(g.write_mu);
   std::unique_lock lk(g.rw);
+  g.own_all();  // a mapped graph is copied into RAM before its first change
   std::size_t removed = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    auto it = g.map.find(ids[i]);
-    if (it == g.map.end()) continue;
+    auto it = g.map().find(ids[i]);
+    if (it == g.map().end()) continue;
     g.state[it->second] = detail::kTomb;
-    g.map.erase(it);
+    g.map().erase(it);
     --g.nlive;
     ++g.ntomb;
     ++removed;
@@ -372,22 +374,26 @@ std::size_t HnswIndex::remove(const idx_t* ids, std::size_t n) {
 void HnswIndex::reorder() {
   std::lock_guard<std::mutex> wl(g_->write_mu);
   std::unique_lock lk(g_->rw);
+  g_->own_all();
   g_->reorder();
 }
 
 void HnswIndex::consolidate() {
   std::lock_guard<std::mutex> wl(g_->write_mu);
   std::unique_lock lk(g_->rw);
+  g_->own_all();
   g_->consolidate();
 }
 
 bool HnswIndex::contains(idx_t id) const {
   std::shared_lock lk(g_->rw);
-  return g_->map.count(id) != 0;
+  g_->ensure_all();
+  return g_->map().count(id) != 0;
 }
 
 std::vector<idx_t> HnswIndex::ids() const {
   std::shared_lock lk(g_->rw);
+  g_->ensure_all();
   std::vector<idx_t> out;
   out.reserve(g_->nlive);
   for (std::size_t s = 0; s < g_->nslots; ++s)
@@ -397,10 +403,11 @@ std::vector<idx_t> HnswIndex::ids() const {
 
 std::vector<bool> HnswIndex::reconstruct(const idx_t* ids, std::size_t n, float* out) const {
   std::shared_lock lk(g_->rw);
+  g_->ensure_all();
   std::vector<bool> found(n, false);
   for (std::size_t i = 0; i < n; ++i) {
-    auto it = g_->map.find(ids[i]);
-    if (it == g_->map.end()) continue;
+    auto it = g_->map().find(ids[i]);
+    if (it == g_->map().end()) continue;
     const float* v = g_->row(it->second, out + i * g_->d);
     if (v != out + i * g_->d) std::copy(v, v + g_->d, out + i * g_->d);
     found[i] = true;
@@ -415,7 +422,7 @@ std::size_t HnswIndex::memory_usage() const {
                   g.codes.capacity() +
                   g.cnorm.capacity() * 4 + g.labels.capacity() * 8 + g.levels.capacity() +
                   g.state.capacity() + g.upper.capacity() * sizeof(std::vector<std::uint32_t>) +
-                  g.map.size() * 32 + g.free_slots.capacity() * 4;
+                  g.map_bytes() + g.free_slots.capacity() * 4;
   for (const auto& u : g.upper) b += u.capacity() * 4;
   return b;
 }

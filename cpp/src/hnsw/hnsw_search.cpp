@@ -471,6 +471,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   // Checked per query, and inside the walks and scans every few hundred distances.
   const detail::Deadline dl(params);
   std::shared_lock lk(g_->rw);
+  g_->ensure_all();  // a mapped graph: checksums and links, once
   dl.check();
   const auto& g = *g_;
   const std::size_t d = g.d, k = std::size_t(params.k);
@@ -482,8 +483,8 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
     allow_bits = make_allow(
         params.filter, g.nslots, [&](std::size_t s) { return g.state[s] == detail::kLive ? g.labels[s] : idx_t(-1); },
         [&](idx_t id) -> std::int64_t {
-          auto it = g.map.find(id);
-          return it == g.map.end() ? -1 : std::int64_t(it->second);
+          auto it = g.map().find(id);
+          return it == g.map().end() ? -1 : std::int64_t(it->second);
         });
     nallowed = 0;
     for (auto w : allow_bits) nallowed += std::size_t(__builtin_popcountll(w));

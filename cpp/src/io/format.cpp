@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include "common/crc32c.hpp"
@@ -95,30 +94,21 @@ void FileWriter::write(const std::string& path) const {
   }
 }
 
-FileReader::FileReader(const std::string& path) : path_(path) {
-  // A directory opens as a stream on Linux and reports a huge size: reject it first.
-  std::error_code ec;
-  WS_EXPECTS(!std::filesystem::is_directory(path, ec), "'", path, "' is a directory, not an index file");
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  WS_EXPECTS(f.good(), "cannot open index file '", path, "'");
-  std::streamoff size = f.tellg();
-  WS_EXPECTS(size >= 0, "cannot read index file '", path, "'");
-  buf_.resize(std::size_t(size));
-  f.seekg(0);
-  if (size > 0) f.read(reinterpret_cast<char*>(buf_.data()), size);
-  WS_EXPECTS(f.good(), "cannot read index file '", path, "'");
-
+FileReader::FileReader(const std::string& path, bool lazy) : path_(path), lazy_(lazy) {
+  file_ = std::make_shared<MappedFile>(path);
+  const std::uint8_t* buf = file_->data();
+  const std::size_t size = file_->size();
   const std::string bad = "not a valid warpsearch index file '" + path + "': ";
-  WS_EXPECTS(buf_.size() >= kFixedHeader + 4, bad, "too short (", buf_.size(), " bytes)");
-  WS_EXPECTS(std::memcmp(buf_.data(), kMagic, 8) == 0, bad, "bad magic");
-  const std::uint8_t* p = buf_.data() + 8;
+  WS_EXPECTS(size >= kFixedHeader + 4, bad, "too short (", size, " bytes)");
+  WS_EXPECTS(std::memcmp(buf, kMagic, 8) == 0, bad, "bad magic");
+  const std::uint8_t* p = buf + 8;
   auto version = get<std::uint32_t>(p);
   WS_EXPECTS(version == kFormatVersion, bad, "unsupported format version ", version);
   auto header_bytes = get<std::uint32_t>(p + 4);
-  WS_EXPECTS(header_bytes >= kFixedHeader + 4 && header_bytes <= buf_.size(), bad,
-             "truncated header");
-  auto stored = get<std::uint32_t>(buf_.data() + header_bytes - 4);
-  WS_EXPECTS(stored == crc32c(buf_.data(), header_bytes - 4), bad, "header checksum mismatch");
+  WS_EXPECTS(header_bytes >= kFixedHeader + 4 && header_bytes <= size, bad, "truncated header");
+  auto stored = get<std::uint32_t>(buf + header_bytes - 4);
+  if (stored != crc32c(buf, header_bytes - 4))
+    throw CorruptFileError(bad + "header checksum mismatch");
   type_ = get_str(p + 8, 16);
   auto m = get<std::uint32_t>(p + 24);
   WS_EXPECTS(m <= 2, bad, "unknown metric code ", m);
@@ -128,30 +118,26 @@ FileReader::FileReader(const std::string& path) : path_(path) {
   auto nsec = get<std::uint32_t>(p + 40);
   WS_EXPECTS(kFixedHeader + std::size_t(nsec) * kEntry + 4 == header_bytes, bad,
              "inconsistent section table");
-  const std::uint8_t* e = buf_.data() + kFixedHeader;
+  const std::uint8_t* e = buf + kFixedHeader;
+  std::vector<MappedFile::Section> secs;
   for (std::uint32_t i = 0; i < nsec; ++i, e += kEntry) {
-    Sec s{get_str(e, kNameLen), get<std::uint64_t>(e + kNameLen),
-          get<std::uint64_t>(e + kNameLen + 8)};
-    auto crc = get<std::uint32_t>(e + kNameLen + 16);
-    WS_EXPECTS(s.offset <= buf_.size() && s.bytes <= buf_.size() - s.offset, bad,
-               "section '", s.name, "' runs past the end of the file (truncated?)");
-    WS_EXPECTS(crc32c(buf_.data() + s.offset, s.bytes) == crc, bad, "section '", s.name,
-               "' checksum mismatch (corrupted)");
-    secs_.push_back(s);
+    MappedFile::Section s{get_str(e, kNameLen), get<std::uint64_t>(e + kNameLen),
+                          get<std::uint64_t>(e + kNameLen + 8), get<std::uint32_t>(e + kNameLen + 16)};
+    if (!(s.offset <= size && s.bytes <= size - s.offset))
+      throw CorruptFileError(bad + "section '" + s.name + "' runs past the end of the file (truncated?)");
+    secs.push_back(s);
   }
+  file_->set_sections(std::move(secs));
+  if (!lazy_) file_->verify_all();
 }
 
-bool FileReader::has(const std::string& name) const {
-  for (const auto& s : secs_)
-    if (s.name == name) return true;
-  return false;
-}
+bool FileReader::has(const std::string& name) const { return file_->find(name) >= 0; }
 
 std::pair<const std::uint8_t*, std::size_t> FileReader::raw(const std::string& name) const {
-  for (const auto& s : secs_)
-    if (s.name == name) return {buf_.data() + s.offset, std::size_t(s.bytes)};
-  WS_EXPECTS(false, "corrupt index file '", path_, "': missing section '", name, "'");
-  return {nullptr, 0};
+  const int i = file_->find(name);
+  WS_EXPECTS(i >= 0, "corrupt index file '", path_, "': missing section '", name, "'");
+  const auto& s = file_->sections()[std::size_t(i)];
+  return {file_->data() + s.offset, std::size_t(s.bytes)};
 }
 
 }  // namespace warpsearch::detail

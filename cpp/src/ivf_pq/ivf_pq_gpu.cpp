@@ -15,6 +15,7 @@ namespace warpsearch {
 std::unique_ptr<GpuIvfPqData> IvfPqIndex::to_device(int device) const {
   auto dev = std::make_unique<GpuIvfPqData>(device);
   std::shared_lock lk(s_->mu);
+  s_->ensure_all();
   const auto& s = *s_;
   const std::size_t nlist = s.trained ? s.lists.size() : 0;
   std::vector<std::size_t> off(nlist + 1, 0);
@@ -72,6 +73,7 @@ void IvfPqIndex::search_gpu(const GpuIvfPqData& dev, const float* q, std::size_t
   WS_EXPECTS(ivf.nprobe >= 1, "nprobe must be >= 1, got ", ivf.nprobe);
   WS_EXPECTS(ivf.refine_factor >= 1, "refine_factor must be >= 1, got ", ivf.refine_factor);
   std::shared_lock lk(s_->mu);
+  s_->ensure_all();
   const auto& s = *s_;
   WS_EXPECTS_CURRENT_COPY(dev.size() == (s.trained ? s.n : 0));
   const std::size_t k = std::size_t(params.k);

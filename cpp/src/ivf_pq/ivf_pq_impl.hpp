@@ -17,6 +17,7 @@
 #include "ivf_pq/probe_gaps.hpp"
 #include "quantization/nearest.hpp"
 #include "quantization/rotation.hpp"
+#include "storage/store.hpp"
 #include "warpsearch/ivf_pq.hpp"
 #include "warpsearch/quantization.hpp"
 
@@ -24,11 +25,14 @@ namespace warpsearch::detail {
 
 inline constexpr long kFix16Max = 16383;  // largest 16-bit table entry (sums fit int16)
 
+// In RAM or mapped from an index file (storage/store.hpp): a mapped list views its part
+// of the file's 'ids', 'codes' and 'refine' sections until a write copies it into RAM.
 struct InvList {
-  std::vector<idx_t> ids;
-  std::vector<std::uint8_t> codes;   // 4-bit: packed fast-scan blocks; 8-bit: size x m
-  std::vector<std::uint8_t> refine;  // size x refine_bytes
+  Store<idx_t> ids;
+  Store<std::uint8_t> codes;   // 4-bit: packed fast-scan blocks; 8-bit: size x m
+  Store<std::uint8_t> refine;  // size x refine_bytes
   std::size_t size() const { return ids.size(); }
+  bool mapped() const { return ids.mapped() || codes.mapped() || refine.mapped(); }
 };
 
 // Location of a vector in the map: list in the high 32 bits, position in the low 32.
@@ -44,6 +48,10 @@ template <typename T>
 void grow_to(std::vector<T>& v, std::size_t need) {
   if (need <= v.capacity()) return;
   v.reserve(std::max(need, v.capacity() + v.capacity() / 8));
+}
+template <typename T>
+void grow_to(Store<T>& v, std::size_t need) {
+  grow_to(v.vec(), need);
 }
 
 struct IvfPqState {
@@ -132,8 +140,15 @@ struct IvfPqState {
   // Removes position pos of a list, moving the list's last vector into it.
   void erase(std::size_t list, std::size_t pos);
   // Builds the id map if it is not built yet. Call with the index lock held (shared is
-  // enough: writers hold it exclusively).
+  // enough: writers hold it exclusively). A duplicate id throws CorruptFileError.
   void ensure_map() const;
+  // Mapped lists (load_index with mmap): verified on first use (ensure_all), copied into
+  // RAM before the first write (own_all).
+  mutable std::atomic<bool> lists_ok{true};
+  mutable std::mutex lists_mu;
+  void ensure_all() const;
+  void own_all();
+  std::size_t mapped_bytes() const;
 };
 
 // Mean of the points of each cell (cells by nearest centroid of cp); empty cells keep

@@ -286,6 +286,7 @@ void IvfPqIndex::add(const float* x, std::size_t n, const idx_t* ids) {
   rlk.unlock();
   std::unique_lock lk(s.mu);
   WS_EXPECTS(s.generation == generation, "the index was retrained during add; add again");
+  s.own_all();  // mapped lists are copied into RAM before their first change
   // Reserve everything first: past this block nothing can fail, so an error leaves the
   // index as it was.
   std::vector<std::size_t> extra(s.lists.size(), 0);
@@ -321,6 +322,7 @@ std::size_t IvfPqIndex::remove(const idx_t* ids, std::size_t n) {
   auto& s = *s_;
   std::unique_lock lk(s.mu);
   if (n == 0 || s.n == 0) return 0;
+  s.own_all();  // mapped lists are copied into RAM before their first change
   s.ensure_map();
   std::size_t removed = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -347,6 +349,7 @@ bool IvfPqIndex::contains(idx_t id) const {
 
 std::vector<idx_t> IvfPqIndex::ids() const {
   std::shared_lock lk(s_->mu);
+  s_->ensure_all();
   std::vector<idx_t> out;
   out.reserve(s_->n);
   for (const auto& L : s_->lists) out.insert(out.end(), L.ids.begin(), L.ids.end());
@@ -355,6 +358,7 @@ std::vector<idx_t> IvfPqIndex::ids() const {
 
 std::vector<bool> IvfPqIndex::reconstruct(const idx_t* ids, std::size_t n, float* out) const {
   std::shared_lock lk(s_->mu);
+  s_->ensure_all();
   std::vector<bool> found(n, false);
   if (n > 0) s_->ensure_map();
   for (std::size_t i = 0; i < n; ++i) {

@@ -36,6 +36,7 @@ void IvfPqIndex::save(const std::string& path) const {
                                        s.defaults.nprobe,
                                        s.defaults.refine_factor,
                                        std::int64_t(s.n)};
+  s.ensure_all();
   std::vector<std::uint64_t> sizes;
   std::vector<idx_t> ids;
   std::vector<std::uint8_t> codes, refine;
@@ -63,6 +64,8 @@ void IvfPqIndex::save(const std::string& path) const {
   w.add("opq", opq);
   w.add("rotation", s.rot.matrix());
   w.add("probe_gaps", s.gaps.table());
+  // Derived from the stored vectors; saved so that a mapped load need not read them all.
+  w.add("radius", s.radius);
   w.write(path);
 }
 
@@ -125,19 +128,24 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
     s.finish_training();
   }
   const auto sizes = r.vec<std::uint64_t>("list_sizes", nlist);
-  const auto ids = r.vec<idx_t>("ids", n);
+  const auto [idp, ids_len] = r.raw("ids");
   const auto [codes, code_len] = r.raw("codes");
   const auto [refine, refine_len] = r.raw("refine");
+  (void)codes;
+  (void)refine;
   std::size_t total = 0, code_off = 0, ref_off = 0;
   for (auto sz : sizes) {
     WS_EXPECTS(sz <= n, bad, "bad list size");
     total += sz;
     code_off += list_code_bytes(s, sz);
   }
-  WS_EXPECTS(total == n && code_off == code_len && refine_len == n * s.refine_bytes, bad,
+  WS_EXPECTS(total == n && ids_len == n * sizeof(idx_t) && code_off == code_len && refine_len == n * s.refine_bytes, bad,
              "list sections do not match the list sizes");
-  {  // ids must be unique (the id map itself is built on first need)
-    std::vector<idx_t> sorted(ids);
+  // Lists: copied into RAM, or views of the mapped sections (lazy).
+  const bool lazy = r.lazy() && r.has("radius");
+  if (!lazy) {  // ids must be unique (the id map itself is built on first need)
+    std::vector<idx_t> sorted(n);
+    if (n) std::memcpy(sorted.data(), idp, n * sizeof(idx_t));
     std::sort(sorted.begin(), sorted.end());
     const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
     WS_EXPECTS(dup == sorted.end(), bad, "duplicate id ", dup == sorted.end() ? 0 : *dup);
@@ -147,16 +155,39 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::load_from(const void* reader) {
   for (std::size_t l = 0; l < nlist; ++l) {
     auto& L = s.lists[l];
     const std::size_t sz = sizes[l], cb = list_code_bytes(s, sz);
-    L.ids.assign(ids.begin() + std::ptrdiff_t(total), ids.begin() + std::ptrdiff_t(total + sz));
-    L.codes.assign(codes + code_off, codes + code_off + cb);
-    L.refine.assign(refine + ref_off, refine + ref_off + sz * s.refine_bytes);
+    r.load_part(L.ids, "ids", total * sizeof(idx_t), sz);
+    r.load_part(L.codes, "codes", code_off, cb);
+    r.load_part(L.refine, "refine", ref_off, sz * s.refine_bytes);
     total += sz;
     code_off += cb;
     ref_off += sz * s.refine_bytes;
   }
   s.n = n;
-  s.compute_radii();  // not in the file: derived from the stored vectors
+  if (r.lazy() && !lazy) s.own_all();  // files from before the saved radii: into RAM
+  if (r.lazy()) {
+    s.lists_ok.store(false);  // checksums of the mapped lists on first use
+    s.map_ready.store(false);
+    if (lazy) r.file()->advise_random();  // a search reads the few lists it probes
+  }
+  if (r.has("radius")) {
+    s.radius = r.vec<float>("radius", nlist);
+  } else {
+    s.compute_radii();  // files before the saved radii: derived from the stored vectors
+  }
   return idx;
+}
+
+void IvfPqIndex::verify() const {
+  std::shared_lock lk(s_->mu);
+  s_->ensure_all();
+  // Mapped lists: ids unique (checked by the id map). In RAM the load checked them and
+  // the map stays unbuilt until an id lookup needs it.
+  if (s_->mapped_bytes() > 0) s_->ensure_map();
+}
+
+std::size_t IvfPqIndex::mapped_bytes() const {
+  std::shared_lock lk(s_->mu);
+  return s_->mapped_bytes();
 }
 
 std::size_t IvfPqIndex::memory_usage() const {

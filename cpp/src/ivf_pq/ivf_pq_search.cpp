@@ -89,6 +89,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
   std::shared_lock lk(s_->mu);
   dl.check();
   const auto& s = *s_;
+  s.ensure_all();  // mapped lists: each section's checksum, once
   // as add(): an untrained index has no cells to probe (padding would look like a result)
   WS_EXPECTS(s.trained, "the index is not trained: call train() before search()");
   const std::size_t k = std::size_t(params.k), d = s.d;

@@ -304,10 +304,48 @@ void IvfPqState::ensure_map() const {
   if (map_ready.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> g(map_mu);
   if (map_ready.load(std::memory_order_relaxed)) return;
+  ensure_all();
   map.reserve(n);
   for (std::size_t l = 0; l < lists.size(); ++l)
-    for (std::size_t p = 0; p < lists[l].size(); ++p) map.set(lists[l].ids[p], pack_loc(l, p));
+    for (std::size_t p = 0; p < lists[l].size(); ++p) {
+      const idx_t id = lists[l].ids[p];
+      if (map.find(id) != IdMap::kNone) {
+        map = IdMap();
+        throw CorruptFileError(concat("corrupt index: duplicate id ", id));
+      }
+      map.set(id, pack_loc(l, p));
+    }
   map_ready.store(true, std::memory_order_release);
+}
+
+void IvfPqState::ensure_all() const {
+  if (lists_ok.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> g(lists_mu);
+  if (lists_ok.load(std::memory_order_relaxed)) return;
+  for (const auto& L : lists) {  // one check per file section, whatever the list count
+    L.ids.ensure();
+    L.codes.ensure();
+    L.refine.ensure();
+  }
+  lists_ok.store(true, std::memory_order_release);
+}
+
+void IvfPqState::own_all() {
+  bool any = false;
+  for (const auto& L : lists) any = any || L.mapped();
+  if (!any) return;
+  ensure_all();
+  for (auto& L : lists) {
+    L.ids.own();
+    L.codes.own();
+    L.refine.own();
+  }
+}
+
+std::size_t IvfPqState::mapped_bytes() const {
+  std::size_t b = 0;
+  for (const auto& L : lists) b += L.ids.mapped_bytes() + L.codes.mapped_bytes() + L.refine.mapped_bytes();
+  return b;
 }
 
 }  // namespace warpsearch::detail

@@ -8,15 +8,21 @@ turns them into NumPy arrays: posting lists become sorted id arrays and
 numbers (ints, floats, datetimes) become value-sorted arrays searched with
 ``np.searchsorted``. Every query returns the row numbers that match (possibly
 repeated for arrays); the filter compiler turns them into a boolean mask.
+
+A frozen index is saved with its segment (``save_fields``: one ``.npz`` of plain
+arrays, no pickles) and loaded back as it was (``load_fields``), so opening a
+collection does not parse its payloads again.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from .payload import MISSING, NULL, PRESENT, field_values, tokenize
 
-__all__ = ["make_field_index", "Grow", "EARTH_RADIUS_M"]
+__all__ = ["make_field_index", "Grow", "EARTH_RADIUS_M", "save_fields", "load_fields"]
 
 EARTH_RADIUS_M = 6_371_008.8
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
@@ -65,6 +71,18 @@ class _FieldIndex:
     def freeze(self) -> None:
         self.state.buf = self.state.view().copy()
         self.frozen = True
+
+    # -- persistence (frozen indexes): arrays and JSON-able values ---------------------
+    def _arrays(self) -> dict:
+        return {"state": self.state.view()}
+
+    def _set_arrays(self, arrays: dict, meta) -> None:
+        self.state.buf = arrays["state"]
+        self.state.n = len(arrays["state"])
+        self.frozen = True
+
+    def _meta(self):
+        return None
 
     def null_or_missing(self) -> np.ndarray:
         s = self.state.view()
@@ -119,6 +137,21 @@ class _PostingIndex(_FieldIndex):
         super().freeze()
         self.postings = {k: v.view().copy() for k, v in self.postings.items()}
 
+    def _arrays(self) -> dict:
+        out = super()._arrays()
+        lists = list(self.postings.values())
+        out["post_off"] = np.cumsum([0] + [len(v) for v in lists], dtype=np.int64)
+        out["post_rows"] = np.concatenate(lists) if lists else _EMPTY_ROWS
+        return out
+
+    def _meta(self):
+        return {"keys": list(self.postings)}
+
+    def _set_arrays(self, arrays: dict, meta) -> None:
+        super()._set_arrays(arrays, meta)
+        off, rows = arrays["post_off"], arrays["post_rows"]
+        self.postings = {k: rows[off[i]:off[i + 1]] for i, k in enumerate(meta["keys"])}
+
     def rows_of(self, key) -> np.ndarray:
         v = self.postings.get(key)
         if v is None:
@@ -149,6 +182,22 @@ class KeywordIndex(_PostingIndex):
         super().freeze()
         if self.codes is not None:
             self.codes.buf = self.codes.view().copy()
+
+    def _arrays(self) -> dict:
+        out = super()._arrays()
+        if self.codes is not None:
+            out["codes"] = self.codes.view()
+        return out
+
+    def _meta(self):
+        return {**super()._meta(), "code_of": list(self.code_of)}
+
+    def _set_arrays(self, arrays: dict, meta) -> None:
+        super()._set_arrays(arrays, meta)
+        if self.codes is not None:
+            self.codes.buf = arrays["codes"]
+            self.codes.n = len(arrays["codes"])
+        self.code_of = {v: i for i, v in enumerate(meta["code_of"])}
 
     def _add_values(self, row, values):
         self._post(row, values)
@@ -215,6 +264,14 @@ class NumericIndex(_FieldIndex):
         order = np.argsort(v, kind="stable")
         self.vals.buf, self.rows.buf = v[order], r[order]
 
+    def _arrays(self) -> dict:
+        return {**super()._arrays(), "vals": self.vals.view(), "rows": self.rows.view()}
+
+    def _set_arrays(self, arrays: dict, meta) -> None:
+        super()._set_arrays(arrays, meta)
+        for g, key in ((self.vals, "vals"), (self.rows, "rows")):
+            g.buf, g.n = arrays[key], len(arrays[key])
+
     def range(self, lo, lo_incl: bool, hi, hi_incl: bool) -> np.ndarray:
         v, r = self.vals.view(), self.rows.view()
         if self.frozen:
@@ -257,6 +314,15 @@ class GeoIndex(_FieldIndex):
         for g in (self.lat, self.lon, self.rows):
             g.buf = g.view().copy()
 
+    def _arrays(self) -> dict:
+        return {**super()._arrays(), "lat": self.lat.view(), "lon": self.lon.view(),
+                "rows": self.rows.view()}
+
+    def _set_arrays(self, arrays: dict, meta) -> None:
+        super()._set_arrays(arrays, meta)
+        for g, key in ((self.lat, "lat"), (self.lon, "lon"), (self.rows, "rows")):
+            g.buf, g.n = arrays[key], len(arrays[key])
+
     def radius(self, lat: float, lon: float, meters: float) -> np.ndarray:
         la, lo = np.radians(self.lat.view()), np.radians(self.lon.view())
         la0, lo0 = np.radians(lat), np.radians(lon)
@@ -282,3 +348,59 @@ _KINDS = {"keyword": KeywordIndex, "bool": KeywordIndex, "text": TextIndex,
 
 def make_field_index(spec) -> _FieldIndex:
     return _KINDS[spec.type](spec)
+
+
+# The dtype of every saved array, checked on load (a file is data, not code).
+_DTYPES = {"state": np.uint8, "post_off": np.int64, "post_rows": np.int64, "codes": np.int32,
+           "rows": np.int64, "lat": np.float64, "lon": np.float64}
+
+
+def save_fields(f, fields: dict, n: int) -> None:
+    """Writes the frozen field indexes of a segment of ``n`` rows to the open binary
+    file ``f`` (an uncompressed ``.npz``: arrays, plus a JSON header naming each field,
+    its spelled type and its keys)."""
+    arrays, head = {}, {"rows": n, "fields": []}
+    for i, (name, fi) in enumerate(fields.items()):
+        head["fields"].append({"name": name, "type": fi.spec.spelled, "meta": fi._meta()})
+        for key, arr in fi._arrays().items():
+            arrays[f"{i}.{key}"] = np.ascontiguousarray(arr)
+    arrays["header"] = np.frombuffer(json.dumps(head).encode(), dtype=np.uint8)
+    np.savez(f, **arrays)
+
+
+def load_fields(path: str, schema: dict, n: int) -> dict:
+    """The field indexes saved by ``save_fields`` that match ``schema`` (same name and
+    type), frozen; fields of the schema missing from the file are left out (the caller
+    builds them). A file that does not parse or disagrees with itself raises
+    ``ValueError``."""
+    out = {}
+    with np.load(path, allow_pickle=False) as z:
+        head = json.loads(bytes(z["header"]).decode())
+        if head.get("rows") != n:
+            raise ValueError(f"{path}: field indexes for {head.get('rows')} rows, expected {n}")
+        for i, f in enumerate(head["fields"]):
+            spec = schema.get(f["name"])
+            if spec is None or spec.spelled != f["type"]:
+                continue  # dropped or retyped since: rebuilt by the caller
+            fi = make_field_index(spec)
+            arrays = {}
+            for key in fi._arrays():
+                arr = z[f"{i}.{key}"]
+                want = fi.dtype if key == "vals" else _DTYPES[key]
+                if arr.dtype != want or arr.ndim != 1:
+                    raise ValueError(f"{path}: field {f['name']!r} array {key} is malformed")
+                arrays[key] = arr
+            if len(arrays["state"]) != n or ("codes" in arrays and len(arrays["codes"]) != n):
+                raise ValueError(f"{path}: field {f['name']!r} does not cover {n} rows")
+            for key in ("rows", "post_rows"):
+                r = arrays.get(key)
+                if r is not None and r.size and (r.min() < 0 or r.max() >= n):
+                    raise ValueError(f"{path}: field {f['name']!r} names rows out of range")
+            off = arrays.get("post_off")
+            if off is not None and (len(off) != len(f["meta"]["keys"]) + 1 or
+                                    (off.size and (off[0] != 0 or off[-1] != len(arrays["post_rows"])
+                                                   or np.any(np.diff(off) < 0)))):
+                raise ValueError(f"{path}: field {f['name']!r} posting lists are malformed")
+            fi._set_arrays(arrays, f["meta"])
+            out[f["name"]] = fi
+    return out

@@ -370,9 +370,20 @@ def _batch(segs, D, iids, with_payload):
 
 def _one_source(seg, D, R, with_payload):
     """BatchResults of one segment's ``(D, rows)``."""
-    return BatchResults(seg.uids, seg.raws if with_payload else None,
-                        np.ascontiguousarray(D, dtype=np.float32),
-                        np.ascontiguousarray(R, dtype=np.int64))
+    uids, raws = seg.uids, (seg.raws if with_payload else None)
+    D = np.ascontiguousarray(D, dtype=np.float32)
+    R = np.ascontiguousarray(R, dtype=np.int64)
+    if uids.dtype == object and (raws is None or isinstance(raws, list)):
+        return BatchResults(uids, raws, D, R)
+    # a loaded sealed segment (int64 ids, mapped payloads): the hit rows only
+    valid = R >= 0
+    rows = R[valid]
+    U = np.empty(rows.size, dtype=object)
+    U[:] = uids[rows].tolist() if uids.dtype != object else uids[rows]
+    P = [raws[i] for i in rows.tolist()] if raws is not None else None
+    R2 = np.full(R.shape, -1, dtype=np.int64)
+    R2[valid] = np.arange(rows.size, dtype=np.int64)
+    return BatchResults(U, P, D, R2)
 
 
 def scan(st, node, offset, limit, with_vectors=True, with_payload=True):

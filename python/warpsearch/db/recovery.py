@@ -14,6 +14,7 @@ Directory of a collection::
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 
@@ -43,8 +44,9 @@ def open_state(path: str, name: str) -> CollectionState:
             seg.set_tombs(load_tombstones(tomb_root, entry["tombstones"], seg.n))
             seg.tomb_file = entry["tombstones"]["file"]
             live_tombs.add(seg.tomb_file)
-        st.add_sealed(seg)
+        st.add_sealed(seg, map_rows=False)
         live_dirs.add(seg_dirname(seg.seg_id))
+    st.map_sealed()
     for f in os.listdir(seg_root):
         if f not in live_dirs:
             shutil.rmtree(os.path.join(seg_root, f), ignore_errors=True)
@@ -56,7 +58,18 @@ def open_state(path: str, name: str) -> CollectionState:
         if f != st.trained:
             os.remove(os.path.join(trained_root, f))
     st.new_mutable()
+    _trim_heap()
     return st
+
+
+def _trim_heap() -> None:
+    """Returns the heap freed by opening (transient arrays of the id map and the field
+    indexes) to the OS. glibc keeps freed blocks below its dynamic mmap threshold in
+    the heap; on 1M points that was ~50 MB of resident memory serving nothing."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def replay(st: CollectionState) -> int:

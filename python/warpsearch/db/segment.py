@@ -7,26 +7,35 @@ tombstones change).
 Sealed segment directory ``seg-<id>/``::
 
     vectors.npy      float32 (n, dim), the vectors as given
+    ids.npy          user ids of the rows when all are ints (int64), else
     ids.json         user ids of the rows (int or str)
-    payloads.jsonl   one JSON payload per row (empty line: no payload)
+    payloads.jsonl   one JSON payload per row (empty line: no payload); a loaded
+                     segment maps it and reads a row's payload when asked
     index.bin        the index (ids are the row numbers), written by ``Index.save``
+    fields.npz       the frozen payload field indexes (``fields.save_fields``); absent
+                     in segments written before them (or with no indexed field), whose
+                     field indexes are rebuilt from the payloads on open
 
 The manifest records the size and CRC-32 of every file; loading checks them
 and raises ``CorruptionError`` on any mismatch, so a damaged segment is never
-served. Tombstones live beside (``tombstones/seg-<id>.<gen>.npy``) because they
-change after sealing.
+served. The index is the exception: it is memory-mapped (``load_index(mmap=True)``)
+and the engine verifies each of its sections' checksums on first use, so opening
+reads its header, not its data (a damaged section raises ``CorruptionError`` from
+the first search that reads it). Tombstones live beside
+(``tombstones/seg-<id>.<gen>.npy``) because they change after sealing.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 
 import numpy as np
 
 from ..index import FlatIndex, HNSWIndex, load_index
-from .fields import Grow, make_field_index
+from .fields import Grow, load_fields, make_field_index, save_fields
 from .payload import MISSING, decode_payload, field_values
 from .storage import CorruptionError, file_crc32, fsync_dir
 
@@ -35,6 +44,10 @@ __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
            "build_field"]
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
+FIELDS_FILE = "fields.npz"
+# Files checked by size only when a segment opens: the engine verifies the index's
+# sections itself, each on first use.
+_LAZY_FILES = ("index.bin",)
 
 
 def seg_dirname(seg_id: int) -> str:
@@ -127,6 +140,51 @@ class MutableSegment(_SegmentBase):
         return self.vecs.view()
 
 
+class Payloads:
+    """The raw payloads of a loaded sealed segment: its payloads.jsonl, memory-mapped,
+    and the offset of each row (8 bytes per row instead of a bytes object)."""
+
+    __slots__ = ("_buf", "_off", "_n")
+
+    def __init__(self, path: str, n: int):
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self._buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        # rows are joined by b"\n": row i is buf[off[i]:off[i + 1] - 1]; the newlines
+        # are found a block at a time (no file-sized temporary)
+        step, parts = 1 << 24, [np.zeros(1, dtype=np.int64)]
+        for a in range(0, size, step):
+            blk = np.frombuffer(self._buf, dtype=np.uint8, count=min(step, size - a), offset=a)
+            parts.append(np.flatnonzero(blk == 10).astype(np.int64) + (a + 1))
+            del blk
+        parts.append(np.array([size + 1], dtype=np.int64))
+        self._off = np.concatenate(parts)
+        if len(self._off) != n + 1 and (n or size):
+            raise ValueError(f"{path} holds {len(self._off) - 1} rows, expected {n}")
+        if not n:
+            self._off = np.zeros(1, dtype=np.int64)
+        if isinstance(self._buf, mmap.mmap):  # the scan read every page: let them go
+            self._buf.madvise(mmap.MADV_DONTNEED)
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(self._n))]
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        return self._buf[int(self._off[row]):int(self._off[row + 1]) - 1]
+
+    def __iter__(self):
+        for i in range(self._n):
+            yield self[i]
+
+
 class SealedSegment(_SegmentBase):
     """An immutable segment loaded from (or just written to) its directory."""
 
@@ -135,7 +193,9 @@ class SealedSegment(_SegmentBase):
     def __init__(self, seg_id, vectors, uids, raws, index, fields, entry):
         self.seg_id = seg_id
         self._vectors = vectors
-        self.uids = _object_array(uids)
+        # int64 when every id is an int (8 bytes per row), else objects
+        self.uids = uids if isinstance(uids, np.ndarray) and uids.dtype == np.int64 \
+            else _object_array(uids)
         self.raws = raws
         self.index = index
         self.fields = fields
@@ -164,6 +224,15 @@ class SealedSegment(_SegmentBase):
 
     def vectors(self) -> np.ndarray:
         return self._vectors
+
+
+def _int_ids(uids):
+    """``uids`` as an int64 array when every one is an int, else None."""
+    if isinstance(uids, np.ndarray) and uids.dtype == np.int64:
+        return uids
+    if not all(type(u) is int for u in uids):
+        return None
+    return np.asarray(uids, dtype=np.int64) if len(uids) else np.zeros(0, dtype=np.int64)
 
 
 def _object_array(values) -> np.ndarray:
@@ -261,15 +330,27 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.makedirs(tmp)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     np.save(os.path.join(tmp, "vectors.npy"), vectors)
-    with open(os.path.join(tmp, "ids.json"), "w") as f:
-        json.dump(list(uids), f, separators=(",", ":"))
+    int_ids = _int_ids(uids if isinstance(uids, np.ndarray) else list(uids))
+    if int_ids is not None:
+        np.save(os.path.join(tmp, "ids.npy"), int_ids)
+        uids = int_ids
+    else:
+        with open(os.path.join(tmp, "ids.json"), "w") as f:
+            json.dump(list(uids), f, separators=(",", ":"))
     with open(os.path.join(tmp, "payloads.jsonl"), "wb") as f:
         f.write(b"\n".join(raws))
     if index is None:
         index = build_index(index_cfg, dim, metric, vectors, device, trained)
     index.save(os.path.join(tmp, "index.bin"))
+    fields = build_fields(schema, raws)
+    names = tuple("ids.npy" if (f == "ids.json" and int_ids is not None) else f
+                  for f in SEGMENT_FILES)
+    if fields:
+        with open(os.path.join(tmp, FIELDS_FILE), "wb") as f:
+            save_fields(f, fields, len(uids))
+        names += (FIELDS_FILE,)
     files = {}
-    for name in SEGMENT_FILES:
+    for name in names:
         p = os.path.join(tmp, name)
         _fsync_file(p)
         files[name] = {"size": os.path.getsize(p), "crc32": file_crc32(p)}
@@ -279,17 +360,18 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.rename(tmp, final)
     fsync_dir(seg_root)
     entry = {"id": seg_id, "rows": len(uids), "index": index_cfg["kind"], "files": files}
-    return SealedSegment(seg_id, vectors, uids, list(raws), index, build_fields(schema, raws),
-                         entry)
+    return SealedSegment(seg_id, vectors, uids, list(raws), index, fields, entry)
 
 
-def verify_files(directory: str, entry: dict, what: str) -> None:
-    """Checks the size and CRC-32 of every file named by a manifest entry."""
+def verify_files(directory: str, entry: dict, what: str, size_only=()) -> None:
+    """Checks the size and CRC-32 of every file named by a manifest entry (the size
+    alone for the names in ``size_only``)."""
     for name, meta in entry["files"].items():
         p = os.path.join(directory, name)
         if not os.path.exists(p):
             raise CorruptionError(f"{what}: file {name} is missing")
-        if os.path.getsize(p) != meta["size"] or file_crc32(p) != meta["crc32"]:
+        if os.path.getsize(p) != meta["size"] or \
+                (name not in size_only and file_crc32(p) != meta["crc32"]):
             raise CorruptionError(f"{what}: file {name} is corrupt (size or checksum mismatch)")
 
 
@@ -298,23 +380,62 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
     seg_id = entry["id"]
     d = os.path.join(seg_root, seg_dirname(seg_id))
     what = f"segment {seg_dirname(seg_id)}"
-    verify_files(d, entry, what)
+    verify_files(d, entry, what, size_only=_LAZY_FILES)
     try:
         vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
-        with open(os.path.join(d, "ids.json")) as f:
-            uids = json.load(f)
-        with open(os.path.join(d, "payloads.jsonl"), "rb") as f:
-            data = f.read()
-        raws = data.split(b"\n") if entry["rows"] else []
-        index = load_index(os.path.join(d, "index.bin"))
+        if "ids.npy" in entry["files"]:
+            uids = np.load(os.path.join(d, "ids.npy"), allow_pickle=False)
+            if uids.dtype != np.int64 or uids.ndim != 1:
+                raise ValueError("ids.npy is not a 1-D int64 array")
+        else:  # str ids, or a segment from before ids.npy
+            with open(os.path.join(d, "ids.json")) as f:
+                uids = json.load(f)
+            ints = _int_ids(uids)
+            uids = ints if ints is not None else uids
+        raws = Payloads(os.path.join(d, "payloads.jsonl"), entry["rows"])
+        index = load_index(os.path.join(d, "index.bin"), mmap=True)
         if device != "auto":
             index.to(device)
-    except (ValueError, OSError) as exc:
+        n = entry["rows"]
+        fields = {}
+        if FIELDS_FILE in entry["files"]:
+            fields = load_fields(os.path.join(d, FIELDS_FILE), schema, n)
+    except (ValueError, OSError, KeyError) as exc:
         raise CorruptionError(f"{what} cannot be loaded: {exc}") from None
-    n = entry["rows"]
     if (vectors.shape != (n, dim) or len(uids) != n or len(raws) != n or len(index) != n):
         raise CorruptionError(f"{what}: files disagree on the number of rows")
-    return SealedSegment(seg_id, vectors, uids, raws, index, build_fields(schema, raws), entry)
+    missing = {k: v for k, v in schema.items() if k not in fields}
+    if missing:  # segments from before saved field indexes, or fields added since
+        fields.update(build_fields(missing, raws))
+        if FIELDS_FILE not in entry["files"]:
+            _migrate_fields(d, entry, fields, n)
+    fields = {k: fields[k] for k in schema}  # the schema's order
+    return SealedSegment(seg_id, vectors, uids, raws, index, fields, entry)
+
+
+def _migrate_fields(d: str, entry: dict, fields: dict, n: int) -> None:
+    """Saves the field indexes of a segment written before fields.npz (built from its
+    payloads on this open) and names the file in its manifest entry, which the next
+    checkpoint writes: later opens load them. A file written but not yet named by a
+    manifest is ignored, and written again, by the next open. Nothing is written where
+    the directory is read-only."""
+    p = os.path.join(d, FIELDS_FILE)
+    tmp = p + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            save_fields(f, fields, n)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+        fsync_dir(d)
+        meta = {"size": os.path.getsize(p), "crc32": file_crc32(p)}
+    except OSError:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        return
+    entry["files"][FIELDS_FILE] = meta
 
 
 def save_tombstones(directory: str, seg_id: int, tombs: np.ndarray, gen: int) -> dict:

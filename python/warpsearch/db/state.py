@@ -17,6 +17,7 @@ import threading
 import numpy as np
 
 from .config import index_config_from_dict, parse_schema
+from .idmap import IdMap
 from .payload import decode_payload
 from .segment import MutableSegment, build_field, parse_rows, seg_dirname
 
@@ -46,7 +47,7 @@ class CollectionState:
         self.ckpt_mu = threading.Lock()
         self.sealed: dict = {}
         self.frozen: list = []
-        self.idmap: dict = {}
+        self.idmap = IdMap()  # uid -> internal id of every live point
         self.pins: dict = {}
         self.garbage: list = []
         self.tomb_gen = int(body.get("tomb_gen", 0))
@@ -77,9 +78,23 @@ class CollectionState:
     def by_iid(self, iid: int):
         return self.by_id[iid >> ROW_BITS]
 
-    def add_sealed(self, seg) -> None:
-        """Registers a loaded sealed segment and maps its live rows."""
+    def map_sealed(self) -> None:
+        """Maps the live rows of every sealed segment in one pass into the compact base of
+        the (empty) id map: the way a collection opens (see ``add_sealed``)."""
+        parts = []
+        for sid in sorted(self.sealed):
+            seg = self.sealed[sid]
+            alive = np.flatnonzero(~seg.tombs()[: seg.n])
+            parts.append((seg.uids[alive], (sid << ROW_BITS) | alive))
+        for iid in self.idmap.build(parts).tolist():  # never written that way; repair
+            self.by_id_any(iid).mark_deleted(iid & ROW_MASK)
+
+    def add_sealed(self, seg, map_rows: bool = True) -> None:
+        """Registers a loaded sealed segment and maps its live rows (``map_rows=False``:
+        the caller maps every segment at once with ``map_sealed``)."""
         self.sealed[seg.seg_id] = seg
+        if not map_rows:
+            return
         alive = np.flatnonzero(~seg.tombs()[: seg.n])
         base = seg.seg_id << ROW_BITS
         idmap = self.idmap

@@ -10,16 +10,17 @@ import json
 import os
 import zlib
 
+from .._core import CorruptionError
+
 __all__ = ["CorruptionError", "DatabaseLockedError", "atomic_write", "fsync_dir", "file_crc32",
            "DirLock", "write_manifest", "read_manifest", "MANIFEST"]
 
 MANIFEST = "MANIFEST.json"
 
 
-class CorruptionError(ValueError):
-    """A stored file failed its checksum or could not be parsed; it is never served."""
-
-
+# CorruptionError (a ValueError): a stored file failed its checksum or could not be
+# parsed; it is never served. One type with the engine's: a damaged index file raises it
+# too, also from the first search of a memory-mapped index.
 class DatabaseLockedError(RuntimeError):
     """Another process (or connection) holds the database's writer lock."""
 

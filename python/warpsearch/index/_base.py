@@ -269,8 +269,20 @@ class _IndexBase:
         return self._impl.ids()
 
     def memory_usage(self) -> int:
-        """Bytes of memory held by the index."""
+        """Bytes of memory held by the index (in RAM; see ``mapped_bytes``)."""
         return int(self._impl.memory_usage())
+
+    @property
+    def mapped_bytes(self) -> int:
+        """Bytes read from the memory-mapped index file (``load_index(..., mmap=True)``);
+        0 once the index is all in RAM."""
+        return int(self._impl.mapped_bytes())
+
+    def verify(self) -> None:
+        """Verifies every checksum of a memory-mapped index now (otherwise each
+        section is verified on its first use); ``CorruptionError`` when one fails.
+        A no-op for an index in RAM (verified when it was loaded)."""
+        self._impl.verify()
 
     def save(self, path) -> None:
         """Writes the index (versioned, checksummed format); atomic replace of ``path``."""

@@ -287,3 +287,20 @@ def test_batches_mix_limits_filters_and_kinds_in_request_order(served, qc):
     with httpx.Client(base_url=served.url) as h:
         r = h.post(f"/collections/{name}/points/search/batch", json={"searches": bad})
     assert r.status_code == 400 and str(DIM) in r.json()["status"]["error"]
+
+
+def test_batch_vectors_are_checked_like_single_ones(served, qc):
+    """A search batch converts its vectors at once, and refuses what a single search
+    refuses (a bool, a wrong length, a nested list), naming the problem."""
+    name = "batchcheck"
+    _setup(qc, name, models.Distance.DOT)
+    good = [0.5] * DIM
+    with httpx.Client(base_url=served.url) as h:
+        for bad, msg in (([True] + [0.5] * (DIM - 1), "list of numbers"),
+                         ([0.5] * (DIM - 1), "dimension"),
+                         ([[0.5]] * DIM, "list of numbers")):
+            body = {"searches": [{"vector": good, "limit": 2}, {"vector": bad, "limit": 2}]}
+            r = h.post(f"/collections/{name}/points/search/batch", json=body)
+            assert r.status_code == 400 and msg in r.json()["status"]["error"], r.text
+            r = h.post(f"/collections/{name}/points/search", json={"vector": bad})
+            assert r.status_code == 400 and msg in r.json()["status"]["error"], r.text

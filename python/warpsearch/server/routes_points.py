@@ -52,7 +52,7 @@ def parse_matrix(values, dim: int, what: str = "vectors") -> np.ndarray:
         raise ApiError(400, f"{what} must be a list of vectors")
     if not values:
         return np.zeros((0, dim), np.float32)
-    if all(isinstance(v, list) for v in values):
+    if all(isinstance(v, list) and bool not in set(map(type, v)) for v in values):
         try:
             arr = np.asarray(values)
         except ValueError:  # ragged
@@ -205,10 +205,10 @@ class Points:
         """Qdrant's scored points nearest to ``vec`` per the request ``body``."""
         return self.answer(col, self.plan(col, vec, body, exclude))
 
-    def batch(self, col, body, to_plan) -> list:
-        """A batch endpoint: every request checked first (``to_plan(col, request)``),
-        then those sharing k, filter and ef searched together in one ``search_batch``
-        call, answered in request order."""
+    def batch(self, col, body, to_plan, to_plans=None) -> list:
+        """A batch endpoint: every request checked first (``to_plan(col, request)``, or
+        ``to_plans(col, requests)`` for all at once), then those sharing k, filter and
+        ef searched together in one ``search_batch`` call, answered in request order."""
         searches = as_dict(body).get("searches")
         if not isinstance(searches, list):
             raise ApiError(400, "searches must be a list of requests")
@@ -217,7 +217,8 @@ class Points:
                                 f"got {len(searches)}")
         if self.ctx.guard is not None:
             self.ctx.guard.check_batch(len(searches), "searches in one batch")
-        plans = [to_plan(col, as_dict(s, "searches[]")) for s in searches]
+        plans = to_plans(col, searches) if to_plans is not None else \
+            [to_plan(col, as_dict(s, "searches[]")) for s in searches]
         groups: dict = {}
         for i, p in enumerate(plans):
             key = (p.k, p.ef, orjson.dumps(p.filter, option=orjson.OPT_SORT_KEYS))
@@ -397,11 +398,26 @@ def register(app, ctx) -> None:
     def count(col, body):
         return {"count": col.count(_filter(body))}
 
-    def search_plan(col, body):
+    def search_plan(col, body, vec=None):
         reject_unsupported(body, ("lookup_from",))
         if "vector" not in body:
             raise ApiError(400, "search needs a 'vector'")
-        return pts.plan(col, parse_vector(body["vector"], col.dim), body)
+        return pts.plan(col, parse_vector(body["vector"], col.dim) if vec is None else vec,
+                        body)
+
+    def search_plans(col, searches):
+        """The plans of a search batch: when every request's vector is a plain list of
+        numbers, all of them are converted and checked as one array."""
+        vecs = [s.get("vector") if isinstance(s, dict) else None for s in searches]
+        if searches and all(type(v) is list for v in vecs):
+            try:
+                M = parse_matrix(vecs, col.dim)
+            except ApiError:  # one of them is bad: each request says which, below
+                M = None
+            if M is not None and len(M) == len(searches):
+                return [search_plan(col, as_dict(s, "searches[]"), M[i])
+                        for i, s in enumerate(searches)]
+        return [search_plan(col, as_dict(s, "searches[]")) for s in searches]
 
     def recommend_plan(col, body):
         reject_unsupported(body, ("lookup_from", "using"))
@@ -415,7 +431,7 @@ def register(app, ctx) -> None:
         return pts.answer(col, recommend_plan(col, body))
 
     def search_batch(col, body):
-        return pts.batch(col, body, search_plan)
+        return pts.batch(col, body, search_plan, search_plans)
 
     def query_batch(col, body):
         return [{"points": r} for r in pts.batch(col, body, pts.query_plan)]

@@ -30,13 +30,9 @@ import numpy as np
 
 
 def _median(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    from warpsearch.contrib.timing import median_time
+
+    return median_time(fn, reps)
 
 
 def main(argv=None):

@@ -35,14 +35,9 @@ import numpy as np
 
 
 def _median_s(fn, reps):
-    for _ in range(max(3, reps // 10)):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    from warpsearch.contrib.timing import median_time
+
+    return median_time(fn, reps, warmup=max(3, reps // 10))
 
 
 def _serve(path, threads):

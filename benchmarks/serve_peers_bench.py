@@ -32,17 +32,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def _median_s(fn, reps):
-    for _ in range(max(3, reps // 10)):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+from serve_overhead_bench import _median_s  # noqa: E402  (one timing rule for both)
 
 
 def _recall(got, gt, k):
@@ -167,6 +157,17 @@ def warpsearch_run(tmp, X, Q, gt, args):
             "json_batch_s": json_s, "build_s": build_s}
 
 
+def _worker_env() -> dict:
+    """The environment of the Milvus worker: its interpreter also finds this warpsearch
+    (for the shared timing helper)."""
+    import warpsearch
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(warpsearch.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50_000)
@@ -201,7 +202,7 @@ def main(argv=None) -> int:
                               "--efs", ",".join(map(str, args.efs)),
                               "--target", str(args.target), "--batch", str(args.batch),
                               "--reps", str(args.reps)],
-                             capture_output=True, text=True, timeout=3600)
+                             capture_output=True, text=True, timeout=3600, env=_worker_env())
         if out.returncode != 0:
             raise SystemExit(f"the Milvus Lite worker failed:\n{out.stderr[-3000:]}")
         mv = json.loads(out.stdout.strip().splitlines()[-1])

@@ -20,7 +20,7 @@ from .._progress import progress_bar
 from .._validation import as_matrix, as_nonnegative_int, as_positive_int
 from ..db.config import parse_schema
 from ..db.filters import compile_filter
-from ..db.payload import normalize_ids
+from ..db.payload import normalize_ids, payload_list
 from .merge import merge_shards
 from .router import (Gate, NoReplicaError, Rerouted, ShardMap, WriteConsistencyError,
                      key_hash, needed, wait_refs)
@@ -223,14 +223,7 @@ class ClusterCollection:
                 not np.all(np.einsum("ij,ij->i", V, V) > 0):
             raise ValueError(f"collection {self.name!r}: a zero vector has no direction "
                              "(metric cosine)")
-        if payloads is None:
-            payloads = [None] * len(uids)
-        elif isinstance(payloads, dict):
-            payloads = [payloads]
-        payloads = list(payloads)
-        if len(payloads) != len(uids):
-            raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
-                             f"{len(uids)} ids")
+        payloads = payload_list(payloads, len(uids), self.name)
         batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
         layout = self._layout
         groups: dict = {}

@@ -21,18 +21,12 @@ import struct
 import threading
 import zlib
 
+from ..db.storage import fsync_dir
+
 __all__ = ["OpLog"]
 
 _HEAD = struct.Struct("<II")  # length, crc32 of the body
 _META = "OPLOG.json"
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class OpLog:
@@ -123,7 +117,7 @@ class OpLog:
         self._fh = open(self._chunk_path(seq), "ab")
         self._count = 0
         if self.fsync:
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         # keep at least `retention` records: drop whole chunks older than that
         while len(self._chunks) > 1 and self.last - self._chunks[1] + 1 >= self.retention:
             os.remove(self._chunk_path(self._chunks.pop(0)))
@@ -161,7 +155,7 @@ class OpLog:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, os.path.join(self.path, _META))
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
             self._chunks, self.base, self.last, self._count = [], int(base), int(base), 0
             self._first = self.base + 1
 

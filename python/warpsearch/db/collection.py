@@ -24,7 +24,7 @@ from .config import Record, parse_schema
 from .display import ExplainPlan, Hits, html_table
 from .embedding import as_embedding, as_texts
 from .filters import compile_filter
-from .payload import encode_payload, normalize_id, normalize_ids
+from .payload import encode_payload, normalize_id, normalize_ids, payload_list
 from .recovery import checkpoint, create_collection_dir, open_state, replay
 from .sealer import Sealer
 from .segment import parse_rows
@@ -156,14 +156,7 @@ class Collection:
         if len(set(uids)) != len(uids):
             raise ValueError(f"collection {self.name!r}: duplicate ids in one upsert call")
         vecs = self._vectors(self._vectors_or_texts(vectors, texts, "vectors"), len(uids))
-        if payloads is None:
-            payloads = [None] * len(uids)
-        elif isinstance(payloads, dict):
-            payloads = [payloads]
-        payloads = list(payloads)
-        if len(payloads) != len(uids):
-            raise ValueError(f"collection {self.name!r}: {len(payloads)} payloads for "
-                             f"{len(uids)} ids")
+        payloads = payload_list(payloads, len(uids), self.name)
         batch_size = as_positive_int(batch_size, "batch_size", maximum=None)
         n = len(uids)
         nbatches = (n + batch_size - 1) // batch_size

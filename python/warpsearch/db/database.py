@@ -17,7 +17,7 @@ from .collection import Collection
 from .embedding import as_embedding
 from .config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
 from .recovery import create_collection_dir
-from .storage import MANIFEST, DirLock
+from .storage import MANIFEST, DirLock, fsync_dir
 from .wal import FSYNC_POLICIES
 
 __all__ = ["Database", "connect"]
@@ -25,14 +25,6 @@ __all__ = ["Database", "connect"]
 _METRICS = ("l2", "ip", "cosine")
 _OFFLOADED = ".offloaded.json"  # <name>.offloaded.json: a collection kept as a snapshot
 _ACTIVATING = ".activating"  # <name>.activating/: a restore in progress
-
-
-def _fsync_dir(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Database:
@@ -272,10 +264,10 @@ class Database:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path + _OFFLOADED)
-            _fsync_dir(self._root)
+            fsync_dir(self._root)
             trash = path + ".dropped"  # the record is durable: the local copy may go
             os.rename(path, trash)
-            _fsync_dir(self._root)
+            fsync_dir(self._root)
             shutil.rmtree(trash, ignore_errors=True)
         return {"name": name, "tier": "object", "url": url, "points": points,
                 "seconds": time.perf_counter() - t0}
@@ -299,9 +291,9 @@ class Database:
         with Database(side, fsync=self._fsync, fsync_interval_ms=self._interval) as tmp:
             restore(record["url"], tmp, name)
         os.rename(tmp._coll_path(name), path)
-        _fsync_dir(self._root)
+        fsync_dir(self._root)
         os.remove(path + _OFFLOADED)
-        _fsync_dir(self._root)
+        fsync_dir(self._root)
         shutil.rmtree(side, ignore_errors=True)
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ try:  # optional: a faster JSON codec (the server and test extras bring it)
 except ImportError:  # pragma: no cover - exercised where orjson is missing
     _orjson = None
 
-__all__ = ["normalize_id", "normalize_ids", "encode_payload", "decode_payload",
+__all__ = ["normalize_id", "normalize_ids", "payload_list", "encode_payload", "decode_payload",
            "field_values", "to_number", "to_datetime_us", "to_geo", "tokenize",
            "MISSING", "NULL", "EMPTY", "PRESENT"]
 
@@ -64,6 +64,20 @@ def normalize_ids(ids) -> list:
             raise
         raise TypeError(f"ids must be an id or a sequence of ids, got {type(ids).__name__}") \
             from None
+
+
+def payload_list(payloads, n: int, name: str) -> list:
+    """The payloads of an upsert of ``n`` points as a list of ``n`` (``None``: none;
+    one dict: one point's); a ValueError naming collection ``name`` on a count
+    mismatch."""
+    if payloads is None:
+        return [None] * n
+    if isinstance(payloads, dict):
+        payloads = [payloads]
+    payloads = list(payloads)
+    if len(payloads) != n:
+        raise ValueError(f"collection {name!r}: {len(payloads)} payloads for {n} ids")
+    return payloads
 
 
 def _json_default(obj):

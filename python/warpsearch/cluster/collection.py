@@ -328,21 +328,28 @@ class ClusterCollection:
 
     def search(self, vector, k: int = 10, filter=None, ef=None, with_payload: bool = True, *,
                nprobe=None, refine_factor=None, timeout=None, read_consistency="one",
-               after=None) -> list:
-        """The ``k`` nearest points over all shards: a list of ``Hit``."""
+               after=None, return_stats: bool = False) -> list:
+        """The ``k`` nearest points over all shards: a list of ``Hit`` (with
+        ``return_stats=True``: ``(hits, stats)``)."""
         Q = as_matrix(vector, self.dim, "vector")
         if Q.shape[0] != 1:
             raise ValueError(f"collection {self.name!r}: search takes one vector; use "
                              "search_batch for several")
-        return self.search_batch(Q, k, filter, ef, with_payload, nprobe=nprobe,
-                                 refine_factor=refine_factor, timeout=timeout,
-                                 read_consistency=read_consistency, after=after)[0]
+        out = self.search_batch(Q, k, filter, ef, with_payload, nprobe=nprobe,
+                                refine_factor=refine_factor, timeout=timeout,
+                                read_consistency=read_consistency, after=after,
+                                return_stats=return_stats)
+        return (out[0][0], out[1]) if return_stats else out[0]
 
     def search_batch(self, vectors, k: int = 10, filter=None, ef=None,
                      with_payload: bool = True, *, nprobe=None, refine_factor=None,
-                     timeout=None, read_consistency="one", after=None):
+                     timeout=None, read_consistency="one", after=None,
+                     return_stats: bool = False):
         """``search`` for each row of ``vectors``: a ``BatchResults``. Every shard is
-        searched (one replica each) and the per-shard top-k lists merged."""
+        searched (one replica each) and the per-shard top-k lists merged. With
+        ``return_stats=True``: ``(results, stats)``, stats naming the plan
+        (``"shards"``), the shards searched, the queries and the wall time."""
+        t0 = time.perf_counter()
         Q = as_matrix(vectors, self.dim, "vectors")
         k = as_positive_int(k, "k")
         if self.metric == "cosine" and not np.all(np.einsum("ij,ij->i", Q, Q) > 0):
@@ -359,7 +366,11 @@ class ClusterCollection:
                                          timeout, m, self.opts["read_wait_s"]),
             read_consistency, after)
         ordered = [res[sh] for sh in sorted(res, key=lambda s: s.lo)]  # ties: stable order
-        return merge_shards(ordered, Q.shape[0], k, self.metric != "l2", wp)
+        merged = merge_shards(ordered, Q.shape[0], k, self.metric != "l2", wp)
+        if not return_stats:
+            return merged
+        return merged, {"plan": "shards", "segments": [], "shards": len(ordered),
+                        "nq": int(Q.shape[0]), "time_ms": (time.perf_counter() - t0) * 1e3}
 
     def search_exact(self, vectors, k: int = 10, filter=None, with_payload: bool = False, *,
                      read_consistency="one", after=None) -> list:
@@ -472,11 +483,56 @@ class ClusterCollection:
             points = self.count()
         except NoReplicaError:
             points = None
-        return {"name": self.name, "points": points, "dim": self.dim, "metric": self.metric,
-                "index": self.config["index"], "schema": dict(self.config["schema"]),
-                "replication_factor": self.replication_factor,
-                "write_consistency": self.write_consistency, "shard_key": self.shard_key,
-                "shards": shards}
+        out = {"name": self.name, "points": points, "dim": self.dim, "metric": self.metric,
+               "index": self.config["index"], "schema": dict(self.config["schema"]),
+               "segment_size": self.segment_size,
+               "replication_factor": self.replication_factor,
+               "write_consistency": self.write_consistency, "shard_key": self.shard_key,
+               "shards": shards}
+        out.update(self._local_totals())
+        return out
+
+    def _local_totals(self) -> dict:
+        """Rows, indexing and background state summed over one replica per shard (what a
+        server's collection info shows); zeros where no replica answered in time."""
+        ray = self._ray
+        probes = {}
+        for sh in self.shards:
+            live = [r for r in sh.replicas if r.state == "active"]
+            if live:
+                probes[live[0].actor.local_info.remote()] = sh
+        done, _ = ray.wait(list(probes), num_returns=len(probes), timeout=5.0)
+        tot = {key: 0 for key in ("rows", "indexed_rows", "mutable_rows", "deleted_rows",
+                                  "sealed_segments", "sealing", "wal_fsyncs")}
+        bg: dict = {"error": None}
+        for ref in done:
+            try:
+                local = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue
+            for key in tot:
+                tot[key] += int(local.get(key, 0) or 0)
+            for key, v in (local.get("background") or {}).items():
+                if key == "error":
+                    bg["error"] = bg["error"] or v
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    bg[key] = bg.get(key, 0) + v
+        return {**tot, "background": bg}
+
+    segment_size = property(lambda self: self.config["segment_size"],
+                            doc="Rows of each replica's mutable segment before sealing.")
+
+    @property
+    def sequence(self) -> int:
+        """A number that grows with every acknowledged write (the sum over shards of
+        the highest sequence number a replica reported)."""
+        return sum(max((r.seq for r in sh.replicas), default=0) for sh in self.shards)
+
+    def snapshot(self, *args, **kwargs):
+        """Not offered for a sharded collection: each replica's directory holds its
+        shard (see ``checksums`` and the embedded ``snapshot`` of a replica)."""
+        raise ValueError(f"collection {self.name!r} is sharded over a Ray cluster: "
+                         "snapshots of a cluster collection are not supported")
 
     def checksums(self) -> list:
         """Per shard, the content checksum of each non-dead replica

@@ -231,6 +231,31 @@ class ClusterDatabase:
     def list_collections(self) -> list:
         return sorted(self._cols)
 
+    def open_collections(self) -> list:
+        """The collections of this database, by name (every one is held by its actors)."""
+        return [self._cols[k] for k in sorted(self._cols)]
+
+    #: What a server in front of this database checks (``warpsearch.server.create_app``).
+    is_cluster = True
+
+    @property
+    def path(self) -> str:
+        """The local directory of this driver's files (a server keeps its API keys and
+        its state there); the replicas' files are under it on each node."""
+        return self.data_dir
+
+    def tier(self, name: str) -> str:
+        """``"ram"``: a cluster collection is always held by its replicas' actors."""
+        self.get_collection(name)
+        return "ram"
+
+    def offload(self, name: str, to=None, progress=None):
+        """Not offered: a cluster collection lives in its actors (drop it, or snapshot
+        the replicas' directories)."""
+        self.get_collection(name)
+        raise ValueError(f"collection {name!r} is sharded over a Ray cluster: offloading "
+                         "is offered for embedded collections only")
+
     def drop_collection(self, name: str) -> None:
         """Stops the collection's replicas and deletes their files."""
         self._check()

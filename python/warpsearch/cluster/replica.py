@@ -189,6 +189,10 @@ class ShardReplica:
         return {"seq": self.seq, "node_id": self.node_id, "points": self.col.count(),
                 "oplog_first": self.log.first}
 
+    def local_info(self) -> dict:
+        """The embedded collection's ``info()`` (segments, indexing, background work)."""
+        return self.col.info()
+
     def checksum(self) -> dict:
         """A SHA-256 over every point (id, vector bytes, canonical payload JSON) in id
         order, with the count and sequence number it was taken at."""

@@ -148,15 +148,18 @@ def create_app(db, settings: Settings | None = None) -> FastAPI:
 
     Parameters
     ----------
-    db : warpsearch.db.Database
-        The embedded database to serve (open).
+    db : warpsearch.db.Database or warpsearch.cluster.ClusterDatabase
+        The database to serve (open): embedded, or a cluster on Ray (collections
+        created through Qdrant's API then take its ``shard_number`` and
+        ``replication_factor``).
     settings : Settings, optional
         Thread count, limits, and whether the app closes ``db`` on shutdown.
     """
     from ..db import Database
 
-    if not isinstance(db, Database):
-        raise TypeError(f"db must be a warpsearch Database, got {type(db).__name__}")
+    if not isinstance(db, Database) and not getattr(db, "is_cluster", False):
+        raise TypeError("db must be a warpsearch Database (or a ClusterDatabase), got "
+                        f"{type(db).__name__}")
     settings = Settings() if settings is None else settings
     ctx = Context(db, settings)
 

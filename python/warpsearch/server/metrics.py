@@ -80,11 +80,11 @@ class _DatabaseCollector:
             except ValueError:  # closed meanwhile
                 continue
             for key, fam in g.items():
-                fam.add_metric([name], float(info[key]))
+                fam.add_metric([name], float(info.get(key) or 0))
             bg = info["background"]
             for key, fam in c.items():
                 fam.add_metric([name], float(bg.get(key, 0)))
-            fsyncs.add_metric([name], float(info["wal_fsyncs"]))
+            fsyncs.add_metric([name], float(info.get("wal_fsyncs", 0)))
             for where in ("ram", "mapped", "disk"):
                 mem.add_metric([name, where], float(mu[where]))
             if mu["device"]:

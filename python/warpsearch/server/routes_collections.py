@@ -70,6 +70,27 @@ def create_args(body: dict) -> dict:
     return args
 
 
+def cluster_args(body: dict) -> dict:
+    """A cluster database's layout from Qdrant's create-collection body:
+    ``shard_number`` shards of ``replication_factor`` replicas, a write acknowledged by
+    ``write_consistency_factor`` of them (1: one, all of them: all, else a quorum)."""
+    out = {}
+    for key, arg in (("shard_number", "shards"), ("replication_factor", "replication_factor")):
+        v = body.get(key)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
+                raise ApiError(400, f"{key} must be an integer in [1, 1024], got {v!r}")
+            out[arg] = v
+    w = body.get("write_consistency_factor")
+    if w is not None:
+        rf = out.get("replication_factor", 1)
+        if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= rf:
+            raise ApiError(400, f"write_consistency_factor must be an integer in [1, {rf}], "
+                                f"got {w!r}")
+        out["write_consistency"] = "one" if w == 1 else "all" if w == rf else "quorum"
+    return out
+
+
 def collection_info(col) -> dict:
     """Qdrant's CollectionInfo of ``col`` (plus ``warpsearch``: the database's own)."""
     info = col.info()
@@ -91,7 +112,8 @@ def collection_info(col) -> dict:
         "segments_count": info["sealed_segments"] + info["sealing"] + 1,
         "config": {
             "params": {"vectors": {"size": info["dim"], "distance": METRIC_NAMES[info["metric"]]},
-                       "shard_number": 1, "replication_factor": 1,
+                       "shard_number": len(info.get("shards") or [None]),
+                       "replication_factor": info.get("replication_factor", 1),
                        "write_consistency_factor": 1, "on_disk_payload": False},
             "hnsw_config": {**hnsw, "full_scan_threshold": 10000},
             "optimizer_config": {"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
@@ -130,7 +152,10 @@ def register(app, ctx) -> None:
 
     @app.put("/collections/{name}", tags=["collections"], openapi_extra=JSON_BODY)
     async def create_collection(request: Request, name: str):
-        args = create_args(await read_json(request))
+        body = await read_json(request)
+        args = create_args(body)
+        if getattr(db, "is_cluster", False):
+            args.update(cluster_args(body))
 
         def work():
             if db.has_collection(name):

@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     os.makedirs(args.workdir, exist_ok=True)
     t0 = time.perf_counter()
     base, qf, gtf = make_data(args.workdir, args.n, args.dim, args.nq, args.k)
-    print(f"# data ready in {time.perf_counter() - t0:.0f} s: {base}")
+    print(f"# data ready in {time.perf_counter() - t0:.0f} s: {base}", flush=True)
     common = ["--n", str(args.n), "--dim", str(args.dim), "--k", str(args.k), "--budget",
               args.budget, "--workdir", args.workdir, "--base", base, "--queries", qf,
               "--gt", gtf]
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
         runs[name] = json.loads(r.stdout.strip().splitlines()[-1])
     print(f"# synthetic clustered Gaussians {args.n:,} x {args.dim}, RAM budget {args.budget}, "
           f"{os.cpu_count()} cores, k={args.k}")
-    print("| engine | index | build s | build peak RSS MiB | search peak RSS MiB | disk MiB | "
+    print("| engine | index | build s | peak RSS MiB after build | peak RSS MiB, build and search | disk MiB | "
           "QPS @0.90 | QPS @0.95 |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in runs.items():

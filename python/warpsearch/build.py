@@ -91,8 +91,17 @@ def _plan_chunk(kind, n, dim, params, budget, chunk_rows, itemsize):
     per_row = dim * (itemsize + 4 + 4)  # the file's rows, their float32 copy, headroom
     if budget is None:
         return 65_536
-    room = budget - index_bytes
-    return int(max(1024, min(1 << 20, room // (2 * per_row))))
+    room = budget - index_bytes - _resident_bytes()  # the process itself counts too
+    return int(max(1024, min(262_144, room // (2 * per_row))))
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def build_index(source, path, index: str = "ivf_pq", *, metric: str = "l2",

@@ -56,8 +56,10 @@ def _format_of(path: str, format) -> str:
 
 class VectorFile:
     """Rows ``[start, stop)`` of a vector file on demand: ``read``, ``chunks``,
-    ``take`` (chosen rows), ``len()``, ``dim``, ``dtype``. Memory-mapped formats
-    cost only the pages read; Parquet reads the row groups that hold the rows."""
+    ``take`` (chosen rows), ``len()``, ``dim``, ``dtype``. ``read`` reads the rows into
+    a new array (the file's pages stay in the page cache, not in this process's
+    resident memory); ``take`` goes through a memory mapping; Parquet reads the row
+    groups that hold the rows."""
 
     def __init__(self, path, format=None, column=None):
         self.path = os.fspath(path)
@@ -67,11 +69,14 @@ class VectorFile:
         layout, dtype = FORMATS[self.format]
         self._pq = None
         size = os.path.getsize(self.path)
+        self._offset = None  # where row 0 starts, for reads that do not map the file
         if layout == "npy":
             arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
             if arr.ndim != 2:
                 raise ValueError(f"{self.path}: expected a 2-D array, got shape {arr.shape}")
             self._rows = arr
+            if arr.flags["C_CONTIGUOUS"] and isinstance(arr, np.memmap):
+                self._offset, self._row_bytes = arr.offset, arr.shape[1] * arr.itemsize
         elif layout == "vecs":
             if size < 4:
                 raise ValueError(f"{self.path}: too short for a {self.format} file")
@@ -83,6 +88,7 @@ class VectorFile:
             raw = np.memmap(self.path, dtype=np.uint8, mode="r").reshape(-1, row_bytes)
             self._rows = raw[:, 4:].view(dtype)
             self._vecs_dims = raw[:, :4].view(np.int32)
+            self._offset, self._row_bytes = 0, row_bytes
         elif layout == "bin":
             if size < 8:
                 raise ValueError(f"{self.path}: too short for a {self.format} file")
@@ -95,6 +101,7 @@ class VectorFile:
                                  f"{size - 8} data bytes")
             self._rows = np.memmap(self.path, dtype=dtype, mode="r", offset=8,
                                    shape=(n, dim))  # ids first when distances follow
+            self._offset, self._row_bytes = 8, dim * item
         else:
             self._open_parquet(column)
         if self._pq is None:
@@ -154,13 +161,21 @@ class VectorFile:
         if start >= stop:
             return np.empty((0, self.dim), self.dtype)
         if self._pq is None:
-            if self.format in (".fvecs", ".bvecs", ".ivecs"):
-                dims = self._vecs_dims[start:stop, 0]
-                if (dims != self.dim).any():
-                    bad = start + int(np.flatnonzero(dims != self.dim)[0])
-                    raise ValueError(f"{self.path}: row {bad} has dimension "
-                                     f"{int(self._vecs_dims[bad, 0])}, expected {self.dim}")
-            return np.ascontiguousarray(self._rows[start:stop])
+            if self._offset is None:  # e.g. a Fortran-ordered .npy: through the mapping
+                return np.ascontiguousarray(self._rows[start:stop])
+            # read, not mapped: the rows cost their copy only, never resident file pages
+            with open(self.path, "rb") as f:
+                f.seek(self._offset + start * self._row_bytes)
+                raw = np.fromfile(f, dtype=np.uint8, count=(stop - start) * self._row_bytes)
+            raw = raw.reshape(stop - start, self._row_bytes)
+            if self.format not in (".fvecs", ".bvecs", ".ivecs"):
+                return raw.view(self.dtype)
+            dims = raw[:, :4].view(np.int32)[:, 0]
+            if (dims != self.dim).any():
+                bad = int(np.flatnonzero(dims != self.dim)[0])
+                raise ValueError(f"{self.path}: row {start + bad} has dimension "
+                                 f"{int(dims[bad])}, expected {self.dim}")
+            return np.ascontiguousarray(raw[:, 4:]).view(self.dtype)
         g0 = int(np.searchsorted(self._starts, start, side="right")) - 1
         parts, g = [], g0
         while g < len(self._starts) - 1 and self._starts[g] < stop:
@@ -184,9 +199,9 @@ class VectorFile:
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows[0] < 0 or rows[-1] >= self.n or (np.diff(rows) < 0).any()):
             raise ValueError("rows must be sorted row numbers inside the file")
-        if self._pq is None and self.format not in (".fvecs", ".bvecs", ".ivecs"):
+        if self._pq is None and self._offset is None:
             return np.ascontiguousarray(self._rows[rows])
-        out = np.empty((len(rows), self.dim), self.dtype)
+        out = np.empty((len(rows), self.dim), self.dtype)  # block by block, via read
         for s in range(0, self.n, block):
             sel = np.flatnonzero((rows >= s) & (rows < s + block))
             if sel.size:

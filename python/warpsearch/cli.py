@@ -203,6 +203,9 @@ SERVE_FLAGS = (
      "on SIGTERM/SIGINT, seconds to let requests in flight finish"),
     ("--log-level", "WARPSEARCH_LOG_LEVEL", "info", str,
      "critical, error, warning, info or debug"),
+    ("--cluster", "WARPSEARCH_CLUSTER", None, str,
+     "serve a cluster on Ray (ray://HOST:PORT or ray://auto) instead of the embedded "
+     "database; --path then holds this server's files (keys) and the replicas' data"),
     ("--api-keys", "WARPSEARCH_API_KEYS", None, str,
      "API keys file (warpsearch keys create); default <path>/api_keys.json"),
     ("--max-body-bytes", "WARPSEARCH_MAX_BODY_BYTES", str(32 << 20), _positive_int,
@@ -266,10 +269,20 @@ def run_serve(args, out=None) -> int:
         print("warpsearch serve: no API keys configured: serving keyless requests from "
               "loopback clients only", file=err)
     try:
-        db = ws.connect(args.path, fsync=args.fsync)
-    except (ws.DatabaseLockedError, OSError) as exc:
-        print(f"warpsearch serve: cannot open {args.path}: {exc}", file=err)
+        if args.cluster:
+            if not args.cluster.lower().startswith("ray://"):
+                print(f"warpsearch serve: --cluster takes ray://HOST:PORT or ray://auto, got "
+                      f"{args.cluster!r}", file=err)
+                return 2
+            db = ws.connect(args.cluster, data_dir=args.path)
+        else:
+            db = ws.connect(args.path, fsync=args.fsync)
+    except (ws.DatabaseLockedError, OSError, ConnectionError) as exc:
+        print(f"warpsearch serve: cannot open {args.cluster or args.path}: {exc}", file=err)
         return 1
+    except ImportError as exc:
+        print(f"warpsearch serve: {exc}", file=err)
+        return 2
     try:
         app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True,
                                       api_keys=args.api_keys,

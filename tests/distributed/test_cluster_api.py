@@ -276,6 +276,30 @@ db.close()
     import ray
 
     assert sum(n["Alive"] for n in ray.nodes()) >= 4  # the cluster is still up
+    # that driver is gone, and its replicas with it; a database on the same data_dir
+    # finds the collection in its catalog and starts the replicas again on their files
+    db = ws.connect("ray://" + local_cluster.address, data_dir=str(tmp_path),
+                    monitor_interval=None)
+    try:
+        assert db.list_collections() == ["remote"]
+        col = db.get_collection("remote")
+        assert len(col.shards) == 2 and col.replication_factor == 2
+        assert col.count(read_consistency="all") == 3
+        assert [h.id for h in col.search([0, 1, 0.1, 0], k=2, read_consistency="all")] == [2, 3]
+        states = [r["state"] for sh in col.info()["shards"] for r in sh["replicas"]]
+        assert states == ["active"] * 4
+        token = col.upsert([4], [[0, 0, 0, 1]])  # sequence numbers continue
+        assert col.count(after=token) == 4
+        assert all(seq > 0 for seq in token.values())
+        db.drop_collection("remote")
+    finally:
+        db.close()
+    again = ws.connect("ray://" + local_cluster.address, data_dir=str(tmp_path),
+                       monitor_interval=None)
+    try:
+        assert again.list_collections() == []  # a drop leaves the catalog
+    finally:
+        again.close()
 
 
 def test_replica_failing_on_its_files_is_recreated(cluster_db):

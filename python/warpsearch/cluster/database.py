@@ -17,6 +17,7 @@ the replica is re-created on another live node (from a peer's snapshot or op log
 from __future__ import annotations
 
 import collections
+import json
 import os
 import tempfile
 import threading
@@ -25,9 +26,10 @@ import uuid
 
 from .._validation import as_positive_int
 from ..db.config import FlatConfig, HNSWConfig, IVFPQConfig, check_name, parse_schema
+from ..db.storage import atomic_write
 from .collection import ClusterCollection
 from .replica import ShardReplica
-from .router import Replica, needed
+from .router import Replica, Shard, needed
 
 __all__ = ["ClusterDatabase", "require_ray"]
 
@@ -54,7 +56,10 @@ class ClusterDatabase:
         is already connected to a cluster (``ray.is_initialized()``).
     data_dir : str, optional
         Where replicas keep their files on each node (default:
-        ``<tmp>/warpsearch-cluster``), one sub-folder per node.
+        ``<tmp>/warpsearch-cluster``), one sub-folder per node, and where this driver
+        keeps the catalog of its collections (``catalog.json``): a database connected
+        later on the same ``data_dir`` (after this driver is gone) reattaches them,
+        starting each replica again on its node from its own files.
     node_loss_timeout : float
         Seconds a node may stay gone before its replicas are re-created elsewhere.
     monitor_interval : float or None
@@ -87,7 +92,9 @@ class ClusterDatabase:
         self._closed = False
         self._stop = threading.Event()
         self._tick_mu = threading.Lock()  # one repair pass at a time
+        self._cat_mu = threading.Lock()  # one catalog write at a time
         self._thread = None
+        self._load_catalog()
         if self.monitor_interval is not None:
             self._thread = threading.Thread(target=self._monitor, name="warpsearch-cluster",
                                             daemon=True)
@@ -131,6 +138,74 @@ class ClusterDatabase:
         r.busy = True  # the caller makes it active (or the monitor catches it up)
         return r
 
+    # -- the catalog: collections and their layout, kept in data_dir ----------------
+    @property
+    def _catalog_path(self) -> str:
+        return os.path.join(self.data_dir, "catalog.json")
+
+    def _save_catalog(self) -> None:
+        """Writes every collection's settings and layout (shard ranges, replica ids and
+        nodes), so that a database connected later with the same ``data_dir`` finds
+        them again. Called on every change of layout."""
+        with self._mu:
+            cat = {}
+            for name, col in self._cols.items():
+                cat[name] = {
+                    "config": col.config, "opts": col.opts,
+                    "replication_factor": col.replication_factor,
+                    "write_consistency": col.write_consistency, "shard_key": col.shard_key,
+                    "shards": [{"index": sh.index, "lo": sh.lo, "hi": sh.hi,
+                                "replicas": [{"rid": r.rid, "node_id": r.node_id}
+                                             for r in sh.replicas if r.state != "dead"]}
+                               for sh in col.shards]}
+            os.makedirs(self.data_dir, exist_ok=True)
+            atomic_write(self._catalog_path, json.dumps({"version": 1, "collections": cat},
+                                                        default=str).encode())
+
+    def _load_catalog(self) -> None:
+        """Reattaches the collections of an earlier database on this ``data_dir``: each
+        replica is started again on its node from its own files (replicas on nodes that
+        are gone are marked dead, and re-created by the monitor); a shard's sequence
+        numbers continue from the highest its replicas report, and replicas behind it
+        catch up before they serve."""
+        if not os.path.exists(self._catalog_path):
+            return
+        with open(self._catalog_path) as f:
+            cat = json.load(f)
+        alive = set(self.nodes())
+        for name, c in cat.get("collections", {}).items():
+            col = ClusterCollection(self, name, c["config"], len(c["shards"]),
+                                    c["replication_factor"], c["write_consistency"],
+                                    c["shard_key"], c["opts"])
+            col.shards.shards = [Shard(d["index"], d["lo"], d["hi"]) for d in c["shards"]]
+            col.shards._los = [sh.lo for sh in col.shards.shards]
+            started = []
+            for sh, d in zip(col.shards, c["shards"]):
+                for rd in d["replicas"]:
+                    if rd["node_id"] in alive:
+                        r = self._spawn(col, sh, rd["node_id"], rd["rid"])
+                        started.append((sh, r))
+                    else:
+                        r = Replica(rd["rid"], rd["node_id"], None)
+                        r.state, r.dead_since = "dead", time.monotonic()
+                    sh.replicas.append(r)
+            self._cols[name] = col
+            statuses = {}
+            for sh, r in started:
+                try:
+                    statuses[r.rid] = self._ray.get(r.actor.status.remote(), timeout=120)
+                except Exception:  # noqa: BLE001 - cannot start on its files: the monitor
+                    r.state, r.dead_since = "dead", time.monotonic()  # re-creates it
+            for sh in col.shards:
+                seqs = [statuses[r.rid]["seq"] for r in sh.replicas if r.rid in statuses]
+                top = max(seqs, default=0)
+                sh.seq = sh.acked = top
+                for r in sh.replicas:
+                    if r.rid in statuses:
+                        r.seq, r.busy = statuses[r.rid]["seq"], False
+                        r.state = "active" if r.seq == top else "recovering"
+            self._event("collection_reattached", col)
+
     def _event(self, event, col=None, sh=None, r=None, **kw):
         e = {"event": event, "time": time.time()}
         if col is not None:
@@ -141,6 +216,8 @@ class ClusterDatabase:
             e.update(replica=r.rid, node_id=r.node_id)
         e.update(kw)
         self.events.append(e)
+        if event.startswith(("replica_", "shard_")) and event != "replica_behind":
+            self._save_catalog()  # the layout changed
 
     # -- collections -------------------------------------------------------------------
     def create_collection(self, name: str, dim: int, metric: str = "cosine", index=None,
@@ -213,6 +290,7 @@ class ClusterDatabase:
                 raise
             for r in spawned:
                 r.state, r.busy = "active", False
+            self._save_catalog()
             return col
 
     def get_collection(self, name: str) -> ClusterCollection:
@@ -262,6 +340,7 @@ class ClusterDatabase:
         with self._mu:
             col = self.get_collection(name)
             del self._cols[name]
+            self._save_catalog()
         col._closed = True
         self._stop_replicas(col, destroy=True)
 

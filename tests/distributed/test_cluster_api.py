@@ -234,13 +234,23 @@ def test_exact_explain_memory_compact_batches(cluster_db, tmp_path):
     assert col.count() == 300
 
 
-def test_lone_replica_restarts_on_its_files(cluster_db):
+def test_lone_replica_restarts_on_its_files(local_cluster, tmp_path):
     """Replication factor 1: while the only replica is down, reads fail with
-    NoReplicaError and writes with WriteConsistencyError; the monitor restarts it on
-    its node from its own files, with every point."""
+    NoReplicaError and writes with WriteConsistencyError; the health checks restart it
+    on its node from its own files, with every point. (The checks run by hand here, so
+    that none restarts the replica before the failed calls are made.)"""
     import ray
 
-    col = cluster_db.create_collection("lone", dim=4, shards=1, replication_factor=1)
+    db = ws.connect("ray://" + local_cluster.address, data_dir=str(tmp_path / "data"),
+                    node_loss_timeout=2.0, monitor_interval=None)
+    try:
+        _lone_replica(db, ray)
+    finally:
+        db.close()
+
+
+def _lone_replica(db, ray):
+    col = db.create_collection("lone", dim=4, shards=1, replication_factor=1)
     X, _ = _points(50, 4)
     col.upsert(list(range(50)), X)
     r = col.shards.shards[0].replicas[0]
@@ -249,7 +259,12 @@ def test_lone_replica_restarts_on_its_files(cluster_db):
         col.count()
     with pytest.raises(ws.cluster.WriteConsistencyError, match="0 of 1 replicas are active"):
         col.upsert([99], X[:1])
-    _wait(lambda: col.shards.shards[0].replicas[0].state == "active", what="restart")
+
+    def restarted():
+        db.repair()
+        return col.shards.shards[0].replicas[0].state == "active"
+
+    _wait(restarted, what="restart")
     again = col.shards.shards[0].replicas[0]
     assert again.rid == r.rid and again.node_id == r.node_id and again.actor is not r.actor
     assert col.count() == 50

@@ -10,7 +10,7 @@ import pytest
 
 import warpsearch as ws
 
-from server.conftest import start_server  # noqa: E402  (the test server fixture helper)
+from server.conftest import serve_process, start_server  # noqa: E402  (test helpers)
 
 
 def test_server_fronts_a_cluster(cluster_db, tmp_path):
@@ -74,28 +74,12 @@ def test_serve_command_fronts_a_cluster(local_cluster, tmp_path):
     """``warpsearch serve --cluster ray://HOST:PORT`` (a separate process, on
     127.0.0.1) serves a cluster: the native client creates, fills and searches a
     sharded collection through it; SIGTERM stops it and leaves the cluster up."""
-    import os
-    import re
     import signal
-    import subprocess
-    import sys
 
     pytest.importorskip("uvicorn", reason="needs the server extra")
-    env = dict(os.environ, WARPSEARCH_PORT="0", WARPSEARCH_LOG_LEVEL="info")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from warpsearch.cli import main; sys.exit(main())",
-         "serve", "--cluster", "ray://" + local_cluster.address, "--path", str(tmp_path)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    proc, url, _ = serve_process(["--cluster", "ray://" + local_cluster.address,
+                                  "--path", str(tmp_path)])
     try:
-        url, seen = None, []
-        while url is None:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            m = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
-            url = m.group(1) if m else None
-        assert url, "".join(seen)
         X = np.random.default_rng(1).standard_normal((60, 4)).astype(np.float32)
         with ws.connect(url, timeout=60) as rdb:
             rc = rdb.create_collection("via_cli", dim=4, metric="l2")

@@ -29,6 +29,38 @@ def start_server(app):
     return server, thread, f"http://127.0.0.1:{port}"
 
 
+def serve_process(args, env=None):
+    """``warpsearch serve ARGS`` in its own process (an ephemeral port, info logs):
+    ``(proc, url, lines)``, ``lines`` the stderr read up to the address. The caller
+    stops it (SIGTERM, or kill) and closes ``proc.stderr``."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = dict(os.environ if env is None else env, WARPSEARCH_PORT="0",
+               WARPSEARCH_LOG_LEVEL="info")
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from warpsearch.cli import main; sys.exit(main())",
+                             "serve", *args],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    url, lines = None, []
+    deadline = time.monotonic() + 60
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
+        url = m.group(1) if m else None
+    if url is None:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+        raise AssertionError("warpsearch serve did not start:\n" + "".join(lines))
+    return proc, url, lines
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A database served over HTTP: ``url``, and ``db`` (the same database, embedded,

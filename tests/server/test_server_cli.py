@@ -9,17 +9,17 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 import warpsearch as ws
 from warpsearch import cli
+
+from .conftest import serve_process
 
 
 
@@ -88,23 +88,9 @@ def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
     for dep in ("fastapi", "uvicorn", "httpx", "orjson"):
         pytest.importorskip(dep, reason="needs the server extra")
     path = tmp_path / "data"
-    env = dict(os.environ, WARPSEARCH_PATH=str(path), WARPSEARCH_PORT="0",
-               WARPSEARCH_LOG_LEVEL="info")
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from warpsearch.cli import main; sys.exit(main())",
-                             "serve", "--fsync", "never"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    proc, url, lines = serve_process(["--fsync", "never"],
+                                     dict(os.environ, WARPSEARCH_PATH=str(path)))
     try:
-        url, lines = None, []
-        deadline = time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
-            url = m.group(1) if m else None
-        assert url, "".join(lines)
         with ws.connect(url) as rdb:
             rc = rdb.create_collection("c", dim=4, metric="l2")
             rc.upsert([1, 2, 3], np.eye(4)[:3])

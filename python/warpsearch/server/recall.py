@@ -86,24 +86,12 @@ class RecallMonitor:
 
     def offer_batch(self, col, vectors, k: int, filter, results) -> int:
         """``offer`` for each row of a batch search (``results[i]`` the hits of row
-        ``i``), drawing the sampled rows at once; returns how many were queued."""
-        n = len(vectors)
-        if self.sample <= 0 or self._closed or n == 0:
+        ``i``); returns how many were queued."""
+        if self.sample <= 0 or self._closed or len(vectors) == 0:
             return 0
         with self._mu:
-            picks = [i for i in range(n) if self._rng.random() < self.sample] if n < 64 \
-                else sorted(self._rng.sample(range(n), self._binomial(n)))
-        queued = 0
-        for i in picks:
-            queued += self._queue(col, vectors[i], k, filter, results[i])
-        return queued
-
-    def _binomial(self, n: int) -> int:
-        """How many of ``n`` rows a per-row draw at rate ``sample`` keeps (normal
-        approximation of the binomial, clipped; ``_mu`` held)."""
-        mean = n * self.sample
-        sd = (mean * (1 - self.sample)) ** 0.5
-        return max(0, min(n, round(self._rng.gauss(mean, sd))))
+            picks = [i for i in range(len(vectors)) if self._rng.random() < self.sample]
+        return sum(self._queue(col, vectors[i], k, filter, results[i]) for i in picks)
 
     # -- results -----------------------------------------------------------------------
     def collection(self, name: str) -> dict:

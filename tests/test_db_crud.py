@@ -195,17 +195,22 @@ def test_second_writer_refused(tmp_path):
     ws.connect(path).close()  # free again once closed
 
 
-def test_corrupt_segment_is_an_error(tmp_path):
+@pytest.mark.parametrize("index, name", [
+    (ws.FlatConfig(), "payloads.jsonl"),
+    (ws.FlatConfig(), "ids.npy"),
+    (ws.FlatConfig(storage="sq8"), "vectors.npy"),  # a lossy index: vectors kept beside it
+])
+def test_corrupt_segment_is_an_error(tmp_path, index, name):
     path = tmp_path / "db"
     with ws.connect(path) as db:
-        col = _col(db, index=ws.FlatConfig(), segment_size=10)
+        col = _col(db, index=index, segment_size=10)
         col.upsert(list(range(25)), _vecs(25))
-    seg = path / "collections" / "docs" / "segments" / "seg-00000000" / "vectors.npy"
+    seg = path / "collections" / "docs" / "segments" / "seg-00000000" / name
     data = bytearray(seg.read_bytes())
     data[-3] ^= 0xFF
     seg.write_bytes(bytes(data))
     with ws.connect(path) as db:
-        with pytest.raises(ws.CorruptionError, match="seg-00000000.*vectors.npy"):
+        with pytest.raises(ws.CorruptionError, match=f"seg-00000000.*{name}"):
             db.get_collection("docs")
 
 

@@ -56,3 +56,56 @@ def test_bad_storage_configs():
     with pytest.raises(ValueError, match="storage"):
         ws.HNSWConfig(storage="sq4")
     assert ws.FlatConfig().to_dict() == {"kind": "flat", "storage": "fp32", "refine": None}
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("index, holds", [
+    (ws.FlatConfig(), True),
+    (ws.HNSWConfig(M=12, ef_construction=80), True),
+    (ws.HNSWConfig(M=12, ef_construction=80, storage="sq8"), False),
+    (ws.IVFPQConfig(nlist=16, nbits=4, refine="fp32", train_size=1000), True),
+    (ws.IVFPQConfig(nlist=16, nbits=4, train_size=1000), False),  # fp16 re-rank copy
+])
+def test_one_copy_of_the_vectors_per_segment(tmp_path, metric, index, holds):
+    """A sealed segment whose index holds the vectors (fp32 rows; normalized for
+    cosine) writes no vectors.npy: the vectors are read back from the index (times the
+    saved norms for cosine), equal to those written (within 1e-6 of their norm for
+    cosine), before and after a reopen, and through a compaction."""
+    x, _ = _data()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.create_collection("c", dim=DIM, metric=metric, index=index, segment_size=1000)
+    c.upsert(np.arange(N), x)
+    c.flush()
+    assert c.info()["sealed_segments"] == 3
+    seg_dir = tmp_path / "db" / "collections" / "c" / "segments"
+    for d in sorted(seg_dir.iterdir()):
+        names = {p.name for p in d.iterdir()}
+        assert ("vectors.npy" in names) == (not holds), names
+        assert ("norms.npy" in names) == (holds and metric == "cosine"), names
+
+    def check(col):
+        got = np.stack([r.vector for r in col.get(list(range(N)))])
+        if holds and metric == "cosine":
+            tol = 1e-6 * np.linalg.norm(x, axis=1, keepdims=True)
+            assert (np.abs(got - x) <= tol).all()
+        else:
+            assert np.array_equal(got, x)
+        scrolled = col.scroll(limit=N, with_payload=False)
+        assert np.array_equal(np.stack([r.vector for r in scrolled]), got)
+
+    check(c)
+    ids = np.arange(N)
+    before = c.search_exact(x[:5], k=10)
+    db.close()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.get_collection("c")
+    check(c)
+    again = c.search_exact(x[:5], k=10)
+    assert [[h.id for h in r] for r in again] == [[h.id for h in r] for r in before]
+    c.delete(ids[::7].tolist())
+    c.compact()
+    kept = np.setdiff1d(ids, ids[::7])
+    got = np.stack([r.vector for r in c.get(kept.tolist())])
+    tol = 1e-6 * np.linalg.norm(x[kept], axis=1, keepdims=True) * (3 if metric == "cosine" else 0)
+    assert (np.abs(got - x[kept]) <= tol).all()
+    db.close()

@@ -491,7 +491,7 @@ class Collection:
                     out.append(None)
                     continue
                 seg, row = st.by_iid(iid), iid & 0xFFFFFFFF
-                out.append(Record(uid, np.array(seg.vectors()[row]), seg.payload(row)))
+                out.append(Record(uid, np.array(seg.vectors([row])[0]), seg.payload(row)))
         return out
 
     def __contains__(self, uid) -> bool:
@@ -527,8 +527,9 @@ class Collection:
 
     def memory_usage(self) -> dict:
         """Bytes held, by where: ``ram`` (indexes and the vectors of unsealed segments),
-        ``mapped`` (sealed vectors, memory-mapped from their files: in RAM as far as
-        the page cache keeps them), ``device`` (GPU copies of indexes) and ``disk``
+        ``mapped`` (what sealed segments read from memory-mapped files: vectors kept
+        beside a lossy index, and the parts of index files read so far; in RAM as far
+        as the page cache keeps them), ``device`` (GPU copies of indexes) and ``disk``
         (the collection's files, log included). Payloads and field indexes are not
         counted."""
         self._check_open()
@@ -542,7 +543,7 @@ class Collection:
             if seg.kind == "mutable":
                 ram += seg.vecs.buf.nbytes
             else:
-                mapped += seg.vectors().nbytes
+                mapped += seg.vector_file_bytes + seg.index.mapped_bytes
         disk = 0
         for root, _, files in os.walk(self.path):
             for f in files:

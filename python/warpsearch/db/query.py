@@ -204,11 +204,10 @@ def exact(st, Q, k, node, with_payload):
     for seg, n, _, mask, allowed in plan(st, node):
         if n == 0 or allowed == 0:
             continue
-        V = seg.vecs.buf if seg.kind == "mutable" else seg.vectors()  # >= n rows
         for lo in range(0, n, _EXACT_BLOCK):
             hi = min(n, lo + _EXACT_BLOCK)
             rows = np.arange(lo, hi, dtype=np.int64)
-            block = V[lo:hi]
+            block = seg.vecs.buf[lo:hi] if seg.kind == "mutable" else seg.vectors(slice(lo, hi))
             if mask is not None:
                 keep = mask[lo:hi]
                 rows, block = rows[keep], block[keep]
@@ -401,9 +400,9 @@ def scan(st, node, offset, limit, with_vectors=True, with_payload=True):
         skip = 0
         if limit is not None:
             rows = rows[: limit - len(out)]
-        vecs = seg.vectors()
-        for r, uid in zip(rows.tolist(), seg.uids[rows].tolist()):
-            out.append(Record(uid, np.array(vecs[r]) if with_vectors else None,
+        vecs = seg.vectors(rows) if with_vectors else None
+        for i, (r, uid) in enumerate(zip(rows.tolist(), seg.uids[rows].tolist())):
+            out.append(Record(uid, vecs[i].copy() if with_vectors else None,
                               seg.payload(r) if with_payload else None))
         if limit is not None and len(out) >= limit:
             break

@@ -311,7 +311,7 @@ class Sealer:
             new_id = st.next_seg
             st.next_seg += 1
         alive = [np.flatnonzero(~t) for _, t in snap]
-        vecs = np.concatenate([s.vectors()[a] for (s, _), a in zip(snap, alive)])
+        vecs = np.concatenate([s.vectors(a) for (s, _), a in zip(snap, alive)])
         uids = np.concatenate([s.uids[a] for (s, _), a in zip(snap, alive)])
         raws = [s.raws[r] for (s, _), a in zip(snap, alive) for r in a.tolist()]
         purged = sum(s.n for s in victims) - len(uids)

@@ -6,7 +6,13 @@ tombstones change).
 
 Sealed segment directory ``seg-<id>/``::
 
-    vectors.npy      float32 (n, dim), the vectors as given
+    vectors.npy      float32 (n, dim), the vectors as given; absent when the index
+                     file holds them (an fp32 flat or HNSW storage, an fp32 IVF-PQ
+                     re-rank copy): then the vectors are read from the index, and
+    norms.npy        float32 (n,), their norms, when the index holds them normalized
+                     (cosine): a vector is read back as its stored unit vector times
+                     its norm, within float32 rounding (1e-6 of its norm) of the
+                     vector written
     ids.npy          user ids of the rows when all are ints (int64), else
     ids.json         user ids of the rows (int or str)
     payloads.jsonl   one JSON payload per row (empty line: no payload); a loaded
@@ -45,6 +51,8 @@ __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
 FIELDS_FILE = "fields.npz"
+NORMS_FILE = "norms.npy"
+_CHECK_ROWS = 1 << 15  # rows compared per step when checking what an index holds
 # Files checked by size only when a segment opens: the engine verifies the index's
 # sections itself, each on first use.
 _LAZY_FILES = ("index.bin",)
@@ -136,8 +144,10 @@ class MutableSegment(_SegmentBase):
             self.n_deleted += 1
             self._tomb_ver += 1
 
-    def vectors(self) -> np.ndarray:
-        return self.vecs.view()
+    def vectors(self, rows=None) -> np.ndarray:
+        """The vectors as given (of ``rows`` when given: indices or a bool mask)."""
+        v = self.vecs.view()
+        return v if rows is None else v[rows]
 
 
 class Payloads:
@@ -190,9 +200,10 @@ class SealedSegment(_SegmentBase):
 
     kind = "sealed"
 
-    def __init__(self, seg_id, vectors, uids, raws, index, fields, entry):
+    def __init__(self, seg_id, vectors, uids, raws, index, fields, entry, norms=None):
         self.seg_id = seg_id
-        self._vectors = vectors
+        self._vectors = vectors  # None: the index holds them (times ``norms`` if given)
+        self._norms = norms
         # int64 when every id is an int (8 bytes per row), else objects
         self.uids = uids if isinstance(uids, np.ndarray) and uids.dtype == np.int64 \
             else _object_array(uids)
@@ -222,8 +233,58 @@ class SealedSegment(_SegmentBase):
             self.tomb_dirty = True
             self._tomb_ver += 1
 
-    def vectors(self) -> np.ndarray:
-        return self._vectors
+    def vectors(self, rows=None) -> np.ndarray:
+        """The vectors as given (of ``rows`` when given: indices or a bool mask): from
+        vectors.npy, or read from the index when it holds them (scaled back by their
+        norms when it holds them normalized)."""
+        if self._vectors is not None:
+            return self._vectors if rows is None else self._vectors[rows]
+        if rows is None:
+            rows = np.arange(self.n, dtype=np.int64)
+        elif isinstance(rows, slice):
+            rows = np.arange(self.n, dtype=np.int64)[rows]
+        else:
+            rows = np.asarray(rows)
+            rows = np.flatnonzero(rows) if rows.dtype == np.bool_ else rows.astype(np.int64)
+        out = np.empty((len(rows), self.index.dim), dtype=np.float32)
+        for a in range(0, len(rows), _CHECK_ROWS):
+            out[a:a + _CHECK_ROWS] = self.index.get_vectors(rows[a:a + _CHECK_ROWS])
+        if self._norms is not None:
+            out *= self._norms[rows, None]
+        return out
+
+    @property
+    def vector_file_bytes(self) -> int:
+        """Bytes of vectors.npy mapped by this segment (0 when the index holds them)."""
+        return 0 if self._vectors is None else int(self._vectors.nbytes)
+
+
+def index_holds_vectors(index, vectors: np.ndarray):
+    """What a sealed segment needs beside ``index`` to give ``vectors`` back: ``()``
+    when the index's stored rows are the vectors exactly (l2 / ip with an fp32
+    storage or re-rank copy), ``(norms,)`` when they are the vectors normalized
+    (cosine) and scaling them by ``norms`` gives the vectors within 1e-6 of their
+    norms, and ``None`` when the index keeps less (compressed storage): then the
+    segment keeps vectors.npy. Checked row by row, not assumed from the config."""
+    n = len(vectors)
+    if n == 0 or not hasattr(index, "get_vectors"):
+        return None
+    norms = np.linalg.norm(vectors.astype(np.float64), axis=1).astype(np.float32)
+    exact = True
+    for a in range(0, n, _CHECK_ROWS):
+        v = vectors[a:a + _CHECK_ROWS]
+        try:
+            got = index.get_vectors(np.arange(a, a + len(v), dtype=np.int64))
+        except (KeyError, RuntimeError, ValueError, TypeError):
+            return None
+        if exact and np.array_equal(got, v):
+            continue
+        exact = False
+        nrm = norms[a:a + len(v)]
+        err = np.abs(got * nrm[:, None] - v).max(axis=1)
+        if not (err <= 1e-6 * np.maximum(nrm, np.finfo(np.float32).tiny)).all():
+            return None
+    return () if exact else (norms,)
 
 
 def _int_ids(uids):
@@ -329,7 +390,6 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    np.save(os.path.join(tmp, "vectors.npy"), vectors)
     int_ids = _int_ids(uids if isinstance(uids, np.ndarray) else list(uids))
     if int_ids is not None:
         np.save(os.path.join(tmp, "ids.npy"), int_ids)
@@ -342,9 +402,19 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     if index is None:
         index = build_index(index_cfg, dim, metric, vectors, device, trained)
     index.save(os.path.join(tmp, "index.bin"))
+    held = index_holds_vectors(index, vectors)
+    vec_files, norms = ("vectors.npy",), None
+    if held is None:  # the index keeps less than the vectors: keep them beside it
+        np.save(os.path.join(tmp, "vectors.npy"), vectors)
+    else:
+        vec_files = ()
+        if held:
+            norms = held[0]
+            np.save(os.path.join(tmp, NORMS_FILE), norms)
+            vec_files = (NORMS_FILE,)
     fields = build_fields(schema, raws)
-    names = tuple("ids.npy" if (f == "ids.json" and int_ids is not None) else f
-                  for f in SEGMENT_FILES)
+    names = vec_files + tuple("ids.npy" if (f == "ids.json" and int_ids is not None) else f
+                              for f in SEGMENT_FILES if f != "vectors.npy")
     if fields:
         with open(os.path.join(tmp, FIELDS_FILE), "wb") as f:
             save_fields(f, fields, len(uids))
@@ -360,7 +430,8 @@ def write_segment(seg_root: str, seg_id: int, vectors, uids, raws, index_cfg, di
     os.rename(tmp, final)
     fsync_dir(seg_root)
     entry = {"id": seg_id, "rows": len(uids), "index": index_cfg["kind"], "files": files}
-    return SealedSegment(seg_id, vectors, uids, list(raws), index, fields, entry)
+    return SealedSegment(seg_id, vectors if held is None else None, uids, list(raws), index,
+                         fields, entry, norms)
 
 
 def verify_files(directory: str, entry: dict, what: str, size_only=()) -> None:
@@ -382,7 +453,11 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
     what = f"segment {seg_dirname(seg_id)}"
     verify_files(d, entry, what, size_only=_LAZY_FILES)
     try:
-        vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
+        vectors = norms = None
+        if "vectors.npy" in entry["files"]:
+            vectors = np.load(os.path.join(d, "vectors.npy"), mmap_mode="r")
+        elif NORMS_FILE in entry["files"]:
+            norms = np.load(os.path.join(d, NORMS_FILE), allow_pickle=False)
         if "ids.npy" in entry["files"]:
             uids = np.load(os.path.join(d, "ids.npy"), allow_pickle=False)
             if uids.dtype != np.int64 or uids.ndim != 1:
@@ -402,7 +477,9 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
             fields = load_fields(os.path.join(d, FIELDS_FILE), schema, n)
     except (ValueError, OSError, KeyError) as exc:
         raise CorruptionError(f"{what} cannot be loaded: {exc}") from None
-    if (vectors.shape != (n, dim) or len(uids) != n or len(raws) != n or len(index) != n):
+    if ((vectors is not None and vectors.shape != (n, dim))
+            or (norms is not None and norms.shape != (n,)) or index.dim != dim
+            or len(uids) != n or len(raws) != n or len(index) != n):
         raise CorruptionError(f"{what}: files disagree on the number of rows")
     missing = {k: v for k, v in schema.items() if k not in fields}
     if missing:  # segments from before saved field indexes, or fields added since
@@ -410,7 +487,7 @@ def load_segment(seg_root: str, entry: dict, schema: dict, dim: int,
         if FIELDS_FILE not in entry["files"]:
             _migrate_fields(d, entry, fields, n)
     fields = {k: fields[k] for k in schema}  # the schema's order
-    return SealedSegment(seg_id, vectors, uids, raws, index, fields, entry)
+    return SealedSegment(seg_id, vectors, uids, raws, index, fields, entry, norms)
 
 
 def _migrate_fields(d: str, entry: dict, fields: dict, n: int) -> None:

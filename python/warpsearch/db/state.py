@@ -214,7 +214,7 @@ class CollectionState:
             alive = np.flatnonzero(~seg.tombs()[: seg.n])
             ids += seg.uids[alive].tolist()
             raws += [seg.raws[r] for r in alive.tolist()]
-            vecs.append(seg.vectors()[alive])
+            vecs.append(seg.vectors(alive))
         return ids, raws, np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
 
     # -- snapshots ------------------------------------------------------------------------

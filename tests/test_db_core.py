@@ -162,6 +162,11 @@ def test_ivf_pq_collection(tmp_path):
     assert recall_at_k(got, gt) >= 0.9
     plan = col.explain(q[0], k=10)
     assert {s["index"] for s in plan["segments"]} == {"IVFPQIndex"}
+    # each segment (two sealed, the indexed mutable one) re-ranked k * refine_factor
+    # candidates: fp32 rows of 32 floats
+    assert len(plan["segments"]) == 3
+    assert plan["refine_bytes"] == sum(s["refine_bytes"] for s in plan["segments"]) == \
+        3 * 10 * cfg.refine_factor * 32 * 4
     # filtered search keeps recall at a low selectivity
     allowed = np.flatnonzero(np.arange(6000) % 20 == 3)
     _, gtf = exact_knn(x, q, 10, "l2", allowed=allowed)

@@ -153,3 +153,17 @@ def test_sq8_needs_quantized_8_bit_codes():
         ws.HNSWIndex(8, storage="sq8", quantized=False)
     with pytest.raises(ValueError, match="sq8"):
         ws.HNSWIndex(8, storage="sq8", sq_bits=4)
+
+
+@pytest.mark.parametrize("storage, row_bytes", [("fp32", 4), ("fp16", 2)])
+def test_quantized_walk_counts_the_bytes_re_ranked(storage, row_bytes):
+    """With a quantized walk a fixed ``rerank`` reads that many stored rows per query
+    (reported as refine_bytes); an fp32 walk re-ranks nothing and reports none."""
+    x, q = make_clustered(2000, 24, seed=3), make_queries(7, 24, seed=3)
+    idx = ws.HNSWIndex(24, "l2", M=8, ef_construction=64, storage=storage)
+    idx.add(x)
+    *_, st = idx.search(q, k=5, ef=40, rerank=20, return_stats=True)
+    assert st["refine_bytes"] == 7 * 20 * row_bytes * 24
+    plain = ws.HNSWIndex(24, "l2", M=8, ef_construction=64, quantized=False)
+    plain.add(x)
+    assert "refine_bytes" not in plain.search(q, k=5, ef=40, return_stats=True)[2]

@@ -89,6 +89,20 @@ def test_recall_grows_with_nprobe_and_refine(built, data):
     assert r == sorted(r) and r[-1] >= 0.99
 
 
+@pytest.mark.parametrize("refine, row_bytes", [("fp32", 4 * DIM), ("fp16", 2 * DIM),
+                                               ("sq8", DIM + 4), ("none", 0)])
+def test_stats_count_the_bytes_re_ranked(built, data, refine, row_bytes):
+    """refine_bytes: each query read k * refine_factor re-rank records (what a mapped
+    index reads from its file past the codes)."""
+    _, xq = data
+    idx = built("l2", 4, refine)
+    *_, st = idx.search(xq, k=K, nprobe=8, refine_factor=3, return_stats=True)
+    assert st["refine_bytes"] == NQ * K * 3 * row_bytes
+    _, _, filtered = idx.search(xq[:5], k=K, nprobe=8, refine_factor=3, return_stats=True,
+                                filter=np.arange(0, N, 2))
+    assert filtered["refine_bytes"] >= (5 * K * row_bytes if row_bytes else 0)
+
+
 def test_refined_distances_are_exact(built, data):
     xb, xq = data
     for metric in ("l2", "ip"):

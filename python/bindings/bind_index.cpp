@@ -67,6 +67,8 @@ py::tuple search(const Index& idx, const FloatArray& q, int k, int ef, int reran
   stats["allowed"] = st.allowed;
   static const char* plans[] = {"graph", "brute_force", "filtered_graph"};
   stats["plan"] = plans[st.plan];
+  // HNSW with a quantized walk: the bytes of stored vectors its re-rank read
+  if (st.refine_bytes) stats["refine_bytes"] = st.refine_bytes;
   return py::make_tuple(D, I, stats);
 }
 

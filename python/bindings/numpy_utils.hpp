@@ -75,6 +75,7 @@ inline py::dict ivf_stats_dict(const SearchStats& st) {
   stats["cells_widened"] = st.cells_widened;
   stats["cells_exact"] = st.cells_exact;
   stats["queries_exact"] = st.queries_exact;
+  stats["refine_bytes"] = st.refine_bytes;
   return stats;
 }
 

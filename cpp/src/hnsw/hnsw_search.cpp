@@ -513,7 +513,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   }
   const std::uint64_t* allow = allow_bits.empty() ? nullptr : allow_bits.data();
 
-  std::atomic<std::uint64_t> evals{0}, visited{0};
+  std::atomic<std::uint64_t> evals{0}, visited{0}, refine_bytes{0};
   std::vector<float> qn;
   q = detail::query_rows(q, nq, d, metric_, qn);
 
@@ -555,6 +555,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
         }
       }
       st.distance_evals += done;
+      st.refine_bytes += done * (g.coded ? g.d : (g.half ? 2 : 4) * g.d);
     } else {
       for (std::size_t i = 0; i < take; ++i) top.push(res[i].first, idx_t(res[i].second));
     }
@@ -578,6 +579,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
                            &dl);
       evals += st.distance_evals;
       visited += st.nodes_visited;
+      refine_bytes += st.refine_bytes;
     });
   } else {
     parallel_for(nq, [&](std::size_t qi, int) {
@@ -619,6 +621,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
       }
       evals += st.distance_evals;
       visited += st.nodes_visited;
+      refine_bytes += st.refine_bytes;
     });
   }
 
@@ -631,6 +634,7 @@ void HnswIndex::search(const float* q, std::size_t nq, const SearchParams& param
   if (stats) {
     stats->distance_evals += evals.load();
     stats->nodes_visited += visited.load();
+    stats->refine_bytes += refine_bytes.load();
     stats->allowed = nallowed;
     stats->plan = plan;
   }

@@ -150,6 +150,7 @@ void IvfPqIndex::search_ivf(const float* q, std::size_t nq, const SearchParams& 
       stats->cells_widened += t.cells_widened;
       stats->cells_exact += t.cells_exact;
       stats->queries_exact += t.queries_exact;
+      stats->refine_bytes += t.refine_bytes;
     }
     stats->allowed = allowed;
     stats->plan = plan;

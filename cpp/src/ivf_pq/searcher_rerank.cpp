@@ -96,6 +96,7 @@ void Searcher::finish_query(const float* q, std::size_t qi, Scratch& c, float* D
       if (dist < top.threshold()) top.push(dist, keys[x]);
     }
     st.distance_evals += std::uint64_t(cnt);
+    st.refine_bytes += std::uint64_t(cnt) * rb;
   } else if (kc_ > k_) {  // 4-bit codes: exact float LUT distances of the candidates
     const std::size_t m = s_.m;
     const float* qt = &c.qtab[qi * m * 16];

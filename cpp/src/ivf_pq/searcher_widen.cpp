@@ -71,6 +71,7 @@ void Searcher::exact_cell(const Query& qq, const float* qc, std::size_t l, Scrat
     float dist;
     if (exact) {
       dist = refine_dist(qq, &L.refine[p * s_.refine_bytes], c);
+      st.refine_bytes += s_.refine_bytes;
     } else {
       if (!table) {
         if (s_.ip()) {

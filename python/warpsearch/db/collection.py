@@ -333,6 +333,7 @@ class Collection:
                  "nodes_visited": int(sum(s.get("nodes_visited", 0) for s in segs)),
                  "distance_evals": int(sum(s.get("distance_evals", 0) for s in segs)),
                  "exact_rows": int(sum(s.get("exact_rows", 0) for s in segs)),
+                 "refine_bytes": int(sum(s.get("refine_bytes", 0) for s in segs)),
                  "time_ms": (time.perf_counter() - t0) * 1e3, "nq": int(Q.shape[0])}
         return hits, stats
 
@@ -397,7 +398,9 @@ class Collection:
     def explain(self, vector, k: int = 10, filter=None, ef=None, *, nprobe=None,
                 refine_factor=None) -> dict:
         """Runs one search and reports how: per segment plan, filter selectivity,
-        nodes visited, distance evaluations and time."""
+        nodes visited, distance evaluations, ``refine_bytes`` (bytes of stored vectors
+        read to re-rank candidates: IVF-PQ refine copies, the exact rows of HNSW with a
+        quantized walk; read from the index file when the segment is mapped) and time."""
         Q = self._queries(vector, "vector")[:1]
         t0 = time.perf_counter()
         node = self._filter(filter)
@@ -416,6 +419,7 @@ class Collection:
             "nodes_visited": stats["nodes_visited"],
             "distance_evals": stats["distance_evals"],
             "exact_rows": stats["exact_rows"],
+            "refine_bytes": stats["refine_bytes"],
             "filter_ms": filter_ms,
             "time_ms": stats["time_ms"] + filter_ms,
             "hits": [(h.id, h.score) for h in hits[0]],

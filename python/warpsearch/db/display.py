@@ -76,7 +76,7 @@ class ExplainPlan(dict):
     times, hits), with a one-line summary as its repr and a table in notebooks."""
 
     _SUMMARY = ("plan", "live_points", "estimated_cardinality", "selectivity",
-                "nodes_visited", "distance_evals", "exact_rows", "time_ms")
+                "nodes_visited", "distance_evals", "exact_rows", "refine_bytes", "time_ms")
 
     def __repr__(self) -> str:
         parts = []

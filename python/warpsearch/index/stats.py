@@ -8,7 +8,7 @@ __all__ = ["merge_stats"]
 
 # Counters of work done: the whole search did the sum of its parts' work.
 _COUNTERS = ("distance_evals", "nodes_visited", "lists_probed", "allowed", "queries_widened",
-             "cells_widened", "cells_exact", "queries_exact")
+             "cells_widened", "cells_exact", "queries_exact", "refine_bytes")
 
 
 def merge_stats(parts: list, mode: str, nq: int) -> dict:

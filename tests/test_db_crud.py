@@ -320,3 +320,23 @@ def test_payload_codecs_keep_every_value(tmp_path):
     db = ws.connect(tmp_path / "db")  # replayed from the log
     assert [r.payload for r in db.get_collection("p").get([1, 2])] == cases[:2]
     db.close()
+
+
+def test_close_seals_and_drops_the_log(tmp_path):
+    """Closing a collection whose rows are all indexed seals them and drops the log
+    files the checkpoint covers: the points are on disk once, in the segment."""
+    path = tmp_path / "db"
+    x = _vecs(300)
+    with ws.connect(path) as db:
+        col = _col(db, segment_size=1000)
+        col.upsert(list(range(300)), x, [{"tag": "a", "n": i} for i in range(300)])
+        col.flush()
+    wal = path / "collections" / "docs" / "wal"
+    assert sum(p.stat().st_size for p in wal.iterdir()) == 0
+    with ws.connect(path) as db:
+        col = db.get_collection("docs")
+        assert col.info()["sealed_segments"] == 1 and len(col) == 300
+        assert np.array_equal(np.stack([r.vector for r in col.get(list(range(300)))]), x)
+        col.upsert([300], _vecs(1, seed=5))
+    with ws.connect(path) as db:
+        assert len(db.get_collection("docs")) == 301

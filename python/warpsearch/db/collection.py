@@ -637,8 +637,11 @@ class Collection:
         st = self.state
         with st.mu:
             mut = st.mutable
-            if mut.n and mut.index is not None and mut.indexed >= mut.n:
+            froze = bool(mut.n and mut.index is not None and mut.indexed >= mut.n)
+            if froze:
                 st.freeze(self.wal.last_seq, 0)
+        if froze:  # the log file it came from is then dropped by the checkpoint
+            self.wal.rotate()
         try:
             self._sealer.wait_idle_frozen()
         finally:

@@ -21,6 +21,7 @@ and one sequential client (keep-alive) measures:
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
@@ -129,6 +130,21 @@ def main(argv=None) -> int:
                     r.raise_for_status()
 
                 http_one = _median_s(one, args.reps)
+                # the same requests from the standard library's http.client on one
+                # keep-alive connection: less client time per request than httpx
+                host, port = url.rsplit("//", 1)[1].split(":")
+                conn = http.client.HTTPConnection(host, int(port), timeout=120)
+
+                def one_raw():
+                    conn.request("POST", base + "/search", body=ones[next(j) % len(ones)],
+                                 headers=hdr)
+                    r = conn.getresponse()
+                    r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"status {r.status}")
+
+                raw_one = _median_s(one_raw, args.reps)
+                conn.close()
                 body = json.dumps({"searches": [{"vector": q.tolist(), "limit": k}
                                                 for q in QB]}).encode()
 
@@ -154,9 +170,11 @@ def main(argv=None) -> int:
           f"reps={args.reps} server threads={args.threads} cpus={os.cpu_count()}")
     print("| measurement | embedded | served | served vs embedded | target | met |")
     print("|---|---|---|---|---|---|")
-    d_ms = (http_one - emb_one) * 1e3
-    print(f"| one query, median latency | {emb_one * 1e3:.3f} ms | {http_one * 1e3:.3f} ms | "
-          f"+{d_ms:.3f} ms | <= +1.5 ms | {'yes' if d_ms <= 1.5 else 'no'} |")
+    for name, served in (("one query, median latency (httpx client)", http_one),
+                         ("one query, median latency (http.client)", raw_one)):
+        d_ms = (served - emb_one) * 1e3
+        print(f"| {name} | {emb_one * 1e3:.3f} ms | {served * 1e3:.3f} ms | +{d_ms:.3f} ms | "
+              f"<= +1.5 ms | {'yes' if d_ms <= 1.5 else 'no'} |")
     for name, served, target in ((f"batch of {nb}, JSON /search/batch", http_batch, 0.5),
                                  (f"batch of {nb}, .npy /search_npy", npy_batch, 0.9)):
         ratio = emb_batch / served

@@ -43,8 +43,14 @@ FileWriter::FileWriter(std::string type, Metric metric, int dim, std::uint64_t c
     : type_(std::move(type)), metric_(metric), dim_(dim), count_(count) {}
 
 void FileWriter::add(const std::string& name, const void* data, std::size_t bytes) {
+  add_parts(name, {Part{data, bytes}});
+}
+
+void FileWriter::add_parts(const std::string& name, std::vector<Part> parts) {
   WS_ASSERT(name.size() < kNameLen);
-  secs_.push_back({name, data, bytes});
+  std::size_t bytes = 0;
+  for (const auto& p : parts) bytes += p.bytes;
+  secs_.push_back({name, std::move(parts), bytes});
 }
 
 void FileWriter::write(const std::string& path) const {
@@ -66,7 +72,10 @@ void FileWriter::write(const std::string& path) const {
     put_str(h, s.name, kNameLen);
     put<std::uint64_t>(h, off);
     put<std::uint64_t>(h, s.bytes);
-    put<std::uint32_t>(h, crc32c(s.data, s.bytes));
+    std::uint32_t crc = 0;
+    for (const auto& p : s.parts)
+      if (p.bytes) crc = crc32c(p.data, p.bytes, crc);
+    put<std::uint32_t>(h, crc);
     put<std::uint32_t>(h, 0);
     off = align_up(off + s.bytes);
   }
@@ -82,7 +91,8 @@ void FileWriter::write(const std::string& path) const {
     std::size_t pos = h.size();
     for (std::size_t i = 0; i < secs_.size(); ++i) {
       f.write(zeros, std::streamsize(offsets[i] - pos));
-      f.write(static_cast<const char*>(secs_[i].data), std::streamsize(secs_[i].bytes));
+      for (const auto& p : secs_[i].parts)
+        if (p.bytes) f.write(static_cast<const char*>(p.data), std::streamsize(p.bytes));
       pos = offsets[i] + secs_[i].bytes;
     }
     f.flush();

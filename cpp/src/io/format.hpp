@@ -32,13 +32,20 @@ class FileWriter {
   void add(const std::string& name, const std::vector<T>& v) {
     add(name, v.data(), v.size() * sizeof(T));
   }
+  // A section gathered from parts written one after another (e.g. one per inverted
+  // list), so that saving does not first copy them into one buffer.
+  struct Part {
+    const void* data;
+    std::size_t bytes;
+  };
+  void add_parts(const std::string& name, std::vector<Part> parts);
   // Writes path + ".tmp", flushes, then renames over path (never a half-written file).
   void write(const std::string& path) const;
 
  private:
   struct Sec {
     std::string name;
-    const void* data;
+    std::vector<Part> parts;
     std::size_t bytes;
   };
   std::string type_;

@@ -37,23 +37,23 @@ void IvfPqIndex::save(const std::string& path) const {
                                        s.defaults.refine_factor,
                                        std::int64_t(s.n)};
   s.ensure_all();
+  // The lists' ids, codes and refine records are written straight from each list (a
+  // section gathered from parts): no copy of the index is made to save it.
   std::vector<std::uint64_t> sizes;
-  std::vector<idx_t> ids;
-  std::vector<std::uint8_t> codes, refine;
+  std::vector<detail::FileWriter::Part> ids, codes, refine;
   sizes.reserve(s.lists.size());
-  ids.reserve(s.n);
   for (const auto& L : s.lists) {
     sizes.push_back(L.size());
-    ids.insert(ids.end(), L.ids.begin(), L.ids.end());
-    codes.insert(codes.end(), L.codes.begin(), L.codes.begin() + std::ptrdiff_t(list_code_bytes(s, L.size())));
-    refine.insert(refine.end(), L.refine.begin(), L.refine.begin() + std::ptrdiff_t(L.size() * s.refine_bytes));
+    ids.push_back({L.ids.data(), L.size() * sizeof(idx_t)});
+    codes.push_back({L.codes.data(), list_code_bytes(s, L.size())});
+    refine.push_back({L.refine.data(), L.size() * s.refine_bytes});
   }
   detail::FileWriter w("ivf_pq", metric_, dim_, s.n);
   w.add("meta", meta);
   w.add("list_sizes", sizes);
-  w.add("ids", ids);
-  w.add("codes", codes);
-  w.add("refine", refine);
+  w.add_parts("ids", std::move(ids));
+  w.add_parts("codes", std::move(codes));
+  w.add_parts("refine", std::move(refine));
   const std::vector<float> empty;
   w.add("centroids", s.centroids);
   w.add("probe_centroids", s.probe_centroids);

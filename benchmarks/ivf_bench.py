@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 warpsearch contributors
 # SPDX-License-Identifier: Apache-2.0
-"""IVF-PQ recall/QPS benchmark: warpsearch IVFPQIndex against faiss-cpu.
+"""IVF recall/QPS benchmark: warpsearch IVFPQIndex against faiss-cpu and ScaNN.
 
 Sweeps nprobe x refine factor for each engine and reports, per recall target,
 the best QPS among the configurations that reach it, and the ratio to faiss
@@ -18,8 +18,20 @@ Engines: ``ws4`` (nbits=4 fast scan, refine fp32, the analogue of faiss' RFlat),
 rotation, which the others decide at training; ``-fixed``: exactly nprobe cells per
 query instead of the adaptive default), ``ws8`` (nbits=8, no refine),
 ``faiss-fs`` (``IVF{nlist},PQ{d/2}x4fs,RFlat``, k_factor sweep), ``faiss-pq8``
-(``IVF{nlist},PQ{d/2}``). Build time is reported as wall and process CPU time
-(train + add), memory as bytes per base vector (faiss: its serialized size). On a
+(``IVF{nlist},PQ{d/2}``), ``faiss-rabitq`` / ``faiss-rabitq4`` (IVF-RaBitQ fast scan,
+1 or 4 bits per dimension, with an exact float32 re-rank: ``IVF{nlist},RaBitQfs,RFlat`` /
+``IVF{nlist},RaBitQfs4,RFlat``, k_factor sweep; a faiss-cpu with
+``IndexIVFRaBitQFastScan``, as 1.15), ``scann`` (ScaNN,
+PyPI ``scann``: a tree of nlist leaves, 4-bit asymmetric hashing on 2-dimension blocks,
+the code size of ``PQ{d/2}x4fs``, with the anisotropic loss at threshold 0.2 for ip,
+and an exact re-rank of the refine factor x k best; nprobe = leaves_to_search; see
+:class:`ScannIVF`). An engine whose package is missing is skipped with a note::
+
+    python benchmarks/ivf_bench.py sift-dev.npz --engines ws4,faiss-fs,faiss-rabitq,scann
+
+Build time is reported as wall and process CPU time (train + add), memory as bytes
+per base vector (faiss: its serialized size; ScaNN: its serialized size with the 4-bit
+codes counted at 4 bits, see :meth:`ScannIVF.memory`). On a
 shared machine, ``--threads 1 --cpu-time`` times by
 process CPU time, which other processes disturb least. The dataset is an npz with
 ``base``, ``queries``, ``gt_ids`` and ``metric`` (see /work/shared/data/README.md);
@@ -68,9 +80,14 @@ def best_time(fn, repeat: int, clock=time.perf_counter):
 
 
 class WsIVF:
+    package = "warpsearch"
+
     def __init__(self, name, nbits, refine, m=None, opq=None, probe="adaptive"):
         self.name, self.nbits, self.refine, self.m, self.opq = name, nbits, refine, m, opq
         self.probe = probe
+
+    def load(self):
+        import warpsearch  # noqa: F401
 
     def build(self, base, metric, nlist, threads):
         import warpsearch as ws
@@ -94,8 +111,15 @@ class WsIVF:
 
 
 class FaissIVF:
+    package = "faiss-cpu"
+
     def __init__(self, name, spec):
         self.name, self.spec = name, spec
+
+    def load(self):
+        import faiss
+        if "RaBitQ" in self.spec and not hasattr(faiss, "IndexIVFRaBitQFastScan"):
+            raise ImportError(f"faiss {faiss.__version__} has no IndexIVFRaBitQFastScan")
 
     def build(self, base, metric, nlist, threads):
         import faiss
@@ -126,6 +150,63 @@ class FaissIVF:
         return int(faiss.serialize_index(self.idx).nbytes)  # serialized size ~ memory
 
 
+class ScannIVF:
+    """ScaNN: a k-means tree of ``nlist`` leaves (trained on the whole base, centroids
+    scored in int8 as in ann-benchmarks' ScaNN settings, spherical k-means for ip on unit
+    vectors), asymmetric hashing on 2-dimension blocks of 16 centres (4-bit codes, LUT16
+    scan), with the anisotropic loss at ScaNN's recommended threshold 0.2 for ip (none
+    for l2, as ann-benchmarks' l2 settings), and an exact float32 re-rank (reorder) of the
+    ``kf * k`` best. ``nprobe`` is ``leaves_to_search``."""
+
+    package = "scann"
+
+    def __init__(self, name):
+        self.name = name
+
+    def load(self):
+        import scann  # noqa: F401
+
+    def build(self, base, metric, nlist, threads):
+        import scann
+        ip = metric == "ip"
+        unit = ip and bool(np.allclose(np.linalg.norm(base, axis=1), 1.0, atol=1e-3))
+        b = scann.scann_ops_pybind.builder(base, 10, "dot_product" if ip else "squared_l2")
+        b.set_n_training_threads(threads)
+        self.idx = (b.tree(num_leaves=nlist, num_leaves_to_search=1,
+                           training_sample_size=len(base), spherical=unit,
+                           quantize_centroids=True)
+                    .score_ah(2, anisotropic_quantization_threshold=0.2 if ip else float("nan"))
+                    .reorder(10)  # the re-rank depth is given per search
+                    .build())
+        self.threads = None
+
+    def factors(self, kfs):
+        return kfs
+
+    def search(self, q, k, nprobe, kf, threads):
+        if threads != self.threads:
+            self.idx.set_num_threads(threads)
+            self.threads = threads
+        fn = self.idx.search_batched_parallel if threads > 1 else self.idx.search_batched
+        ids, _ = fn(q, final_num_neighbors=k, pre_reorder_num_neighbors=kf * k,
+                    leaves_to_search=nprobe)
+        return np.asarray(ids, np.int64)
+
+    def memory(self):
+        """Serialized size, except the codes: ``hashed_dataset.npy`` stores one byte
+        per 4-bit code, while the searcher scans them packed two to a byte (LUT16), so
+        they count half. The rest is the float32 re-rank copy, leaf ids, centroids and
+        codebooks (ScaNN reports no memory use of its own)."""
+        import tempfile
+        with tempfile.TemporaryDirectory() as td:
+            self.idx.serialize(td)
+            sizes = {f: os.path.getsize(os.path.join(td, f)) for f in os.listdir(td)}
+            codes = 0
+            if "hashed_dataset.npy" in sizes:
+                codes = np.load(os.path.join(td, "hashed_dataset.npy"), mmap_mode="r").nbytes
+        return int(sum(sizes.values()) - codes // 2)
+
+
 ENGINES = {
     "ws4": lambda: WsIVF("ws-ivfpq4-fp32", 4, "fp32"),
     "ws4-fp16": lambda: WsIVF("ws-ivfpq4-fp16", 4, "fp16"),
@@ -137,6 +218,10 @@ ENGINES = {
     "ws8": lambda: WsIVF("ws-ivfpq8", 8, "none"),
     "faiss-fs": lambda: FaissIVF("faiss-IVF,PQx4fs,RFlat", "IVF{nlist},PQ{m}x4fs,RFlat"),
     "faiss-pq8": lambda: FaissIVF("faiss-IVF,PQ8bit", "IVF{nlist},PQ{m}"),
+    "faiss-rabitq": lambda: FaissIVF("faiss-IVF,RaBitQfs,RFlat", "IVF{nlist},RaBitQfs,RFlat"),
+    "faiss-rabitq4": lambda: FaissIVF("faiss-IVF,RaBitQfs4,RFlat",
+                                      "IVF{nlist},RaBitQfs4,RFlat"),
+    "scann": lambda: ScannIVF("scann-tree,AH4,reorder"),
 }
 
 
@@ -150,13 +235,17 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--nprobe", default="4,6,8,10,12,16,20,24,32,48,64")
     ap.add_argument("--kfactor", default="1,2,3,4,8")
-    ap.add_argument("--engines", default="ws4,faiss-fs")
+    ap.add_argument("--engines", default="ws4,faiss-fs",
+                    help=f"comma-separated, from: {', '.join(ENGINES)}")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--passes", type=int, default=1,
                     help="sweeps of the whole grid; each configuration keeps its best time")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time by process CPU time (meaningful with --threads 1)")
     a = ap.parse_args(argv)
+    unknown = [e for e in a.engines.split(",") if e not in ENGINES]
+    if unknown:
+        ap.error(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
     if a.cpu_time and a.threads != 1:
         ap.error("--cpu-time needs --threads 1")
     clock = time.process_time if a.cpu_time else time.perf_counter
@@ -176,6 +265,11 @@ def main(argv=None):
     engines, builds = [], {}
     for key in a.engines.split(","):
         eng = ENGINES[key]()
+        try:
+            eng.load()
+        except ImportError as e:
+            print(f"# note: {eng.name} skipped: {eng.package} is not importable ({e})")
+            continue
         t0, c0 = time.perf_counter(), time.process_time()
         eng.build(base, metric, a.nlist, a.threads)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -207,7 +301,10 @@ def main(argv=None):
                     summary[eng.name].append((r, qps, npb, kf))
                     print(f"[{eng.name}] nprobe={npb:4d} kf={kf:2d} recall@{a.k}={r:.4f} qps={qps:9.0f}")
             sys.stdout.flush()
-    ref = next((e.name for e in engines if isinstance(e, FaissIVF) and e.refined), None)
+    # The reference: faiss' PQ fast scan + RFlat, else any refined faiss engine.
+    refined = [e for e in engines if isinstance(e, FaissIVF) and e.refined]
+    ref = next((e.name for e in refined if "x4fs,RFlat" in e.spec),
+               refined[0].name if refined else None)
     bests = {}
     print("\n| engine | QPS @ recall 0.90 | QPS @ recall 0.95 | build s (CPU s) | B/vector |\n"
           "|---|---|---|---|---|")

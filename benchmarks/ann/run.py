@@ -17,8 +17,12 @@ brute force. Every graph engine is built with the same ``M`` and
 ``ef_construction`` and stores float32 vectors (warpsearch walks the graph on
 int8 codes and re-ranks with the float32 vectors, its default).
 
-Peers (hnswlib, faiss-cpu, usearch) are imported lazily; an engine whose
-package is missing is skipped with a note. threadpoolctl, when installed, sets
+Peers (hnswlib, faiss-cpu, usearch; optionally glass) are imported lazily; an
+engine whose package is missing is skipped with a note. The optional engines
+``glass-sq8`` / ``glass-sq4`` (PyPI ``pyglass-portable``) walk glass' HNSW graph
+(R = 2 M, L = ef_construction) on 8- / 4-bit scalar codes and re-rank with float32
+vectors; ``glass-sq8-default`` / ``glass-sq4-default`` keep glass' own re-rank depth
+(see ``peers.Glass``). threadpoolctl, when installed, sets
 the BLAS threads of the NumPy baseline.
 
 ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` (unless already set) before any peer
@@ -33,6 +37,10 @@ Quick run on a subset (ground truth recomputed exactly for the subset)::
 
     python benchmarks/ann/run.py sift-dev.npz --limit 20000 --ef 16,64,256 \\
         --threads 1,2 --markdown subset.md --json subset.json
+
+warpsearch against glass, its best of 8- and 4-bit traversal with re-rank::
+
+    python benchmarks/ann/run.py sift-dev.npz --engines warpsearch,hnswlib,glass-sq8,glass-sq4
 """
 
 from __future__ import annotations
@@ -58,7 +66,8 @@ __all__ = ["Dataset", "load_dataset", "interpolate_qps", "run_benchmark", "to_ma
 DEFAULT_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 RECALL_TARGETS = (0.90, 0.95, 0.99)
 ENGINE_GROUPS = ("warpsearch", "hnswlib", "faiss", "usearch", "numpy")
-OPTIONAL_GROUPS = ("warpsearch-f32", "warpsearch-fp16", "warpsearch-sq8")
+OPTIONAL_GROUPS = ("warpsearch-f32", "warpsearch-fp16", "warpsearch-sq8", "glass-sq8",
+                   "glass-sq4", "glass-sq8-default", "glass-sq4-default")
 
 
 # -- data -------------------------------------------------------------------
@@ -402,6 +411,11 @@ def to_markdown(res: dict) -> str:
         "bound, so the ratio is only indicative)",
         f"- Environment: OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}",
     ]
+    if any(r["engine"].startswith("glass") for r in res["runs"]):
+        lines.append(f"- glass: HNSW with R={2 * p['M']} (= 2 M, its level-0 degree), "
+                     f"L={p['ef_construction']}, built on float32; walks SQ8U (glass-sq8) or "
+                     "SQ4U (glass-sq4) codes and re-ranks with float32 vectors, the whole "
+                     "pool of ef candidates (`-default`: glass' own 1.5 k)")
     if p.get("build_threads"):
         lines.append(f"- Each index built once with {p['build_threads']} threads (the build "
                      "time shown on every row) and searched at each thread count")

@@ -52,7 +52,7 @@ __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
 FIELDS_FILE = "fields.npz"
 NORMS_FILE = "norms.npy"
-_CHECK_ROWS = 1 << 15  # rows compared per step when checking what an index holds
+_CHECK_ROWS = 1 << 13  # rows read per step from an index (bounds the temporaries)
 # Files checked by size only when a segment opens: the engine verifies the index's
 # sections itself, each on first use.
 _LAZY_FILES = ("index.bin",)
@@ -269,10 +269,13 @@ def index_holds_vectors(index, vectors: np.ndarray):
     n = len(vectors)
     if n == 0 or not hasattr(index, "get_vectors"):
         return None
-    norms = np.linalg.norm(vectors.astype(np.float64), axis=1).astype(np.float32)
+    norms = np.empty(n, dtype=np.float32)
     exact = True
     for a in range(0, n, _CHECK_ROWS):
         v = vectors[a:a + _CHECK_ROWS]
+        v64 = v.astype(np.float64)
+        norms[a:a + len(v)] = np.sqrt(np.einsum("ij,ij->i", v64, v64))
+        del v64
         try:
             got = index.get_vectors(np.arange(a, a + len(v), dtype=np.int64))
         except (KeyError, RuntimeError, ValueError, TypeError):

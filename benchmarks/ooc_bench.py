@@ -140,7 +140,7 @@ def warpsearch_build(args):
     out, nlist, m = _ws_layout(args)
     return _build_record(out + ".build.json", lambda: ws.build_index(
         args.base, out, index="ivf_pq", nlist=nlist, m=m, nbits=4, refine="fp32",
-        memory_budget=args.budget, progress=False))
+        memory_budget=args.build_budget or args.budget, progress=False))
 
 
 def warpsearch_search(args):
@@ -244,11 +244,11 @@ def main(argv=None) -> int:
     ap.add_argument("--kind", choices=KINDS, default="clustered")
     ap.add_argument("--centre-scale", type=float, default=2.0)
     ap.add_argument("--budget", default="1GB",
-                    help="RAM for the searches and for warpsearch's build")
+                    help="RAM for the searches (and the builds unless --build-budget)")
     ap.add_argument("--build-budget",
-                    help="RAM for DiskANN's build (default: --budget; past its data and "
-                         "graph it builds in overlapping partitions); warpsearch builds "
-                         "under --budget")
+                    help="RAM for the builds (default: --budget). warpsearch streams the "
+                         "data but holds the index it builds (codes and re-rank copy); "
+                         "DiskANN past its data and graph builds in overlapping partitions")
     ap.add_argument("--enforce", action="store_true",
                     help="search inside a memory cgroup capped at --budget (page cache "
                          "included), after dropping the page cache: needs root")
@@ -330,8 +330,7 @@ def main(argv=None) -> int:
              else "power-law spectrum")
     print(f"# synthetic {args.kind} ({label}) {args.n:,} x {args.dim}, search RAM budget "
           f"{args.budget}{' (enforced: memory cgroup, cold page cache)' if cgroup else ''}, "
-          f"warpsearch build budget {args.budget}, DiskANN build budget "
-          f"{args.build_budget or args.budget}, {os.cpu_count()} cores, k={args.k}")
+          f"build budget {args.build_budget or args.budget}, {os.cpu_count()} cores, k={args.k}")
     print("| engine | index | build s | build peak RSS MiB | search peak RSS MiB | disk MiB | "
           "QPS @0.90 | QPS @0.95 |")
     print("|---|---|---|---|---|---|---|---|")

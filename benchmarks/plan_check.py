@@ -3,13 +3,17 @@
 """The planner's memory against ``memory_usage()`` of indexes built as it says.
 
     python benchmarks/plan_check.py --n 1000000 --dim 128 --recall 0.95,0.9 --ram 4GB
+    python benchmarks/plan_check.py --index-file big.ws   # an IVF-PQ index built already
 
 For each recall target, ``ws.plan`` picks an index under ``--ram``; the index is then
 built with the plan's parameters on synthetic data (clustered Gaussians, labelled as
 such) in chunks of 200,000, saved and loaded again, and the ``memory_usage()`` of the
 loaded index (what a server holds) compared with the plan's bytes (target: within
 10%). The in-process figure after the chunked adds is shown beside it: growing an
-index in chunks keeps spare capacity until it is saved and loaded.
+index in chunks keeps spare capacity until it is saved and loaded. With
+``--index-file``, an IVF-PQ index built already (e.g. by ``ooc_bench.py`` at 10M) is
+loaded into RAM and its ``memory_usage()`` compared with the planner's arithmetic
+(``estimate_memory``) for its size and parameters.
 """
 
 from __future__ import annotations
@@ -29,8 +33,25 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--recall", default="0.95,0.9")
     ap.add_argument("--ram", default="4GB")
+    ap.add_argument("--index-file", help="check this built IVF-PQ index instead")
     args = ap.parse_args(argv)
     import warpsearch as ws
+
+    if args.index_file:
+        from warpsearch.planner import estimate_memory
+
+        t0 = time.perf_counter()
+        idx = ws.load_index(args.index_file)
+        params = {"nlist": idx.nlist, "m": idx.m, "nbits": idx.nbits, "refine": idx.refine}
+        est = estimate_memory(len(idx), idx.dim, index="ivf_pq", metric=idx.metric, **params)
+        used = idx.memory_usage()
+        print(f"# {args.index_file}: {len(idx):,} x {idx.dim}, loaded in "
+              f"{time.perf_counter() - t0:.1f} s")
+        print("| index | planned bytes | memory_usage() loaded | error |")
+        print("|---|---|---|---|")
+        print(f"| ivf_pq {params} | {est['bytes']:,} | {used:,} | "
+              f"{(est['bytes'] - used) / used:+.1%} |")
+        return 0
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((1000, args.dim)).astype(np.float32) * 2

@@ -109,6 +109,15 @@ def _plain(v) -> bool:
     return False
 
 
+def _not_plain(obj):
+    raise TypeError("not a JSON type")
+
+
+_PASSTHROUGH = 0 if _orjson is None else (_orjson.OPT_PASSTHROUGH_DATETIME
+                                          | _orjson.OPT_PASSTHROUGH_SUBCLASS
+                                          | _orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
 def encode_payload(payload) -> bytes:
     """Compact UTF-8 JSON of a payload dict (``b""`` for no payload)."""
     if payload is None:
@@ -118,11 +127,18 @@ def encode_payload(payload) -> bytes:
     for key in payload:
         if not isinstance(key, str):
             raise TypeError(f"payload keys must be strings, got {key!r}")
-    if _orjson is not None and _plain(payload):
-        try:  # the fast encoder, for payloads it writes exactly as json does
-            return _orjson.dumps(payload)
-        except _orjson.JSONEncodeError:  # e.g. an int past 64 bits: json below
-            pass
+    if _orjson is not None:
+        # The fast encoder, for payloads of JSON's own types (which it writes with the
+        # values json writes). Any other type (numpy scalars, datetimes, subclasses)
+        # reaches ``_not_plain`` and takes the json path below; an int past 64 bits
+        # raises. orjson writes NaN and inf as null: an answer without "null" cannot
+        # hold one, and one with it is accepted only when ``_plain`` finds none.
+        try:
+            out = _orjson.dumps(payload, default=_not_plain, option=_PASSTHROUGH)
+        except _orjson.JSONEncodeError:
+            out = None
+        if out is not None and (b"null" not in out or _plain(payload)):
+            return out
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False, default=_json_default).encode()

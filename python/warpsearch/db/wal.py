@@ -52,18 +52,23 @@ def _list(directory: str):
 
 
 def _crc(seq: int, payload) -> int:
-    return zlib.crc32(payload, zlib.crc32(_SEQ.pack(seq)))
+    crc = zlib.crc32(_SEQ.pack(seq))
+    for part in ((payload,) if isinstance(payload, (bytes, bytearray, memoryview)) else payload):
+        crc = zlib.crc32(part, crc)
+    return crc
 
 
 # -- record payloads ------------------------------------------------------------
 
-def encode_upsert(ids: list, vectors: np.ndarray, payloads: list) -> bytes:
-    """``U`` + counts + raw float32 vectors + JSON ids + JSON payload array."""
+def encode_upsert(ids: list, vectors: np.ndarray, payloads: list) -> tuple:
+    """``U`` + counts + raw float32 vectors + JSON ids + JSON payload array, as the
+    parts of one record (written together, never joined into one buffer: a batch's
+    vectors are written from the caller's array)."""
     ids_json = json.dumps(ids, separators=(",", ":")).encode()
     pay_json = b"[" + b",".join(p or b"null" for p in payloads) + b"]"
     n, dim = vectors.shape
-    return b"".join((_UPSERT_HEAD.pack(b"U", n, dim, len(ids_json)),
-                     np.ascontiguousarray(vectors, dtype="<f4").tobytes(), ids_json, pay_json))
+    vecs = memoryview(np.ascontiguousarray(vectors, dtype="<f4")).cast("B")
+    return (_UPSERT_HEAD.pack(b"U", n, dim, len(ids_json)), vecs, ids_json, pay_json)
 
 
 def encode_delete(ids: list) -> bytes:
@@ -190,20 +195,27 @@ class WriteAheadLog:
         self._path = path
         fsync_dir(self.dir)
 
-    def append(self, payload: bytes) -> int:
+    def append(self, payload) -> int:
         """Writes one record (not yet durable: see ``wait_durable``); returns its
-        sequence number."""
-        if len(payload) > _MAX_RECORD:
+        sequence number. ``payload`` is bytes or a sequence of byte buffers (the
+        record's parts, written one after another with one system call)."""
+        parts = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) \
+            else list(payload)
+        size = sum(memoryview(p).nbytes for p in parts)
+        if size > _MAX_RECORD:
             raise ValueError("write too large for one log record; use smaller batches")
         with self._mu:
             if self._failed is not None:
                 raise OSError(f"the write-ahead log failed earlier ({self._failed!r}); "
                               "reopen the database") from self._failed
             seq = self.next_seq
-            buf = _HEADER.pack(len(payload), seq, _crc(seq, payload)) + payload
-            view = memoryview(buf)
-            while view:
-                view = view[os.write(self._fd, view):]
+            bufs = [_HEADER.pack(size, seq, _crc(seq, parts))] + parts
+            written = os.writev(self._fd, bufs)
+            total = _HEADER.size + size
+            if written < total:  # a short write: the rest, from where it stopped
+                view = memoryview(b"".join(bufs))[written:]
+                while view:
+                    view = view[os.write(self._fd, view):]
             self.next_seq = seq + 1
             self._dirty = True
             return seq

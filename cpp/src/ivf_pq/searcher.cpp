@@ -241,13 +241,7 @@ void Searcher::scan_batch(const float* q, std::size_t nb, Scratch& c, float* D, 
       }
     }
   }
-  // Re-ranking reads scattered records: they are fetched a fixed distance ahead along
-  // the whole batch's list of them (see list_records).
-  if (s_.p.refine != Refine::None) list_records(nb, c);
-  for (std::size_t qi = 0; qi < nb; ++qi) {
-    tk.tick(c.heaps[qi].size() * 16);  // a re-rank distance: about 16 codes' worth
-    finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
-  }
+  rerank_batch(q, nb, c, D, I, st, tk);
 }
 
 void Searcher::scan_pair(const float* q, std::size_t qi, std::size_t pi, Scratch& c,

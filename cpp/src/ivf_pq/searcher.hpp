@@ -114,6 +114,11 @@ struct Scratch {
   // start at rec_start[i].
   std::vector<const std::uint8_t*> recs;
   std::vector<std::uint32_t> rec_start;
+  // Reads of a memory-mapped refine store (see Searcher::rerank_batch): whether this
+  // thread's recent batches faulted on their records (then a batch's record pages are
+  // requested together before its re-rank), and batches re-ranked so far.
+  bool page_faulting = false;
+  std::uint32_t mapped_batches = 0;
   // Widening (searcher_widen.cpp): the batch's probed cells, a mark per cell, the cells
   // left to bound (lower bound, cell), the cells of a round, merged and round results.
   std::vector<std::int32_t> probed;
@@ -181,8 +186,11 @@ class Searcher {
              Scratch& c, CandHeap& heap) const;
   void scan8(std::size_t l, std::size_t pi, float base, const float* fl, CandHeap& heap) const;
   // Lists the refine records of the batch's candidates (Scratch::recs) and fetches the
-  // first ones.
-  void list_records(std::size_t nb, Scratch& c) const;
+  // first ones; true when the refine store is memory-mapped.
+  bool list_records(std::size_t nb, Scratch& c) const;
+  // Re-ranks the batch's candidate heaps into the results (refine store or float LUT).
+  void rerank_batch(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                    SearchStats& st, DeadlineTicker& tk) const;
   void finish_query(const float* q, std::size_t qi, Scratch& c, float* D, idx_t* I,
                     SearchStats& st) const;
   Query query(const float* q, Scratch& c) const;

@@ -3,6 +3,10 @@
 // IVF-PQ search, second half: re-ranking of the candidate heaps (refine store, or the
 // float LUT when 4-bit codes were scored with uint8 tables) and the exhaustive plan over
 // a small allowed set.
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -18,6 +22,34 @@ namespace {
 // leave misses unhidden).
 constexpr std::size_t kRecordsAhead = 16;
 
+// A thread that requests its batches' record pages ahead skips the request on every
+// kProbeEvery-th batch, to see whether its records still come from the file.
+constexpr std::uint32_t kProbeEvery = 16;
+
+// Major page faults of the calling thread so far (pages read from a file), or 0 where
+// the system does not count them per thread.
+long thread_major_faults() {
+#ifdef RUSAGE_THREAD
+  rusage ru{};
+  if (::getrusage(RUSAGE_THREAD, &ru) == 0) return ru.ru_majflt;
+#endif
+  return 0;
+}
+
+// Asks the kernel to read the pages of the records now, all together (they are then
+// found in memory by the re-rank instead of being read one fault at a time).
+void request_pages(const std::vector<const std::uint8_t*>& recs, std::size_t bytes) {
+  static const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+  std::uintptr_t last = ~std::uintptr_t(0);
+  for (const std::uint8_t* r : recs) {
+    const auto a = reinterpret_cast<std::uintptr_t>(r);
+    const std::uintptr_t lo = a / page * page, hi = (a + bytes + page - 1) / page * page;
+    if (lo == last) continue;  // consecutive records on one page: one request
+    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_WILLNEED);
+    last = lo;
+  }
+}
+
 inline void fetch_record(const std::uint8_t* r, std::size_t bytes) {
   const char* p = reinterpret_cast<const char*>(r);
   for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
@@ -26,8 +58,35 @@ inline void fetch_record(const std::uint8_t* r, std::size_t bytes) {
 
 }  // namespace
 
-void Searcher::list_records(std::size_t nb, Scratch& c) const {
+void Searcher::rerank_batch(const float* q, std::size_t nb, Scratch& c, float* D, idx_t* I,
+                            SearchStats& st, DeadlineTicker& tk) const {
+  // Re-ranking reads scattered records: they are fetched a fixed distance ahead along
+  // the whole batch's list of them (see list_records). From a memory-mapped store whose
+  // pages are not all in memory (an index larger than RAM, or a cold page cache), each
+  // record would be read from the file by its own page fault, one after another: when
+  // this thread's last batch faulted on more than 1 in 64 of its records, the batch's
+  // record pages are requested together first, and every kProbeEvery-th batch goes
+  // without the request to measure again. In RAM, or with the file in the page cache,
+  // this costs two getrusage calls per batch.
+  const bool mapped = s_.p.refine != Refine::None && list_records(nb, c);
+  bool requested = false;
+  long faults = 0;
+  if (mapped) {
+    requested = c.page_faulting && (++c.mapped_batches % kProbeEvery) != 0;
+    if (requested) request_pages(c.recs, s_.refine_bytes);
+    faults = thread_major_faults();
+  }
+  const std::size_t d = s_.d;
+  for (std::size_t qi = 0; qi < nb; ++qi) {
+    tk.tick(c.heaps[qi].size() * 16);  // a re-rank distance: about 16 codes' worth
+    finish_query(q + qi * d, qi, c, D + qi * k_, I + qi * k_, st);
+  }
+  if (mapped && !requested) c.page_faulting = (thread_major_faults() - faults) * 64 > long(c.recs.size());
+}
+
+bool Searcher::list_records(std::size_t nb, Scratch& c) const {
   const std::size_t rb = s_.refine_bytes;
+  bool mapped = false;
   c.recs.clear();
   c.rec_start.resize(nb + 1);
   for (std::size_t qi = 0; qi < nb; ++qi) {
@@ -35,11 +94,15 @@ void Searcher::list_records(std::size_t nb, Scratch& c) const {
     const CandHeap& h = c.heaps[qi];
     const idx_t* keys = h.keys();
     const std::int32_t* ci = &c.ci[qi * nprobe_];
-    for (std::size_t x = 0; x < h.size(); ++x)
-      c.recs.push_back(&s_.lists[std::size_t(ci[key_probe(keys[x])])].refine[key_pos(keys[x]) * rb]);
+    for (std::size_t x = 0; x < h.size(); ++x) {
+      const auto& store = s_.lists[std::size_t(ci[key_probe(keys[x])])].refine;
+      mapped = mapped || store.mapped();
+      c.recs.push_back(&store[key_pos(keys[x]) * rb]);
+    }
   }
   c.rec_start[nb] = std::uint32_t(c.recs.size());
   for (std::size_t g = 0; g < std::min(c.recs.size(), kRecordsAhead); ++g) fetch_record(c.recs[g], rb);
+  return mapped;
 }
 
 Searcher::Query Searcher::query(const float* q, Scratch& c) const {

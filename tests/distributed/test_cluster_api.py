@@ -255,6 +255,17 @@ def _lone_replica(db, ray):
     col.upsert(list(range(50)), X)
     r = col.shards.shards[0].replicas[0]
     ray.kill(r.actor)
+
+    def dead():  # ray.kill returns before the actor has gone
+        try:
+            ray.get(r.actor.status.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            return True
+        except ray.exceptions.GetTimeoutError:
+            pass
+        return False
+
+    _wait(dead, what="the replica's death")
     with pytest.raises(ws.cluster.NoReplicaError, match="no active replica"):
         col.count()
     with pytest.raises(ws.cluster.WriteConsistencyError, match="0 of 1 replicas are active"):

@@ -70,8 +70,9 @@ struct SearchStats {
   /// IVF, filtered: widened queries that went on to score every allowed point instead
   /// (when that cost less than the cells their bound still left to probe).
   std::uint64_t queries_exact = 0;
-  /// IVF-PQ with a refine store: bytes of re-rank records read (a memory-mapped index
-  /// reads them from its file: what a search costs in reads past the codes in RAM).
+  /// Bytes of stored vectors read to re-rank candidates (IVF-PQ refine records, the
+  /// exact rows behind an HNSW quantized walk): a memory-mapped index reads them from its
+  /// file, so this is what a search costs in reads past the codes in memory.
   std::uint64_t refine_bytes = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "common/bitset.hpp"
 #include "common/topk.hpp"
 #include "ivf_pq/searcher.hpp"
+#include "storage/mapped_file.hpp"
 
 namespace warpsearch::detail {
 namespace {
@@ -40,13 +41,12 @@ long thread_major_faults() {
 // found in memory by the re-rank instead of being read one fault at a time).
 void request_pages(const std::vector<const std::uint8_t*>& recs, std::size_t bytes) {
   static const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
-  std::uintptr_t last = ~std::uintptr_t(0);
+  std::uintptr_t last = ~std::uintptr_t(0);  // the page requested last
   for (const std::uint8_t* r : recs) {
     const auto a = reinterpret_cast<std::uintptr_t>(r);
-    const std::uintptr_t lo = a / page * page, hi = (a + bytes + page - 1) / page * page;
-    if (lo == last) continue;  // consecutive records on one page: one request
-    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_WILLNEED);
-    last = lo;
+    if (a / page == last && (a + bytes - 1) / page == last) continue;  // on that page
+    advise_pages(r, bytes, MADV_WILLNEED);
+    last = (a + bytes - 1) / page;
   }
 }
 
@@ -67,14 +67,17 @@ void Searcher::rerank_batch(const float* q, std::size_t nb, Scratch& c, float* D
   // this thread's last batch faulted on more than 1 in 64 of its records, the batch's
   // record pages are requested together first, and every kProbeEvery-th batch goes
   // without the request to measure again. In RAM, or with the file in the page cache,
-  // this costs two getrusage calls per batch.
+  // this costs two getrusage calls per batch; the check of whether the store is mapped
+  // is made as the records are listed.
   const bool mapped = s_.p.refine != Refine::None && list_records(nb, c);
   bool requested = false;
   long faults = 0;
   if (mapped) {
     requested = c.page_faulting && (++c.mapped_batches % kProbeEvery) != 0;
-    if (requested) request_pages(c.recs, s_.refine_bytes);
-    faults = thread_major_faults();
+    if (requested)
+      request_pages(c.recs, s_.refine_bytes);
+    else
+      faults = thread_major_faults();
   }
   const std::size_t d = s_.d;
   for (std::size_t qi = 0; qi < nb; ++qi) {

@@ -65,10 +65,10 @@ void MappedFile::verify(int i) const {
       // The mapping reads at random (one page per fault, no read-ahead): a section
       // checked from a file not in memory is read in order instead, then the random
       // advice is restored.
-      advise(p, std::size_t(s.bytes), MADV_SEQUENTIAL);
+      advise_pages(p, std::size_t(s.bytes), MADV_SEQUENTIAL);
       v = crc32c(p, std::size_t(s.bytes)) == s.crc ? kGood : kBad;
       release(p, std::size_t(s.bytes));
-      advise(p, std::size_t(s.bytes), MADV_RANDOM);
+      advise_pages(p, std::size_t(s.bytes), MADV_RANDOM);
       st.store(v, std::memory_order_release);
     }
   }
@@ -85,8 +85,8 @@ void MappedFile::advise_random() const {
   if (data_) ::madvise(const_cast<std::uint8_t*>(data_), size_, MADV_RANDOM);
 }
 
-void MappedFile::advise(const void* p, std::size_t bytes, int advice) const {
-  const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+void advise_pages(const void* p, std::size_t bytes, int advice) {
+  static const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
   const auto a = reinterpret_cast<std::uintptr_t>(p);
   const std::uintptr_t lo = a / page * page, hi = (a + bytes + page - 1) / page * page;
   if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, advice);

@@ -23,6 +23,10 @@
 
 namespace warpsearch::detail {
 
+// madvise(advice) over the whole pages that hold [p, p + bytes) of a mapping (advisory:
+// errors are ignored).
+void advise_pages(const void* p, std::size_t bytes, int advice);
+
 class MappedFile {
  public:
   struct Section {
@@ -50,8 +54,6 @@ class MappedFile {
   void verify_all() const;
   bool verified(int i) const { return state_[std::size_t(i)].load(std::memory_order_acquire) == kGood; }
   // Drops the pages of [p, p + bytes) from the resident set (advisory).
-  // madvise over the whole pages that hold [p, p + bytes).
-  void advise(const void* p, std::size_t bytes, int advice) const;
   void release(const void* p, std::size_t bytes) const;
   // Reads will be scattered (a graph walk, probed lists): the kernel then maps only
   // the page a read faults on, not the pages around it (advisory).

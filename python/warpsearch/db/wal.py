@@ -51,9 +51,10 @@ def _list(directory: str):
     return sorted(out)
 
 
-def _crc(seq: int, payload) -> int:
+def _crc(seq: int, *parts) -> int:
+    """CRC-32 of a record: its sequence number, then its payload's parts in order."""
     crc = zlib.crc32(_SEQ.pack(seq))
-    for part in ((payload,) if isinstance(payload, (bytes, bytearray, memoryview)) else payload):
+    for part in parts:
         crc = zlib.crc32(part, crc)
     return crc
 
@@ -209,7 +210,7 @@ class WriteAheadLog:
                 raise OSError(f"the write-ahead log failed earlier ({self._failed!r}); "
                               "reopen the database") from self._failed
             seq = self.next_seq
-            bufs = [_HEADER.pack(size, seq, _crc(seq, parts))] + parts
+            bufs = [_HEADER.pack(size, seq, _crc(seq, *parts))] + parts
             written = os.writev(self._fd, bufs)
             total = _HEADER.size + size
             if written < total:  # a short write: the rest, from where it stopped

@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -170,6 +174,34 @@ TEST_F(ThreadPool, NestedCallsRunInline) {
     });
   });
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+// Workers made by a resize start at the pool's current job: one that took the jobs run
+// before it for new work took an extra pass, and its extra count left the caller of a
+// later job waiting forever. Resizes between jobs, with a watchdog against a hang.
+TEST_F(ThreadPool, ResizesBetweenJobsNeverHang) {
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 300 && !done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!done.load()) {
+      std::fprintf(stderr, "ThreadPool.ResizesBetweenJobsNeverHang: a job never finished\n");
+      std::_Exit(1);
+    }
+  });
+  std::atomic<long> sum{0};
+  long want = 0;
+  for (int round = 0; round < 20000; ++round) {
+    set_num_threads(2 + round % 2);
+    for (int j = 0; j < 4; ++j) {
+      const std::size_t n = 2 + std::size_t(j) * 20;
+      parallel_for(n, [&](std::size_t i, int) { sum.fetch_add(long(i)); });
+      want += long(n * (n - 1) / 2);
+    }
+  }
+  done.store(true);
+  watchdog.join();
+  EXPECT_EQ(sum.load(), want);
 }
 
 TEST_F(ThreadPool, ThreadCountIsChecked) {

@@ -26,8 +26,16 @@ class Pool {
   void resize(int n) {
     std::lock_guard<std::mutex> run(run_mu_);
     stop_all();
-    stop_ = false;
-    for (int t = 1; t < n; ++t) workers_.emplace_back([this, t] { loop(t); });
+    std::uint64_t current;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = false;
+      current = generation_;
+    }
+    // A new worker starts at the current job: were it to take the jobs run before it
+    // for new work, its extra pass would count down a later job it never ran, and
+    // that job's caller would wait forever.
+    for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, current] { loop(t, current); });
   }
 
   // Returns false (and runs nothing) when another batch job holds the pool.
@@ -80,8 +88,7 @@ class Pool {
     }
   }
 
-  void loop(int tid) {
-    std::uint64_t seen = 0;
+  void loop(int tid, std::uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu_);

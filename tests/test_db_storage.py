@@ -109,3 +109,76 @@ def test_one_copy_of_the_vectors_per_segment(tmp_path, metric, index, holds):
     tol = 1e-6 * np.linalg.norm(x[kept], axis=1, keepdims=True) * (3 if metric == "cosine" else 0)
     assert (np.abs(got - x[kept]) <= tol).all()
     db.close()
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("index, holds", [
+    (ws.FlatConfig(), True),
+    (ws.HNSWConfig(M=12, ef_construction=80), True),
+    (ws.HNSWConfig(M=12, ef_construction=80, storage="sq8"), False),
+])
+def test_mutable_segment_drops_vectors_its_index_holds(tmp_path, monkeypatch, metric, index,
+                                                       holds):
+    """The mutable segment keeps its vectors in chunks and drops a chunk once its
+    index holds those rows exactly: every vector reads back as written (within 1e-6 of
+    its norm for cosine), exact search and filters see every row, and the segment's
+    RAM is the index plus the chunks on their way; a compressed index keeps them."""
+    from warpsearch.db.segment import RowStore
+    monkeypatch.setattr(RowStore, "_CHUNK_BYTES", 0)  # the smallest chunks (256 rows)
+    x, q = _data()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.create_collection("c", dim=DIM, metric=metric, index=index,
+                             schema={"tag": "int"})
+    c.upsert(np.arange(N), x, [{"tag": i % 3} for i in range(N)])
+    c.flush()
+    store = c.state.mutable.vecs
+    assert store.per == 256 and store.n == N
+    full = N // 256
+    assert store.dropped == (full if holds else 0)
+    assert store.nbytes == (len(store.chunks) - store.dropped) * 256 * DIM * 4
+    got = np.stack([r.vector for r in c.get(list(range(N)))])
+    if holds and metric == "cosine":
+        assert (np.abs(got - x) <= 1e-6 * np.linalg.norm(x, axis=1, keepdims=True)).all()
+    else:
+        assert np.array_equal(got, x)
+    # rows read back in any order and across held and dropped chunks
+    rows = np.array([N - 1, 5, 300, 5, 2999 - 256])
+    assert np.array_equal(c.state.mutable.vectors(rows), got[rows])
+    assert np.array_equal(c.state.mutable.vectors(slice(200, 700)), got[200:700])
+    flt = {"must": [{"key": "tag", "match": {"value": 1}}]}
+    sub, q64 = got[1::3].astype(np.float64), q.astype(np.float64)
+    if metric == "l2":
+        score = -((q64[:, None, :] - sub[None]) ** 2).sum(-1)
+    else:
+        score = q64 @ sub.T
+        if metric == "cosine":
+            score /= np.linalg.norm(sub, axis=1)
+    want = np.argsort(-score, axis=1, kind="stable")[:, :10] * 3 + 1
+    res = c.search_exact(q, k=10, filter=flt)
+    assert [[h.id for h in r] for r in res] == want.tolist()
+    # sealing writes the same vectors
+    db.close()
+    db = ws.connect(tmp_path / "db", fsync="never")
+    c = db.get_collection("c")
+    again = np.stack([r.vector for r in c.get(list(range(N)))])
+    tol = 1e-6 * np.linalg.norm(x, axis=1, keepdims=True) * (2 if metric == "cosine" else 0)
+    assert (np.abs(again - x) <= tol).all()
+    db.close()
+
+
+def test_stored_payloads_take_their_own_size():
+    """A stored payload occupies about its own length (the fast encoder's result holds
+    a 4 KiB buffer)."""
+    import tracemalloc
+
+    from warpsearch.db.payload import encode_payloads
+    pays = [{"section": "libs", "size": i} for i in range(2000)]
+    tracemalloc.start()
+    try:
+        raws = encode_payloads(pays)
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert [bytes(r) for r in raws[:2]] == [b'{"section":"libs","size":0}',
+                                             b'{"section":"libs","size":1}']
+    assert used < 2000 * 200, used

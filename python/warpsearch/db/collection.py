@@ -24,10 +24,10 @@ from .config import Record, parse_schema
 from .display import ExplainPlan, Hits, html_table
 from .embedding import as_embedding, as_texts
 from .filters import compile_filter
-from .payload import encode_payload, normalize_id, normalize_ids, payload_list
+from .payload import encode_payload, encode_payloads, normalize_id, normalize_ids, payload_list
 from .recovery import checkpoint, create_collection_dir, open_state, replay
 from .sealer import Sealer
-from .segment import parse_rows
+from .segment import parse_columns
 from .wal import WriteAheadLog, encode_delete, encode_upsert
 
 __all__ = ["Collection", "create_collection_dir"]
@@ -173,8 +173,8 @@ class Collection:
     def _upsert_batch(self, uids, vecs, payloads):
         schema = self.schema
         try:
-            raws = [encode_payload(p) for p in payloads]
-            parsed = parse_rows(schema, payloads)
+            raws = encode_payloads(payloads)
+            parsed = parse_columns(schema, payloads)
         except (ValueError, TypeError) as exc:
             raise self._err(exc) from None
 
@@ -182,7 +182,7 @@ class Collection:
             if self.state.schema is schema:
                 return rec
             try:
-                return rec[:4] + (parse_rows(self.state.schema, payloads),)
+                return rec[:4] + (parse_columns(self.state.schema, payloads),)
             except (ValueError, TypeError) as exc:
                 raise self._err(exc) from None
 
@@ -545,7 +545,7 @@ class Collection:
                 if gpu is not None:
                     device += int(gpu.memory_usage())
             if seg.kind == "mutable":
-                ram += seg.vecs.buf.nbytes
+                ram += seg.vecs.nbytes
             else:
                 mapped += seg.vector_file_bytes + seg.index.mapped_bytes
         disk = 0

@@ -68,6 +68,23 @@ class _FieldIndex:
         if values:
             self._add_values(row, values)
 
+    def add_column(self, base: int, col) -> None:
+        """Adds rows ``base, base + 1, ...`` (the next rows) from a ``Column``."""
+        self.state.extend(col.states)
+        if len(col.rows):
+            self._add_column(base, col)
+
+    def _add_column(self, base: int, col) -> None:
+        """Per row holding values (the kinds without a vectorized path)."""
+        rows, vals = col.rows.tolist(), col.vals
+        i, m = 0, len(rows)
+        while i < m:
+            j = i + 1
+            while j < m and rows[j] == rows[i]:
+                j += 1
+            self._add_values(base + rows[i], list(vals[i:j]))
+            i = j
+
     def freeze(self) -> None:
         self.state.buf = self.state.view().copy()
         self.frozen = True
@@ -102,6 +119,23 @@ class _Postings:
         self.buf = np.empty(8, dtype=np.int64)
         self.buf[0] = row
         self.n = 1
+
+    @classmethod
+    def of(cls, rows: np.ndarray) -> "_Postings":
+        p = cls.__new__(cls)
+        p.buf = np.empty(max(8, len(rows)), dtype=np.int64)
+        p.buf[: len(rows)] = rows
+        p.n = len(rows)
+        return p
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self.buf):
+            nb = np.empty(max(need, 2 * len(self.buf)), dtype=np.int64)
+            nb[: self.n] = self.buf[: self.n]
+            self.buf = nb
+        self.buf[self.n:need] = rows
+        self.n = need
 
     def append(self, row: int) -> None:
         if self.n == len(self.buf):
@@ -177,6 +211,32 @@ class KeywordIndex(_PostingIndex):
             else:
                 c = -1
             self.codes.extend((c,))
+
+    def add_column(self, base: int, col) -> None:
+        if self.codes is None:  # arrays: per row (a row lists a value once)
+            super().add_column(base, col)
+            return
+        self.state.extend(col.states)
+        codes = np.full(len(col), -1, dtype=np.int32)
+        vals = col.vals
+        if len(vals):
+            code_of = self.code_of
+            cs = np.fromiter((code_of.setdefault(v, len(code_of)) for v in vals),
+                             dtype=np.int32, count=len(vals))
+            codes[col.rows] = cs
+            # one extend per distinct value: group the rows by code (stable: in order)
+            order = np.argsort(cs, kind="stable")
+            rows = col.rows[order] + base
+            cuts = np.flatnonzero(np.diff(cs[order])) + 1
+            for a, b in zip(np.concatenate(([0], cuts)).tolist(),
+                            np.concatenate((cuts, [len(order)])).tolist()):
+                key = vals[int(order[a])]
+                lst = self.postings.get(key)
+                if lst is None:
+                    self.postings[key] = _Postings.of(rows[a:b])
+                else:
+                    lst.extend(rows[a:b])
+        self.codes.extend(codes)
 
     def freeze(self) -> None:
         super().freeze()
@@ -257,6 +317,10 @@ class NumericIndex(_FieldIndex):
     def _add_values(self, row, values):
         self.vals.extend(values)
         self.rows.extend([row] * len(values))
+
+    def _add_column(self, base: int, col) -> None:
+        self.vals.extend(col.vals)
+        self.rows.extend(col.rows + base)
 
     def freeze(self) -> None:
         super().freeze()

@@ -135,6 +135,34 @@ class IdMap:
         self._n -= 1
         return v
 
+    def pop_many(self, uids) -> list:
+        """``pop`` of each of ``uids``: the internal ids of those that were present."""
+        over, out = self._over, []
+        has_base = bool(len(self._ikeys) or len(self._svals))
+        for uid in uids:
+            v = over.get(uid, _ABSENT)
+            if v is _ABSENT:
+                if not has_base:
+                    continue
+                v = self._base(uid)
+                if v is None:
+                    continue
+                over[uid] = None
+            elif v is None:
+                continue
+            elif has_base and self._base(uid) is not None:
+                over[uid] = None
+            else:
+                del over[uid]
+            self._n -= 1
+            out.append(v)
+        return out
+
+    def add_absent(self, uids, first_iid: int) -> None:
+        """Maps ``uids`` (none of them present) to ``first_iid, first_iid + 1, ...``."""
+        self._over.update(zip(uids, range(first_iid, first_iid + len(uids))))
+        self._n += len(uids)
+
     def __len__(self) -> int:
         return self._n
 

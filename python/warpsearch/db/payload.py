@@ -22,8 +22,9 @@ try:  # optional: a faster JSON codec (the server and test extras bring it)
 except ImportError:  # pragma: no cover - exercised where orjson is missing
     _orjson = None
 
-__all__ = ["normalize_id", "normalize_ids", "payload_list", "encode_payload", "decode_payload",
-           "field_values", "to_number", "to_datetime_us", "to_geo", "tokenize",
+__all__ = ["normalize_id", "normalize_ids", "payload_list", "encode_payload", "encode_payloads",
+           "decode_payload",
+           "field_values", "parse_column", "Column", "to_number", "to_datetime_us", "to_geo", "tokenize",
            "MISSING", "NULL", "EMPTY", "PRESENT"]
 
 # Per-row state of a schema field (kept by every field index for is_null / is_empty).
@@ -57,6 +58,9 @@ def normalize_ids(ids) -> list:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
         if np.issubdtype(ids.dtype, np.integer) and ids.dtype != np.uint64:
             return ids.astype(np.int64).tolist()
+    if type(ids) is list and ids and all(type(v) is int for v in ids) \
+            and _INT64_MIN <= min(ids) and max(ids) <= _INT64_MAX:
+        return list(ids)  # plain ints in range: nothing to normalize
     try:
         return [normalize_id(v) for v in ids]
     except TypeError as exc:
@@ -118,6 +122,32 @@ _PASSTHROUGH = 0 if _orjson is None else (_orjson.OPT_PASSTHROUGH_DATETIME
                                           | _orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
+def _exact(out: bytes) -> bytes:
+    """``out`` in a block of its own size: orjson's result keeps the encoder's whole
+    buffer (4 KiB), and a stored payload lives as long as its segment."""
+    return memoryview(out).tobytes() if len(out) < 2048 else out
+
+
+def encode_payloads(payloads) -> list:
+    """``encode_payload`` of each payload (one pass without per-payload checks while
+    they are plain dicts)."""
+    if _orjson is None:
+        return [encode_payload(p) for p in payloads]
+    dumps, err, opt = _orjson.dumps, _orjson.JSONEncodeError, _PASSTHROUGH
+    out = []
+    for p in payloads:
+        if type(p) is dict:
+            try:
+                b = dumps(p, default=_not_plain, option=opt)
+            except err:
+                b = None
+            if b is not None and b"null" not in b:
+                out.append(_exact(b))
+                continue
+        out.append(encode_payload(p))
+    return out
+
+
 def encode_payload(payload) -> bytes:
     """Compact UTF-8 JSON of a payload dict (``b""`` for no payload)."""
     if payload is None:
@@ -138,7 +168,7 @@ def encode_payload(payload) -> bytes:
         except _orjson.JSONEncodeError:
             out = None
         if out is not None and (b"null" not in out or _plain(payload)):
-            return out
+            return _exact(out)
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False, default=_json_default).encode()
@@ -264,3 +294,78 @@ def field_values(spec, payload):
         vals = [_scalar(spec.name, spec.type, x) for x in v]
         return (PRESENT if vals else EMPTY), vals
     return PRESENT, [_scalar(spec.name, spec.type, v)]
+
+
+class Column:
+    """One schema field over a batch of rows: ``states`` (uint8, one per row) and the
+    normalized values in row order, ``vals`` (a list, or an array for numbers),
+    with ``rows`` (int64, ascending) the batch row each value belongs to."""
+
+    __slots__ = ("states", "vals", "rows")
+
+    def __init__(self, states: np.ndarray, vals, rows: np.ndarray):
+        self.states, self.vals, self.rows = states, vals, rows
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def slice(self, a: int, b: int) -> "Column":
+        """Rows ``[a, b)``, renumbered from 0."""
+        if a == 0 and b >= len(self.states):
+            return self
+        lo, hi = np.searchsorted(self.rows, (a, b))
+        return Column(self.states[a:b], self.vals[lo:hi], self.rows[lo:hi] - a)
+
+
+_NUMERIC_DTYPES = {"int": np.int64, "float": np.float64, "datetime": np.int64}
+_PLAIN_TYPES = {"keyword": (str,), "bool": (bool,), "int": (int,), "float": (float, int)}
+
+
+def _plain_column(spec, payloads, n: int):
+    """The column of a single-valued keyword, bool, int or float field present in every
+    payload with a value of its plain Python type, or None (then the per-row rules
+    apply, with their errors)."""
+    name = spec.name
+    try:
+        vals = [p[name] for p in payloads]
+    except (KeyError, TypeError):  # a payload without the field, or no payload
+        return None
+    types = _PLAIN_TYPES[spec.type]
+    if len(types) == 1:
+        t = types[0]
+        if not all(type(v) is t for v in vals):
+            return None
+    elif not all(type(v) in types for v in vals):
+        return None
+    dtype = _NUMERIC_DTYPES.get(spec.type)
+    if dtype is not None:
+        try:
+            arr = np.array(vals, dtype=dtype)
+        except OverflowError:  # an int past int64: the per-row rule names it
+            return None
+        if dtype is np.float64 and np.isnan(arr).any():
+            return None
+        vals = arr
+    return Column(np.full(n, PRESENT, dtype=np.uint8), vals, np.arange(n, dtype=np.int64))
+
+
+def parse_column(spec, payloads) -> Column:
+    """Field ``spec`` of every payload of a batch (``field_values`` per row, with a
+    vectorized path for the common case); raises ValueError on a wrong type."""
+    n = len(payloads)
+    if not spec.is_array and spec.type in _PLAIN_TYPES and n:
+        col = _plain_column(spec, payloads, n)
+        if col is not None:
+            return col
+    states = np.empty(n, dtype=np.uint8)
+    vals, rows = [], []
+    for i, p in enumerate(payloads):
+        st, vs = field_values(spec, p)
+        states[i] = st
+        if vs:
+            vals.extend(vs)
+            rows.extend([i] * len(vs))
+    dtype = _NUMERIC_DTYPES.get(spec.type)
+    if dtype is not None:
+        vals = np.array(vals, dtype=dtype)
+    return Column(states, vals, np.array(rows, dtype=np.int64))

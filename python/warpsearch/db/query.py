@@ -156,7 +156,7 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
         D, R = _index_search(seg.index, Q, k, params, mask, stats)
         parts.append((D, R, seg))
     if indexed < n:
-        V = seg.vecs.buf[indexed:n]  # buf holds at least n rows (see Grow)
+        V = seg.vecs.rows(indexed, n)
         rows = np.arange(indexed, n, dtype=np.int64)
         if mask is not None:
             keep = mask[indexed:n]
@@ -207,7 +207,7 @@ def exact(st, Q, k, node, with_payload):
         for lo in range(0, n, _EXACT_BLOCK):
             hi = min(n, lo + _EXACT_BLOCK)
             rows = np.arange(lo, hi, dtype=np.int64)
-            block = seg.vecs.buf[lo:hi] if seg.kind == "mutable" else seg.vectors(slice(lo, hi))
+            block = seg.vectors(slice(lo, hi))
             if mask is not None:
                 keep = mask[lo:hi]
                 rows, block = rows[keep], block[keep]

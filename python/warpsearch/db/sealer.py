@@ -228,13 +228,14 @@ class Sealer:
         st = self.st
         if seg.index is None:
             if st.index_cfg["kind"] == "ivf_pq" and st.trained is None:
-                self.train(seg.vecs.buf[: seg.n])
+                self.train(seg.vecs.rows(0, seg.n))
             seg.index = make_index(st.index_cfg, st.dim, st.metric, "cpu", self.trained_path())
         lo = seg.indexed
         if upto <= lo:
             return
-        add_rows(seg.index, seg.vecs.buf[lo:upto], lo)
+        add_rows(seg.index, seg.vecs.rows(lo, upto), lo)
         seg.indexed = upto  # published after the rows are in the index
+        seg.vecs.drop_indexed(seg.index, upto)
         self.stats["indexed_rows"] += upto - lo
 
     def trained_path(self):

@@ -42,11 +42,11 @@ import numpy as np
 
 from ..index import FlatIndex, HNSWIndex, load_index
 from .fields import Grow, load_fields, make_field_index, save_fields
-from .payload import MISSING, decode_payload, field_values
+from .payload import MISSING, decode_payload, field_values, parse_column
 from .storage import CorruptionError, file_crc32, fsync_dir
 
 __all__ = ["MutableSegment", "SealedSegment", "write_segment", "load_segment",
-           "build_index", "make_index", "add_rows", "SEGMENT_FILES", "seg_dirname",
+           "build_index", "make_index", "add_rows", "SEGMENT_FILES", "seg_dirname", "parse_columns",
            "build_field"]
 
 SEGMENT_FILES = ("vectors.npy", "ids.json", "payloads.jsonl", "index.bin")
@@ -87,13 +87,103 @@ class _SegmentBase:
         return mask
 
 
+class RowStore:
+    """The mutable segment's vectors as given, in fixed-size chunks: an append never
+    copies what is stored, and a chunk whose rows the segment's index holds exactly
+    (checked row by row, as for sealed segments) is dropped, its rows then read back
+    from the index (times their norms for cosine). So a segment holds one copy of each
+    vector once it is indexed, plus a chunk of rows at most on its way."""
+
+    _CHUNK_BYTES = 4 << 20
+
+    def __init__(self, dim: int):
+        self.dim = dim
+        self.per = max(256, self._CHUNK_BYTES // (4 * max(dim, 1)))  # rows per chunk
+        self.chunks: list = []  # (per, dim) float32 arrays, None once dropped
+        self.norms: dict = {}  # chunk -> float32 norms (cosine chunks read from the index)
+        self.index = None  # where dropped chunks are read back
+        self.n = 0
+        self.dropped = 0  # chunks [0, dropped) are None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the chunks still held."""
+        return sum(c.nbytes for c in self.chunks if c is not None)
+
+    def extend(self, vectors: np.ndarray) -> None:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        m, off, per = len(vectors), 0, self.per
+        while off < m:
+            c, r = divmod(self.n, per)
+            if c == len(self.chunks):
+                self.chunks.append(np.empty((per, self.dim), dtype=np.float32))
+            take = min(m - off, per - r)
+            self.chunks[c][r:r + take] = vectors[off:off + take]
+            off += take
+            self.n += take  # rows become readable as their chunk part is written
+
+    def _chunk_rows(self, c: int, a: int, b: int) -> np.ndarray:
+        """Rows ``[a, b)`` of chunk ``c`` (relative), from the chunk or the index."""
+        ch = self.chunks[c]
+        if ch is not None:
+            return ch[a:b]
+        base = c * self.per
+        out = self.index.get_vectors(np.arange(base + a, base + b, dtype=np.int64))
+        nrm = self.norms.get(c)
+        if nrm is not None:
+            out *= nrm[a:b, None]
+        return out
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``[lo, hi)``: a view when they lie in one held chunk."""
+        per = self.per
+        if hi <= lo:
+            return np.empty((0, self.dim), dtype=np.float32)
+        c0, c1 = lo // per, (hi - 1) // per
+        if c0 == c1:
+            return self._chunk_rows(c0, lo - c0 * per, hi - c0 * per)
+        return np.concatenate([self._chunk_rows(c, max(lo, c * per) - c * per,
+                                                min(hi, (c + 1) * per) - c * per)
+                               for c in range(c0, c1 + 1)])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows at the indices ``rows`` (int64), in that order."""
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        if not len(rows):
+            return out
+        cs = rows // self.per
+        for c in np.unique(cs).tolist():
+            sel = np.flatnonzero(cs == c)
+            ch = self.chunks[c]
+            r = rows[sel] - c * self.per
+            if ch is not None:
+                out[sel] = ch[r]
+            else:
+                out[sel] = self._chunk_rows(c, int(r.min()), int(r.max()) + 1)[r - r.min()]
+        return out
+
+    def drop_indexed(self, index, indexed: int) -> None:
+        """Drops the whole chunks below row ``indexed`` that ``index`` holds exactly."""
+        while self.dropped < indexed // self.per:
+            c = self.dropped
+            held = index_holds_vectors(index, self.chunks[c], first_row=c * self.per)
+            if held is None:  # the index keeps less (a compressed storage): keep them
+                return
+            self.index = index
+            if held:
+                self.norms[c] = held[0]
+            self.chunks[c] = None  # readers of these rows now go to the index
+            self.dropped += 1
+
+
 class MutableSegment(_SegmentBase):
     """The segment receiving writes: vectors in memory, indexed as it grows.
 
     The indexer (a background thread of the collection) adds rows to ``index`` in
     order; rows ``[0, indexed)`` are in it, and searches scan the newer rows
     ``[indexed, n)`` exactly, so a write is visible at once and served by the index
-    soon after.
+    soon after. The vectors live in a ``RowStore``, which drops the chunks the index
+    holds exactly (one copy of each indexed vector).
     """
 
     kind = "mutable"
@@ -102,7 +192,7 @@ class MutableSegment(_SegmentBase):
         self.seg_id = seg_id
         self.dim = dim
         self.metric = metric
-        self.vecs = Grow(np.float32, (dim,))
+        self.vecs = RowStore(dim)
         self.index = None
         self.indexed = 0
         self.fields = {name: make_field_index(spec) for name, spec in schema.items()}
@@ -119,15 +209,13 @@ class MutableSegment(_SegmentBase):
     def uids(self) -> np.ndarray:
         return self._uids.view()
 
-    def append(self, uids, vectors, raws, parsed) -> None:
-        """Appends rows; ``parsed[i][j]`` is field j's ``(state, values)`` of row i."""
+    def append(self, uids, vectors, raws, columns) -> None:
+        """Appends rows; ``columns[j]`` is schema field j's ``Column`` of the rows."""
         m = len(uids)
         base = self.n
         self.vecs.extend(vectors)
-        fis = list(self.fields.values())
-        for i in range(m):
-            for fi, (st, vals) in zip(fis, parsed[i]):
-                fi.add_parsed(base + i, st, vals)
+        for fi, col in zip(self.fields.values(), columns):
+            fi.add_column(base, col)
         ids = np.empty(m, dtype=object)
         ids[:] = uids
         self._uids.extend(ids)
@@ -145,9 +233,25 @@ class MutableSegment(_SegmentBase):
             self._tomb_ver += 1
 
     def vectors(self, rows=None) -> np.ndarray:
-        """The vectors as given (of ``rows`` when given: indices or a bool mask)."""
-        v = self.vecs.view()
-        return v if rows is None else v[rows]
+        """The vectors as given (of ``rows`` when given: indices, a slice or a bool
+        mask)."""
+        n = self.n
+        if rows is None:
+            return self.vecs.rows(0, n)
+        if isinstance(rows, slice):
+            a, b, step = rows.indices(n)
+            if step == 1:
+                return self.vecs.rows(a, max(a, b))
+            rows = np.arange(a, b, step, dtype=np.int64)
+        rows = np.asarray(rows)
+        if rows.dtype == np.bool_:
+            rows = np.flatnonzero(rows[:n])
+        rows = rows.astype(np.int64, copy=False)
+        if rows.ndim == 0:
+            return self.vecs.take(rows.reshape(1))[0]
+        if rows.size and (rows.min() < -n or rows.max() >= n):
+            raise IndexError(f"row out of range for a segment of {n} rows")
+        return self.vecs.take(np.where(rows < 0, rows + n, rows))
 
 
 class Payloads:
@@ -259,13 +363,14 @@ class SealedSegment(_SegmentBase):
         return 0 if self._vectors is None else int(self._vectors.nbytes)
 
 
-def index_holds_vectors(index, vectors: np.ndarray):
+def index_holds_vectors(index, vectors: np.ndarray, first_row: int = 0):
     """What a sealed segment needs beside ``index`` to give ``vectors`` back: ``()``
     when the index's stored rows are the vectors exactly (l2 / ip with an fp32
     storage or re-rank copy), ``(norms,)`` when they are the vectors normalized
     (cosine) and scaling them by ``norms`` gives the vectors within 1e-6 of their
     norms, and ``None`` when the index keeps less (compressed storage): then the
-    segment keeps vectors.npy. Checked row by row, not assumed from the config."""
+    segment keeps vectors.npy. Checked row by row, not assumed from the config;
+    ``vectors`` are the index's rows ``first_row, first_row + 1, ...``."""
     n = len(vectors)
     if n == 0 or not hasattr(index, "get_vectors"):
         return None
@@ -277,7 +382,8 @@ def index_holds_vectors(index, vectors: np.ndarray):
         norms[a:a + len(v)] = np.sqrt(np.einsum("ij,ij->i", v64, v64))
         del v64
         try:
-            got = index.get_vectors(np.arange(a, a + len(v), dtype=np.int64))
+            got = index.get_vectors(np.arange(first_row + a, first_row + a + len(v),
+                                              dtype=np.int64))
         except (KeyError, RuntimeError, ValueError, TypeError):
             return None
         if exact and np.array_equal(got, v):
@@ -307,10 +413,10 @@ def _object_array(values) -> np.ndarray:
     return out
 
 
-def parse_rows(schema: dict, payloads) -> list:
-    """Per row, per schema field ``(state, values)``; raises ValueError on a wrong type."""
-    specs = list(schema.values())
-    return [[field_values(s, p) for s in specs] for p in payloads]
+def parse_columns(schema: dict, payloads) -> list:
+    """Per schema field, its ``Column`` over the payloads; raises ValueError on a wrong
+    type."""
+    return [parse_column(s, payloads) for s in schema.values()]
 
 
 def build_fields(schema: dict, raws) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 from .config import index_config_from_dict, parse_schema
 from .idmap import IdMap
 from .payload import decode_payload
-from .segment import MutableSegment, build_field, parse_rows, seg_dirname
+from .segment import MutableSegment, build_field, parse_columns, seg_dirname
 
 __all__ = ["CollectionState", "ROW_BITS", "ROW_MASK"]
 
@@ -139,23 +139,20 @@ class CollectionState:
             return False
         _, uids, vecs, raws = rec[:4]
         parsed = rec[4] if len(rec) > 4 else \
-            parse_rows(self.schema, [decode_payload(r) for r in raws])
+            parse_columns(self.schema, [decode_payload(r) for r in raws])
         # Tombstone old versions first: a concurrent search may miss a point being
         # replaced, but never sees its stale version.
-        for uid in uids:
-            iid = self.idmap.pop(uid, None)
-            if iid is not None:
-                self.by_iid(iid).mark_deleted(iid & ROW_MASK)
+        for iid in self.idmap.pop_many(uids):
+            self.by_iid(iid).mark_deleted(iid & ROW_MASK)
         off, m, froze = 0, len(uids), False
         while off < m:
             mut = self.mutable
             take = min(m - off, self.segment_size - mut.n)
             base = mut.n
             mut.append(uids[off:off + take], vecs[off:off + take], raws[off:off + take],
-                       parsed[off:off + take])
-            hi = mut.seg_id << ROW_BITS
-            for i, uid in enumerate(uids[off:off + take]):
-                self.idmap[uid] = hi | (base + i)
+                       [c.slice(off, off + take) for c in parsed])
+            # rows base .. base + take - 1 of the segment (row numbers fit below ROW_BITS)
+            self.idmap.add_absent(uids[off:off + take], (mut.seg_id << ROW_BITS) | base)
             off += take
             if mut.n >= self.segment_size:
                 # A segment ending inside the record covers its first rows only.

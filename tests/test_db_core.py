@@ -65,6 +65,35 @@ def test_writes_are_visible_before_they_are_indexed(db, monkeypatch):
     assert col.info()["indexed_rows"] == 0
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_unindexed_rows_are_scanned_a_chunk_at_a_time(db, monkeypatch, metric):
+    """The exact scan of rows the indexer has not reached walks the stored chunks (no
+    copy of the rows) and merges their top-k: the same answer as brute force over all
+    rows, with and without a filter, for single queries and batches."""
+    from warpsearch.db.segment import RowStore
+    monkeypatch.setattr(RowStore, "_CHUNK_BYTES", 0)  # 256-row chunks
+    monkeypatch.setattr(sealer_mod.Sealer, "_can_index", lambda self, seg, forced: False)
+    col = db.create_collection("c", dim=DIM, metric=metric, schema={"g": "int"})
+    n = 1500  # six chunks, the last one partly filled
+    x = _clustered(n, seed=5)
+    col.upsert(list(range(n)), x, [{"g": i % 4} for i in range(n)])
+    q = _clustered(7, seed=6)
+    sub = np.flatnonzero(np.arange(n) % 4 == 1)
+    for rows, flt in ((np.arange(n), None), (sub, {"key": "g", "match": {"value": 1}})):
+        X, Q = x[rows].astype(np.float64), q.astype(np.float64)
+        if metric == "l2":
+            score = -((Q[:, None, :] - X[None]) ** 2).sum(-1)
+        else:
+            score = Q @ X.T
+            if metric == "cosine":
+                score /= np.linalg.norm(X, axis=1)
+        want = rows[np.argsort(-score, axis=1, kind="stable")[:, :10]].tolist()
+        res, stats = col.search_batch(q, k=10, filter=flt, return_stats=True)
+        assert [[h.id for h in r] for r in res] == want
+        assert stats["exact_rows"] == len(rows) and stats["plan"] == "exact"
+        assert [h.id for h in col.search(q[3], k=10, filter=flt)] == want[3]
+
+
 def test_stats_are_returned_per_call_under_concurrency(db):
     x = _clustered(2000, seed=3)
     col = db.create_collection("c", dim=DIM, metric="l2", schema={"g": "int"},

@@ -156,16 +156,39 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
         D, R = _index_search(seg.index, Q, k, params, mask, stats)
         parts.append((D, R, seg))
     if indexed < n:
-        V = seg.vecs.rows(indexed, n)
-        rows = np.arange(indexed, n, dtype=np.int64)
-        if mask is not None:
-            keep = mask[indexed:n]
-            V, rows = V[keep], rows[keep]
-        D, R = _exact_rows(V, Q, metric, k, rows)
+        D, R, scanned = _exact_tail(seg, indexed, n, mask, Q, metric, k)
         if stats is not None:
-            stats["exact_rows"] = stats.get("exact_rows", 0) + len(rows)
+            stats["exact_rows"] = stats.get("exact_rows", 0) + scanned
         parts.append((D, R, seg))
     return parts
+
+
+def _exact_tail(seg, lo, hi, mask, Q, metric, k):
+    """Exact top-k over the mutable segment's rows ``[lo, hi)``, a stored chunk at a
+    time (views: no copy of the rows, and a score matrix of one chunk's width):
+    ``(D, rows, rows scanned)``."""
+    per = seg.vecs.per
+    D = R = None
+    scanned = 0
+    a = lo
+    while a < hi:
+        b = min(hi, (a // per + 1) * per)
+        V = seg.vecs.rows(a, b)
+        rows = np.arange(a, b, dtype=np.int64)
+        if mask is not None:
+            keep = mask[a:b]
+            V, rows = V[keep], rows[keep]
+        a = b
+        if not len(rows) and D is not None:
+            continue
+        d, r = _exact_rows(V, Q, metric, k, rows)
+        scanned += len(rows)
+        if D is None:
+            D, R = d, r
+        else:
+            D, R = merge_topk(np.concatenate((D, d), axis=1), np.concatenate((R, r), axis=1),
+                              k, metric != "l2")
+    return D, R, scanned
 
 
 def search(st, Q, k, node, params, with_payload, stats=None, batch=False):

@@ -87,6 +87,14 @@ class _SegmentBase:
         return mask
 
 
+def _anonymous_rows(n: int, dim: int) -> np.ndarray:
+    """An (n, dim) float32 array in a memory mapping of its own, given back to the
+    system when the array goes (a chunk from malloc could stay in the process as free
+    heap memory once dropped)."""
+    return np.frombuffer(mmap.mmap(-1, max(1, n * dim) * 4), dtype=np.float32,
+                         count=n * dim).reshape(n, dim)
+
+
 class RowStore:
     """The mutable segment's vectors as given, in fixed-size chunks: an append never
     copies what is stored, and a chunk whose rows the segment's index holds exactly
@@ -116,7 +124,7 @@ class RowStore:
         while off < m:
             c, r = divmod(self.n, per)
             if c == len(self.chunks):
-                self.chunks.append(np.empty((per, self.dim), dtype=np.float32))
+                self.chunks.append(_anonymous_rows(per, self.dim))
             take = min(m - off, per - r)
             self.chunks[c][r:r + take] = vectors[off:off + take]
             off += take

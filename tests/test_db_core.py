@@ -94,6 +94,36 @@ def test_unindexed_rows_are_scanned_a_chunk_at_a_time(db, monkeypatch, metric):
         assert [h.id for h in col.search(q[3], k=10, filter=flt)] == want[3]
 
 
+def test_background_indexing_leaves_a_core_to_writers(db, monkeypatch):
+    """While writes arrive (and no flush waits), the indexer's engine calls use one
+    thread fewer than the pool; otherwise all of them."""
+    from warpsearch import _core
+    col = db.create_collection("c", dim=DIM)
+    sealer = col._sealer
+    saved = ws.get_num_threads()
+    try:
+        ws.set_num_threads(3)
+        sealer.wrote()
+        sealer._yield_to_writers()
+        assert _core.thread_limit() == 2
+        sealer.flush_wanted += 1  # a flush waits: full speed
+        sealer._yield_to_writers()
+        assert _core.thread_limit() == 0
+        sealer.flush_wanted -= 1
+        monkeypatch.setattr(sealer_mod, "WRITES_ACTIVE_S", 0.0)  # writes stopped
+        sealer._yield_to_writers()
+        assert _core.thread_limit() == 0
+    finally:
+        _core.set_thread_limit(0)
+        ws.set_num_threads(saved)
+    # the indexer still indexes everything, with the limit or without
+    x = _clustered(3000, seed=8)
+    col.upsert(list(range(3000)), x)
+    col.flush()
+    assert col.info()["indexed_rows"] == 3000
+    assert [h.id for h in col.search(x[77], k=1)] == [77]
+
+
 def test_stats_are_returned_per_call_under_concurrency(db):
     x = _clustered(2000, seed=3)
     col = db.create_collection("c", dim=DIM, metric="l2", schema={"g": "int"},

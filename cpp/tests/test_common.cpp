@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <cmath>
 #include <limits>
@@ -202,6 +204,44 @@ TEST_F(ThreadPool, ResizesBetweenJobsNeverHang) {
   done.store(true);
   watchdog.join();
   EXPECT_EQ(sum.load(), want);
+}
+
+TEST_F(ThreadPool, ACallersLimitCapsItsThreads) {
+  for (int limit : {1, 2, 3, 0}) {
+    set_thread_limit(limit);
+    EXPECT_EQ(thread_limit(), limit);
+    for (int rep = 0; rep < 50; ++rep) {
+      std::vector<std::atomic<int>> hits(3000);
+      std::mutex mu;
+      std::set<int> tids;
+      parallel_for(hits.size(), [&](std::size_t i, int tid) {
+        hits[i].fetch_add(1);
+        std::this_thread::yield();
+        std::lock_guard<std::mutex> lk(mu);
+        tids.insert(tid);
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+      const int cap = limit == 0 ? 4 : limit;
+      EXPECT_LE(int(tids.size()), cap);
+      for (int t : tids) EXPECT_LT(t, cap);
+    }
+  }
+  // the limit is the calling thread's: another thread's calls use the whole pool
+  set_thread_limit(1);
+  std::set<int> other;
+  std::thread th([&] {
+    std::mutex mu;
+    for (int rep = 0; rep < 200 && other.size() < 2; ++rep)
+      parallel_for(4000, [&](std::size_t, int tid) {
+        std::this_thread::yield();
+        std::lock_guard<std::mutex> lk(mu);
+        other.insert(tid);
+      });
+  });
+  th.join();
+  set_thread_limit(0);
+  EXPECT_GE(other.size(), 2u);
+  EXPECT_THROW(set_thread_limit(-1), std::invalid_argument);
 }
 
 TEST_F(ThreadPool, ThreadCountIsChecked) {

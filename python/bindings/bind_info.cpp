@@ -33,6 +33,9 @@ void register_info(py::module_& m) {
   // with its message rather than a later call.
   simd_level();
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("set_thread_limit", &set_thread_limit, py::arg("n"),
+        "Caps the threads of the calling thread's batch calls at n (0: no cap).");
+  m.def("thread_limit", &thread_limit);
   m.def("get_num_threads", &get_num_threads);
   m.def("simd_level", &simd_level);
   m.def("simd_best", &simd_best);

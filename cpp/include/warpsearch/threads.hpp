@@ -13,6 +13,15 @@ void set_num_threads(int n);
 int get_num_threads();
 
 /**
+ * @brief Caps the threads of the calling thread's batch calls (itself included) at n;
+ * 0 lifts the cap. A background job (an index growing while writes arrive) leaves
+ * cores to the foreground this way.
+ */
+void set_thread_limit(int n);
+/** @brief The calling thread's cap (0: none). */
+int thread_limit();
+
+/**
  * @brief Runs fn(i, thread_id) for i in [0, n) on the pool; idle workers sleep.
  * Exceptions thrown by fn are rethrown in the caller (the first one wins).
  * @code

@@ -39,7 +39,8 @@ class Pool {
   }
 
   // Returns false (and runs nothing) when another batch job holds the pool.
-  bool try_run(std::size_t n, std::size_t grain,
+  // ``helpers``: workers taking part (the others sleep through this job).
+  bool try_run(std::size_t n, std::size_t grain, int helpers,
                const std::function<void(std::size_t, int)>& fn) {
     std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
     if (!run.owns_lock()) return false;
@@ -50,7 +51,8 @@ class Pool {
       grain_ = std::max<std::size_t>(1, grain);
       next_.store(0);
       error_ = nullptr;
-      active_ = int(workers_.size());
+      helpers_ = std::min(helpers, int(workers_.size()));
+      active_ = helpers_;
       ++generation_;
     }
     cv_.notify_all();
@@ -95,6 +97,7 @@ class Pool {
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
+        if (tid > helpers_) continue;  // not needed for this job
       }
       work(tid);
       {
@@ -111,7 +114,7 @@ class Pool {
   std::size_t n_ = 0, grain_ = 1;
   std::atomic<std::size_t> next_{0};
   std::exception_ptr error_;
-  int active_ = 0;
+  int active_ = 0, helpers_ = 0;
   std::uint64_t generation_ = 0;
   bool stop_ = false;
 };
@@ -129,6 +132,7 @@ Pool& pool() {
 }
 
 thread_local bool t_in_parallel = false;
+thread_local int t_limit = 0;  // threads of this thread's batch calls (0: all)
 
 }  // namespace
 
@@ -140,11 +144,18 @@ void set_num_threads(int n) {
 
 int get_num_threads() { return g_threads.load(); }
 
+void set_thread_limit(int n) {
+  WS_EXPECTS(n >= 0, "thread limit must be >= 0 (0: none), got ", n);
+  t_limit = n;
+}
+
+int thread_limit() { return t_limit; }
+
 void parallel_for(std::size_t n, const std::function<void(std::size_t, int)>& fn,
                   std::size_t grain) {
   if (n == 0) return;
-  // Nested calls, single-thread settings and tiny jobs run inline.
-  if (t_in_parallel || g_threads.load() <= 1 || n <= grain) {
+  // Nested calls, a limit of one thread, single-thread settings and tiny jobs run inline.
+  if (t_in_parallel || t_limit == 1 || g_threads.load() <= 1 || n <= grain) {
     for (std::size_t i = 0; i < n; ++i) fn(i, 0);
     return;
   }
@@ -154,7 +165,8 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t, int)>& fn
   };
   // A second caller (another Python thread) does not queue behind a running batch:
   // it runs its own job inline on its thread.
-  bool ran = pool().try_run(n, grain, [&](std::size_t i, int tid) {
+  const int helpers = (t_limit > 0 ? t_limit : g_threads.load()) - 1;
+  bool ran = pool().try_run(n, grain, helpers, [&](std::size_t i, int tid) {
     Flag f;
     fn(i, tid);
   });

@@ -223,7 +223,7 @@ class Collection:
             raise err
         if froze:
             self.wal.rotate()
-        self._sealer.wake()
+        self._sealer.wrote()
         return seq
 
     def _wait_applied(self, seq):

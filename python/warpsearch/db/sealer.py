@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from .. import _core
 from ..index import IVFPQIndex
 from .recovery import checkpoint
 from .segment import add_rows, make_index, seg_dirname, write_segment
@@ -28,6 +29,9 @@ log = logging.getLogger("warpsearch.db")
 
 #: Rows added to the mutable segment's index per step (searches see each step).
 INDEX_CHUNK = 4096
+#: While writes arrived this recently (seconds), background steps leave a core to the
+#: writers (their batch calls use one thread fewer than the pool), unless a flush waits.
+WRITES_ACTIVE_S = 0.25
 #: IVF-PQ is trained once this many points exist when ``flush`` asks (fewer: exact).
 MIN_TRAIN = 1000
 #: Automatic merges: a segment with this fraction deleted is rewritten ...
@@ -88,6 +92,7 @@ class Sealer:
         self.compact_mu = threading.Lock()
         self.train_mu = threading.Lock()
         self.merge_check = True  # writes happened since automatic merges were planned
+        self.last_write = float("-inf")  # time.monotonic() of the last write
         self.stats = {"seals": 0, "seal_seconds": 0.0, "merges": 0, "merge_seconds": 0.0,
                       "indexed_rows": 0, "retries": 0, "backpressure_waits": 0,
                       "backpressure_seconds": 0.0}
@@ -96,6 +101,11 @@ class Sealer:
         self.thread.start()
 
     # -- signals -----------------------------------------------------------------
+    def wrote(self) -> None:
+        """Called after each write: wakes the worker and notes the time."""
+        self.last_write = time.monotonic()
+        self.wake()
+
     def wake(self) -> None:
         with self.cv:
             self.merge_check = True
@@ -160,6 +170,7 @@ class Sealer:
                 if self.stop and not self.st.frozen:
                     return
             try:
+                self._yield_to_writers()
                 self._step()
                 if self.error is not None:
                     log.info("collection %r: background work recovered after %d failures",
@@ -183,6 +194,13 @@ class Sealer:
                         return
             with self.cv:
                 self.cv.notify_all()
+
+    def _yield_to_writers(self) -> None:
+        """Caps this thread's engine calls at one thread fewer than the pool while
+        writes arrive (none waiting for a flush), so a burst of writes keeps a core."""
+        busy = self.flush_wanted == 0 and time.monotonic() - self.last_write < WRITES_ACTIVE_S
+        n = _core.get_num_threads()
+        _core.set_thread_limit(max(1, n - 1) if busy and n > 1 else 0)
 
     def _has_work(self) -> bool:
         st = self.st

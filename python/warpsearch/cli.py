@@ -166,6 +166,14 @@ _nonneg_ms = _number("milliseconds")
 _fraction = _number("a fraction", 1.0)
 
 
+def _budget(s: str) -> float:
+    """An argparse type: a fraction in (0, 1]."""
+    v = _fraction(s)
+    if v == 0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {s!r}")
+    return v
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -218,6 +226,8 @@ SERVE_FLAGS = (
      "log searches taking at least this many milliseconds, with their plan"),
     ("--recall-sample", "WARPSEARCH_RECALL_SAMPLE", "0.01", _fraction,
      "fraction of searches re-run exactly in the background to measure recall (0: off)"),
+    ("--recall-cpu-budget", "WARPSEARCH_RECALL_CPU_BUDGET", "0.05", _budget,
+     "largest share of one core the recall re-runs take (samples beyond it are dropped)"),
     ("--batch-window-ms", "WARPSEARCH_BATCH_WINDOW_MS", "1", _nonneg_ms,
      "how long concurrent searches wait to be run as one batch (0: no micro-batching)"),
     ("--max-batch", "WARPSEARCH_MAX_BATCH", "64", _positive_int,
@@ -289,6 +299,7 @@ def run_serve(args, out=None) -> int:
                                       max_body_bytes=args.max_body_bytes,
                                       slow_query_ms=args.slow_query_ms,
                                       recall_sample=args.recall_sample,
+                                      recall_cpu_budget=args.recall_cpu_budget,
                                       batch_window_ms=args.batch_window_ms,
                                       batch_max=args.max_batch))
         from .server.observe import configure_logging

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,7 +49,8 @@ def obs(tmp_path_factory):
     col.upsert(list(range(N)), X, [{"tag": i % 3} for i in range(N)])
     col.flush()
     app = create_app(db, Settings(threads=32, close_db=True, slow_query_ms=0.0,
-                                  recall_sample=1.0, batch_window_ms=2.0, batch_max=64))
+                                  recall_sample=1.0, recall_cpu_budget=1.0,  # every sample
+                                  batch_window_ms=2.0, batch_max=64))
 
     @app.middleware("http")
     async def _tenant(request, call_next):  # what an auth layer does
@@ -344,3 +346,38 @@ def test_serve_flags(monkeypatch):
     for bad in (["--recall-sample", "2"], ["--slow-query-ms", "-1"], ["--max-batch", "0"]):
         with pytest.raises(SystemExit):
             ap().parse_args(["serve", *bad])
+
+
+def test_recall_monitor_keeps_to_its_cpu_budget():
+    """After each exact re-run the monitor rests (its duration) x (1 / budget - 1);
+    samples offered meanwhile are dropped and counted, never queued."""
+    from warpsearch.server.recall import RecallMonitor
+
+    class Col:
+        name = "c"
+
+        def search_exact(self, vec, k, filter, with_payload):
+            time.sleep(0.02)  # a 20 ms re-run
+            return [[SimpleNamespace(id=i) for i in range(k)]]
+
+    hits = [SimpleNamespace(id=i) for i in range(4)]
+    mon = RecallMonitor(1.0, cpu_budget=0.1)
+    assert mon.offer(Col(), np.zeros(4), 4, None, hits)
+    assert mon.wait_idle()
+    deadline = time.monotonic() + 5
+    while not mon._resting() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert mon._resting()
+    assert not mon.offer(Col(), np.zeros(4), 4, None, hits)  # resting: dropped
+    snap = mon.snapshot()
+    assert snap["dropped"] == 1 and snap["collections"]["c"] == (1.0, 1)
+    # rests about 9x the 20 ms the re-run took
+    assert 0.15 <= snap["paused_seconds"] <= 0.5, snap
+    while mon._resting():
+        time.sleep(0.01)
+    assert mon.offer(Col(), np.zeros(4), 4, None, hits)  # measured again after the rest
+    assert mon.wait_idle()
+    assert mon.collection("c")["count"] == 2
+    mon.close()  # cuts the second rest short
+    with pytest.raises(ValueError, match="cpu_budget"):
+        RecallMonitor(0.5, cpu_budget=0)

@@ -102,7 +102,8 @@ class Observer:
     def __init__(self, db, settings):
         self.db = db
         self.settings = settings
-        self.recall = RecallMonitor(settings.recall_sample)
+        self.recall = RecallMonitor(settings.recall_sample,
+                                    cpu_budget=settings.recall_cpu_budget)
         self.metrics = Metrics(db, self.recall)
         window = settings.batch_window_ms
         if window is not None and window < 0:

@@ -6,8 +6,13 @@ priority, and recall@k (the share of the exact top k the live search returned) i
 kept per collection as a running mean.
 
 The queue is bounded and a sample that finds it full is dropped (counted), so the
-monitor never holds searches up nor grows without bound. Points written between a
-search and its re-run can lower the measured recall a little.
+monitor never holds searches up nor grows without bound. Its CPU is capped too: after
+each re-run the thread pauses long enough (by the re-run's wall time) to stay within
+``cpu_budget`` of one core
+(an exact re-run can cost as much as a whole batch of indexed searches; on a small
+machine an uncapped monitor took a core from the searches it measured), and samples
+arriving meanwhile are dropped. Points written between a search and its re-run can
+lower the measured recall a little.
 """
 
 from __future__ import annotations
@@ -37,15 +42,24 @@ class RecallMonitor:
         Samples waiting at most; more are dropped.
     seed : int, optional
         Seed of the sampling (tests).
+    cpu_budget : float
+        Largest share of one core the re-runs take, in (0, 1].
     """
 
-    def __init__(self, sample: float, queue_size: int = 64, seed=None):
+    def __init__(self, sample: float, queue_size: int = 64, seed=None,
+                 cpu_budget: float = 0.05):
         if isinstance(sample, bool) or not isinstance(sample, (int, float)) or \
                 not 0 <= sample <= 1:
             raise ValueError(f"recall sample must be a fraction in [0, 1], got {sample!r}")
+        if isinstance(cpu_budget, bool) or not isinstance(cpu_budget, (int, float)) or \
+                not 0 < cpu_budget <= 1:
+            raise ValueError(f"recall cpu_budget must be a fraction in (0, 1], got "
+                             f"{cpu_budget!r}")
         self.sample = float(sample)
+        self.cpu_budget = float(cpu_budget)
         self._rng = random.Random(seed)
         self._q: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._wake = threading.Event()  # cuts a pause short at close
         self._mu = threading.Lock()
         self._stats: dict = {}  # collection -> [sum of recalls, count]
         self.sampled = 0
@@ -53,8 +67,10 @@ class RecallMonitor:
         self.failed = 0
         self.exact_seconds = 0.0  # wall time of the exact re-runs
         self.exact_cpu_seconds = 0.0  # CPU time of the monitor thread
+        self.paused_seconds = 0.0  # pauses that kept the thread within its budget
         self._thread = None
         self._closed = False
+        self._rest_until = float("-inf")
 
     # -- the search side ---------------------------------------------------------------
     def offer(self, col, vector, k: int, filter, hits) -> bool:
@@ -66,6 +82,10 @@ class RecallMonitor:
                 return False
         return self._queue(col, vector, k, filter, hits)
 
+    def _resting(self) -> bool:
+        """Whether the thread is pausing for its budget (a sample now is dropped)."""
+        return time.monotonic() < self._rest_until
+
     def _queue(self, col, vector, k: int, filter, hits) -> bool:
         """Queues one sampled search (starting the monitor thread the first time)."""
         with self._mu:
@@ -74,6 +94,10 @@ class RecallMonitor:
                 self._thread = threading.Thread(target=self._loop, daemon=True,
                                                 name="warpsearch-recall")
                 self._thread.start()
+        if self._resting():
+            with self._mu:
+                self.dropped += 1
+            return False
         item = (col, np.array(vector, dtype=np.float32).reshape(-1), k, filter,
                 [h.id for h in hits])
         try:
@@ -106,7 +130,8 @@ class RecallMonitor:
             per = {k: (s / n, n) for k, (s, n) in self._stats.items() if n}
             return {"collections": per, "sampled": self.sampled, "dropped": self.dropped,
                     "failed": self.failed, "exact_seconds": self.exact_seconds,
-                    "exact_cpu_seconds": self.exact_cpu_seconds}
+                    "exact_cpu_seconds": self.exact_cpu_seconds,
+                    "paused_seconds": self.paused_seconds}
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until every queued sample is measured (tests); False on timeout."""
@@ -120,6 +145,7 @@ class RecallMonitor:
     def close(self) -> None:
         """Stops the thread (samples still queued are dropped)."""
         self._closed = True
+        self._wake.set()
         t = self._thread
         if t is None:
             return
@@ -143,9 +169,23 @@ class RecallMonitor:
             try:
                 if item is None:
                     return
+                # wall time, not this thread's CPU time: the exact scan's matrix
+                # product may run on the BLAS library's own threads, and a re-run slowed
+                # by a busy machine then rests longer
+                t0 = time.perf_counter()
                 self._measure(*item)
+                used = time.perf_counter() - t0
             finally:
                 self._q.task_done()
+            # stay within the budget: rest used x (1 / budget - 1) seconds
+            rest = used * (1.0 / self.cpu_budget - 1.0)
+            if rest > 0:
+                self._rest_until = time.monotonic() + rest
+                with self._mu:
+                    self.paused_seconds += rest
+                self._wake.wait(rest)
+                if self._closed:
+                    return
 
     def _measure(self, col, vec, k, filter, got) -> None:
         t0, c0 = time.perf_counter(), time.thread_time()

@@ -38,6 +38,9 @@ class Settings:
     recall_sample : float
         Fraction of live searches re-run exactly in the background to measure
         recall (0 turns the monitor off).
+    recall_cpu_budget : float
+        Largest share of one core the recall monitor's re-runs take, in (0, 1];
+        samples arriving while it rests are dropped (counted).
     batch_window_ms : float
         How long a search waits for concurrent searches of the same collection and
         parameters to run with it as one batch (0 turns micro-batching off). A search
@@ -55,5 +58,6 @@ class Settings:
     max_body_bytes: int = 32 << 20
     slow_query_ms: float | None = 100.0
     recall_sample: float = 0.01
+    recall_cpu_budget: float = 0.05
     batch_window_ms: float = 1.0
     batch_max: int = 64

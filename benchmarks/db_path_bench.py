@@ -32,6 +32,18 @@ def _qps(fn, n, repeat):
     return n / best
 
 
+def _qps_interleaved(fns, n, repeat):
+    """Best QPS of each of ``fns``, timed in turns (one pass of each per round), so a
+    drift of the machine's speed during the run reaches them all alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return [n / b for b in best]
+
+
 def _recall(ids, gt, k):
     return float(np.mean([len(set(a[:k].tolist()) & set(b[:k].tolist())) / k
                           for a, b in zip(ids, gt)]))
@@ -107,22 +119,21 @@ def main(argv=None):
                 col_ids = np.array([[h.id for h in r] + [-1] * (k - len(r)) for r in hits])
                 _, I = idx.search(queries, k=k, ef=ef)
                 rc, ri = _recall(col_ids, gt_ids, k), _recall(I, gt_ids, k)
-                one_c = _qps(lambda: [col.search(q, k=k, ef=ef) for q in queries],
-                             len(queries), args.repeat)
-                one_i = _qps(lambda: [idx.search(q, k=k, ef=ef) for q in queries],
-                             len(queries), args.repeat)
-                bat_c = _qps(lambda: col.search_batch(queries, k=k, ef=ef), len(queries),
-                             args.repeat)
-                bat_i = _qps(lambda: idx.search(queries, k=k, ef=ef), len(queries),
-                             args.repeat)
+                segs = [s for s in col.state.view if s.n]
+                own = segs[0].index if len(segs) == 1 else None
+                one = [lambda: [col.search(q, k=k, ef=ef) for q in queries],
+                       lambda: [idx.search(q, k=k, ef=ef) for q in queries]]
+                if own is not None:  # the collection's own index (same graph)
+                    one.append(lambda: [own.search(q, k=k, ef=ef) for q in queries])
+                one_c, one_i, *rest = _qps_interleaved(one, len(queries), args.repeat)
+                one_o = rest[0] if rest else float("nan")
+                bat_c, bat_i = _qps_interleaved(
+                    [lambda: col.search_batch(queries, k=k, ef=ef),
+                     lambda: idx.search(queries, k=k, ef=ef)], len(queries), args.repeat)
                 # every Hit of the batch made and its payload decoded
                 bat_m = _qps(lambda: [[h.payload for h in r]
                                       for r in col.search_batch(queries, k=k, ef=ef)],
                              len(queries), args.repeat)
-                # the collection's own index (same graph), when one segment holds it all
-                segs = [s for s in col.state.view if s.n]
-                one_o = _qps(lambda: [segs[0].index.search(q, k=k, ef=ef) for q in queries],
-                             len(queries), args.repeat) if len(segs) == 1 else float("nan")
                 row = dict(k=k, ef=ef, recall_col=rc, recall_index=ri, one_col=one_c,
                            one_index=one_i, batch_col=bat_c, batch_index=bat_i,
                            batch_col_materialized=bat_m, one_own_index=one_o)

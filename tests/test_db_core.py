@@ -80,14 +80,7 @@ def test_unindexed_rows_are_scanned_a_chunk_at_a_time(db, monkeypatch, metric):
     q = _clustered(7, seed=6)
     sub = np.flatnonzero(np.arange(n) % 4 == 1)
     for rows, flt in ((np.arange(n), None), (sub, {"key": "g", "match": {"value": 1}})):
-        X, Q = x[rows].astype(np.float64), q.astype(np.float64)
-        if metric == "l2":
-            score = -((Q[:, None, :] - X[None]) ** 2).sum(-1)
-        else:
-            score = Q @ X.T
-            if metric == "cosine":
-                score /= np.linalg.norm(X, axis=1)
-        want = rows[np.argsort(-score, axis=1, kind="stable")[:, :10]].tolist()
+        want = exact_knn(x, q, 10, metric, allowed=rows)[1].tolist()
         res, stats = col.search_batch(q, k=10, filter=flt, return_stats=True)
         assert [[h.id for h in r] for r in res] == want
         assert stats["exact_rows"] == len(rows) and stats["plan"] == "exact"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warpsearch as ws
+from warpsearch.contrib.evaluation import exact_knn
 
 DIM, N = 32, 3000
 
@@ -146,14 +147,7 @@ def test_mutable_segment_drops_vectors_its_index_holds(tmp_path, monkeypatch, me
     assert np.array_equal(c.state.mutable.vectors(rows), got[rows])
     assert np.array_equal(c.state.mutable.vectors(slice(200, 700)), got[200:700])
     flt = {"must": [{"key": "tag", "match": {"value": 1}}]}
-    sub, q64 = got[1::3].astype(np.float64), q.astype(np.float64)
-    if metric == "l2":
-        score = -((q64[:, None, :] - sub[None]) ** 2).sum(-1)
-    else:
-        score = q64 @ sub.T
-        if metric == "cosine":
-            score /= np.linalg.norm(sub, axis=1)
-    want = np.argsort(-score, axis=1, kind="stable")[:, :10] * 3 + 1
+    want = exact_knn(got, q, 10, metric, allowed=np.arange(1, N, 3))[1]
     res = c.search_exact(q, k=10, filter=flt)
     assert [[h.id for h in r] for r in res] == want.tolist()
     # sealing writes the same vectors

@@ -361,7 +361,7 @@ def test_recall_monitor_keeps_to_its_cpu_budget():
             return [[SimpleNamespace(id=i) for i in range(k)]]
 
     hits = [SimpleNamespace(id=i) for i in range(4)]
-    mon = RecallMonitor(1.0, cpu_budget=0.1)
+    mon = RecallMonitor(1.0, cpu_budget=0.02)
     assert mon.offer(Col(), np.zeros(4), 4, None, hits)
     assert mon.wait_idle()
     deadline = time.monotonic() + 5
@@ -371,8 +371,8 @@ def test_recall_monitor_keeps_to_its_cpu_budget():
     assert not mon.offer(Col(), np.zeros(4), 4, None, hits)  # resting: dropped
     snap = mon.snapshot()
     assert snap["dropped"] == 1 and snap["collections"]["c"] == (1.0, 1)
-    # rests about 9x the 20 ms the re-run took
-    assert 0.15 <= snap["paused_seconds"] <= 0.5, snap
+    # rests 49x the time the re-run took (20 ms and more on a busy machine)
+    assert 0.9 <= snap["paused_seconds"] <= 10, snap
     while mon._resting():
         time.sleep(0.01)
     assert mon.offer(Col(), np.zeros(4), 4, None, hits)  # measured again after the rest

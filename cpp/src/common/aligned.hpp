@@ -42,12 +42,12 @@ struct AlignedAllocator {
     void* raw = mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
-    // 2 MiB aligned: the unaligned head and the tail are unmapped
+    // 2 MiB aligned: the unaligned head (if any) and the rest of the spare 2 MiB at the
+    // tail (never empty) are unmapped
     const auto a = reinterpret_cast<std::uintptr_t>(raw);
     const std::uintptr_t start = (a + kHuge - 1) / kHuge * kHuge;
     if (start > a) munmap(raw, start - a);
-    if (start + bytes < a + bytes + kHuge) munmap(reinterpret_cast<void*>(start + bytes),
-                                                  a + bytes + kHuge - (start + bytes));
+    munmap(reinterpret_cast<void*>(start + bytes), a + kHuge - start);
     void* p = reinterpret_cast<void*>(start);
 #if defined(MADV_HUGEPAGE)
     madvise(p, bytes, MADV_HUGEPAGE);  // advisory: ignored where THP is off

@@ -125,15 +125,8 @@ class IdMap:
         self._over[uid] = iid
 
     def pop(self, uid, default=None):
-        v = self.get(uid)
-        if v is None:
-            return default
-        if self._base(uid) is None:
-            del self._over[uid]
-        else:
-            self._over[uid] = None
-        self._n -= 1
-        return v
+        found = self.pop_many((uid,))
+        return found[0] if found else default
 
     def pop_many(self, uids) -> list:
         """``pop`` of each of ``uids``: the internal ids of those that were present."""

@@ -128,23 +128,25 @@ def _exact(out: bytes) -> bytes:
     return memoryview(out).tobytes() if len(out) < 2048 else out
 
 
+def _fast_json(payload):
+    """The fast encoder's JSON of a payload of JSON's own types (which it writes with
+    the values json writes), or None: any other type (numpy scalars, datetimes,
+    subclasses) reaches ``_not_plain``, and an int past 64 bits or a key that is not a
+    string raises. orjson writes NaN and inf as null: an answer without "null" cannot
+    hold one; one with it is the caller's to check (``_plain``)."""
+    try:
+        return _orjson.dumps(payload, default=_not_plain, option=_PASSTHROUGH)
+    except _orjson.JSONEncodeError:
+        return None
+
+
 def encode_payloads(payloads) -> list:
-    """``encode_payload`` of each payload (one pass without per-payload checks while
-    they are plain dicts)."""
-    if _orjson is None:
-        return [encode_payload(p) for p in payloads]
-    dumps, err, opt = _orjson.dumps, _orjson.JSONEncodeError, _PASSTHROUGH
+    """``encode_payload`` of each payload (the checks of plain dicts left to the fast
+    encoder; anything it does not take goes through ``encode_payload``)."""
     out = []
     for p in payloads:
-        if type(p) is dict:
-            try:
-                b = dumps(p, default=_not_plain, option=opt)
-            except err:
-                b = None
-            if b is not None and b"null" not in b:
-                out.append(_exact(b))
-                continue
-        out.append(encode_payload(p))
+        b = _fast_json(p) if _orjson is not None and type(p) is dict else None
+        out.append(_exact(b) if b is not None and b"null" not in b else encode_payload(p))
     return out
 
 
@@ -157,16 +159,8 @@ def encode_payload(payload) -> bytes:
     for key in payload:
         if not isinstance(key, str):
             raise TypeError(f"payload keys must be strings, got {key!r}")
-    if _orjson is not None:
-        # The fast encoder, for payloads of JSON's own types (which it writes with the
-        # values json writes). Any other type (numpy scalars, datetimes, subclasses)
-        # reaches ``_not_plain`` and takes the json path below; an int past 64 bits
-        # raises. orjson writes NaN and inf as null: an answer without "null" cannot
-        # hold one, and one with it is accepted only when ``_plain`` finds none.
-        try:
-            out = _orjson.dumps(payload, default=_not_plain, option=_PASSTHROUGH)
-        except _orjson.JSONEncodeError:
-            out = None
+    if _orjson is not None:  # the fast encoder where it writes what json would
+        out = _fast_json(payload)
         if out is not None and (b"null" not in out or _plain(payload)):
             return _exact(out)
     try:

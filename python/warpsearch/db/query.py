@@ -163,31 +163,39 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
     return parts
 
 
-def _exact_tail(seg, lo, hi, mask, Q, metric, k):
-    """Exact top-k over the mutable segment's rows ``[lo, hi)``, a stored chunk at a
-    time (views: no copy of the rows, and a score matrix of one chunk's width):
-    ``(D, rows, rows scanned)``."""
-    per = seg.vecs.per
-    D = R = None
-    scanned = 0
+#: Rows per block of an exact scan (bounds the (nq, rows) score matrix).
+_EXACT_BLOCK = 65536
+
+
+def _row_blocks(seg, lo, hi, mask):
+    """The rows ``[lo, hi)`` of ``seg`` passing ``mask`` as ``(vectors, rows)`` blocks:
+    the mutable segment's stored chunks (views, no copy), else ``_EXACT_BLOCK`` rows
+    (bounding the (nq, rows) score matrix either way)."""
+    step = seg.vecs.per if seg.kind == "mutable" else _EXACT_BLOCK
     a = lo
     while a < hi:
-        b = min(hi, (a // per + 1) * per)
-        V = seg.vecs.rows(a, b)
-        rows = np.arange(a, b, dtype=np.int64)
+        b = min(hi, (a // step + 1) * step)
+        V, rows = seg.vectors(slice(a, b)), np.arange(a, b, dtype=np.int64)
         if mask is not None:
             keep = mask[a:b]
             V, rows = V[keep], rows[keep]
         a = b
-        if not len(rows) and D is not None:
-            continue
+        if len(rows):
+            yield V, rows
+
+
+def _exact_tail(seg, lo, hi, mask, Q, metric, k):
+    """Exact top-k over the mutable segment's rows ``[lo, hi)``, a stored chunk at a
+    time, merged as it goes: ``(D, rows, rows scanned)``."""
+    D = R = None
+    scanned = 0
+    for V, rows in _row_blocks(seg, lo, hi, mask):
         d, r = _exact_rows(V, Q, metric, k, rows)
         scanned += len(rows)
-        if D is None:
-            D, R = d, r
-        else:
-            D, R = merge_topk(np.concatenate((D, d), axis=1), np.concatenate((R, r), axis=1),
-                              k, metric != "l2")
+        D, R = (d, r) if D is None else merge_topk(
+            np.concatenate((D, d), axis=1), np.concatenate((R, r), axis=1), k, metric != "l2")
+    if D is None:  # no row passes: padding only
+        D, R = _exact_rows(np.empty((0, Q.shape[1]), np.float32), Q, metric, k)
     return D, R, scanned
 
 
@@ -215,10 +223,6 @@ def search(st, Q, k, node, params, with_payload, stats=None, batch=False):
     return _merge_parts(st, parts, nq, k, with_payload, batch)
 
 
-#: Rows per block of an exact scan (bounds the (nq, rows) score matrix).
-_EXACT_BLOCK = 65536
-
-
 def exact(st, Q, k, node, with_payload):
     """Exact top-k of each query row of ``Q`` over every live row passing ``node``
     (indexes ignored; scanned in blocks): lists of ``Hit`` as ``search`` returns."""
@@ -227,16 +231,9 @@ def exact(st, Q, k, node, with_payload):
     for seg, n, _, mask, allowed in plan(st, node):
         if n == 0 or allowed == 0:
             continue
-        for lo in range(0, n, _EXACT_BLOCK):
-            hi = min(n, lo + _EXACT_BLOCK)
-            rows = np.arange(lo, hi, dtype=np.int64)
-            block = seg.vectors(slice(lo, hi))
-            if mask is not None:
-                keep = mask[lo:hi]
-                rows, block = rows[keep], block[keep]
-            if len(rows):
-                D, R = _exact_rows(np.asarray(block, dtype=np.float32), Q, st.metric, k, rows)
-                parts.append((D, R, seg))
+        for block, rows in _row_blocks(seg, 0, n, mask):
+            D, R = _exact_rows(np.asarray(block, dtype=np.float32), Q, st.metric, k, rows)
+            parts.append((D, R, seg))
     return _merge_parts(st, parts, nq, k, with_payload, False)
 
 

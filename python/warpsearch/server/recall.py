@@ -7,11 +7,10 @@ kept per collection as a running mean.
 
 The queue is bounded and a sample that finds it full is dropped (counted), so the
 monitor never holds searches up nor grows without bound. Its CPU is capped too: after
-each re-run the thread pauses long enough (by the re-run's wall time) to stay within
-``cpu_budget`` of one core
-(an exact re-run can cost as much as a whole batch of indexed searches; on a small
-machine an uncapped monitor took a core from the searches it measured), and samples
-arriving meanwhile are dropped. Points written between a search and its re-run can
+each re-run the thread rests long enough (by the re-run's wall time) to stay within
+``cpu_budget`` of one core, and samples arriving meanwhile are dropped (an exact re-run
+can cost as much as a whole batch of indexed searches; on a small machine an uncapped
+monitor took a core from the searches it measured). Points written between a search and its re-run can
 lower the measured recall a little.
 """
 
@@ -169,12 +168,7 @@ class RecallMonitor:
             try:
                 if item is None:
                     return
-                # wall time, not this thread's CPU time: the exact scan's matrix
-                # product may run on the BLAS library's own threads, and a re-run slowed
-                # by a busy machine then rests longer
-                t0 = time.perf_counter()
-                self._measure(*item)
-                used = time.perf_counter() - t0
+                used = self._measure(*item)
             finally:
                 self._q.task_done()
             # stay within the budget: rest used x (1 / budget - 1) seconds
@@ -187,25 +181,30 @@ class RecallMonitor:
                 if self._closed:
                     return
 
-    def _measure(self, col, vec, k, filter, got) -> None:
+    def _measure(self, col, vec, k, filter, got) -> float:
+        """Re-runs one sample exactly and adds its recall; returns the re-run's wall
+        time (what the budget counts: the exact scan's matrix product may run on the
+        BLAS library's own threads, and a re-run slowed by a busy machine then rests
+        longer)."""
         t0, c0 = time.perf_counter(), time.thread_time()
         try:
             exact = col.search_exact(vec, k=k, filter=filter, with_payload=False)[0]
         except Exception as exc:  # noqa: BLE001 - a dropped or closed collection
-            with self._mu:
-                self.failed += 1
+            exact = None
             log.debug("recall sample of %r failed: %r", getattr(col, "name", "?"), exc)
-            return
-        finally:
-            dt, dc = time.perf_counter() - t0, time.thread_time() - c0
-            with self._mu:
-                self.exact_seconds += dt
-                self.exact_cpu_seconds += dc
+        dt, dc = time.perf_counter() - t0, time.thread_time() - c0
+        with self._mu:
+            self.exact_seconds += dt
+            self.exact_cpu_seconds += dc
+            if exact is None:
+                self.failed += 1
+                return dt
         truth = {h.id for h in exact}
         if not truth:  # nothing passes the filter: recall is undefined
-            return
+            return dt
         r = len(truth.intersection(got)) / len(truth)
         with self._mu:
             s = self._stats.setdefault(col.name, [0.0, 0])
             s[0] += r
             s[1] += 1
+        return dt

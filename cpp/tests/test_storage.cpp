@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "common/aligned.hpp"
 #include "io/format.hpp"
 #include "storage/mapped_file.hpp"
 #include "storage/store.hpp"
@@ -192,6 +195,86 @@ TEST_F(StorageTest, FlatFileFromBeforeMappedLayoutsLoadsIntoRam) {
   mm->save(path("new.ws"));  // saved again: the mapped layout
   EXPECT_GT(load_index(path("new.ws"), true)->mapped_bytes(), 0u);
 }
+
+
+// --- avector: the growable array of an index's big arrays ---
+
+TEST(AVector, KeepsContentsThroughEveryGrowthPath) {
+  // Small (heap) blocks, small to huge, huge to huge (pages moved), with values that
+  // are zero and not zero, and shrinking then growing again.
+  avector<std::uint32_t> v;
+  std::vector<std::uint32_t> ref;
+  std::mt19937 g(3);
+  for (std::size_t n : {std::size_t(10), std::size_t(1000), std::size_t(3) << 20,
+                        std::size_t(5) << 20, std::size_t(100), std::size_t(6) << 20}) {
+    const std::uint32_t fill = (n % 3 == 0) ? 0u : 7u;
+    v.resize(n, fill);
+    ref.resize(n, fill);
+    for (int i = 0; i < 64; ++i) {
+      const std::size_t at = g() % n;
+      v[at] = ref[at] = std::uint32_t(g());
+    }
+    ASSERT_EQ(v.size(), ref.size());
+    ASSERT_EQ(std::memcmp(v.data(), ref.data(), n * sizeof(std::uint32_t)), 0) << n;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(v.data()) % 64, 0u);
+  }
+  // Growing with zeros after a shrink writes the zeros (the elements were written).
+  avector<float> f(std::size_t(4) << 20, 1.f);
+  f.resize(10);
+  f.resize(std::size_t(4) << 20, 0.f);
+  EXPECT_EQ(f[10], 0.f);
+  EXPECT_EQ(f[(std::size_t(4) << 20) - 1], 0.f);
+  EXPECT_EQ(f[9], 1.f);
+}
+
+TEST(AVector, PushBackAndInsertFromItsOwnElements) {
+  avector<std::int64_t> v;
+  for (std::int64_t i = 0; i < 100000; ++i) v.push_back(i);
+  v.push_back(v[5]);  // aliasing the array while it grows
+  EXPECT_EQ(v.back(), 5);
+  const std::size_t n = v.size();
+  v.insert(v.begin() + 1, v.begin() + 10, v.begin() + 20);
+  ASSERT_EQ(v.size(), n + 10);
+  EXPECT_EQ(v[0], 0);
+  EXPECT_EQ(v[1], 10);
+  EXPECT_EQ(v[10], 19);
+  EXPECT_EQ(v[11], 1);
+  avector<std::int64_t> c(v);
+  EXPECT_EQ(std::memcmp(c.data(), v.data(), v.size() * sizeof(std::int64_t)), 0);
+  avector<std::int64_t> m(std::move(c));
+  EXPECT_EQ(m.size(), v.size());
+  EXPECT_EQ(c.size(), 0u);
+}
+
+#if defined(__linux__)
+long status_kib(const char* key) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, key, std::strlen(key)) == 0) v = std::atol(line + std::strlen(key));
+  if (f) std::fclose(f);
+  return v;
+}
+
+TEST(AVector, GrowingNeverHoldsTheOldAndNewArraysNorTouchesSpareCapacity) {
+  // 64 MiB written, then grown by half with zeros: the peak stays near 64 MiB (a copy
+  // would peak at 160 MiB: the old array plus the new one, zero-filled).
+  avector<float> v(std::size_t(16) << 20, 1.f);
+  const long before = status_kib("VmRSS:");
+  {
+    std::ofstream reset("/proc/self/clear_refs");  // resets VmHWM to the current RSS
+    reset << "5";
+  }
+  if (status_kib("VmHWM:") > before + 16 * 1024) GTEST_SKIP() << "VmHWM cannot be reset here";
+  v.resize(std::size_t(24) << 20, 0.f);
+  const long peak = status_kib("VmHWM:"), after = status_kib("VmRSS:");
+  EXPECT_LT(peak - before, 16 * 1024) << "growth peaked " << (peak - before) << " KiB above";
+  EXPECT_LT(after - before, 16 * 1024);
+  EXPECT_EQ(v[(std::size_t(16) << 20) - 1], 1.f);
+  EXPECT_EQ(v[(std::size_t(24) << 20) - 1], 0.f);
+}
+#endif
 
 }  // namespace
 }  // namespace warpsearch::detail

@@ -44,11 +44,11 @@ void run(const Index& idx, const py::object& dev, const float* q, std::size_t nq
          float* D, idx_t* I, SearchStats& st, MemSpace space) {
   if (auto* f = dynamic_cast<const FlatIndex*>(&idx)) {
     const auto& data = dev.cast<const GpuFlatData&>();
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     f->search_gpu(data, q, nq, p, D, I, &st, space);
   } else if (auto* h = dynamic_cast<const HnswIndex*>(&idx)) {
     const auto& data = dev.cast<const GpuGraphData&>();
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     h->search_gpu(data, q, nq, p, D, I, &st, space);
   } else {
     WS_EXPECTS(false, "GPU search is not available for index type '", idx.type_name(), "'");
@@ -59,7 +59,7 @@ py::object to_device(const Index& idx, int device) {
   if (auto* f = dynamic_cast<const FlatIndex*>(&idx)) {
     std::unique_ptr<GpuFlatData> d;
     {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       d = f->to_device(device);
     }
     return py::cast(std::move(d));
@@ -67,7 +67,7 @@ py::object to_device(const Index& idx, int device) {
   if (auto* h = dynamic_cast<const HnswIndex*>(&idx)) {
     std::unique_ptr<GpuGraphData> d;
     {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       d = h->to_device(device);
     }
     return py::cast(std::move(d));
@@ -75,7 +75,7 @@ py::object to_device(const Index& idx, int device) {
   if (auto* v = dynamic_cast<const IvfPqIndex*>(&idx)) {
     std::unique_ptr<GpuIvfPqData> d;
     {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       d = v->to_device(device);
     }
     return py::cast(std::move(d));
@@ -138,7 +138,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const GpuIvfPqData& dev, const Float
   float* dp = D.mutable_data();
   std::int64_t* ip = I.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     idx.search_gpu(dev, qp, nq, p, sp, lt, dp, ip, &st, MemSpace::Host);
   }
   py::dict stats = ivf_stats_dict(st);
@@ -158,7 +158,7 @@ py::dict search_ivf_device(const IvfPqIndex& idx, const GpuIvfPqData& dev, std::
   WS_EXPECTS(nq == 0 || (q && D && I), "device pointers must not be null");
   SearchStats st;
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     idx.search_gpu(dev, reinterpret_cast<const float*>(q), nq, p, sp, lt, reinterpret_cast<float*>(D),
                    reinterpret_cast<idx_t*>(I), &st, MemSpace::Device);
   }
@@ -176,7 +176,7 @@ py::tuple select_k(const FloatArray& vals, int k, bool select_min, int device) {
   float* op = out.mutable_data();
   std::int64_t* ip = idx.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     gpu_select_k(device, vp, rows, cols, k, select_min, op, ip);
   }
   return py::make_tuple(out, idx);
@@ -194,7 +194,7 @@ void register_gpu(py::module_& m) {
              const GpuPrecision gp = p == "fp16"   ? GpuPrecision::FP16
                                      : p == "bf16" ? GpuPrecision::BF16
                                                    : GpuPrecision::FP32;
-             py::gil_scoped_release nogil;
+             NoGil nogil;
              d.set_precision(gp, rerank_factor);
            },
            py::arg("precision"), py::arg("rerank_factor") = 4)

@@ -25,7 +25,7 @@ void add(Index& idx, const FloatArray& x, const std::optional<IdArray>& ids) {
   }
   const float* xp = x.data();
   const std::size_t n = std::size_t(x.shape(0));
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   idx.add(xp, n, ip);
 }
 
@@ -33,7 +33,7 @@ std::size_t remove(Index& idx, const IdArray& ids) {
   expect_vector(ids, -1, "ids");
   const idx_t* p = ids.data();
   const std::size_t n = std::size_t(ids.shape(0));
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   return idx.remove(p, n);
 }
 
@@ -58,7 +58,7 @@ py::tuple search(const Index& idx, const FloatArray& q, int k, int ef, int reran
   float* dp = D.mutable_data();
   std::int64_t* ipt = I.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     idx.search(qp, nq, p, dp, ipt, &st);
   }
   py::dict stats;
@@ -81,7 +81,7 @@ py::tuple reconstruct(const Index& idx, const IdArray& ids) {
   {
     const idx_t* ip = ids.data();
     float* op = out.mutable_data();
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     f = idx.reconstruct(ip, n, op);
   }
   auto fp = found.mutable_data();
@@ -103,10 +103,10 @@ void register_index(py::module_& m) {
       .def("search", &search, py::arg("q"), py::arg("k"), py::arg("ef") = 64,
            py::arg("rerank") = -1, py::arg("allow_ids") = py::none(), py::arg("mask") = py::none(),
            py::arg("timeout") = py::none())
-      .def("save", &Index::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def("save", &Index::save, py::arg("path"), py::call_guard<NoGil>())
       .def("memory_usage", &Index::memory_usage)
       .def("mapped_bytes", &Index::mapped_bytes)
-      .def("verify", &Index::verify, py::call_guard<py::gil_scoped_release>())
+      .def("verify", &Index::verify, py::call_guard<NoGil>())
       .def("contains", &Index::contains, py::arg("id"))
       .def("ids", [](const Index& i) {
         auto v = i.ids();
@@ -128,7 +128,7 @@ void register_index(py::module_& m) {
              expect_matrix(x, idx.dim(), "vectors");
              const float* xp = x.data();
              const std::size_t n = std::size_t(x.shape(0));
-             py::gil_scoped_release nogil;
+             NoGil nogil;
              idx.train(xp, n);
            }, py::arg("x"));
 
@@ -151,11 +151,11 @@ void register_index(py::module_& m) {
       .def_property_readonly("ef_construction", [](const HnswIndex& i) { return i.params().ef_construction; })
       .def_property_readonly("quantized", [](const HnswIndex& i) { return i.params().quantized; })
       .def_property_readonly("sq_bits", [](const HnswIndex& i) { return i.params().sq_bits; })
-      .def("reorder", &HnswIndex::reorder, py::call_guard<py::gil_scoped_release>())
-      .def("consolidate", &HnswIndex::consolidate, py::call_guard<py::gil_scoped_release>());
+      .def("reorder", &HnswIndex::reorder, py::call_guard<NoGil>())
+      .def("consolidate", &HnswIndex::consolidate, py::call_guard<NoGil>());
 
   m.def("load_index", &load_index, py::arg("path"), py::arg("mmap") = false,
-        py::call_guard<py::gil_scoped_release>());
+        py::call_guard<NoGil>());
 }
 
 }  // namespace warpsearch::bindings

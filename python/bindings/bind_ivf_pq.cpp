@@ -43,7 +43,7 @@ py::tuple search_ivf(const IvfPqIndex& idx, const FloatArray& q, int k, int npro
   float* dp = D.mutable_data();
   std::int64_t* ip = I.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     idx.search_ivf(qp, nq, p, sp, dp, ip, &st);
   }
   return py::make_tuple(D, I, ivf_stats_dict(st));
@@ -93,7 +93,7 @@ void register_ivf_pq(py::module_& m) {
              expect_matrix(x, idx.dim(), "training vectors");
              const float* xp = x.data();
              const std::size_t n = std::size_t(x.shape(0));
-             py::gil_scoped_release nogil;
+             NoGil nogil;
              idx.train(xp, n, device);
            },
            py::arg("x"), py::arg("device") = -1)
@@ -166,7 +166,7 @@ void register_ivf_pq(py::module_& m) {
           float* cp = c.mutable_data();
           double obj;
           {
-            py::gil_scoped_release nogil;
+            NoGil nogil;
             obj = kmeans(xp, n, d, k, p, cp);
           }
           return py::make_tuple(c, obj);

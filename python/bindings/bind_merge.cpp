@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "nogil.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/merge.hpp"
 
@@ -39,7 +40,7 @@ py::tuple merge(const py::array& D, const py::array& I, py::object k_obj, bool l
   float* od = outD.mutable_data();
   idx_t* oi = outI.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     merge_topk(dp, ip, nq, m, std::size_t(k), larger_is_better, od, oi);
   }
   return py::make_tuple(outD, outI);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 
+#include "nogil.hpp"
 #include "warpsearch/errors.hpp"
 #include "warpsearch/types.hpp"
 

@@ -127,8 +127,10 @@ int default_threads() {
 std::atomic<int> g_threads{default_threads()};
 
 Pool& pool() {
-  static Pool p(g_threads.load());
-  return p;
+  // Never destroyed: at exit, a thread the process does not join (a daemon thread of
+  // the interpreter) can still be in a job, and the workers end with the process.
+  static Pool* p = new Pool(g_threads.load());
+  return *p;
 }
 
 thread_local bool t_in_parallel = false;

@@ -11,10 +11,12 @@ back (see ``Collection``) when too many segments wait to be sealed.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -76,6 +78,27 @@ def plan_merges(segments, segment_size: int, eager: bool) -> list:
             if len(g) > 1 or g[0].n_deleted]
 
 
+#: Seconds the interpreter's exit waits for background workers to finish their step.
+EXIT_WAIT_S = 10.0
+
+_live: "weakref.WeakSet[Sealer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """Stops every background worker after its current step when the interpreter
+    exits with collections still open (their writes are in the log: nothing is lost),
+    so that none is inside an engine call while the interpreter finalizes."""
+    sealers = list(_live)
+    for s in sealers:
+        with s.cv:
+            s.stop = s.exiting = True
+            s.cv.notify_all()
+    end = time.monotonic() + EXIT_WAIT_S
+    for s in sealers:
+        s.thread.join(max(0.0, end - time.monotonic()))
+
+
 class Sealer:
     """One background thread per collection (see the module docstring)."""
 
@@ -84,6 +107,7 @@ class Sealer:
         self.wal = wal
         self.cv = threading.Condition()
         self.stop = False
+        self.exiting = False  # the interpreter exits: stop even with segments to seal
         self.flush_wanted = 0
         self.error = None  # the last failure while it is being retried
         self.failures = 0
@@ -99,6 +123,7 @@ class Sealer:
         self.thread = threading.Thread(target=self._loop, daemon=True,
                                        name=f"warpsearch-sealer-{name}")
         self.thread.start()
+        _live.add(self)
 
     # -- signals -----------------------------------------------------------------
     def wrote(self) -> None:
@@ -167,7 +192,7 @@ class Sealer:
             with self.cv:
                 while not self.stop and not self._has_work():
                     self.cv.wait(0.5)
-                if self.stop and not self.st.frozen:
+                if self.stop and (self.exiting or not self.st.frozen):
                     return
             try:
                 self._yield_to_writers()

@@ -221,8 +221,10 @@ class KeywordIndex(_PostingIndex):
         vals = col.vals
         if len(vals):
             code_of = self.code_of
-            cs = np.fromiter((code_of.setdefault(v, len(code_of)) for v in vals),
-                             dtype=np.int32, count=len(vals))
+            for v in dict.fromkeys(vals):  # the batch's distinct values, in order
+                if v not in code_of:
+                    code_of[v] = len(code_of)
+            cs = np.fromiter(map(code_of.__getitem__, vals), dtype=np.int32, count=len(vals))
             codes[col.rows] = cs
             # one extend per distinct value: group the rows by code (stable: in order)
             order = np.argsort(cs, kind="stable")

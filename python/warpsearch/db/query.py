@@ -122,8 +122,9 @@ def _index_search(index, Q, k, params, mask, stats):
     return D, R
 
 
-def _exact_rows(V, Q, metric, k, rows=None):
-    """Exact top-k of ``Q`` over the rows ``V`` (labels ``rows``): ``(D, labels)``."""
+def _exact_rows(V, Q, metric, k, rows=None, norms=None):
+    """Exact top-k of ``Q`` over the rows ``V`` (labels ``rows``; ``norms``, the rows'
+    norms when known): ``(D, labels)``."""
     nq = Q.shape[0]
     larger = metric != "l2"
     D = np.full((nq, k), -np.inf if larger else np.inf, dtype=np.float32)
@@ -131,9 +132,14 @@ def _exact_rows(V, Q, metric, k, rows=None):
     if len(V) == 0:
         return D, R
     if metric == "cosine":
-        V = V / np.linalg.norm(V, axis=1, keepdims=True)
         Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-    s = Q @ V.T
+        if norms is None:
+            V = V / np.linalg.norm(V, axis=1, keepdims=True)
+        else:
+            s = Q @ V.T
+            s /= norms[None, :]
+    if metric != "cosine" or norms is None:
+        s = Q @ V.T
     if metric == "l2":
         s = np.maximum((Q * Q).sum(1)[:, None] - 2 * s + (V * V).sum(1)[None, :], 0)
     key = -s if larger else s
@@ -168,20 +174,24 @@ _EXACT_BLOCK = 65536
 
 
 def _row_blocks(seg, lo, hi, mask):
-    """The rows ``[lo, hi)`` of ``seg`` passing ``mask`` as ``(vectors, rows)`` blocks:
-    the mutable segment's stored chunks (views, no copy), else ``_EXACT_BLOCK`` rows
-    (bounding the (nq, rows) score matrix either way)."""
-    step = seg.vecs.per if seg.kind == "mutable" else _EXACT_BLOCK
+    """The rows ``[lo, hi)`` of ``seg`` passing ``mask`` as ``(vectors, rows, norms)``
+    blocks: the mutable segment's stored chunks (views, no copy, with the norms kept
+    beside them), else ``_EXACT_BLOCK`` rows (norms None), bounding the (nq, rows)
+    score matrix either way."""
+    mutable = seg.kind == "mutable"
+    step = seg.vecs.per if mutable else _EXACT_BLOCK
     a = lo
     while a < hi:
         b = min(hi, (a // step + 1) * step)
         V, rows = seg.vectors(slice(a, b)), np.arange(a, b, dtype=np.int64)
+        norms = seg.vecs.held_norms(a, b) if mutable else None
         if mask is not None:
             keep = mask[a:b]
             V, rows = V[keep], rows[keep]
+            norms = None if norms is None else norms[keep]
         a = b
         if len(rows):
-            yield V, rows
+            yield V, rows, norms
 
 
 def _exact_tail(seg, lo, hi, mask, Q, metric, k):
@@ -189,8 +199,8 @@ def _exact_tail(seg, lo, hi, mask, Q, metric, k):
     time, merged as it goes: ``(D, rows, rows scanned)``."""
     D = R = None
     scanned = 0
-    for V, rows in _row_blocks(seg, lo, hi, mask):
-        d, r = _exact_rows(V, Q, metric, k, rows)
+    for V, rows, norms in _row_blocks(seg, lo, hi, mask):
+        d, r = _exact_rows(V, Q, metric, k, rows, norms)
         scanned += len(rows)
         D, R = (d, r) if D is None else merge_topk(
             np.concatenate((D, d), axis=1), np.concatenate((R, r), axis=1), k, metric != "l2")
@@ -231,8 +241,9 @@ def exact(st, Q, k, node, with_payload):
     for seg, n, _, mask, allowed in plan(st, node):
         if n == 0 or allowed == 0:
             continue
-        for block, rows in _row_blocks(seg, 0, n, mask):
-            D, R = _exact_rows(np.asarray(block, dtype=np.float32), Q, st.metric, k, rows)
+        for block, rows, norms in _row_blocks(seg, 0, n, mask):
+            D, R = _exact_rows(np.asarray(block, dtype=np.float32), Q, st.metric, k, rows,
+                               norms)
             parts.append((D, R, seg))
     return _merge_parts(st, parts, nq, k, with_payload, False)
 

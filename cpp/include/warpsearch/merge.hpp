@@ -9,8 +9,13 @@
  * // two sources of k = 10 results each, concatenated per row: m = 20
  * warpsearch::merge_topk(D, I, nq, 20, 10, false, outD, outI);
  * @endcode
+ *
+ * exact_topk, beside it, is the exact source of such lists for rows no index holds
+ * yet (a collection's newest writes), scanned where the caller keeps them.
  */
 #include <cstddef>
+
+#include <cstdint>
 
 #include "warpsearch/types.hpp"
 
@@ -31,5 +36,21 @@ namespace warpsearch {
  */
 void merge_topk(const float* D, const idx_t* I, std::size_t nq, std::size_t m, std::size_t k,
                 bool larger_is_better, float* outD, idx_t* outI);
+
+/**
+ * @brief Exact top-k of nq queries over n rows that the caller holds (no copy).
+ *
+ * Metric::L2 gives squared distances, ascending; IP and Cosine similarities, descending
+ * (Cosine: the queries must be unit vectors; row_norms, when given, are the rows'
+ * norms, otherwise computed here). allow (n bytes, nonzero = allowed) may be null.
+ * Rows are numbered 0..n-1 in I; short rows are padded with id -1 and +inf (L2) or
+ * -inf. Threaded over the queries when there are several; one query runs on the
+ * calling thread (a few thousand rows take tens of microseconds).
+ * @param[in] x n x d, row-major; q nq x d, row-major
+ * @param[out] D, I nq x k, row-major
+ */
+void exact_topk(const float* x, std::size_t n, std::size_t d, const float* q, std::size_t nq,
+                std::size_t k, Metric metric, const float* row_norms, const std::uint8_t* allow,
+                float* D, idx_t* I);
 
 }  // namespace warpsearch

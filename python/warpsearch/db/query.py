@@ -122,11 +122,27 @@ def _index_search(index, Q, k, params, mask, stats):
     return D, R
 
 
+#: Queries up to which an exact scan runs on the engine's kernels (more: a BLAS product).
+_KERNEL_MAX_NQ = 8
+
+
 def _exact_rows(V, Q, metric, k, rows=None, norms=None):
     """Exact top-k of ``Q`` over the rows ``V`` (labels ``rows``; ``norms``, the rows'
     norms when known): ``(D, labels)``."""
     nq = Q.shape[0]
     larger = metric != "l2"
+    if 0 < nq <= _KERNEL_MAX_NQ and len(V):
+        # a few queries: the engine's kernels on the rows in place (a BLAS product
+        # would be as fast alone, but its threads wait on cores that the background
+        # indexer keeps busy, which cost a query right after a write up to 0.1 s)
+        if metric == "cosine":
+            Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+        D, idx = _core.exact_topk(np.ascontiguousarray(V, dtype=np.float32),
+                                  np.ascontiguousarray(Q, dtype=np.float32), k, metric,
+                                  None if norms is None else
+                                  np.ascontiguousarray(norms, dtype=np.float32))
+        lab = np.arange(len(V), dtype=np.int64) if rows is None else rows
+        return D, np.where(idx >= 0, lab[np.maximum(idx, 0)], -1)
     D = np.full((nq, k), -np.inf if larger else np.inf, dtype=np.float32)
     R = np.full((nq, k), -1, dtype=np.int64)
     if len(V) == 0:

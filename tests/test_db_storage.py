@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 import warpsearch as ws
 from warpsearch.contrib.evaluation import exact_knn
 
@@ -176,3 +178,31 @@ def test_stored_payloads_take_their_own_size():
     assert [bytes(r) for r in raws[:2]] == [b'{"section":"libs","size":0}',
                                              b'{"section":"libs","size":1}']
     assert used < 2000 * 200, used
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
+                          st.floats(allow_nan=True, allow_infinity=True),
+                          st.text(alphabet=st.sampled_from('ab,"\\\\{}[]:\u00e9\u2028\n '),
+                                  max_size=8))
+_json_values = st.recursive(_json_scalars, lambda kids: st.one_of(
+    st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=4), kids, max_size=3)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@example([{"a": '},{"b":1', "k},{": ["]", '\\"', "{"]}, {}, {"c": {"d": [[], {}]}}])
+@given(st.lists(st.one_of(st.none(), st.dictionaries(st.text(alphabet=st.sampled_from('k,"}{'),
+                                                              max_size=4),
+                                                      _json_values, max_size=4)),
+                max_size=6))
+def test_batch_payload_encoding_equals_encoding_each(pays):
+    """A batch encoded in one call (split per payload) gives exactly the bytes of each
+    payload encoded alone, or the same error."""
+    from warpsearch.db.payload import encode_payload, encode_payloads
+    try:
+        want = [encode_payload(p) for p in pays]
+    except (ValueError, TypeError) as exc:
+        with pytest.raises(type(exc)):
+            encode_payloads(pays)
+        return
+    assert [bytes(r) for r in encode_payloads(pays)] == want

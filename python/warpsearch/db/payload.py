@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import math
 import numbers
+import operator
 import re
 
 import numpy as np
@@ -60,7 +61,7 @@ def normalize_ids(ids) -> list:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
         if np.issubdtype(ids.dtype, np.integer) and ids.dtype != np.uint64:
             return ids.astype(np.int64).tolist()
-    if type(ids) is list and ids and all(type(v) is int for v in ids) \
+    if type(ids) is list and ids and set(map(type, ids)) == {int} \
             and _INT64_MIN <= min(ids) and max(ids) <= _INT64_MAX:
         return list(ids)  # plain ints in range: nothing to normalize
     try:
@@ -148,7 +149,7 @@ def _fast_json_batch(payloads):
     where one call cannot stand for the per-payload rules: a payload that is not a
     dict, a value of another type, or a null anywhere (NaN and inf are written as null,
     see ``_fast_json``)."""
-    if _orjson is None or not payloads or not all(type(p) is dict for p in payloads):
+    if _orjson is None or not payloads or set(map(type, payloads)) != {dict}:
         return None
     try:
         blob = _orjson.dumps(payloads, default=_not_plain, option=_PASSTHROUGH)
@@ -344,15 +345,10 @@ def _plain_column(spec, payloads, n: int):
     apply, with their errors)."""
     name = spec.name
     try:
-        vals = [p[name] for p in payloads]
+        vals = list(map(operator.itemgetter(name), payloads))
     except (KeyError, TypeError):  # a payload without the field, or no payload
         return None
-    types = _PLAIN_TYPES[spec.type]
-    if len(types) == 1:
-        t = types[0]
-        if not all(type(v) is t for v in vals):
-            return None
-    elif not all(type(v) in types for v in vals):
+    if not set(map(type, vals)) <= set(_PLAIN_TYPES[spec.type]):  # exact types
         return None
     dtype = _NUMERIC_DTYPES.get(spec.type)
     if dtype is not None:

@@ -26,6 +26,11 @@ import zlib
 
 import numpy as np
 
+try:  # optional: a faster JSON codec (the server and test extras bring it)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is missing
+    _orjson = None
+
 from .storage import CorruptionError, fsync_dir
 
 __all__ = ["WriteAheadLog", "read_log", "encode_upsert", "encode_delete", "decode_record",
@@ -65,7 +70,8 @@ def encode_upsert(ids: list, vectors: np.ndarray, payloads: list) -> tuple:
     """``U`` + counts + raw float32 vectors + JSON ids + JSON payload array, as the
     parts of one record (written together, never joined into one buffer: a batch's
     vectors are written from the caller's array)."""
-    ids_json = json.dumps(ids, separators=(",", ":")).encode()
+    ids_json = _orjson.dumps(ids) if _orjson is not None else \
+        json.dumps(ids, separators=(",", ":")).encode()
     pay_json = b"[" + b",".join(p or b"null" for p in payloads) + b"]"
     n, dim = vectors.shape
     vecs = memoryview(np.ascontiguousarray(vectors, dtype="<f4")).cast("B")

@@ -109,8 +109,8 @@ def main(argv=None):
               f"build {t_index:.1f} s; info {json.dumps({k: info[k] for k in info if k in ('sealed_segments', 'mutable_rows', 'indexed_rows', 'segments')})}")
         print("| k | ef | recall col / index | one query: col / index QPS | ratio "
               "| batch: col / index QPS | ratio | batch, every Hit and payload read "
-              "| one query: col / its own segment's index |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| one query: col / its own segment's index | batch: col / its own index |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for k in ks:
             efs = [int(v) for v in args.ef.split(",")] if args.ef else \
                 sorted({max(k, e) for e in (32, 64, 128, 256)})
@@ -127,20 +127,25 @@ def main(argv=None):
                     one.append(lambda: [own.search(q, k=k, ef=ef) for q in queries])
                 one_c, one_i, *rest = _qps_interleaved(one, len(queries), args.repeat)
                 one_o = rest[0] if rest else float("nan")
-                bat_c, bat_i = _qps_interleaved(
-                    [lambda: col.search_batch(queries, k=k, ef=ef),
-                     lambda: idx.search(queries, k=k, ef=ef)], len(queries), args.repeat)
+                bat = [lambda: col.search_batch(queries, k=k, ef=ef),
+                       lambda: idx.search(queries, k=k, ef=ef)]
+                if own is not None:
+                    bat.append(lambda: own.search(queries, k=k, ef=ef))
+                bat_c, bat_i, *rest = _qps_interleaved(bat, len(queries), args.repeat)
+                bat_o = rest[0] if rest else float("nan")
                 # every Hit of the batch made and its payload decoded
                 bat_m = _qps(lambda: [[h.payload for h in r]
                                       for r in col.search_batch(queries, k=k, ef=ef)],
                              len(queries), args.repeat)
                 row = dict(k=k, ef=ef, recall_col=rc, recall_index=ri, one_col=one_c,
                            one_index=one_i, batch_col=bat_c, batch_index=bat_i,
-                           batch_col_materialized=bat_m, one_own_index=one_o)
+                           batch_col_materialized=bat_m, one_own_index=one_o,
+                           batch_own_index=bat_o)
                 rows.append(row)
                 print(f"| {k} | {ef} | {rc:.3f} / {ri:.3f} | {one_c:,.0f} / {one_i:,.0f} | "
                       f"{one_c / one_i:.2f}x | {bat_c:,.0f} / {bat_i:,.0f} | "
-                      f"{bat_c / bat_i:.2f}x | {bat_m / bat_i:.2f}x | {one_c / one_o:.2f}x |",
+                      f"{bat_c / bat_i:.2f}x | {bat_m / bat_i:.2f}x | {one_c / one_o:.2f}x | "
+                      f"{bat_c / bat_o:.2f}x |",
                       flush=True)
     finally:
         db.close()

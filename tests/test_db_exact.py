@@ -107,3 +107,19 @@ def test_memory_usage(db, storage):
                             if s.index is not None) > 0
     assert mu["device"] == 0
     assert mu["disk"] > before["disk"] + 800 * DIM * 4  # the sealed vector files at least
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("nq", [3, 20])  # the engine's kernels, then a BLAS product
+def test_exact_rows_both_paths_equal_numpy(metric, nq):
+    rng = np.random.default_rng(11)
+    V = rng.standard_normal((500, DIM)).astype(np.float32)
+    Q = rng.standard_normal((nq, DIM)).astype(np.float32)
+    rows = np.arange(1000, 1500, dtype=np.int64)
+    given = np.linalg.norm(V, axis=1).astype(np.float32) if metric == "cosine" else None
+    for norms in {id(x): x for x in (None, given)}.values():
+        D, R = query_mod._exact_rows(V, Q, metric, 7, rows, norms)
+        for i, q in enumerate(Q):
+            order, s = _brute(V, q, 7, metric)
+            assert R[i].tolist() == rows[order].tolist()
+            np.testing.assert_allclose(D[i], s, rtol=1e-4, atol=1e-4)

@@ -131,12 +131,12 @@ def _exact_rows(V, Q, metric, k, rows=None, norms=None):
     norms when known): ``(D, labels)``."""
     nq = Q.shape[0]
     larger = metric != "l2"
+    if metric == "cosine":
+        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
     if 0 < nq <= _KERNEL_MAX_NQ and len(V):
         # a few queries: the engine's kernels on the rows in place (a BLAS product
         # would be as fast alone, but its threads wait on cores that the background
         # indexer keeps busy, which cost a query right after a write up to 0.1 s)
-        if metric == "cosine":
-            Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
         D, idx = _core.exact_topk(np.ascontiguousarray(V, dtype=np.float32),
                                   np.ascontiguousarray(Q, dtype=np.float32), k, metric,
                                   None if norms is None else
@@ -147,15 +147,9 @@ def _exact_rows(V, Q, metric, k, rows=None, norms=None):
     R = np.full((nq, k), -1, dtype=np.int64)
     if len(V) == 0:
         return D, R
-    if metric == "cosine":
-        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-        if norms is None:
-            V = V / np.linalg.norm(V, axis=1, keepdims=True)
-        else:
-            s = Q @ V.T
-            s /= norms[None, :]
-    if metric != "cosine" or norms is None:
-        s = Q @ V.T
+    s = Q @ V.T
+    if metric == "cosine":  # divided by the rows' norms (no normalized copy of V)
+        s /= (np.linalg.norm(V, axis=1) if norms is None else norms)[None, :]
     if metric == "l2":
         s = np.maximum((Q * Q).sum(1)[:, None] - 2 * s + (V * V).sum(1)[None, :], 0)
     key = -s if larger else s

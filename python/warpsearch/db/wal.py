@@ -26,11 +26,7 @@ import zlib
 
 import numpy as np
 
-try:  # optional: a faster JSON codec (the server and test extras bring it)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised where orjson is missing
-    _orjson = None
-
+from .payload import _orjson  # the optional fast JSON codec (None without it)
 from .storage import CorruptionError, fsync_dir
 
 __all__ = ["WriteAheadLog", "read_log", "encode_upsert", "encode_delete", "decode_record",

@@ -393,6 +393,85 @@ def test_batch_results_are_a_sequence_with_arrays(db):
     few = col.search_batch(q, k=10, filter={"key": "g", "range": {"lt": 5}})
     assert all(len(r) == 5 for r in few)
     assert np.isnan(few.scores[:, 5:]).all() and (few.ids[:, 5:] == None).all()  # noqa: E711
+    assert few.counts.tolist() == [5] * 40 and res.counts.tolist() == [10] * 40
+
+
+def test_float_rows_converts_json_vectors_and_refuses_what_is_not_numbers():
+    """The server's conversion of parsed JSON vectors: equal to NumPy's for ints and
+    floats; None (the caller then names the bad row) for a bool, a string, a nested or
+    short row, a non-list, NaN or infinity, a value past float32, an int past a double."""
+    from warpsearch import _core
+
+    rows = [[1, 2.5, -3], [0.1, 2**40, -1e-30]]
+    got = _core.float_rows(rows, 3)
+    assert got.dtype == np.float32 and got.shape == (2, 3)
+    np.testing.assert_array_equal(got, np.array(rows, dtype=np.float64).astype(np.float32))
+    assert _core.float_rows([], 3).shape == (0, 3)
+    for bad in ([1.0, True, 2.0], [1.0, "2", 3.0], [1.0, [2.0], 3.0], [1.0, 2.0],
+                (1.0, 2.0, 3.0), [1.0, float("nan"), 2.0], [float("inf"), 0.0, 0.0],
+                [3.5e38, 0.0, 0.0], [10**400, 0.0, 0.0], [1.0, None, 2.0]):
+        assert _core.float_rows([[0.0, 0.0, 0.0], bad], 3) is None, bad
+    assert _core.float_rows([[-3.4e38, 3.4e38, 0.0]], 3) is not None
+    with pytest.raises(TypeError):
+        _core.float_rows("not a list", 3)
+    with pytest.raises(ValueError):
+        _core.float_rows([[1.0]], 0)
+
+
+def test_batch_ids_and_payloads_gathered_in_one_call_equal_the_python_paths():
+    """``int_ids`` and ``payloads_json`` (the server's binary answer) gather in C++;
+    their output equals the per-hit Python paths, with -1 / cut rows as padding, None
+    for string ids, and the Python encoder taking over for a payload held decoded."""
+    import orjson
+
+    from warpsearch import _core
+    from warpsearch.db.query import BatchResults
+
+    uids = np.empty(4, dtype=object)
+    uids[:] = [5, 2**62, 0, 9]
+    raws = [b'{"a":1}', None, b"", b'{"b":[1,2]}']
+    D = np.array([[0.1, 0.2, 0.3], [0.4, 0.0, 0.0]], np.float32)
+    R = np.array([[3, 0, 1], [2, -1, -1]], np.int64)
+    res = BatchResults(uids, raws, D, R)
+    assert res.int_ids().tolist() == [[9, 5, 2**62], [0, -1, -1]]
+    assert orjson.loads(res.payloads_json()) == [[{"b": [1, 2]}, {"a": 1}, None], [None]]
+    assert res.payloads_json() == b'[[{"b":[1,2]},{"a":1},null],[null]]'
+    held = BatchResults(uids, [{"x": 1}, None, b"", b"{}"], D, R)  # one payload decoded
+    assert orjson.loads(held.payloads_json()) == [[{}, {"x": 1}, None], [None]]
+    text = uids.copy()
+    text[2] = "doc"
+    assert BatchResults(text, raws, D, R).int_ids() is None
+    assert BatchResults(text, raws, D, np.array([[3, 0, 1]], np.int64)).int_ids().tolist() \
+        == [[9, 5, 2**62]]  # the string id is not among the hits
+    assert _core.gather_int_ids(uids, np.full((2, 2), -1, np.int64)).tolist() == [[-1, -1]] * 2
+    with pytest.raises(ValueError, match="out of range"):
+        _core.gather_int_ids(uids, np.array([[4]], np.int64))
+    with pytest.raises(ValueError, match="out of range"):
+        _core.payload_rows_json(raws, np.array([[7]], np.int64))
+    with pytest.raises(TypeError):
+        _core.gather_int_ids(np.arange(4), R)
+
+
+def test_scored_points_json_writes_each_query_hits_as_json():
+    """The server's batch answers with int ids: per query, the JSON list of scored
+    points of its hits [lo, hi); every score reads back as the same double (the
+    shortest text), a non-finite one as null (as orjson writes it)."""
+    import json
+
+    from warpsearch import _core
+
+    ids = np.array([[7, -2, 2**62], [0, 5, 6]], np.int64)
+    S = np.array([[0.1, 1 / 3, 1e-300], [np.inf, np.nan, 123456789.0]])
+    out = _core.scored_points_json(ids, S, np.array([0, 1], np.int64), np.array([3, 2], np.int64))
+    a, b = (json.loads(x) for x in out)
+    assert [p["id"] for p in a] == [7, -2, 2**62] and [p["score"] for p in a] == S[0].tolist()
+    assert b == [{"id": 5, "version": 0, "score": None, "payload": None, "vector": None}]
+    assert _core.scored_points_json(ids, S, np.array([2, 3], np.int64),
+                                    np.array([2, 3], np.int64)) == [b"[]", b"[]"]
+    with pytest.raises(ValueError, match="out of range"):
+        _core.scored_points_json(ids, S, np.array([0, 0], np.int64), np.array([4, 0], np.int64))
+    with pytest.raises(ValueError, match="out of range"):
+        _core.scored_points_json(ids, S, np.array([2, 0], np.int64), np.array([1, 0], np.int64))
 
 
 def test_make_hits_builds_result_tuples_and_checks_its_inputs():
@@ -417,5 +496,10 @@ def test_make_hits_builds_result_tuples_and_checks_its_inputs():
         _core.make_hits(ws.Hit, uids, raws, D, np.array([[3, -1, -1]], np.int64))
     with pytest.raises(TypeError):
         _core.make_hits(dict, uids, raws, D, R)
+    # int64 ids (a loaded segment's) are made into Python ints as the hits are built
+    (row3,) = _core.make_hits(ws.Hit, np.array([4, 2**40, 6], np.int64), raws, D, R)
+    assert row3 == [(6, 0.5, {"x": 2}), (4, 1.5, {"x": 0})] and type(row3[0].id) is int
     with pytest.raises(TypeError):
-        _core.make_hits(ws.Hit, np.arange(3), raws, D, R)
+        _core.make_hits(ws.Hit, np.arange(3, dtype=np.float64), raws, D, R)
+    with pytest.raises(TypeError):
+        _core.make_hits(ws.Hit, np.arange(3, dtype=np.int32), raws, D, R)

@@ -416,18 +416,21 @@ def _decode_batch(data: bytes, orjson) -> BatchResults:
         D = z["scores"]
         ids = z["ids"]
         valid = ~np.isnan(D)
-        U = np.empty(ids.shape, dtype=object)
-        if ids.dtype.kind == "i":
-            U[...] = ids.tolist() if ids.size else U
+        if ids.dtype.kind == "i":  # results make Python ints as they are read
+            U = np.ascontiguousarray(ids, dtype=np.int64).reshape(ids.shape)
         else:
+            U = np.empty(ids.shape, dtype=object)
             is_int = z["id_is_int"]
             U[...] = [[int(s) if b else s for s, b in zip(row, brow)]
                       for row, brow in zip(ids.tolist(), is_int.tolist())] if ids.size else U
         raws = None
         if "payloads" in z.files:
-            P = np.empty(ids.shape, dtype=object)
-            for i, row in enumerate(orjson.loads(z["payloads"].tobytes())):
-                P[i, :len(row)] = row
-            raws = P.ravel().tolist()
+            rows = orjson.loads(z["payloads"].tobytes())
+            k = ids.shape[1] if ids.ndim == 2 else 0
+            if all(len(row) == k for row in rows):  # every query found k hits
+                raws = [p for row in rows for p in row]
+            else:
+                pad = [None] * k
+                raws = [p for row in rows for p in (row + pad[len(row):])]
     rows = np.where(valid, np.arange(valid.size, dtype=np.int64).reshape(valid.shape), -1)
     return BatchResults(U.ravel(), raws, np.ascontiguousarray(D, dtype=np.float32), rows)

@@ -20,6 +20,7 @@ from .. import _core
 from .._topk import merge_topk
 from ..index import HNSWIndex, IVFPQIndex
 from .config import Hit, Record
+from .segment import take_raws
 from .state import ROW_BITS, ROW_MASK
 
 __all__ = ["plan", "search", "exact", "scan", "SearchParams", "BatchResults"]
@@ -352,6 +353,13 @@ class BatchResults(Sequence):
         return out
 
     @property
+    def counts(self) -> np.ndarray:
+        """How many hits each query found (``(nq,)`` int64): its first ``counts[q]``
+        entries of ``ids`` and ``scores`` are hits, the rest padding."""
+        return (self._R >= 0).sum(axis=1) if self._R.ndim == 2 else \
+            np.zeros(len(self), np.int64)
+
+    @property
     def scores(self) -> np.ndarray:
         """Scores as an ``(nq, k)`` float32 array (``nan`` where a row has fewer)."""
         return np.where(self._R >= 0, self._D, np.float32(np.nan))
@@ -359,6 +367,8 @@ class BatchResults(Sequence):
     def int_ids(self):
         """Ids as an ``(nq, k)`` int64 array (``-1`` where a row has fewer than k) when
         every id is an int; ``None`` otherwise (string ids)."""
+        if self._uids.dtype == object and self._R.ndim == 2:
+            return _core.gather_int_ids(self._uids, np.ascontiguousarray(self._R))
         valid = self._R >= 0
         taken = self._uids[np.where(valid, self._R, 0)] if len(self._uids) else \
             np.zeros(self._R.shape, np.int64)
@@ -375,6 +385,10 @@ class BatchResults(Sequence):
         if self._raws is None:
             raise ValueError("these results were searched without payloads")
         raws = self._raws
+        if self._R.ndim == 2 and type(raws) is list:
+            out = _core.payload_rows_json(raws, np.ascontiguousarray(self._R))
+            if out is not None:  # every payload held as stored JSON bytes
+                return out
         rows = []
         for row in self._R.tolist():
             items = []
@@ -401,8 +415,7 @@ def _batch(segs, D, iids, with_payload):
         r = rows[sel]
         U[sel] = seg.uids[r]
         if with_payload:
-            raws = seg.raws
-            P[sel] = [raws[i] for i in r.tolist()]
+            P[sel] = take_raws(seg.raws, r)
     R = np.where(valid, np.arange(iids.size, dtype=np.int64).reshape(iids.shape), -1)
     return BatchResults(U.ravel(), P.ravel().tolist() if with_payload else None,
                         np.ascontiguousarray(D, dtype=np.float32), R)
@@ -418,9 +431,8 @@ def _one_source(seg, D, R, with_payload):
     # a loaded sealed segment (int64 ids, mapped payloads): the hit rows only
     valid = R >= 0
     rows = R[valid]
-    U = np.empty(rows.size, dtype=object)
-    U[:] = uids[rows].tolist() if uids.dtype != object else uids[rows]
-    P = [raws[i] for i in rows.tolist()] if raws is not None else None
+    U = uids[rows]  # int64 or objects: results make Python ids as they are read
+    P = take_raws(raws, rows) if raws is not None else None
     R2 = np.full(R.shape, -1, dtype=np.int64)
     R2[valid] = np.arange(rows.size, dtype=np.int64)
     return BatchResults(U, P, D, R2)

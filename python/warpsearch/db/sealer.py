@@ -23,7 +23,7 @@ import numpy as np
 from .. import _core
 from ..index import IVFPQIndex
 from .recovery import checkpoint
-from .segment import add_rows, make_index, seg_dirname, write_segment
+from .segment import add_rows, make_index, seg_dirname, take_raws, write_segment
 
 __all__ = ["Sealer", "plan_merges"]
 
@@ -357,7 +357,7 @@ class Sealer:
         alive = [np.flatnonzero(~t) for _, t in snap]
         vecs = np.concatenate([s.vectors(a) for (s, _), a in zip(snap, alive)])
         uids = np.concatenate([s.uids[a] for (s, _), a in zip(snap, alive)])
-        raws = [s.raws[r] for (s, _), a in zip(snap, alive) for r in a.tolist()]
+        raws = [p for (s, _), a in zip(snap, alive) for p in take_raws(s.raws, a)]
         purged = sum(s.n for s in victims) - len(uids)
         new = None
         if len(uids):

@@ -40,6 +40,7 @@ import shutil
 
 import numpy as np
 
+from .. import _core
 from ..index import FlatIndex, HNSWIndex, load_index
 from .fields import Grow, load_fields, make_field_index, save_fields
 from .payload import MISSING, decode_payload, field_values, parse_column
@@ -323,6 +324,21 @@ class Payloads:
     def __iter__(self):
         for i in range(self._n):
             yield self[i]
+
+    def take(self, rows) -> list:
+        """The payloads of ``rows`` (an int array) in one call."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if not len(rows):
+            return []
+        return _core.gather_slices(self._buf, self._off, rows)
+
+
+def take_raws(raws, rows) -> list:
+    """``[raws[r] for r in rows]`` (stored payload bytes, or None), for a mutable
+    segment's list or a loaded segment's mapped ``Payloads`` alike."""
+    if isinstance(raws, Payloads):
+        return raws.take(rows)
+    return [raws[i] for i in np.asarray(rows).tolist()]
 
 
 class SealedSegment(_SegmentBase):

@@ -205,6 +205,8 @@ SERVE_FLAGS = (
      "worker threads running database calls off the event loop"),
     ("--max-k", "WARPSEARCH_MAX_K", "10000", _positive_int,
      "largest limit (+ offset) of a search or scroll page"),
+    ("--max-queries", "WARPSEARCH_MAX_QUERIES", "10000", _positive_int,
+     "most queries in one batch request (JSON batch endpoints and search_npy)"),
     ("--fsync", "WARPSEARCH_FSYNC", "always", str,
      "when writes are forced to disk: always, interval or never"),
     ("--graceful-timeout", "WARPSEARCH_GRACEFUL_TIMEOUT", "30", _seconds,
@@ -295,6 +297,7 @@ def run_serve(args, out=None) -> int:
         return 2
     try:
         app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True,
+                                      max_batch=args.max_queries,
                                       api_keys=args.api_keys,
                                       max_body_bytes=args.max_body_bytes,
                                       slow_query_ms=args.slow_query_ms,

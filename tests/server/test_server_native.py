@@ -107,6 +107,41 @@ def test_string_and_mixed_ids_through_the_binary_endpoint(served, remote):
     assert rc.get(["doc-1"])[0].payload == {"i": 1}
 
 
+def test_ten_thousand_queries_in_one_binary_batch_and_the_query_limit(served, remote,
+                                                                     tmp_path):
+    """The binary endpoint takes 10,000 queries a call by default (the server's
+    ``--max-queries``), answered as the embedded ``search_batch``; past a server's
+    limit both batch endpoints refuse with a 400 naming it, and nothing is searched."""
+    import httpx
+
+    from .conftest import start_server
+    from warpsearch.server import Settings, create_app
+
+    rc = remote.create_collection("tenk", dim=4, metric="l2", index=ws.FlatConfig())
+    rng = np.random.default_rng(5)
+    rc.upsert(list(range(500)), rng.standard_normal((500, 4)).astype(np.float32))
+    Q = rng.standard_normal((10_000, 4)).astype(np.float32)
+    got = rc.search_batch(Q, k=3, with_payload=False)
+    ref = served.db.get_collection("tenk").search_batch(Q, k=3, with_payload=False)
+    assert len(got) == 10_000 and got == ref
+
+    db = ws.connect(tmp_path / "small", fsync="never")
+    db.create_collection("c", dim=4, metric="l2").upsert([1, 2], np.ones((2, 4)))
+    server, thread, url = start_server(create_app(db, Settings(threads=2, max_batch=5)))
+    try:
+        with ws.connect(url, timeout=30) as small:
+            c = small.get_collection("c")
+            assert len(c.search_batch(np.ones((5, 4)), k=1)) == 5
+            with pytest.raises(ValueError, match="nq <= 5"):
+                c.search_batch(np.ones((6, 4)), k=1)
+        body = {"searches": [{"vector": [1.0] * 4, "limit": 1}] * 6}
+        r = httpx.post(url + "/collections/c/points/search/batch", json=body, timeout=30)
+        assert r.status_code == 400 and "at most 5 searches" in r.json()["status"]["error"]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
 def test_remote_errors_carry_the_server_message(served, remote):
     with pytest.raises(KeyError, match="doesn't exist"):
         remote.get_collection("absent")

@@ -289,6 +289,48 @@ def test_batches_mix_limits_filters_and_kinds_in_request_order(served, qc):
     assert r.status_code == 400 and str(DIM) in r.json()["status"]["error"]
 
 
+@pytest.mark.parametrize("distance,uuids", [(models.Distance.EUCLID, False),
+                                             (models.Distance.COSINE, True),
+                                             (models.Distance.DOT, False)])
+def test_batch_of_ids_and_scores_equals_single_searches(served, qc, distance, uuids):
+    """A group of batch requests asking for ids and scores only is answered from the
+    batch's arrays: each answer (offset, limit shorter than the hits found, score
+    threshold, more hits asked than a filter lets through; int and UUID ids) equals
+    the same request sent alone, which builds its answer hit by hit (with int ids the
+    batch's answers are written as JSON text in one call)."""
+    name = f"arrbatch_{distance.value.lower()}"
+    X, pays = _data(3)
+    qc.create_collection(name, vectors_config=models.VectorParams(size=DIM, distance=distance))
+    qc.create_payload_index(name, "color", models.PayloadSchemaType.KEYWORD)
+    qc.create_payload_index(name, "n", models.PayloadSchemaType.INTEGER)
+    ids = [i if i % 2 or not uuids else str(uuid.UUID(int=i + 1)) for i in range(N)]
+    qc.upsert(name, points=models.Batch(ids=ids, vectors=X.tolist(), payloads=pays), wait=True)
+    col = served.db.get_collection(name)
+    Q = np.random.default_rng(12).standard_normal((6, DIM)).astype(np.float32)
+    first = [_qscore(col.metric, h.score) for h in col.search(Q[4], k=8)]
+    thr = (first[2] + first[3]) / 2
+    one_red = {"must": [{"key": "color", "match": {"value": "red"}},
+                        {"key": "n", "range": {"lt": 6}}]}  # two points pass
+    reqs = [{"vector": Q[0].tolist(), "limit": 8},
+            {"vector": Q[1].tolist(), "limit": 5, "offset": 3},
+            {"vector": Q[2].tolist(), "limit": 8},
+            {"vector": Q[3].tolist(), "limit": 2, "offset": 6},
+            {"vector": Q[4].tolist(), "limit": 8, "score_threshold": thr},
+            {"vector": Q[5].tolist(), "limit": 8, "filter": one_red},
+            {"vector": Q[0].tolist(), "limit": 6, "offset": 2, "filter": one_red}]
+    with httpx.Client(base_url=served.url) as h:
+        r = h.post(f"/collections/{name}/points/search/batch", json={"searches": reqs})
+        assert r.status_code == 200, r.text
+        got = r.json()["result"]
+        alone = [h.post(f"/collections/{name}/points/search", json=q).json()["result"]
+                 for q in reqs]
+    assert got == alone
+    assert [len(a) for a in got] == [8, 5, 8, 2, 3, 2, 0]
+    assert {type(p["id"]) for a in got for p in a} == ({int, str} if uuids else {int})
+    assert [p["id"] for p in got[0]] == [x.id for x in col.search(Q[0], k=8)]
+    assert all(p["payload"] is None and p["vector"] is None for a in got for p in a)
+
+
 def test_batch_vectors_are_checked_like_single_ones(served, qc):
     """A search batch converts its vectors at once, and refuses what a single search
     refuses (a bool, a wrong length, a nested list), naming the problem."""

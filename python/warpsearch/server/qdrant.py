@@ -14,6 +14,8 @@ import uuid
 
 import numpy as np
 
+from .. import _core
+
 __all__ = ["ApiError", "parse_id", "parse_ids", "DISTANCES", "to_qdrant_score", "to_qdrant_scores",
            "passes_threshold", "select_payload", "wants", "parse_vector", "field_schema",
            "qdrant_field_type", "id_sort_key", "get_limit", "get_offset", "search_ef",
@@ -177,7 +179,11 @@ def parse_vector(value, dim: int, what: str = "vector") -> np.ndarray:
         if name not in ("", None):
             raise ApiError(400, f"{what}: named vectors are not supported (got name {name!r}); "
                                 "collections have one unnamed vector")
-    arr = None
+    if type(value) is list and len(value) == dim:
+        rows = _core.float_rows([value], dim)  # the common case, checked in one pass
+        if rows is not None:
+            return rows[0]
+    arr = None  # something is wrong with it: find out what, to say so
     if isinstance(value, list) and bool not in set(map(type, value)):
         try:  # one NumPy conversion; nested, ragged or non-numeric values fail below
             arr = np.asarray(value)

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 from fastapi import Request
 
+from .. import _core
 from .app import JSON_BODY, read_json
 from .qdrant import (ApiError, as_dict, check_threshold, get_limit, get_offset, id_sort_key,
                      parse_id, parse_ids, parse_vector, passes_threshold, payload_selector,
@@ -52,15 +53,9 @@ def parse_matrix(values, dim: int, what: str = "vectors") -> np.ndarray:
         raise ApiError(400, f"{what} must be a list of vectors")
     if not values:
         return np.zeros((0, dim), np.float32)
-    if all(isinstance(v, list) and bool not in set(map(type, v)) for v in values):
-        try:
-            arr = np.asarray(values)
-        except ValueError:  # ragged
-            arr = None
-        if arr is not None and arr.ndim == 2 and arr.shape[1] == dim and arr.dtype.kind in "iuf":
-            arr = arr.astype(np.float64)
-            if np.isfinite(arr).all() and (np.abs(arr) <= np.finfo(np.float32).max).all():
-                return arr.astype(np.float32)
+    arr = _core.float_rows(values, dim)  # every value's type and range checked in C++
+    if arr is not None:
+        return arr
     return np.stack([parse_vector(v, dim, f"{what}[{i}]") for i, v in enumerate(values)])
 
 
@@ -151,6 +146,16 @@ class _Nearest:
         """How many hits to ask the database for."""
         return self.limit + self.offset + len(self.exclude)
 
+    def with_vector_of(self, vec) -> "_Nearest":
+        """The same request for another query vector."""
+        return _Nearest(vec, self.limit, self.offset, self.exclude, self.filter, self.ef,
+                        self.threshold, self.selector, self.with_vector)
+
+    @property
+    def ids_and_scores_only(self) -> bool:
+        """Whether the answer needs nothing but ids and scores."""
+        return self.selector is None and not self.with_vector and not self.exclude
+
 
 class Points:
     """The work of the point endpoints, run in the worker threads."""
@@ -195,6 +200,34 @@ class Points:
                  "payload": None if sel is None else select_payload(h.payload, sel),
                  "vector": vecs.get(uid)} for uid, s, h in zip(ids, scores, page)]
 
+    @staticmethod
+    def finish_arrays(col, plans, res) -> list:
+        """``finish`` of each of ``plans`` (none asking for payloads, vectors or
+        exclusions) from the ids and scores arrays of their one ``search_batch``
+        (``res``), without making a Hit per result: with int ids, each answer is JSON
+        text written in one call (an ``orjson.Fragment``)."""
+        S = res.scores.astype(np.float64)
+        if col.metric == "l2":  # to_qdrant_scores: the distance, not its square
+            S = np.sqrt(np.where(S > 0, S, 0.0))
+        lo = np.array([p.offset for p in plans], dtype=np.int64)
+        hi = np.maximum(np.minimum(lo + [p.limit for p in plans], res.counts), lo)
+        for i, p in enumerate(plans):
+            if p.threshold is not None:  # hits come best first: cut at the first failing
+                n = 0
+                while lo[i] + n < hi[i] and passes_threshold(col.metric, float(S[i, lo[i] + n]),
+                                                             p.threshold):
+                    n += 1
+                hi[i] = lo[i] + n
+        ints = res.int_ids()
+        if ints is not None:
+            return [orjson.Fragment(b) for b in _core.scored_points_json(ints, S, lo, hi)]
+        out = []
+        for a, b, row_ids, row_scores in zip(lo.tolist(), hi.tolist(), res.ids.tolist(),
+                                             S.tolist()):
+            out.append([{"id": uid, "version": 0, "score": s, "payload": None, "vector": None}
+                        for uid, s in zip(row_ids[a:b], row_scores[a:b])])
+        return out
+
     def answer(self, col, p: "_Nearest") -> list:
         """Runs one checked search: Qdrant's scored points."""
         hits, _ = self.ctx.search(col, p.vec, k=p.k, filter=p.filter, ef=p.ef,
@@ -235,6 +268,11 @@ class Points:
                 results, _ = self.ctx.search_batch(
                     col, np.stack([plans[i].vec for i in rows]), k=p0.k, filter=p0.filter,
                     ef=p0.ef, with_payload=payload)
+                if all(plans[i].ids_and_scores_only for i in rows):
+                    for i, answer in zip(rows, self.finish_arrays(
+                            col, [plans[i] for i in rows], results)):
+                        out[i] = answer
+                    continue
             for i, hits in zip(rows, results):
                 out[i] = self.finish(col, plans[i], hits)
         return out
@@ -415,8 +453,20 @@ def register(app, ctx) -> None:
             except ApiError:  # one of them is bad: each request says which, below
                 M = None
             if M is not None and len(M) == len(searches):
-                return [search_plan(col, as_dict(s, "searches[]"), M[i])
-                        for i, s in enumerate(searches)]
+                # requests that differ only in their vector (the usual batch) are
+                # checked once: the first one's plan is reused with each vector
+                plans, seen = [], {}
+                for i, s in enumerate(searches):
+                    s = as_dict(s, "searches[]")
+                    key = orjson.dumps({f: v for f, v in s.items() if f != "vector"},
+                                       option=orjson.OPT_SORT_KEYS)
+                    p = seen.get(key)
+                    if p is None:
+                        p = seen[key] = search_plan(col, s, M[i])
+                    else:
+                        p = p.with_vector_of(M[i])
+                    plans.append(p)
+                return plans
         return [search_plan(col, as_dict(s, "searches[]")) for s in searches]
 
     def recommend_plan(col, body):

@@ -21,7 +21,8 @@ class Settings:
     max_k : int
         Largest ``limit`` (+ ``offset``) of a search, and of a scroll page.
     max_batch : int
-        Most queries in one batch request.
+        Most queries in one batch request (a JSON batch endpoint or ``search_npy``;
+        ``--max-queries`` of ``warpsearch serve``).
     close_db : bool
         Close the database when the app shuts down (the CLI's app owns it).
     snapshot_dir : str or None
@@ -51,7 +52,7 @@ class Settings:
 
     threads: int = 8
     max_k: int = 10_000
-    max_batch: int = 1_024
+    max_batch: int = 10_000
     close_db: bool = True
     snapshot_dir: str | None = None
     api_keys: str | None = None

@@ -259,6 +259,11 @@ def test_https_with_a_key(tmp_path):
             assert rdb.list_collections() == ["tls"]
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/healthz")  # the self-signed certificate is not trusted
+        with ws.connect(url, api_key=key, retries=0) as rdb:
+            with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+                rdb.list_collections()
+        with ws.connect(url, api_key=key, verify=False) as rdb:  # checks turned off
+            assert rdb.list_collections() == ["tls"]
     finally:
         server.should_exit = True
         thread.join(30)

@@ -163,6 +163,51 @@ def test_remote_errors_carry_the_server_message(served, remote):
     assert rc.count() == 0
 
 
+def test_keep_alive_connections_are_reused_and_closed_ones_dropped(tmp_path, monkeypatch):
+    """The native client keeps its connections open between calls (one, for calls made
+    one after another); one the server closed while idle is dropped before use, so
+    even a call that is not retried (create_collection) succeeds after the server's
+    keep-alive timeout. With a proxy in the environment it goes through httpx."""
+    uvicorn = pytest.importorskip("uvicorn")
+    import threading
+    import time
+
+    from warpsearch.remote import _Connections, _HttpxConnections
+    from warpsearch.server import Settings, create_app
+
+    db = ws.connect(tmp_path / "ka", fsync="never")
+    config = uvicorn.Config(create_app(db, Settings(threads=2)), host="127.0.0.1", port=0,
+                            log_level="warning", timeout_keep_alive=0.2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    try:
+        with ws.connect(url, timeout=10, retries=0) as rdb:
+            assert isinstance(rdb._http, _Connections)
+            rdb.create_collection("a", dim=2)
+            first = rdb._http._idle[0]
+            assert rdb.list_collections() == ["a"] and rdb._http._idle == [first]
+            time.sleep(0.6)  # past the server's keep-alive timeout: it closed the socket
+            rdb.create_collection("b", dim=2)
+            assert rdb.list_collections() == ["a", "b"] and rdb._http._idle[0] is not first
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        with ws.connect(url, timeout=5, retries=0) as rdb:
+            assert isinstance(rdb._http, _HttpxConnections)
+            with pytest.raises(ConnectionError):
+                rdb.list_collections()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with ws.connect(url, timeout=5, retries=0) as rdb:
+            assert isinstance(rdb._http, _Connections) and rdb.list_collections() == ["a", "b"]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
 def test_connect_dispatch_and_options(tmp_path):
     with pytest.raises(TypeError, match="timeout"):
         ws.connect(tmp_path / "db", timeout=3)

@@ -107,6 +107,35 @@ def test_request_ids_and_json_access_log(obs, caplog):
     assert miss["status"] == 404 and miss["collection"] is None
 
 
+def test_log_writer_writes_queued_lines_in_order_and_all_of_them_at_stop():
+    """configure_logging's writer thread: the access and slow-query lines reach the
+    stream whole and in order (several per write under load), a record with arguments
+    is formatted like any logging record, and stop() writes what is still queued."""
+    import io
+
+    from warpsearch.server import observe
+
+    saved = {lg: (lg.handlers[:], lg.propagate, lg.level)
+             for lg in (observe.access_log, observe.slow_log)}
+    writer = observe.configure_logging("info")
+    stream = io.StringIO()
+    writer.handler.setStream(stream)
+    try:
+        for i in range(2000):
+            observe.access_log.info(json.dumps({"i": i}))
+        observe.slow_log.warning("slow %s of %d", "query", 7)
+        observe.access_log.debug("not at info level")
+    finally:
+        writer.stop()
+        for lg, (handlers, propagate, level) in saved.items():
+            lg.handlers[:], lg.propagate = handlers, propagate
+            lg.setLevel(level)
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(x)["i"] for x in lines[:-1]] == list(range(2000))
+    assert lines[-1] == "slow query of 7"
+    assert not writer._thread.is_alive()
+
+
 def test_metrics(obs):
     with httpx.Client(base_url=obs.url) as c:
         for i in range(3):

@@ -26,6 +26,7 @@ import logging.handlers
 import os
 import queue
 import re
+import threading
 import time
 import uuid
 
@@ -339,15 +340,79 @@ def install(app, ctx) -> Observer:
 def configure_logging(level: str = "info"):
     """Sends the access and slow-query logs to stderr as bare JSON lines (one object
     per line, no prefix), at ``level``. Records are handed to a writer thread, so a
-    slow stderr never stalls the event loop; returns that thread's listener, whose
-    ``stop()`` writes what is queued (call it at shutdown)."""
+    slow stderr never stalls the event loop; returns that writer, whose ``stop()``
+    writes what is queued (call it at shutdown)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     q: queue.SimpleQueue = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(q, handler)
     for lg in (access_log, slow_log):
-        lg.handlers[:] = [logging.handlers.QueueHandler(q)]
+        lg.handlers[:] = [_LineQueueHandler(q)]
         lg.propagate = False
         lg.setLevel(level.upper())
-    listener.start()
-    return listener
+    writer = _LogWriter(q, handler)
+    writer.start()
+    return writer
+
+
+class _LineQueueHandler(logging.handlers.QueueHandler):
+    """Queues a record as it is when its message is a finished line (a str without
+    arguments, as these logs write them): the writer thread formats it, instead of
+    the event loop copying and formatting every record first."""
+
+    def prepare(self, record):
+        if record.args or not isinstance(record.msg, str) or record.exc_info:
+            return super().prepare(record)
+        return record
+
+
+_STOP = object()
+
+
+class _LogWriter:
+    """The writer thread of ``configure_logging``: each wake-up writes every record
+    queued so far with one write and one flush (not one of each per request)."""
+
+    def __init__(self, q, handler):
+        self.q, self.handler = q, handler
+        self._thread = threading.Thread(target=self._run, name="warpsearch-log-writer",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch, stop = [self.q.get()], False
+            while True:
+                try:
+                    batch.append(self.q.get_nowait())
+                except queue.Empty:
+                    break
+            if any(r is _STOP for r in batch):
+                batch, stop = [r for r in batch if r is not _STOP], True
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch) -> None:
+        h = self.handler
+        lines = []
+        for r in batch:
+            try:
+                lines.append(h.format(r) + h.terminator)
+            except Exception:  # a record that cannot be formatted: logging's own report
+                h.handleError(r)
+        if not lines:
+            return
+        try:
+            with h.lock:
+                h.stream.write("".join(lines))
+                h.flush()
+        except Exception:
+            h.handleError(batch[-1])
+
+    def stop(self) -> None:
+        """Writes what is queued and ends the thread."""
+        if self._thread.is_alive():
+            self.q.put(_STOP)
+            self._thread.join(10)

@@ -334,6 +334,13 @@ def test_errors_name_the_collection(db):
     col.upsert([1], np.ones((1, DIM), np.float32))
     with pytest.raises(ValueError, match="'named'.*zero query"):
         col.search(np.zeros(DIM, np.float32))
+    with pytest.raises(ValueError, match="'named'.*zero query"):  # the batch's check
+        col.search_batch(np.stack([np.ones(DIM), np.zeros(DIM)]).astype(np.float32))
+    with pytest.raises(ValueError, match="'named'.*zero query"):  # squares underflow to 0
+        col.search(np.full(DIM, 1e-30, np.float32))
+    with pytest.raises(TypeError, match="k must be an integer"):
+        col.search(np.ones(DIM, np.float32), k=True)
+    assert len(col.search(np.ones(DIM, np.float32), k=np.int64(1))) == 1
     with pytest.raises(ValueError, match="'named'"):
         col.search(np.ones(DIM + 2, np.float32))
     with pytest.raises((ValueError, TypeError), match="'named'"):

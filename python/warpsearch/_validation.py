@@ -47,9 +47,10 @@ INT32_MAX = 2**31 - 1
 def as_int(value, name: str, minimum: int | None = None, maximum: int | None = INT32_MAX) -> int:
     """``value`` as an int: ``TypeError`` unless it is an integer (bools and floats are
     not), ``ValueError`` outside ``[minimum, maximum]`` (``None``: unbounded)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
+    if type(value) is not int:  # the common case skips the abstract-class checks
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+        value = int(value)
     if minimum is not None and value < minimum:
         if minimum == 1:
             raise ValueError(f"{name} must be a positive integer, got {value}")

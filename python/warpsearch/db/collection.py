@@ -297,7 +297,8 @@ class Collection:
             Q = as_matrix(q, self.dim, name)
         except (ValueError, TypeError) as exc:
             raise self._err(exc) from None
-        if self.metric == "cosine" and not np.all(np.einsum("ij,ij->i", Q, Q) > 0):
+        if self.metric == "cosine" and not (float(np.dot(Q[0], Q[0])) > 0 if len(Q) == 1
+                                            else np.all(np.einsum("ij,ij->i", Q, Q) > 0)):
             raise ValueError(f"collection {self.name!r}: a zero query vector has no direction "
                              "(metric cosine)")
         return Q

@@ -326,7 +326,8 @@ def main(argv=None) -> int:
     for name, served, target in ((f"batch of {nb}, JSON /search/batch (httpx)", http_batch, 0.5),
                                  (f"batch of {nb}, JSON /search/batch (http.client)", raw_batch,
                                   0.5),
-                                 (f"batch of {nb}, .npy /search_npy (native client)", npy_batch, 0.9)):
+                                 (f"batch of {nb}, .npy /search_npy (native client)", npy_batch,
+                                  0.9)):
         ratio = emb_batch / served
         print(f"| {name}, QPS | {nb / emb_batch:,.0f} | {nb / served:,.0f} | {ratio:.2f}x | "
               f">= {target}x | {'yes' if ratio >= target else 'no'} |")

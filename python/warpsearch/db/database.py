@@ -340,7 +340,7 @@ def connect(path, fsync: str = "always", fsync_interval_ms: int = 100, **remote_
     ['a']
     """
     if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
-        from ..remote import RemoteDatabase  # lazy: the embedded database needs no httpx
+        from ..remote import RemoteDatabase  # lazy: the client has dependencies of its own
 
         return RemoteDatabase(path, **remote_options)
     if isinstance(path, str) and path.lower().startswith("ray://"):

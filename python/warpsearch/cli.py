@@ -207,6 +207,8 @@ SERVE_FLAGS = (
      "largest limit (+ offset) of a search or scroll page"),
     ("--max-queries", "WARPSEARCH_MAX_QUERIES", "10000", _positive_int,
      "most queries in one batch request (JSON batch endpoints and search_npy)"),
+    ("--max-results", "WARPSEARCH_MAX_RESULTS", "1000000", _positive_int,
+     "most results one batch request may ask for (queries x limit)"),
     ("--fsync", "WARPSEARCH_FSYNC", "always", str,
      "when writes are forced to disk: always, interval or never"),
     ("--graceful-timeout", "WARPSEARCH_GRACEFUL_TIMEOUT", "30", _seconds,
@@ -298,6 +300,7 @@ def run_serve(args, out=None) -> int:
     try:
         app = create_app(db, Settings(threads=args.threads, max_k=args.max_k, close_db=True,
                                       max_batch=args.max_queries,
+                                      max_results=args.max_results,
                                       api_keys=args.api_keys,
                                       max_body_bytes=args.max_body_bytes,
                                       slow_query_ms=args.slow_query_ms,

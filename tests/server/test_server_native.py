@@ -111,7 +111,8 @@ def test_ten_thousand_queries_in_one_binary_batch_and_the_query_limit(served, re
                                                                      tmp_path):
     """The binary endpoint takes 10,000 queries a call by default (the server's
     ``--max-queries``), answered as the embedded ``search_batch``; past a server's
-    limit both batch endpoints refuse with a 400 naming it, and nothing is searched."""
+    limits (queries, and results: queries x limit) both batch endpoints refuse with a
+    400 naming the limit, and nothing is searched."""
     import httpx
 
     from .conftest import start_server
@@ -127,16 +128,24 @@ def test_ten_thousand_queries_in_one_binary_batch_and_the_query_limit(served, re
 
     db = ws.connect(tmp_path / "small", fsync="never")
     db.create_collection("c", dim=4, metric="l2").upsert([1, 2], np.ones((2, 4)))
-    server, thread, url = start_server(create_app(db, Settings(threads=2, max_batch=5)))
+    server, thread, url = start_server(create_app(db, Settings(threads=2, max_batch=5,
+                                                               max_results=8)))
     try:
         with ws.connect(url, timeout=30) as small:
             c = small.get_collection("c")
             assert len(c.search_batch(np.ones((5, 4)), k=1)) == 5
             with pytest.raises(ValueError, match="nq <= 5"):
                 c.search_batch(np.ones((6, 4)), k=1)
+            assert len(c.search_batch(np.ones((4, 4)), k=2)) == 4  # 8 results: the cap
+            with pytest.raises(ValueError, match="asks for 9 results.*max-results is 8"):
+                c.search_batch(np.ones((3, 4)), k=3)
         body = {"searches": [{"vector": [1.0] * 4, "limit": 1}] * 6}
         r = httpx.post(url + "/collections/c/points/search/batch", json=body, timeout=30)
         assert r.status_code == 400 and "at most 5 searches" in r.json()["status"]["error"]
+        body = {"searches": [{"vector": [1.0] * 4, "limit": 4, "offset": 1}] * 2}
+        r = httpx.post(url + "/collections/c/points/search/batch", json=body, timeout=30)
+        assert r.status_code == 400 and "asks for 10 results" in r.json()["status"]["error"]
+        assert db.get_collection("c").count() == 2  # nothing lost by the refusals
     finally:
         server.should_exit = True
         thread.join(30)

@@ -367,15 +367,17 @@ def test_serve_flags(monkeypatch):
     args = ap().parse_args(["serve"])
     assert (args.slow_query_ms, args.recall_sample, args.batch_window_ms, args.max_batch) == \
         (100.0, 0.01, 1.0, 64)
-    assert args.max_queries == 10_000
+    assert args.max_queries == 10_000 and args.max_results == 1_000_000
     assert ap().parse_args(["serve", "--max-queries", "20000"]).max_queries == 20_000
+    monkeypatch.setenv("WARPSEARCH_MAX_RESULTS", "5000")
+    assert ap().parse_args(["serve"]).max_results == 5000
     monkeypatch.setenv("WARPSEARCH_SLOW_QUERY_MS", "250")
     monkeypatch.setenv("WARPSEARCH_RECALL_SAMPLE", "0.5")
     args = ap().parse_args(["serve", "--batch-window-ms", "0", "--max-batch", "8"])
     assert (args.slow_query_ms, args.recall_sample, args.batch_window_ms, args.max_batch) == \
         (250.0, 0.5, 0.0, 8)
     for bad in (["--recall-sample", "2"], ["--slow-query-ms", "-1"], ["--max-batch", "0"],
-                ["--max-queries", "0"]):
+                ["--max-queries", "0"], ["--max-results", "-3"]):
         with pytest.raises(SystemExit):
             ap().parse_args(["serve", *bad])
 

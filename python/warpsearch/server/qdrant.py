@@ -105,6 +105,13 @@ def to_qdrant_scores(metric: str, scores) -> list:
     return [float(s) for s in scores]
 
 
+def check_results(n: int, cap: int) -> None:
+    """400 when a batch asks for more than ``cap`` results in all."""
+    if n > cap:
+        raise ApiError(400, f"the batch asks for {n} results (queries x limit); the "
+                            f"server's max-results is {cap}")
+
+
 def passes_threshold(metric: str, qscore: float, threshold) -> bool:
     """``score_threshold``: an upper bound on distances, a lower bound on similarities."""
     if threshold is None:

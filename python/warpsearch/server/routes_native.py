@@ -27,7 +27,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from .app import JSON_BODY, read_json
-from .qdrant import ApiError, as_dict, get_int
+from .qdrant import ApiError, as_dict, check_results, get_int
 
 __all__ = ["register", "encode_batch"]
 
@@ -223,6 +223,7 @@ def register(app, ctx) -> None:
         if Q.ndim != 2 or Q.shape[0] > ctx.settings.max_batch:
             raise ApiError(400, f"queries must have shape (nq, dim) with nq <= "
                                 f"{ctx.settings.max_batch}, got {Q.shape}")
+        check_results(Q.shape[0] * k, ctx.settings.max_results)
 
         def work():
             col = ctx.collection(name)

@@ -19,9 +19,10 @@ from fastapi import Request
 
 from .. import _core
 from .app import JSON_BODY, read_json
-from .qdrant import (ApiError, as_dict, check_threshold, get_limit, get_offset, id_sort_key,
-                     parse_id, parse_ids, parse_vector, passes_threshold, payload_selector,
-                     reject_unsupported, search_ef, select_payload, to_qdrant_scores, wants)
+from .qdrant import (ApiError, as_dict, check_results, check_threshold, get_limit, get_offset,
+                     id_sort_key, parse_id, parse_ids, parse_vector, passes_threshold,
+                     payload_selector, reject_unsupported, search_ef, select_payload,
+                     to_qdrant_scores, wants)
 
 __all__ = ["register", "translate_filter", "parse_matrix"]
 
@@ -252,6 +253,7 @@ class Points:
             self.ctx.guard.check_batch(len(searches), "searches in one batch")
         plans = to_plans(col, searches) if to_plans is not None else \
             [to_plan(col, as_dict(s, "searches[]")) for s in searches]
+        check_results(sum(p.k for p in plans), self.ctx.settings.max_results)
         groups: dict = {}
         for i, p in enumerate(plans):
             key = (p.k, p.ef, orjson.dumps(p.filter, option=orjson.OPT_SORT_KEYS))

@@ -23,6 +23,10 @@ class Settings:
     max_batch : int
         Most queries in one batch request (a JSON batch endpoint or ``search_npy``;
         ``--max-queries`` of ``warpsearch serve``).
+    max_results : int
+        Most results one batch request may ask for: its queries times their
+        ``limit`` (+ ``offset``); past it a 400 (``--max-results``). The answer's
+        arrays take about 12 bytes a result (binary) or 70 (JSON).
     close_db : bool
         Close the database when the app shuts down (the CLI's app owns it).
     snapshot_dir : str or None
@@ -53,6 +57,7 @@ class Settings:
     threads: int = 8
     max_k: int = 10_000
     max_batch: int = 10_000
+    max_results: int = 1_000_000
     close_db: bool = True
     snapshot_dir: str | None = None
     api_keys: str | None = None

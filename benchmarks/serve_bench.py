@@ -4,7 +4,8 @@
 with and without micro-batching, and the CPU cost of the online recall monitor.
 
 Each configuration gets a fresh server (uvicorn on 127.0.0.1, an ephemeral port) over
-the same database; ``--clients`` async httpx clients (another process) send ``--requests`` Qdrant
+the same database; ``--clients`` keep-alive connections of the standard library's
+``http.client``, spread over ``--procs`` processes, send ``--requests`` Qdrant
 ``/points/search`` requests in all (after a warm-up). Reports QPS, latency
 percentiles, the mean micro-batch size (from /metrics) and, for the recall monitor,
 the CPU seconds of its exact re-runs against the process's CPU seconds.
@@ -15,14 +16,11 @@ the CPU seconds of its exact re-runs against the process's CPU seconds.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import resource
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -43,31 +41,74 @@ def _serve(app):
     return server, t, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
-async def _load(url, Q, k, clients, requests):
-    import httpx
+def _worker(url, bodies, k, threads, requests, start, out):
+    """One load-generator process: ``threads`` threads, each with its own keep-alive
+    ``http.client`` connection, sending prepared Qdrant ``/points/search`` bodies until
+    the process has sent ``requests``; puts the latencies (seconds)."""
+    import http.client
 
-    lat = []
-    sem = asyncio.Semaphore(clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120,
-                                 limits=httpx.Limits(max_connections=clients)) as c:
-        async def one(i):
-            async with sem:
-                t0 = time.perf_counter()
-                r = await c.post("/collections/bench/points/search",
-                                 json={"vector": Q[i % len(Q)].tolist(), "limit": k})
-                lat.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    raise RuntimeError(r.text)
-        await asyncio.gather(*(one(i) for i in range(min(requests, 200))))  # warm-up
-        lat.clear()
+    host, port = url.rsplit("//", 1)[1].split(":")
+    lat, lock, sent = [], threading.Lock(), [0]
+
+    def run():
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        hdr = {"content-type": "application/json"}
+        while True:
+            with lock:
+                i = sent[0]
+                if i >= requests:
+                    break
+                sent[0] += 1
+            t0 = time.perf_counter()
+            conn.request("POST", "/collections/bench/points/search", body=bodies[i % len(bodies)],
+                         headers=hdr)
+            r = conn.getresponse()
+            r.read()
+            dt = time.perf_counter() - t0
+            if r.status != 200:
+                raise RuntimeError(f"status {r.status}")
+            with lock:
+                lat.append(dt)
+        conn.close()
+
+    start.wait()
+    ts = [threading.Thread(target=run) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.put(lat)
+
+
+def _load(url, Q, k, clients, requests, procs):
+    """QPS and latencies (ms) of ``requests`` searches from ``clients`` concurrent
+    connections spread over ``procs`` processes (the standard library's client:
+    little CPU per request, so the load generator is not what is measured)."""
+    import json
+    import multiprocessing as mp
+
+    bodies = [json.dumps({"vector": q.tolist(), "limit": k}).encode() for q in Q]
+    ctx = mp.get_context("spawn")
+
+    def phase(n):
+        start, out = ctx.Event(), ctx.Queue()
+        per = [clients // procs + (i < clients % procs) for i in range(procs)]
+        ps = [ctx.Process(target=_worker, daemon=True,
+                          args=(url, bodies, k, t, n // procs + (i < n % procs), start, out))
+              for i, t in enumerate(per)]
+        for p in ps:
+            p.start()
+        time.sleep(1.0)  # imported and ready before the clock starts
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(requests)))
-        return requests / (time.perf_counter() - t0), np.array(lat) * 1e3
+        start.set()
+        lat = [x for _ in ps for x in out.get(timeout=600)]
+        wall = time.perf_counter() - t0
+        for p in ps:
+            p.join(30)
+        return len(lat) / wall, np.array(lat) * 1e3
 
-
-def _client(url, Q, k, clients, requests):
-    """The load, in its own process (the server's GIL is not the client's)."""
-    return asyncio.run(_load(url, Q, k, clients, requests))
+    phase(min(requests, 200))  # warm-up
+    return phase(requests)
 
 
 def _batch_mean(url):
@@ -87,6 +128,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=32, help="server worker threads")
+    ap.add_argument("--procs", type=int, default=4,
+                    help="load-generator processes the clients are spread over")
     args = ap.parse_args(argv)
 
     import warpsearch as ws
@@ -103,7 +146,7 @@ def main(argv=None) -> int:
         col.upsert(list(range(args.n)), X.astype(np.float32), progress=False)
         col.flush()
         print(f"# n={args.n} dim={args.dim} k={args.k} clients={args.clients} "
-              f"requests={args.requests} threads={args.threads} "
+              f"requests={args.requests} procs={args.procs} threads={args.threads} "
               f"cpus={ws.build_info().get('threads')}")
         print("| configuration | QPS | p50 ms | p99 ms | mean batch | recall-monitor CPU share |")
         print("|---|---|---|---|---|---|")
@@ -117,9 +160,7 @@ def main(argv=None) -> int:
                                           batch_window_ms=window, batch_max=64))
             server, t, url = _serve(app)
             c0 = _cpu()
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
-                qps, lat = ex.submit(_client, url, Q, args.k, args.clients,
-                                     args.requests).result()
+            qps, lat = _load(url, Q, args.k, args.clients, args.requests, args.procs)
             mon = app.state.observer.recall
             mon.wait_idle(60)
             cpu = _cpu() - c0

@@ -17,11 +17,16 @@ fault of the server.
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
+import select
+import ssl
 import tempfile
+import threading
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import numpy as np
 
@@ -68,14 +73,9 @@ class _Connections:
     ``TimeoutError``."""
 
     def __init__(self, url: str, timeout: float, headers: dict, context, max_idle: int = 16):
-        import http.client
-        import threading
-        from urllib.parse import urlsplit
-
         u = urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError(f"url must be http://host[:port] or https://..., got {url!r}")
-        self._http = http.client
         self._https = u.scheme == "https"
         self._host, self._port = u.hostname, u.port
         self._prefix = u.path.rstrip("/")
@@ -85,8 +85,6 @@ class _Connections:
         self._max_idle = max_idle
 
     def _take(self):
-        import select
-
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()
@@ -96,14 +94,12 @@ class _Connections:
                     return conn
                 conn.close()
         if self._https:
-            return self._http.HTTPSConnection(self._host, self._port, timeout=self._timeout,
-                                              context=self._context)
-        return self._http.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout,
+                                               context=self._context)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 
     def request(self, method, path, content=None, params=None, headers=None,
                 timeout=None) -> _Answer:
-        from urllib.parse import urlencode
-
         target = self._prefix + path + ("?" + urlencode(params) if params else "")
         conn = self._take()
         wait = self._timeout if timeout is None else float(timeout)
@@ -117,7 +113,7 @@ class _Connections:
         except TimeoutError:
             conn.close()
             raise
-        except (OSError, self._http.HTTPException) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise ConnectionError(str(exc) or type(exc).__name__) from exc
         except BaseException:
@@ -173,9 +169,6 @@ class _HttpxConnections:
 
 def _proxied(url: str) -> bool:
     """Whether the environment sends requests to ``url`` through a proxy."""
-    from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
-
     u = urlsplit(url)
     proxies = getproxies()
     if not (proxies.get(u.scheme) or proxies.get("all")):
@@ -184,8 +177,7 @@ def _proxied(url: str) -> bool:
 
 
 def _tls_context(verify):
-    import ssl
-
+    """The TLS context of ``verify``: a context, a CA bundle file, True or False."""
     if isinstance(verify, ssl.SSLContext):
         return verify
     if isinstance(verify, (str, os.PathLike)):  # a CA bundle file
@@ -224,14 +216,12 @@ class RemoteDatabase:
         if api_key is not None and not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
         headers = {} if api_key is None else {"api-key": api_key}
-        if isinstance(verify, (str, os.PathLike)):  # a CA bundle file
-            verify = _tls_context(verify)
+        tls = _tls_context(verify) if self.url.startswith("https") else None
         if _proxied(self.url):
-            self._http = _HttpxConnections(self.url, float(timeout), headers, verify)
+            self._http = _HttpxConnections(self.url, float(timeout), headers,
+                                           True if tls is None else tls)
         else:
-            self._http = _Connections(self.url, float(timeout), headers,
-                                      _tls_context(verify) if self.url.startswith("https")
-                                      else None)
+            self._http = _Connections(self.url, float(timeout), headers, tls)
         self._closed = False
 
     # -- transport ----------------------------------------------------------------------

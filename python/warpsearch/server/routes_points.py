@@ -158,6 +158,15 @@ class _Nearest:
         return self.selector is None and not self.with_vector and not self.exclude
 
 
+def _passing(metric: str, scores, threshold) -> int:
+    """How many of ``scores`` (Qdrant's, best first) pass ``score_threshold``: the
+    answer is cut at the first that does not."""
+    n = 0
+    while n < len(scores) and passes_threshold(metric, scores[n], threshold):
+        n += 1
+    return n
+
+
 class Points:
     """The work of the point endpoints, run in the worker threads."""
 
@@ -190,9 +199,7 @@ class Points:
         page = hits[p.offset:p.offset + p.limit]
         scores = to_qdrant_scores(col.metric, [field(h, 1) for h in page])
         if p.threshold is not None:
-            n = 0
-            while n < len(page) and passes_threshold(col.metric, scores[n], p.threshold):
-                n += 1  # hits come best first
+            n = _passing(col.metric, scores, p.threshold)
             page, scores = page[:n], scores[:n]
         ids = [field(h, 0) for h in page]
         vecs = _vectors_of(col, ids) if p.with_vector else {}
@@ -213,12 +220,8 @@ class Points:
         lo = np.array([p.offset for p in plans], dtype=np.int64)
         hi = np.maximum(np.minimum(lo + [p.limit for p in plans], res.counts), lo)
         for i, p in enumerate(plans):
-            if p.threshold is not None:  # hits come best first: cut at the first failing
-                n = 0
-                while lo[i] + n < hi[i] and passes_threshold(col.metric, float(S[i, lo[i] + n]),
-                                                             p.threshold):
-                    n += 1
-                hi[i] = lo[i] + n
+            if p.threshold is not None:
+                hi[i] = lo[i] + _passing(col.metric, S[i, lo[i]:hi[i]].tolist(), p.threshold)
         ints = res.int_ids()
         if ints is not None:
             return [orjson.Fragment(b) for b in _core.scored_points_json(ints, S, lo, hi)]

@@ -104,3 +104,44 @@ def test_dashboard_renders_collections_in_a_browser(dash, tmp_path):
     keep = os.environ.get("WARPSEARCH_DASHBOARD_SCREENSHOT")
     if keep:  # to look at it
         shutil.copy(shot, keep)
+
+
+@pytest.fixture(scope="module")
+def keyed_dash(tmp_path_factory):
+    """A server with API keys: ``(url, admin key, read key)``."""
+    from warpsearch.server import Settings, create_app
+    from warpsearch.server.auth import KeyStore
+
+    db = ws.connect(tmp_path_factory.mktemp("keyed_dash") / "db", fsync="never")
+    db.create_collection("notes", dim=4, metric="l2").upsert(
+        list(range(77)), np.random.default_rng(1).standard_normal((77, 4)))
+    store = KeyStore(os.path.join(db.path, "api_keys.json"))
+    admin, reader = store.create("admin")[1], store.create("read")[1]
+    app = create_app(db, Settings(threads=4, close_db=True))
+    server, thread, url = start_server(app)
+    try:
+        yield url, admin, reader
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _card(dom, card_id):
+    return html.unescape(re.search(rf'id="{card_id}">(.*?)</div>', dom, re.S).group(1))
+
+
+@needs_browser
+def test_dashboard_on_a_server_with_keys_takes_the_key_from_the_fragment(keyed_dash):
+    url, admin, reader = keyed_dash
+    out = _browser("--dump-dom", f"{url}/dashboard#api_key={admin}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    assert "cannot load stats" not in dom
+    assert {r[0]: r[1] for r in _cells(dom, "collections")} == {"notes": "77"}
+    assert re.search(r'<form id="key-form" hidden', dom)  # no key asked for
+    assert _card(dom, "uptime") != "\u2013" and _card(dom, "qps") != "\u2013"
+    # no key, or a key that may not read the stats: the page asks for one
+    for page in (f"{url}/dashboard", f"{url}/dashboard#api_key={reader}"):
+        dom = _browser("--dump-dom", page).stdout
+        assert "cannot load stats" in dom and _cells(dom, "collections") == []
+        assert re.search(r'<form id="key-form">', dom), dom[:2000]

@@ -52,13 +52,6 @@ def obs(tmp_path_factory):
                                   recall_sample=1.0, recall_cpu_budget=1.0,  # every sample
                                   batch_window_ms=2.0, batch_max=64))
 
-    @app.middleware("http")
-    async def _tenant(request, call_next):  # what an auth layer does
-        t = request.headers.get("x-test-tenant")
-        if t:
-            request.state.tenant = t
-        return await call_next(request)
-
     server, thread, url = start_server(app)
     try:
         yield SimpleNamespace(url=url, db=db, col=col, X=X, app=app,
@@ -88,7 +81,7 @@ def test_request_ids_and_json_access_log(obs, caplog):
     with httpx.Client(base_url=obs.url) as c:
         r = c.post("/collections/docs/points/search", json={"vector": obs.X[3].tolist(),
                                                              "limit": 2},
-                   headers={"x-request-id": "req-42", "x-test-tenant": "acme"})
+                   headers={"x-request-id": "req-42"})
         assert r.status_code == 200 and r.headers["x-request-id"] == "req-42"
         r2 = c.get("/collections/nope")
         rid = r2.headers["x-request-id"]
@@ -101,7 +94,8 @@ def test_request_ids_and_json_access_log(obs, caplog):
     assert len(mine) == 1
     line = mine[0]
     assert line["route"] == "/collections/{name}/points/search" and line["status"] == 200
-    assert line["collection"] == "docs" and line["tenant"] == "acme"
+    # keyless: no tenant (test_server_tenant_observe.py has requests with tenant keys)
+    assert line["collection"] == "docs" and line["tenant"] is None
     assert line["method"] == "POST" and line["duration_ms"] > 0 and line["searches"] == 1
     miss = [x for x in lines if x["request_id"] == rid][0]
     assert miss["status"] == 404 and miss["collection"] is None
@@ -140,14 +134,13 @@ def test_metrics(obs):
     with httpx.Client(base_url=obs.url) as c:
         for i in range(3):
             assert c.post("/collections/docs/points/search",
-                          json={"vector": obs.X[i].tolist(), "limit": 5},
-                          headers={"x-test-tenant": "acme"}).status_code == 200
+                          json={"vector": obs.X[i].tolist(), "limit": 5}).status_code == 200
         assert c.post("/warpsearch/collections/docs/search",
                       json={"vector": obs.X[0].tolist(), "k": 5,
                             "filter": {"key": "tag", "match": 1}}).status_code == 200
     m = _metrics(obs.url)
     assert _value(m["warpsearch_http_requests_total"], route="/collections/{name}/points/search",
-                  method="POST", status="200", collection="docs", tenant="acme") >= 3
+                  method="POST", status="200", collection="docs", tenant="") >= 3
     assert _value(m["warpsearch_http_request_duration_seconds_count"],
                   route="/warpsearch/collections/{name}/search", status="200",
                   collection="docs", tenant="") >= 1

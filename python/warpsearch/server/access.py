@@ -46,6 +46,10 @@ _W = "/warpsearch/collections/{name}"
 PERMISSIONS = {
     **{("GET", p): PUBLIC for p in ("/", "/healthz", "/livez", "/readyz", "/openapi.json",
                                     "/docs", "/docs/oauth2-redirect", "/redoc")},
+    # the dashboard's static files hold no data: a browser loads them without a key
+    # header, and the page then sends its key with each /warpsearch/stats request
+    ("GET", "/dashboard"): PUBLIC,
+    ("GET", "/dashboard/{file}"): PUBLIC,
     ("GET", "/collections"): "list",
     ("GET", "/collections/{name}"): "read",
     ("GET", "/collections/{name}/exists"): "exists",
@@ -195,6 +199,10 @@ class AccessMiddleware:
         refusal, p = None, None
         if perm != PUBLIC:
             p, refusal = self._principal(scope, headers)
+            if p is not None and p.tenant is not None:
+                # the request's tenant, for the access log and the metrics' labels
+                # (the observer, outside this middleware, reads the same scope)
+                scope.setdefault("state", {})["tenant"] = p.tenant
             if refusal is None:
                 refusal = self._decide(p, perm, params, method)
             if refusal is None:

@@ -10,7 +10,9 @@ first search of a group leads: it waits up to the window (less when the group fi
 up), closes the group, runs the batch and hands each follower its own row. A search
 arriving while no other search is in flight runs at once, so a lone client pays no
 window. Groups are keyed by the filter's canonical JSON: searches with different
-filters never share a batch. A batch that fails (a bad query, a timeout) is run
+filters never share a batch; a tenant's view of a collection hands the batcher the
+collection and its tenant filter, so one tenant's concurrent searches share batches
+and two tenants' never do. A batch that fails (a bad query, a timeout) is run
 again query by query, so each caller gets its own answer or its own error.
 
 A batch can only be as large as the searches waiting at once, which the worker
@@ -69,6 +71,9 @@ class MicroBatcher:
                refine_factor=None, timeout=None):
         """``col.search(vector, ..., return_stats=True)`` run in a batch with concurrent
         callers: ``(hits, stats, batch size)``; hits equal an unbatched call's."""
+        target = getattr(col, "batch_target", None)
+        if target is not None:  # a view of a collection (a tenant's): batch on the
+            col, filter = target(k, filter)  # collection itself, its filter added
         kw = dict(k=k, filter=filter, ef=ef, with_payload=with_payload, nprobe=nprobe,
                   refine_factor=refine_factor, timeout=timeout)
         q = fkey = None

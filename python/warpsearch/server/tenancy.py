@@ -138,6 +138,19 @@ class TenantView:
                     "queries in one batch")
         return self._col.search_batch(vectors, k, self._f(filter), *args, **kw)
 
+    def search_exact(self, vectors, k=10, filter=None, *args, **kw):
+        # the recall monitor re-runs a tenant's sampled search through the same view
+        check_k(self._p, k)
+        return self._col.search_exact(vectors, k, self._f(filter), *args, **kw)
+
+    def batch_target(self, k, filter):
+        """``(collection, filter)`` on which a micro-batch may run this view's
+        one-query search with ``filter``: this key's limits checked here (a batch the
+        server coalesces is not the caller's batch), the tenant filter added, so
+        searches of different tenants never share a batch."""
+        check_k(self._p, k)
+        return self._col, self._f(filter)
+
     def explain(self, vector, k=10, filter=None, *args, **kw):
         check_k(self._p, k)
         out = self._col.explain(vector, k, self._f(filter), *args, **kw)

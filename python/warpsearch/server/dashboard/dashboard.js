@@ -1,11 +1,27 @@
 // SPDX-FileCopyrightText: 2026 warpsearch contributors
 // SPDX-License-Identifier: Apache-2.0
 // The warpsearch dashboard: polls GET /warpsearch/stats and renders it. No build
-// step, no dependencies. An API key can be given as ?api_key=... in the page URL.
+// step, no dependencies. A server with API keys answers the stats to an admin key:
+// give it in the page URL's fragment (/dashboard#api_key=...), which a browser never
+// sends to the server (so no access log records it), or type it into the form the
+// page shows when the server refuses. The key is kept in this tab's sessionStorage
+// and sent in the api-key header; the fragment is removed from the address bar.
 "use strict";
 
 const POLL_MS = 2000;
-const apiKey = new URLSearchParams(window.location.search).get("api_key");
+const KEY_ITEM = "warpsearch-api-key";
+
+(function keyFromFragment() {
+  const key = new URLSearchParams(window.location.hash.slice(1)).get("api_key");
+  if (key) {
+    sessionStorage.setItem(KEY_ITEM, key);
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+})();
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_ITEM);
+}
 
 function fmt(x, digits) {
   if (x === null || x === undefined) return "\u2013";
@@ -82,9 +98,11 @@ function render(s) {
 async function poll() {
   const status = document.getElementById("status");
   try {
-    const headers = apiKey ? {"api-key": apiKey} : {};
-    const res = await fetch("/warpsearch/stats", {headers});
+    const key = apiKey();
+    const res = await fetch("/warpsearch/stats", {headers: key ? {"api-key": key} : {}});
     const body = await res.json();
+    // the key form: shown while the server wants a (different) key
+    document.getElementById("key-form").hidden = res.status !== 401 && res.status !== 403;
     if (!res.ok) throw new Error((body.status && body.status.error) || res.statusText);
     render(body.result);
     status.className = "muted";
@@ -94,6 +112,14 @@ async function poll() {
     status.textContent = "cannot load stats: " + err.message;
   }
 }
+
+document.getElementById("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("key-input");
+  if (input.value) sessionStorage.setItem(KEY_ITEM, input.value);
+  input.value = "";
+  poll();
+});
 
 poll();
 setInterval(poll, POLL_MS);

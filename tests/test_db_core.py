@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -85,6 +86,35 @@ def test_unindexed_rows_are_scanned_a_chunk_at_a_time(db, monkeypatch, metric):
         assert [[h.id for h in r] for r in res] == want
         assert stats["exact_rows"] == len(rows) and stats["plan"] == "exact"
         assert [h.id for h in col.search(q[3], k=10, filter=flt)] == want[3]
+
+
+def test_the_deadline_reaches_the_scan_of_unindexed_rows(db, monkeypatch):
+    """Rows the indexer has not reached are scanned a chunk at a time, and the
+    search's deadline is checked before each chunk: a scan slower than the timeout
+    stops with TimeoutError instead of running to its end."""
+    from warpsearch.db import query as query_mod
+    from warpsearch.db.segment import RowStore
+    monkeypatch.setattr(RowStore, "_CHUNK_BYTES", 0)  # 256-row chunks
+    monkeypatch.setattr(sealer_mod.Sealer, "_can_index", lambda self, seg, forced: False)
+    col = db.create_collection("slow", dim=DIM, metric="l2")
+    x = _clustered(256 * 8, seed=8)
+    col.upsert(list(range(len(x))), x)
+    scanned = []
+    exact_rows = query_mod._exact_rows
+
+    def slow_rows(V, *args, **kw):  # each chunk's scan takes 50 ms
+        scanned.append(len(V))
+        time.sleep(0.05)
+        return exact_rows(V, *args, **kw)
+
+    monkeypatch.setattr(query_mod, "_exact_rows", slow_rows)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        col.search(x[0], k=5, timeout=0.12)
+    assert time.monotonic() - t0 < 0.4 and 1 <= len(scanned) < 8
+    scanned.clear()
+    hits = col.search(x[0], k=5, timeout=60)  # all 8 chunks within a generous deadline
+    assert hits[0].id == 0 and len(scanned) == 8
 
 
 def test_background_indexing_leaves_a_core_to_writers(db, monkeypatch):
@@ -348,6 +378,39 @@ def test_errors_name_the_collection(db):
     with pytest.raises(ValueError, match="'named'"):
         col.search(np.ones(DIM, np.float32), filter={"key": "nope", "match": 1})
     assert col.count() == 1  # nothing lost by the refused calls
+
+
+def test_negative_ids_are_refused_by_collections(db):
+    """-1 pads result rows with fewer than k hits (``BatchResults.int_ids``, the
+    server's binary answer): a point stored as -1 could not be told from padding."""
+    col = db.create_collection("neg", dim=DIM, metric="l2")
+    X = np.random.default_rng(3).standard_normal((4, DIM)).astype(np.float32)
+    col.upsert([0, 1], X[:2])
+    for ids in ([-1, 2], -5, np.array([3, -2]), [2, -(2**63)], [np.int64(-1), 4]):
+        n = 1 if np.isscalar(ids) else len(ids)
+        with pytest.raises(ValueError, match="'neg'.*>= 0"):
+            col.upsert(ids, X[:n])
+    assert col.count() == 2 and sorted(r.id for r in col.scroll()) == [0, 1]
+    res = col.search_batch(X[:2], k=4)
+    assert res.int_ids().tolist()[0][2:] == [-1, -1]  # padding only
+    # a lookup of a negative id finds nothing (it is not a write)
+    assert col.get([-1]) == [None] and col.delete([-1]) == 0
+    col.upsert([0, 2**63 - 1, "s"], X[:3])  # the full range of ids stays usable
+    assert col.count() == 4
+
+
+def test_binary_storage_with_l2_is_refused_by_create_collection(db):
+    with pytest.raises(ValueError, match="'bin'.*binary.*cosine"):
+        db.create_collection("bin", dim=DIM, metric="l2",
+                             index=ws.FlatConfig(storage="binary"))
+    assert "bin" not in db.list_collections()
+    col = db.create_collection("bin", dim=DIM, metric="cosine",
+                               index=ws.FlatConfig(storage="binary"), segment_size=64)
+    X = np.random.default_rng(4).standard_normal((200, DIM)).astype(np.float32)
+    col.upsert(list(range(200)), X)
+    col.flush()
+    assert col.info()["sealed_segments"] >= 1
+    assert col.search(X[7], k=1)[0].id == 7
 
 
 def test_hit_is_a_tuple_with_a_lazy_payload():

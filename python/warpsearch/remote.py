@@ -386,7 +386,7 @@ class RemoteCollection:
         """Inserts or replaces points, ``batch_size`` per request; returns the log
         sequence number of the last batch. ``texts`` instead of ``vectors``: as in
         ``Collection.upsert``."""
-        uids = normalize_ids(ids)
+        uids = normalize_ids(ids, writing=True)
         X = as_matrix(self._vectors_or_texts(vectors, texts, "vectors"), self.dim, "vectors")
         if payloads is None:
             payloads = [None] * len(uids)

@@ -112,7 +112,7 @@ def test_flat_gpu_matches_cpu(kind, k):
 @pytest.mark.parametrize("metric", METRICS)
 def test_flat_gpu_odd_dims(dim, metric):
     xb, xq = _data("random", 1500, dim, seed=dim)
-    ids = np.arange(len(xb), dtype=np.int64) * 5 - 1000  # negative ids are real ids
+    ids = np.arange(len(xb), dtype=np.int64) * 5 + 1000  # sparse ids, not the row numbers
     cpu, gpu = _pair(xb, metric, ids)
     for k in (7, 300):
         Dg, Ig = gpu.search(xq, k=k)

@@ -150,7 +150,7 @@ class Collection:
         all-or-nothing after a crash.
         """
         try:
-            uids = normalize_ids(ids)
+            uids = normalize_ids(ids, writing=True)
         except (ValueError, TypeError) as exc:
             raise self._err(exc) from None
         if len(set(uids)) != len(uids):

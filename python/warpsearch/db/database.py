@@ -120,6 +120,11 @@ class Database:
             index = HNSWConfig()
         if not isinstance(index, (HNSWConfig, FlatConfig, IVFPQConfig)):
             raise TypeError("index must be a HNSWConfig, FlatConfig or IVFPQConfig")
+        if isinstance(index, FlatConfig) and index.storage == "binary" \
+                and metric.lower() == "l2":  # else every seal would fail on it
+            raise ValueError(f"collection {name!r}: storage='binary' ranks by angle (the "
+                             "sign of each component) and is meant for metric 'cosine' or "
+                             "'ip'; for 'l2' use 'sq8', 'sq4' or 'fp16'")
         if not isinstance(device, str):
             raise TypeError(f"device must be a str, got {type(device).__name__}")
         dev = device.strip().lower()

@@ -38,8 +38,15 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _TOKEN_RE = re.compile(r"\w+")
 
 
-def normalize_id(value):
-    """A point id: a Python int within int64 or a non-empty str."""
+def _negative(v):
+    return ValueError(f"integer ids must be >= 0 (-1 pads result rows that have fewer "
+                      f"than k hits, and the wire's integer ids are unsigned), got {v}")
+
+
+def normalize_id(value, writing: bool = False):
+    """A point id: a Python int within int64 or a non-empty str; ``writing``: an id a
+    point is stored under, where integers must be >= 0 (a lookup of a negative id
+    finds nothing)."""
     if isinstance(value, str):
         if not value:
             raise ValueError("string ids must be non-empty")
@@ -49,23 +56,29 @@ def normalize_id(value):
     v = int(value)
     if not _INT64_MIN <= v <= _INT64_MAX:
         raise ValueError(f"integer id {v} does not fit in int64")
+    if writing and v < 0:
+        raise _negative(v)
     return v
 
 
-def normalize_ids(ids) -> list:
-    """A list of ids from one id, a sequence or an integer array."""
+def normalize_ids(ids, writing: bool = False) -> list:
+    """A list of ids from one id, a sequence or an integer array (``writing``: see
+    ``normalize_id``)."""
     if isinstance(ids, (str, numbers.Integral)) and not isinstance(ids, (bool, np.bool_)):
-        return [normalize_id(ids)]
+        return [normalize_id(ids, writing)]
     if isinstance(ids, np.ndarray):
         if ids.ndim != 1:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
         if np.issubdtype(ids.dtype, np.integer) and ids.dtype != np.uint64:
-            return ids.astype(np.int64).tolist()
+            a = ids.astype(np.int64)
+            if writing and len(a) and a.min() < 0:
+                raise _negative(int(a.min()))
+            return a.tolist()
     if type(ids) is list and ids and set(map(type, ids)) == {int} \
-            and _INT64_MIN <= min(ids) and max(ids) <= _INT64_MAX:
+            and (0 if writing else _INT64_MIN) <= min(ids) and max(ids) <= _INT64_MAX:
         return list(ids)  # plain ints in range: nothing to normalize
     try:
-        return [normalize_id(v) for v in ids]
+        return [normalize_id(v, writing) for v in ids]
     except TypeError as exc:
         if "int or str" in str(exc):
             raise

@@ -173,7 +173,7 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
         D, R = _index_search(seg.index, Q, k, params, mask, stats)
         parts.append((D, R, seg))
     if indexed < n:
-        D, R, scanned = _exact_tail(seg, indexed, n, mask, Q, metric, k)
+        D, R, scanned = _exact_tail(seg, indexed, n, mask, Q, metric, k, params)
         if stats is not None:
             stats["exact_rows"] = stats.get("exact_rows", 0) + scanned
         parts.append((D, R, seg))
@@ -205,12 +205,15 @@ def _row_blocks(seg, lo, hi, mask):
             yield V, rows, norms
 
 
-def _exact_tail(seg, lo, hi, mask, Q, metric, k):
+def _exact_tail(seg, lo, hi, mask, Q, metric, k, params=None):
     """Exact top-k over the mutable segment's rows ``[lo, hi)``, a stored chunk at a
-    time, merged as it goes: ``(D, rows, rows scanned)``."""
+    time, merged as it goes: ``(D, rows, rows scanned)``. ``params``' deadline is
+    checked before each chunk (``TimeoutError`` once it has passed)."""
     D = R = None
     scanned = 0
     for V, rows, norms in _row_blocks(seg, lo, hi, mask):
+        if params is not None:
+            params.remaining()
         d, r = _exact_rows(V, Q, metric, k, rows, norms)
         scanned += len(rows)
         D, R = (d, r) if D is None else merge_topk(

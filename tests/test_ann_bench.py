@@ -274,3 +274,55 @@ def test_faiss_without_rabitq_is_skipped_not_crashed(monkeypatch):
     with pytest.raises(ImportError, match="no IndexIVFRaBitQFastScan"):
         ivf.ENGINES["faiss-rabitq"]().load()
     ivf.ENGINES["faiss-fs"]().load()  # the PQ fast scan needs no RaBitQ
+
+
+def _load(name):
+    sys.path.insert(0, str(ANN))  # memory_bound.py imports run.py
+    try:
+        spec = importlib.util.spec_from_file_location(f"ann_{name}", ANN / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(ANN))
+
+
+@pytest.mark.parametrize("dim,bits,code_lines", [(40, 8, 1), (130, 8, 3), (384, 4, 3)])
+def test_memory_bound_counts_the_lines_of_the_walk(dim, bits, code_lines):
+    """memory_bound.py's traffic model: evaluations x lines per traversal code (the
+    code row is dim rounded up to 64 entries of `bits`), expansions x the lines a
+    (2M+1)-word link row spans on average, and the re-rank bytes, per query."""
+    import warpsearch as ws
+
+    mb = _load("memory_bound")
+    rng = np.random.default_rng(dim)
+    X = rng.standard_normal((1500, dim)).astype(np.float32)
+    ix = ws.HNSWIndex(dim, metric="l2", M=8, ef_construction=32, sq_bits=bits)
+    ix.add(X)
+    Q = X[:20] + 0.01
+    t = mb.walk_traffic(ix, Q, 10, 24)
+    _, _, st = ix.search(Q, k=10, ef=24, return_stats=True)
+    nq = st["nq"]
+    assert t["evals"] == st["distance_evals"] / nq > 0
+    assert t["code_lines"] == pytest.approx(t["evals"] * code_lines)
+    # 17 words = 68 bytes from 4-byte aligned starts: 2 lines, 3 when it starts past 60
+    span = np.mean([-(-((i * 68) % 64 + 68) // 64) for i in range(64)])
+    assert t["row_lines"] == pytest.approx(st["nodes_visited"] / nq * span)
+    assert t["lines"] == pytest.approx(t["code_lines"] + t["row_lines"]
+                                       + st["refine_bytes"] / nq / 64)
+
+
+def test_memory_bound_runs_on_a_small_set(tmp_path, capsys):
+    mb = _load("memory_bound")
+    synth = _load("synth")
+    out = tmp_path / "s.npz"
+    assert synth.main(["--kind", "mixture", "--n", "1000", "--nq", "30", "--dim", "16",
+                       "--k", "10", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert mb.main([str(out), "--engines", "warpsearch", "--ef", "10,40", "--repeat", "1",
+                    "--no-probe"]) == 0
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if line.startswith("| 10 |")
+            or line.startswith("| 40 |")]
+    assert len(rows) == 2 and all(float(r.split("|")[-2]) > 0 for r in rows)
+    assert "| 0.9 | warpsearch " in text or "not reached" in text

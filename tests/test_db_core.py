@@ -413,6 +413,33 @@ def test_binary_storage_with_l2_is_refused_by_create_collection(db):
     assert col.search(X[7], k=1)[0].id == 7
 
 
+def test_durations_of_fsyncs_seals_and_merges(tmp_path):
+    """col.durations(): histograms of WAL fsync, seal and merge seconds (the server's
+    /metrics exports them) and the automatic compaction's pending merges."""
+    with ws.connect(tmp_path / "db", fsync="always") as d:
+        col = d.create_collection("t", dim=DIM, metric="l2", segment_size=100)
+        x = _clustered(450, seed=9)
+        for a in range(0, 450, 150):  # one acknowledged write = at least one fsync
+            col.upsert(list(range(a, a + 150)), x[a:a + 150])
+        col.flush()
+        t = col.durations()
+        info = col.info()
+        assert t["wal_fsync"]["count"] >= 3 and t["wal_fsync"]["sum"] > 0
+        assert t["seal"]["count"] == info["background"]["seals"] >= 4
+        assert t["seal"]["sum"] == pytest.approx(info["background"]["seal_seconds"])
+        for h in (t["wal_fsync"], t["seal"], t["merge"]):
+            bounds = [b for b, _ in h["buckets"]]
+            counts = [n for _, n in h["buckets"]]
+            assert bounds == sorted(bounds) and bounds[-1] == float("inf")
+            assert counts == sorted(counts) and counts[-1] == h["count"]
+        # a fifth of one segment deleted: automatic compaction has a merge to run
+        before = t["merges_pending"]
+        col.delete(list(range(0, 100, 4)))
+        assert col.durations()["merges_pending"] >= min(before, 1)
+    with pytest.raises(ValueError):
+        col.durations()  # closed
+
+
 def test_hit_is_a_tuple_with_a_lazy_payload():
     h = ws.Hit("a", 1.5, b'{"x":1}')
     assert h.payload == {"x": 1} and h[2] == {"x": 1} and h.id == "a" and h.score == 1.5

@@ -148,6 +148,17 @@ def test_metrics(obs):
              m["warpsearch_search_duration_seconds_count"] if lab["collection"] == "docs"}
     assert ("HNSWIndex", "graph") in plans, plans
     info = obs.col.info()
+    # duration histograms: seals (the fixture's flush sealed one segment), merges, and
+    # WAL fsyncs (none under fsync="never", the histogram is there all the same)
+    assert _value(m["warpsearch_collection_seal_duration_seconds_count"],
+                  collection="docs") == info["background"]["seals"] >= 1
+    assert _value(m["warpsearch_collection_seal_duration_seconds_bucket"], collection="docs",
+                  le="+Inf") == info["background"]["seals"]
+    assert _value(m["warpsearch_collection_merge_duration_seconds_count"],
+                  collection="docs") == info["background"]["merges"]
+    assert _value(m["warpsearch_collection_wal_fsync_seconds_count"],
+                  collection="docs") == obs.col.durations()["wal_fsync"]["count"]
+    assert _value(m["warpsearch_collection_merges_pending"], collection="docs") == 0
     assert _value(m["warpsearch_collection_points"], collection="docs") == N
     assert _value(m["warpsearch_collection_sealed_segments"],
                   collection="docs") == info["sealed_segments"] == 1

@@ -530,6 +530,19 @@ class Collection:
                                        else repr(sealer.error)),
                     "wal_fsyncs": self.wal.fsyncs}
 
+    def durations(self) -> dict:
+        """How long this collection's durability and background steps take, for
+        monitoring: ``wal_fsync``, ``seal`` and ``merge`` histograms of seconds (each
+        ``{"buckets": [(upper bound, cumulative count), ...], "sum": s, "count": n}``)
+        and ``merges_pending``, the merges automatic compaction would run now (its
+        queue)."""
+        self._check_open()
+        sealer = self._sealer
+        return {"wal_fsync": self.wal.fsync_timings.snapshot(),
+                "seal": sealer.seal_timings.snapshot(),
+                "merge": sealer.merge_timings.snapshot(),
+                "merges_pending": sealer.pending_merges()}
+
     def memory_usage(self) -> dict:
         """Bytes held, by where: ``ram`` (indexes and the vectors of unsealed segments),
         ``mapped`` (what sealed segments read from memory-mapped files: vectors kept

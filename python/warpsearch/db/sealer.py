@@ -24,6 +24,7 @@ from .. import _core
 from ..index import IVFPQIndex
 from .recovery import checkpoint
 from .segment import add_rows, make_index, seg_dirname, take_raws, write_segment
+from .timings import Timings
 
 __all__ = ["Sealer", "plan_merges"]
 
@@ -120,6 +121,7 @@ class Sealer:
         self.stats = {"seals": 0, "seal_seconds": 0.0, "merges": 0, "merge_seconds": 0.0,
                       "indexed_rows": 0, "retries": 0, "backpressure_waits": 0,
                       "backpressure_seconds": 0.0}
+        self.seal_timings, self.merge_timings = Timings(), Timings()  # seconds per step
         self.thread = threading.Thread(target=self._loop, daemon=True,
                                        name=f"warpsearch-sealer-{name}")
         self.thread.start()
@@ -232,6 +234,12 @@ class Sealer:
         return bool(st.frozen) or self._can_index(st.mutable, self.flush_wanted > 0) \
             or self._merges_due()
 
+    def pending_merges(self) -> int:
+        """Merges the automatic policy would run now (the compaction queue's length)."""
+        with self.st.mu:
+            segs = list(self.st.sealed.values())
+        return len(plan_merges(segs, self.st.segment_size, eager=False))
+
     def _merges_due(self) -> bool:
         if not self.merge_check:
             return False
@@ -328,6 +336,7 @@ class Sealer:
         dt = time.perf_counter() - t0
         self.stats["seals"] += 1
         self.stats["seal_seconds"] += dt
+        self.seal_timings.observe(dt)
         log.info("collection %r: sealed %s (%d rows) in %.2f s", st.name,
                  seg_dirname(sealed.seg_id), sealed.n, dt)
 
@@ -374,6 +383,7 @@ class Sealer:
         dt = time.perf_counter() - t0
         self.stats["merges"] += 1
         self.stats["merge_seconds"] += dt
+        self.merge_timings.observe(dt)
         log.info("collection %r: merged %d segments (%d rows, %d purged) in %.2f s", st.name,
                  len(victims), len(uids), purged, dt)
         return {"merged": len(victims), "rows": int(len(uids)), "purged": int(purged)}

@@ -22,12 +22,14 @@ import logging
 import os
 import struct
 import threading
+import time
 import zlib
 
 import numpy as np
 
 from .payload import _orjson  # the optional fast JSON codec (None without it)
 from .storage import CorruptionError, fsync_dir
+from .timings import Timings
 
 __all__ = ["WriteAheadLog", "read_log", "encode_upsert", "encode_delete", "decode_record",
            "FSYNC_POLICIES"]
@@ -179,6 +181,7 @@ class WriteAheadLog:
         self._failed = None
         self._dirty = False
         self.fsyncs = 0
+        self.fsync_timings = Timings()  # seconds per fsync (the log's durability cost)
         files = _list(directory)
         if files:
             path = files[-1][1]
@@ -240,11 +243,13 @@ class WriteAheadLog:
                 target, fd = self.next_seq - 1, self._fd
                 self._cv.release()
                 err = None
+                t0 = time.perf_counter()
                 try:
                     os.fdatasync(fd)
                 except OSError as exc:
                     err = exc
                 finally:
+                    self.fsync_timings.observe(time.perf_counter() - t0)
                     self._cv.acquire()
                     self._syncing = False
                     self.fsyncs += 1
@@ -262,7 +267,9 @@ class WriteAheadLog:
         while self._syncing:
             self._cv.wait()
         if self._fd is not None:
+            t0 = time.perf_counter()
             os.fdatasync(self._fd)
+            self.fsync_timings.observe(time.perf_counter() - t0)
             self.fsyncs += 1
         self._durable = self.next_seq - 1
         self._dirty = False

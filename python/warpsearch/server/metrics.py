@@ -4,7 +4,8 @@
 process-wide one, so two apps in one process do not mix their numbers).
 
 Requests and searches are counted as they happen; the per-collection numbers
-(points, segments, bytes, seals, merges, back-pressure, WAL fsyncs, recall) are read
+(points, segments, bytes, seals, merges, back-pressure, WAL fsyncs, recall, and the
+histograms of fsync, seal and merge durations) are read
 from the open collections when ``/metrics`` is scraped.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, \
     generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, \
+    HistogramMetricFamily
 
 __all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
 
@@ -45,6 +47,16 @@ _COUNTERS = (
      "Failed background seal or merge attempts (retried)."),
 )
 
+# (durations key, metric name, help) of the per-collection duration histograms
+_HISTOGRAMS = (
+    ("wal_fsync", "warpsearch_collection_wal_fsync_seconds",
+     "Seconds per fsync of the write-ahead log."),
+    ("seal", "warpsearch_collection_seal_duration_seconds",
+     "Seconds per segment seal (index build and files)."),
+    ("merge", "warpsearch_collection_merge_duration_seconds",
+     "Seconds per segment merge (compaction)."),
+)
+
 
 class _DatabaseCollector:
     """Reads the open collections at scrape time."""
@@ -72,13 +84,24 @@ class _DatabaseCollector:
                                    "against an exact re-run.", labels=["collection"])
         samples = CounterMetricFamily("warpsearch_recall_samples",
                                       "Sampled searches measured.", labels=["collection"])
+        hists = {key: HistogramMetricFamily(name, doc, labels=["collection"])
+                 for key, name, doc in _HISTOGRAMS}
+        pending = GaugeMetricFamily("warpsearch_collection_merges_pending",
+                                    "Segment merges automatic compaction would run now.",
+                                    labels=["collection"])
         for col in self.db.open_collections():
             name = col.name
             try:
                 info = col.info()
                 mu = col.memory_usage()
+                times = col.durations()
             except ValueError:  # closed meanwhile
                 continue
+            for key, fam in hists.items():
+                h = times[key]
+                fam.add_metric([name], [("+Inf" if b == float("inf") else repr(b), float(n))
+                                        for b, n in h["buckets"]], h["sum"])
+            pending.add_metric([name], float(times["merges_pending"]))
             for key, fam in g.items():
                 fam.add_metric([name], float(info.get(key) or 0))
             bg = info["background"]
@@ -96,6 +119,8 @@ class _DatabaseCollector:
         yield from g.values()
         yield from c.values()
         yield fsyncs
+        yield from hists.values()
+        yield pending
         yield mem
         yield recall
         yield samples

@@ -51,7 +51,7 @@ def serve_process(args, env=None):
         if not line:
             break
         lines.append(line)
-        m = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
+        m = re.search(r"running on (https?://127\.0\.0\.1:\d+)", line)
         url = m.group(1) if m else None
     if url is None:
         proc.kill()

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import ssl
 import subprocess
 import threading
@@ -267,3 +268,39 @@ def test_https_with_a_key(tmp_path):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_serve_with_tls_flags_and_a_key(tmp_path):
+    """warpsearch serve --ssl-certfile/--ssl-keyfile: HTTPS on 127.0.0.1 with a key from
+    the keys file in the database directory; no keyless-loopback notice then."""
+    from .conftest import serve_process
+
+    cert, keyfile = _self_signed(tmp_path)
+    path = tmp_path / "data"
+    ws.connect(path).close()
+    from warpsearch.server.auth import KeyStore
+    _, key = KeyStore(os.path.join(str(path), "api_keys.json")).create("admin")
+    proc, url, lines = serve_process(["--fsync", "never", "--ssl-certfile", cert,
+                                      "--ssl-keyfile", keyfile],
+                                     dict(os.environ, WARPSEARCH_PATH=str(path)))
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        assert not any("keyless" in x for x in lines)
+        ctx = ssl.create_default_context(cafile=cert)
+        assert httpx.get(url + "/collections", verify=ctx).status_code == 401
+        with ws.connect(url, api_key=key, verify=cert) as rdb:
+            rdb.create_collection("tls", dim=2).upsert([1], [[0.5, 0.5]])
+            assert rdb.list_collections() == ["tls"]
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not answered there
+            httpx.get(url.replace("https", "http") + "/healthz")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+    with ws.connect(path) as db:
+        assert db.get_collection("tls").count() == 1

@@ -84,6 +84,56 @@ def test_non_loopback_warning():
     assert cli.host_warning("0.0.0.0", has_keys=True) is None
 
 
+def test_sigterm_lets_an_in_flight_search_finish(tmp_path):
+    """SIGTERM while a long search runs: the server stops taking connections, the
+    search is answered in full, then the database is closed and the process ends."""
+    import threading
+    import time
+
+    for dep in ("fastapi", "uvicorn", "httpx", "orjson"):
+        pytest.importorskip(dep, reason="needs the server extra")
+    path = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 128)).astype(np.float32)
+    Q = rng.standard_normal((4000, 128)).astype(np.float32)
+    with ws.connect(path, fsync="never") as db:  # an exact scan: seconds for 4,000 queries
+        col = db.create_collection("big", dim=128, metric="l2", index=ws.FlatConfig(),
+                                   segment_size=100_000)
+        col.upsert(np.arange(len(X)), X, progress=False)
+        col.flush()
+        want = col.search_batch(Q[:50], k=5).ids
+    proc, url, _ = serve_process(["--fsync", "never"],
+                                 dict(os.environ, WARPSEARCH_PATH=str(path)))
+    got = {}
+
+    def search():
+        with ws.connect(url, timeout=300, retries=0) as rdb:
+            t0 = time.monotonic()
+            got["res"] = rdb.get_collection("big").search_batch(Q, k=5)
+            got["s"] = time.monotonic() - t0
+
+    try:
+        t = threading.Thread(target=search)
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive(), "the search ended before SIGTERM: make it longer"
+        proc.send_signal(signal.SIGTERM)
+        t.join(300)
+        assert proc.wait(120) in (0, -signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert "res" in got, rest[-3000:]
+        np.testing.assert_array_equal(got["res"].ids[:50], want)
+        assert got["res"].ids.shape == (4000, 5) and (got["res"].ids >= 0).all()
+        assert "Waiting for application shutdown" in rest and "closed" in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    with ws.connect(path) as db:  # released: the lock is free
+        assert db.get_collection("big").count() == len(X)
+
+
 def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
     for dep in ("fastapi", "uvicorn", "httpx", "orjson"):
         pytest.importorskip(dep, reason="needs the server extra")
@@ -91,6 +141,9 @@ def test_serve_process_stops_on_sigterm_and_closes_the_database(tmp_path):
     proc, url, lines = serve_process(["--fsync", "never"],
                                      dict(os.environ, WARPSEARCH_PATH=str(path)))
     try:
+        # no key configured: the server says it serves loopback clients only
+        assert any("no API keys configured: serving keyless requests from loopback "
+                   "clients only" in x for x in lines), lines
         with ws.connect(url) as rdb:
             rc = rdb.create_collection("c", dim=4, metric="l2")
             rc.upsert([1, 2, 3], np.eye(4)[:3])

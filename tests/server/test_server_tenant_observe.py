@@ -56,11 +56,14 @@ def keyed(tmp_path_factory):
                       json={"vectors": {"size": DIM, "distance": "Euclid"}}))
             _ok(c.put("/collections/shared/index", headers=admin, json={
                 "field_name": "org", "field_schema": {"type": "keyword", "is_tenant": True}}))
+            _ok(c.put("/collections/shared/index", headers=admin,
+                      json={"field_name": "i", "field_schema": "integer"}))
             for t in ("acme", "beta"):
                 _ok(c.put("/collections/shared/points?wait=true", headers={"api-key": keys[t]},
                           json={"points": [{"id": base[t] + i, "vector": v.tolist(),
                                             "payload": {"i": i}}
                                            for i, v in enumerate(X[t])]}))
+            db.get_collection("shared").flush()  # indexed: answers stay put between calls
             yield c, keys, app, db, X, base
     finally:
         server.should_exit = True
@@ -187,3 +190,52 @@ def test_dashboard_page_needs_no_key_and_its_stats_need_an_admin_key(keyed, capl
     js = c.get("/dashboard/dashboard.js").text
     assert "location.hash" in js and "location.search).get" not in js
     assert 'id="key-form"' in c.get("/dashboard").text
+
+
+def test_every_remaining_endpoint_keeps_a_tenant_to_its_own_points(keyed):
+    """The shared collection's batch queries, batch recommendations, payload
+    overwrite and key deletion, and the native client's delete by filter, explain,
+    get, scroll and count: with acme's key they read and change acme's points only."""
+    c, keys, _, db, X, base = keyed
+    acme, path = {"api-key": keys["acme"]}, "/collections/shared/points"
+    col = db.get_collection("shared")
+    mine = lambda i: i < base["beta"]  # noqa: E731
+    q = (X["beta"][0] + 0.01).tolist()  # nearest to a beta point
+    out = _ok(c.post(path + "/query/batch", headers=acme, json={"searches": [
+        {"query": q, "limit": 20}, {"query": q, "limit": 5,
+                                    "filter": {"must": [{"key": "i", "match": {"value": 7}}]}}]}))
+    assert [p["id"] for p in out[1]["points"]] == [7]
+    assert len(out[0]["points"]) == 20 and all(mine(p["id"]) for p in out[0]["points"])
+    out = _ok(c.post(path + "/recommend/batch", headers=acme, json={"searches": [
+        {"positive": [1], "limit": 20}, {"positive": [2], "negative": [3], "limit": 5}]}))
+    assert all(mine(h["id"]) for row in out for h in row) and len(out[0]) == 20
+    r = c.post(path + "/recommend/batch", headers=acme, json={"searches": [
+        {"positive": [base["beta"] + 1], "limit": 5}]})
+    assert r.status_code == 404  # another tenant's point is not there for acme
+    # payload overwrite and key deletion: another tenant's ids are not found, the
+    # caller's points keep their tenant field
+    theirs = base["beta"] + 2
+    before = col.get([theirs])[0].payload
+    assert c.put(path + "/payload", headers=acme,
+                 json={"payload": {"x": 1}, "points": [theirs]}).status_code == 404
+    assert c.post(path + "/payload/delete", headers=acme,
+                  json={"keys": ["i"], "points": [theirs]}).status_code == 404
+    assert col.get([theirs])[0].payload == before
+    _ok(c.put(path + "/payload", headers=acme, json={"payload": {"x": 1}, "points": [3]}))
+    assert col.get([3])[0].payload == {"x": 1, "org": "acme"}
+    _ok(c.post(path + "/payload/delete", headers=acme, json={
+        "keys": ["i"], "filter": {"must": [{"key": "i", "match": {"value": 4}}]}}))
+    assert "i" not in col.get([4])[0].payload
+    assert col.get([base["beta"] + 4])[0].payload["i"] == 4
+    # the native client: delete by filter, explain, get, scroll, count
+    with ws.connect(str(c.base_url), api_key=keys["acme"]) as rdb:
+        rc = rdb.get_collection("shared")
+        assert rc.delete(filter={"key": "i", "match": 5}) == 1
+        assert col.get([5])[0] is None and col.get([base["beta"] + 5])[0] is not None
+        ex = rc.explain(X["beta"][0], k=5)
+        assert "beta" not in json.dumps(ex, default=str)
+        got = rc.get([6, base["beta"] + 6])
+        assert got[0].id == 6 and got[0].payload["org"] == "acme" and got[1] is None
+        assert all(mine(r.id) for r in rc.scroll(limit=1000))
+        assert rc.count() == PER_TENANT - 1 == len(rc.scroll(limit=1000))
+    assert sum(not mine(r.id) for r in col.scroll(limit=1000)) == PER_TENANT

@@ -256,3 +256,94 @@ def test_filters_match_reference(payloads, filters, deletes):
                 assert sorted(h.id for h in hits) == expected
         finally:
             db.close()
+
+
+# -- {"scan": condition}: read from each row's payload instead of a field index ----------
+
+_SCANNABLE = {"kw", "tags", "n", "f", "flag", "nums"}
+
+
+def _as_scan(c):
+    """``c`` with every match / range / is_null / is_empty leaf on a field the scan
+    reads (not dates, geo or text) turned into ``{"scan": leaf}``."""
+    if any(k in c for k in ("must", "should", "must_not")):
+        return {k: [_as_scan(x) for x in (v if isinstance(v, list) else [v])]
+                for k, v in c.items()}
+    if "is_null" in c or "is_empty" in c:
+        return {"scan": c}
+    if "key" not in c:  # shorthand
+        return {"must": [_as_scan({"key": k, "match": v}) for k, v in c.items()]}
+    if c["key"] in _SCANNABLE and ("match" in c or "range" in c):
+        return {"scan": c}
+    return c
+
+
+@pytest.mark.parametrize("flt", [
+    {"key": "kw", "match": "python"}, {"key": "kw", "match": {"any": ["libs", "rust"]}},
+    {"key": "kw", "match": {"except": ["python"]}}, {"key": "tags", "match": "b"},
+    {"key": "tags", "match": {"except": ["a", "b"]}}, {"key": "n", "range": {"gte": 5, "lt": 100}},
+    {"key": "nums", "range": {"gt": 5}}, {"key": "f", "range": {"lte": 0.5}},
+    {"key": "flag", "match": False}, {"key": "n", "match": 42}, {"is_null": "n"},
+    {"is_empty": "tags"}, {"is_null": {"key": "nums"}}, {"is_empty": {"key": "kw"}},
+])
+def test_scan_equals_the_indexed_condition(handmade, flt):
+    """A condition read from the payloads selects the rows its field index selects
+    (sealed and mutable segments: segment_size 4 over 6 rows)."""
+    want = _ids(handmade, flt)
+    assert _ids(handmade, {"scan": flt}) == want
+    assert handmade.count({"scan": flt}) == len(want)
+    hits = handmade.search(np.zeros(DIM), k=10, filter={"scan": flt})
+    assert sorted(h.id for h in hits) == want
+
+
+def test_scan_reads_keys_without_an_index_and_nested_keys(tmp_path):
+    pays = [{"meta": {"src": "a", "n": 1, "tags": ["x", "y"]}, "top": True},
+            {"meta": {"src": "b", "n": 2.5}, "top": 1},
+            {"meta": {"src": ["a", "c"]}},
+            {"meta": "not an object"}, None, {"meta.src": "a"}]
+    db, col = _db_with(pays, str(tmp_path / "db"), segment_size=4)
+    try:
+        cases = [({"key": "meta.src", "match": "a"}, [0, 2]),
+                 ({"key": "meta.src", "match": {"any": ["b", "c"]}}, [1, 2]),
+                 ({"key": "meta.src", "match": {"except": ["a"]}}, [1, 2]),
+                 ({"key": "meta.n", "range": {"gt": 1}}, [1]),
+                 ({"key": "meta.tags", "match": "y"}, [0]),
+                 ({"key": "top", "match": True}, [0]),  # a bool is not the number 1
+                 ({"key": "top", "match": 1}, [1]),
+                 ({"is_null": "meta.n"}, [2, 3, 4, 5]),
+                 ({"is_empty": "meta"}, [4, 5])]
+        for cond, want in cases:
+            assert _ids(col, {"scan": cond}) == want, cond
+        # with indexed conditions and boolean clauses
+        assert _ids(col, {"must": [{"scan": {"key": "meta.src", "match": "a"}}],
+                          "must_not": [{"scan": {"key": "meta.n", "range": {"lt": 2}}}]}) == [2]
+        col.delete([0])
+        assert _ids(col, {"scan": {"key": "meta.src", "match": "a"}}) == [2]
+        for bad, word in [({"scan": {"key": "meta.src", "text": "a"}}, "scan takes"),
+                          ({"scan": {"key": "x", "match": {"value": [1]}}}, "string, number"),
+                          ({"scan": {"key": "x", "range": {"gt": "1"}}}, "numeric"),
+                          ({"scan": {"key": "x", "match": {"any": "a"}}}, "list"),
+                          ({"scan": "x"}, "one condition"),
+                          ({"key": "meta.src", "match": "a"}, "scan")]:
+            with pytest.raises(ValueError, match=word):
+                col.count(bad)
+    finally:
+        db.close()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(payloads=st.lists(payload_st, min_size=1, max_size=25),
+       filters=st.lists(filter_st, min_size=1, max_size=4),
+       deletes=st.lists(st.integers(0, 24), max_size=5))
+def test_scanned_filters_match_reference(payloads, filters, deletes):
+    with tempfile.TemporaryDirectory() as tmp:
+        db, col = _db_with(payloads, tmp + "/db")
+        try:
+            live = set(range(len(payloads))) - set(deletes)
+            col.delete(sorted(set(deletes)))
+            for flt in filters:
+                expected = [i for i in sorted(live) if ref(payloads[i], flt)]
+                assert _ids(col, _as_scan(flt)) == expected, flt
+        finally:
+            db.close()

@@ -16,6 +16,9 @@ Grammar (``filter`` is any clause)::
     {"is_null": f}                         # absent or null
     {"is_empty": f}                        # absent, null or []
     {"section": "python", ...}             # shorthand for must-match of each pair
+    {"scan": c}   # c (match, range, is_null, is_empty) read from each row's stored
+                  # payload: for keys without a field index ("meta.source" reaches
+                  # into nested objects); costs a payload decode per row and search
 
 Examples
 --------
@@ -113,6 +116,105 @@ class _Text(Node):
         return out
 
 
+_MISSING = object()
+
+
+def _path(payload, key):
+    """The value at ``key`` ("a.b": ``payload["a"]["b"]``), or _MISSING."""
+    v = payload
+    for part in key.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return _MISSING
+        v = v[part]
+    return v
+
+
+def _same(a, b) -> bool:
+    """JSON equality that keeps bools apart from numbers (True is not 1)."""
+    return (isinstance(a, bool) == isinstance(b, bool)) and a == b
+
+
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+class _Scan(Node):
+    """A condition read from each row's stored payload (see ``{"scan": ...}``)."""
+
+    def __init__(self, test):
+        self.test = test  # payload dict (or None) -> bool
+
+    def mask(self, seg):
+        from .payload import decode_payload
+        from .segment import take_raws
+
+        raws = take_raws(seg.raws, np.arange(seg.n, dtype=np.int64))
+        test = self.test
+        return np.fromiter((test(None if r is None else decode_payload(r)) for r in raws),
+                           dtype=bool, count=seg.n)
+
+
+def _scan_clause(c, where):
+    """The predicate of a ``{"scan": c}`` condition (payload -> bool)."""
+    if not isinstance(c, dict):
+        raise ValueError(f"{where}: scan takes one condition (a dict), got {c!r}")
+    keys = set(c)
+    if keys in ({"is_null"}, {"is_empty"}):
+        (op,) = keys
+        ref = c[op]
+        key = ref.get("key") if isinstance(ref, dict) else ref
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{where}: {op} needs a field name, got {ref!r}")
+        if op == "is_null":
+            return lambda p: p is None or _path(p, key) in (_MISSING, None)
+        return lambda p: p is None or _path(p, key) in (_MISSING, None) or \
+            _path(p, key) == []
+    key = c.get("key")
+    ops = keys - {"key"}
+    if not isinstance(key, str) or not key or len(ops) != 1 or \
+            not ops <= {"match", "range"}:
+        raise ValueError(f"{where}: scan takes {{'key': name, 'match' | 'range': ...}}, "
+                         f"{{'is_null': name}} or {{'is_empty': name}}; got {c!r}")
+    (op,) = ops
+    arg = c[op]
+
+    def values(p):  # the stored value, each element of an array
+        v = _MISSING if p is None else _path(p, key)
+        return () if v in (_MISSING, None) else (v if isinstance(v, list) else (v,))
+
+    if op == "range":
+        if not isinstance(arg, dict) or not arg or set(arg) - {"gt", "gte", "lt", "lte"} \
+                or not all(_number(b) and not math.isnan(b) for b in arg.values()):
+            raise ValueError(f"{where}: range on {key!r} must be a dict of numeric gt/gte/"
+                             f"lt/lte, got {arg!r}")
+        lo_x, lo_i, hi_x, hi_i = arg.get("gt"), arg.get("gte"), arg.get("lt"), arg.get("lte")
+
+        def in_range(x):
+            return _number(x) and (lo_x is None or x > lo_x) and (lo_i is None or x >= lo_i) \
+                and (hi_x is None or x < hi_x) and (hi_i is None or x <= hi_i)
+        return lambda p: any(in_range(x) for x in values(p))
+    kind, want = "value", arg
+    if isinstance(arg, dict):
+        if len(arg) != 1 or next(iter(arg)) not in ("value", "any", "except"):
+            raise ValueError(f"{where}: match on {key!r} must be a value, {{'value': v}}, "
+                             f"{{'any': [...]}} or {{'except': [...]}}; got {arg!r}")
+        (kind, want), = arg.items()
+    scalar = (str, bool, numbers.Real)
+    if kind == "value":
+        if not isinstance(want, scalar):
+            raise ValueError(f"{where}: match on {key!r} needs a string, number or bool, "
+                             f"got {want!r}")
+        return lambda p: any(_same(x, want) for x in values(p))
+    if not isinstance(want, (list, tuple)) or not all(isinstance(w, scalar) for w in want):
+        raise ValueError(f"{where}: match {kind!r} on {key!r} needs a list of strings, "
+                         f"numbers or bools, got {want!r}")
+    want = list(want)
+    if kind == "any":
+        return lambda p: any(_same(x, w) for x in values(p) for w in want)
+    # except: some stored value outside the list (an absent value never matches)
+    return lambda p: any(not any(_same(x, w) for w in want) for x in values(p))
+
+
 def compile_filter(filt, schema: dict):
     """Validates ``filt`` against ``schema`` and returns a ``Node`` (None for no filter).
 
@@ -150,6 +252,8 @@ def _clause(d, schema, where):
         parts += [Not(_clause(c, schema, f"{where}.must_not"))
                   for c in _as_list(d.get("must_not"), "must_not")]
         return And(parts)
+    if keys == {"scan"}:
+        return _Scan(_scan_clause(d["scan"], f"{where}.scan"))
     if "key" in keys:
         return _field_clause(d, schema, where)
     if keys and keys <= {"is_null", "is_empty"}:
@@ -178,7 +282,8 @@ def _spec(key, schema):
     if spec is None:
         known = ", ".join(sorted(schema)) or "none"
         raise ValueError(f"unknown field {key!r} in filter: it is not in the collection's "
-                         f"schema (filterable fields: {known})")
+                         f"schema (filterable fields: {known}); index it, or read it from "
+                         "each payload with {'scan': condition}")
     return spec
 
 

@@ -28,12 +28,13 @@ __all__ = ["plan", "search", "exact", "scan", "SearchParams", "BatchResults"]
 
 
 class _RowsView:
-    """A segment seen with a fixed row count (for evaluating filters)."""
+    """A segment seen with a fixed row count (for evaluating filters): its field
+    indexes and its stored payloads (read by ``{"scan": ...}`` conditions)."""
 
-    __slots__ = ("n", "fields")
+    __slots__ = ("n", "fields", "raws")
 
-    def __init__(self, n, fields):
-        self.n, self.fields = n, fields
+    def __init__(self, n, fields, raws):
+        self.n, self.fields, self.raws = n, fields, raws
 
 
 class SearchParams:
@@ -67,7 +68,7 @@ def plan(st, node):
             else:
                 with st.mu:  # the field indexes grow under this lock
                     n = seg.n
-                    mask = node.mask(_RowsView(n, seg.fields))
+                    mask = node.mask(_RowsView(n, seg.fields, seg.raws))
                     live = seg.live_mask(n)
                 if live is not None:
                     mask &= live

@@ -346,3 +346,92 @@ def test_batch_vectors_are_checked_like_single_ones(served, qc):
             assert r.status_code == 400 and msg in r.json()["status"]["error"], r.text
             r = h.post(f"/collections/{name}/points/search", json={"vector": bad})
             assert r.status_code == 400 and msg in r.json()["status"]["error"], r.text
+
+
+def test_a_named_vector_is_the_collections_one_vector(qc, served):
+    """Collections created with one named dense vector (LangChain's "", LlamaIndex's
+    "text-dense"): points upserted, searched and returned under that name."""
+    X, pays = _data(3)
+    qc.create_collection("named", vectors_config={"text-dense": models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE)})
+    qc.upsert("named", points=[models.PointStruct(id=i, vector={"text-dense": X[i].tolist()},
+                                                  payload=pays[i]) for i in range(len(X))])
+    col = served.db.get_collection("named")
+    assert col.count() == len(X) and col.metric == "cosine"
+    want = [h.id for h in col.search(X[5], k=5)]
+    got = qc.query_points("named", query=X[5].tolist(), using="text-dense", limit=5,
+                          with_vectors=["text-dense"]).points
+    assert [p.id for p in got] == want
+    assert np.allclose(got[0].vector["text-dense"], X[want[0]], atol=1e-6)
+    got = qc.query_points("named", query=X[5].tolist(), limit=5, with_vectors=True).points
+    assert [p.id for p in got] == want and np.allclose(got[0].vector, X[want[0]], atol=1e-6)
+    rec = qc.retrieve("named", ids=[7], with_vectors=["text-dense"])[0]
+    assert np.allclose(rec.vector["text-dense"], X[7], atol=1e-6)
+    with pytest.raises(Exception, match="sparse"):
+        qc.upsert("named", points=[models.PointStruct(id=1, vector={
+            "s": models.SparseVector(indices=[0], values=[1.0])})])
+    with pytest.raises(Exception, match="one dense vector"):
+        qc.create_collection("two", vectors_config={
+            "a": models.VectorParams(size=2, distance=models.Distance.DOT),
+            "b": models.VectorParams(size=2, distance=models.Distance.DOT)})
+    assert not served.db.has_collection("two")
+
+
+def test_filters_on_keys_without_an_index_read_the_payloads(qc, served):
+    """Qdrant filters any payload key, nested ones as "a.b": keys without a payload
+    index are read from each point's payload, with the same answers as an index."""
+    qc.create_collection("meta", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.EUCLID))
+    X, _ = _data(4)
+    pays = [{"metadata": {"source": "ab"[i % 2], "page": i}, "kind": "kc"[i % 2]}
+            for i in range(len(X))]
+    qc.upsert("meta", points=[models.PointStruct(id=i, vector=X[i].tolist(), payload=pays[i])
+                              for i in range(len(X))])
+    src_a = models.Filter(must=[models.FieldCondition(
+        key="metadata.source", match=models.MatchValue(value="a"))])
+    got = qc.query_points("meta", query=X[0].tolist(), limit=10, query_filter=src_a).points
+    assert len(got) == 10 and all(pays[p.id]["metadata"]["source"] == "a" for p in got)
+    assert qc.count("meta", count_filter=src_a).count == sum(
+        p["metadata"]["source"] == "a" for p in pays)
+    pages = models.Filter(must=[models.FieldCondition(key="metadata.page",
+                                                      range=models.Range(gte=10, lt=20))])
+    ids = sorted(p.id for p in qc.scroll("meta", scroll_filter=pages, limit=100)[0])
+    assert ids == list(range(10, 20))
+    # the same answers once the key is indexed
+    unindexed = [p.id for p in qc.query_points(
+        "meta", query=X[1].tolist(), limit=15, query_filter=models.Filter(must=[
+            models.FieldCondition(key="kind", match=models.MatchValue(value="c"))])).points]
+    qc.create_payload_index("meta", field_name="kind", field_schema="keyword")
+    indexed = [p.id for p in qc.query_points(
+        "meta", query=X[1].tolist(), limit=15, query_filter=models.Filter(must=[
+            models.FieldCondition(key="kind", match=models.MatchValue(value="c"))])).points]
+    assert unindexed == indexed and len(indexed) == 15
+    qc.delete("meta", points_selector=models.FilterSelector(filter=src_a))
+    assert qc.count("meta").count == sum(p["metadata"]["source"] == "b" for p in pays)
+
+
+def test_maximal_marginal_relevance(qc, served):
+    """query nearest + mmr: diversity 0 is the plain nearest order; with diversity the
+    first point is still the nearest, every point comes from the candidates, and
+    near-duplicates give way."""
+    qc.create_collection("mmr", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((5, DIM)).astype(np.float32)
+    X = np.concatenate([base[0] + 0.001 * rng.standard_normal((6, DIM)),  # near-duplicates
+                        base[1:]]).astype(np.float32)
+    qc.upsert("mmr", points=[models.PointStruct(id=i, vector=X[i].tolist())
+                             for i in range(len(X))])
+    q = (base[0] + 0.3 * base[1]).tolist()
+    plain = [p.id for p in qc.query_points("mmr", query=q, limit=4).points]
+    none = [p.id for p in qc.query_points("mmr", query=models.NearestQuery(
+        nearest=q, mmr=models.Mmr(diversity=0.0, candidates_limit=10)), limit=4).points]
+    assert none == plain
+    div = qc.query_points("mmr", query=models.NearestQuery(
+        nearest=q, mmr=models.Mmr(diversity=0.9, candidates_limit=10)), limit=4).points
+    ids = [p.id for p in div]
+    assert ids[0] == plain[0] and len(set(ids)) == 4
+    assert sum(i < 6 for i in ids) < sum(i < 6 for i in plain)  # fewer near-duplicates
+    r = httpx.post(served.url + "/collections/mmr/points/query", json={
+        "query": {"nearest": q, "mmr": {"diversity": 2}}, "limit": 3})
+    assert r.status_code == 400 and "diversity" in r.text

@@ -128,16 +128,26 @@ def check_threshold(threshold):
     return float(threshold)
 
 
-def wants(selector, default: bool, what: str) -> bool:
-    """``with_vector`` / ``with_vectors``: a bool, or a list of vector names (the one
-    unnamed vector is returned for any non-empty list)."""
+def wants(selector, default: bool, what: str):
+    """``with_vector`` / ``with_vectors``: False (none), True (the vector as a list),
+    or, for a list of vector names, that list (the vector under each name asked: a
+    collection's one dense vector answers to every name)."""
     if selector is None:
         return default
     if isinstance(selector, bool):
         return selector
     if isinstance(selector, list) and all(isinstance(s, str) for s in selector):
-        return bool(selector)
+        return list(selector) if selector else False
     raise ApiError(400, f"{what} must be a bool or a list of vector names, got {selector!r}")
+
+
+def vector_answer(vec, sel):
+    """A point's ``vector`` field as ``sel`` (from ``wants``) asks: the list, or
+    ``{name: list}`` for the names asked."""
+    if vec is None or sel is False:
+        return None
+    v = vec.tolist() if hasattr(vec, "tolist") else vec
+    return {name: v for name in sel} if isinstance(sel, list) else v
 
 
 def payload_selector(selector, default: bool):
@@ -172,20 +182,32 @@ def select_payload(payload, sel):
     return {k: v for k, v in payload.items() if k not in keys}
 
 
+def vector_name(name, what: str = "using") -> None:
+    """Checks a vector name (``using``, a named vector's name): a collection holds one
+    dense vector, which every name refers to (the name a Qdrant client gave it when
+    creating the collection, "" for the unnamed one)."""
+    if name is not None and not isinstance(name, str):
+        raise ApiError(400, f"{what} must be a vector name (a string), got {name!r}")
+
+
 def parse_vector(value, dim: int, what: str = "vector") -> np.ndarray:
-    """One dense vector (a list of ``dim`` finite numbers) as float32. Named vectors
-    (``{"name": ..., "vector": [...]}`` or ``{"": [...]}``) are accepted for the one
-    unnamed vector only."""
+    """One dense vector (a list of ``dim`` finite numbers) as float32. A named vector
+    (``{"name": ..., "vector": [...]}`` or ``{"<name>": [...]}``, one name) is the
+    collection's one dense vector; sparse vectors and several named vectors are
+    refused."""
     if isinstance(value, dict):
         if set(value) == {"name", "vector"}:
             name, value = value["name"], value["vector"]
         elif len(value) == 1:
             (name, value), = value.items()
+        elif {"indices", "values"} <= set(value):
+            raise ApiError(400, f"{what}: sparse vectors are not supported")
         else:
-            raise ApiError(400, f"{what}: named or sparse vectors are not supported")
-        if name not in ("", None):
-            raise ApiError(400, f"{what}: named vectors are not supported (got name {name!r}); "
-                                "collections have one unnamed vector")
+            raise ApiError(400, f"{what}: a point holds one dense vector, got "
+                                f"{len(value)} named vectors")
+        vector_name(name, f"{what}: the vector name")
+        if isinstance(value, dict):
+            raise ApiError(400, f"{what}: sparse vectors are not supported")
     if type(value) is list and len(value) == dim:
         rows = _core.float_rows([value], dim)  # the common case, checked in one pass
         if rows is not None:

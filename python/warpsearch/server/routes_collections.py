@@ -11,7 +11,7 @@ from ..db import FlatConfig, HNSWConfig
 from ..db.config import index_config_from_dict
 from .app import JSON_BODY, read_json
 from .qdrant import (DISTANCES, METRIC_NAMES, ApiError, as_dict, field_schema,
-                     qdrant_field_type, reject_unsupported)
+                     qdrant_field_type, reject_unsupported, vector_name)
 
 __all__ = ["register", "collection_info", "create_args"]
 
@@ -38,9 +38,15 @@ def create_args(body: dict) -> dict:
     body = as_dict(body)
     reject_unsupported(body, ("sparse_vectors", "sharding_method", "init_from"))
     vectors = body.get("vectors")
+    if isinstance(vectors, dict) and "size" not in vectors and len(vectors) == 1:
+        # one named vector ({"": {...}}, {"text-dense": {...}}): the collection's one
+        # dense vector, which requests may then name (see qdrant.vector_name)
+        (name, vectors), = vectors.items()
+        vector_name(name, "the vector name")
     if not isinstance(vectors, dict) or "size" not in vectors:
         raise ApiError(400, "vectors must be {'size': N, 'distance': 'Cosine' | 'Euclid' | "
-                            "'Dot'}; named vectors are not supported")
+                            "'Dot'} or one named vector {NAME: {...}}; a collection holds "
+                            "one dense vector")
     reject_unsupported(vectors, ("multivector_config",))
     if vectors.get("datatype") not in (None, "float32"):
         raise ApiError(400, f"vectors.datatype {vectors['datatype']!r} is not supported "

@@ -22,30 +22,49 @@ from .app import JSON_BODY, read_json
 from .qdrant import (ApiError, as_dict, check_results, check_threshold, get_limit, get_offset,
                      id_sort_key, parse_id, parse_ids, parse_vector, passes_threshold,
                      payload_selector, reject_unsupported, search_ef, select_payload,
-                     to_qdrant_scores, wants)
+                     to_qdrant_scores, vector_answer, vector_name, wants)
 
 __all__ = ["register", "translate_filter", "parse_matrix"]
 
 _ALL = 1 << 62  # "no limit" for scans
 
 
-def translate_filter(f):
+def translate_filter(f, schema=None):
     """Qdrant's filter JSON for the database: ``match: {"text": ...}`` (Qdrant's
-    full-text condition) becomes the database's ``text`` condition; the rest is the
-    same language."""
+    full-text condition) becomes the database's ``text`` condition, and with
+    ``schema`` (the collection's field indexes) a match, range, is_null or is_empty
+    condition on a key without an index (Qdrant filters on any payload key, nested
+    ones as "a.b") is read from each point's payload (the database's ``scan``); the
+    rest is the same language."""
     if isinstance(f, list):
-        return [translate_filter(c) for c in f]
+        return [translate_filter(c, schema) for c in f]
     if not isinstance(f, dict):
         return f
     if "key" in f and isinstance(f.get("match"), dict) and set(f["match"]) == {"text"}:
         return {"key": f["key"], "text": f["match"]["text"]}
-    return {k: translate_filter(v) if k in ("must", "should", "must_not") else v
+    if schema is not None and _unindexed(f, schema):
+        return {"scan": f}
+    return {k: translate_filter(v, schema) if k in ("must", "should", "must_not") else v
             for k, v in f.items()}
 
 
-def _filter(body):
+def _unindexed(cond, schema) -> bool:
+    """Whether ``cond`` is a condition the payload scan answers, on a key without a
+    field index."""
+    keys = set(cond)
+    if keys in ({"is_null"}, {"is_empty"}):
+        ref = next(iter(cond.values()))
+        key = ref.get("key") if isinstance(ref, dict) else ref
+    elif "key" in keys and len(keys) == 2 and keys & {"match", "range"}:
+        key = cond["key"]
+    else:
+        return False
+    return isinstance(key, str) and key not in schema
+
+
+def _filter(col, body):
     f = body.get("filter")
-    return None if f is None else translate_filter(f)
+    return None if f is None else translate_filter(f, col.schema)
 
 
 def parse_matrix(values, dim: int, what: str = "vectors") -> np.ndarray:
@@ -98,12 +117,68 @@ def _upsert_body(body: dict, dim: int):
     return ids, vecs, pays
 
 
+def _mmr_args(value, max_k):
+    """``(diversity, candidates_limit)`` of a query's ``mmr`` object."""
+    m = as_dict(value, "query.mmr")
+    extra = set(m) - {"diversity", "candidates_limit"}
+    if extra:
+        raise ApiError(400, f"query.mmr: unknown fields {sorted(extra)}")
+    d = m.get("diversity")
+    d = 0.5 if d is None else d
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 <= d <= 1.0:
+        raise ApiError(400, f"query.mmr.diversity must be a number in [0, 1], got {d!r}")
+    n = m.get("candidates_limit")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)
+                          or not 1 <= n <= max_k):
+        raise ApiError(400, f"query.mmr.candidates_limit must be an integer in "
+                            f"[1, {max_k}], got {n!r}")
+    return float(d), 0 if n is None else n
+
+
+def _mmr_order(col, p, hits) -> list:
+    """``hits`` (best first) in maximal-marginal-relevance order: each next hit is the
+    one with the best ``(1 - diversity) * relevance - diversity * (its largest
+    similarity to those already taken)``, similarities in the collection's metric
+    (cosine, dot product, or minus the Euclidean distance)."""
+    if len(hits) < 2:
+        return hits
+    field = tuple.__getitem__
+    recs = col.get([field(h, 0) for h in hits])
+    keep = [i for i, r in enumerate(recs) if r is not None]  # deleted meanwhile: dropped
+    hits = [hits[i] for i in keep]
+    V = np.stack([recs[i].vector for i in keep]).astype(np.float64)
+    q = np.asarray(p.vec, dtype=np.float64)
+    if col.metric == "cosine":
+        V /= np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-30)
+        q = q / max(np.linalg.norm(q), 1e-30)
+    if col.metric == "l2":
+        rel = -np.linalg.norm(V - q, axis=1)
+        sq = (V * V).sum(1)
+        sim = -np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * V @ V.T, 0))
+    else:
+        rel, sim = V @ q, V @ V.T
+    d = p.mmr[0]
+    order = [int(np.argmax(rel))]
+    taken = np.zeros(len(hits), bool)
+    taken[order[0]] = True
+    worst = sim[order[0]].copy()  # largest similarity to a taken hit, per hit
+    for _ in range(min(len(hits), p.offset + p.limit) - 1):
+        score = np.where(taken, -np.inf, (1 - d) * rel - d * worst)
+        j = int(np.argmax(score))
+        order.append(j)
+        taken[j] = True
+        worst = np.maximum(worst, sim[j])
+    return [hits[j] for j in order]
+
+
 def _path_id(point_id: str):
     return int(point_id) if point_id.isdigit() else parse_id(point_id)
 
 
-def _vectors_of(col, ids) -> dict:
-    return {r.id: r.vector.tolist() for r in col.get(ids) if r is not None} if ids else {}
+def _vectors_of(col, ids, with_vector) -> dict:
+    """``{id: the point's vector field as with_vector (from wants) asks}``."""
+    return {r.id: vector_answer(r.vector, with_vector) for r in col.get(ids)
+            if r is not None} if ids else {}
 
 
 def _records(col, ids, sel, with_vector):
@@ -111,7 +186,7 @@ def _records(col, ids, sel, with_vector):
     for r in col.get(ids):
         if r is not None:
             out.append({"id": r.id, "payload": select_payload(r.payload, sel),
-                        "vector": r.vector.tolist() if with_vector else None})
+                        "vector": vector_answer(r.vector, with_vector)})
     return out
 
 
@@ -119,7 +194,7 @@ def _selected_ids(col, body) -> list:
     if body.get("points") is not None:
         return list(dict.fromkeys(parse_ids(body["points"], "points")))
     if body.get("filter") is not None:
-        return [r.id for r in col.scroll(_filter(body), limit=_ALL, with_vectors=False,
+        return [r.id for r in col.scroll(_filter(col, body), limit=_ALL, with_vectors=False,
                                          with_payload=False)]
     raise ApiError(400, "give 'points' (a list of ids) or 'filter'")
 
@@ -134,28 +209,32 @@ class _Nearest:
     ef, the score threshold and what to return."""
 
     __slots__ = ("vec", "limit", "offset", "exclude", "filter", "ef", "threshold",
-                 "selector", "with_vector")
+                 "selector", "with_vector", "mmr")
 
     def __init__(self, vec, limit, offset, exclude, filter, ef, threshold, selector,
-                 with_vector):
+                 with_vector, mmr=None):
         self.vec, self.limit, self.offset, self.exclude = vec, limit, offset, exclude
         self.filter, self.ef, self.threshold = filter, ef, threshold
         self.selector, self.with_vector = selector, with_vector
+        self.mmr = mmr  # None, or (diversity, candidates): maximal marginal relevance
 
     @property
     def k(self) -> int:
         """How many hits to ask the database for."""
+        if self.mmr is not None:
+            return max(self.mmr[1], self.limit + self.offset) + len(self.exclude)
         return self.limit + self.offset + len(self.exclude)
 
     def with_vector_of(self, vec) -> "_Nearest":
         """The same request for another query vector."""
         return _Nearest(vec, self.limit, self.offset, self.exclude, self.filter, self.ef,
-                        self.threshold, self.selector, self.with_vector)
+                        self.threshold, self.selector, self.with_vector, self.mmr)
 
     @property
     def ids_and_scores_only(self) -> bool:
         """Whether the answer needs nothing but ids and scores."""
-        return self.selector is None and not self.with_vector and not self.exclude
+        return self.selector is None and not self.with_vector and not self.exclude \
+            and self.mmr is None
 
 
 def _passing(metric: str, scores, threshold) -> int:
@@ -183,7 +262,7 @@ class Points:
         if limit + offset > self.max_k:
             raise ApiError(400, f"limit + offset must be at most {self.max_k}, "
                                 f"got {limit + offset}")
-        return _Nearest(vec, limit, offset, set(exclude), _filter(body),
+        return _Nearest(vec, limit, offset, set(exclude), _filter(col, body),
                         search_ef(body.get("params")),
                         check_threshold(body.get("score_threshold")),
                         payload_selector(body.get("with_payload"), False),
@@ -196,13 +275,15 @@ class Points:
         field = tuple.__getitem__  # a Hit's stored fields, its payload still encoded
         if p.exclude:
             hits = [h for h in hits if field(h, 0) not in p.exclude]
+        if p.mmr is not None:
+            hits = _mmr_order(col, p, hits)
         page = hits[p.offset:p.offset + p.limit]
         scores = to_qdrant_scores(col.metric, [field(h, 1) for h in page])
         if p.threshold is not None:
             n = _passing(col.metric, scores, p.threshold)
             page, scores = page[:n], scores[:n]
         ids = [field(h, 0) for h in page]
-        vecs = _vectors_of(col, ids) if p.with_vector else {}
+        vecs = _vectors_of(col, ids, p.with_vector) if p.with_vector else {}
         sel = p.selector
         return [{"id": uid, "version": 0, "score": s,
                  "payload": None if sel is None else select_payload(h.payload, sel),
@@ -258,10 +339,13 @@ class Points:
             [to_plan(col, as_dict(s, "searches[]")) for s in searches]
         check_results(sum(p.k for p in plans), self.ctx.settings.max_results)
         groups: dict = {}
+        out: list = [None] * len(plans)
         for i, p in enumerate(plans):
+            if p.mmr is not None:  # re-ranks its own candidates
+                out[i] = self.answer(col, p)
+                continue
             key = (p.k, p.ef, orjson.dumps(p.filter, option=orjson.OPT_SORT_KEYS))
             groups.setdefault(key, []).append(i)
-        out: list = [None] * len(plans)
         for rows in groups.values():
             p0 = plans[rows[0]]
             payload = any(plans[i].selector is not None for i in rows)
@@ -325,13 +409,18 @@ class Points:
     def query_plan(self, col, body) -> "_Nearest":
         """The checked request of the universal ``query`` endpoint."""
         body = as_dict(body)
-        reject_unsupported(body, ("prefetch", "lookup_from", "using", "group_by"))
+        reject_unsupported(body, ("prefetch", "lookup_from", "group_by"))
+        vector_name(body.get("using"))
         q = body.get("query")
         vec, exclude = None, set()
         if q is None:
             raise ApiError(400, "query is required (use scroll to list points)")
+        mmr = None
         if isinstance(q, dict):
             if set(q) == {"nearest"}:
+                q = q["nearest"]
+            elif set(q) == {"nearest", "mmr"}:
+                mmr = _mmr_args(q["mmr"], self.max_k)
                 q = q["nearest"]
             elif set(q) == {"recommend"}:
                 vec, exclude = self.recommend_vector(col, q["recommend"])
@@ -344,7 +433,13 @@ class Points:
                 vec, exclude = self.example_vector(col, uid, "query"), {uid}
             else:
                 vec = parse_vector(q, col.dim, "query")
-        return self.plan(col, vec, body, exclude)
+        p = self.plan(col, vec, body, exclude)
+        if mmr is not None:
+            p.mmr = mmr
+            if p.k > self.max_k:
+                raise ApiError(400, f"mmr.candidates_limit + exclusions must be at most "
+                                    f"{self.max_k}, got {p.k}")
+        return p
 
     def query(self, col, body) -> dict:
         return {"points": self.answer(col, self.query_plan(col, body))}
@@ -358,7 +453,7 @@ class Points:
         limit = get_limit(body, self.max_k)
         sel = payload_selector(body.get("with_payload"), True)
         with_vector = wants(body.get("with_vector"), False, "with_vector")
-        ids = sorted((r.id for r in col.scroll(_filter(body), limit=_ALL, with_vectors=False,
+        ids = sorted((r.id for r in col.scroll(_filter(col, body), limit=_ALL, with_vectors=False,
                                                with_payload=False)), key=id_sort_key)
         start = 0
         if body.get("offset") is not None:
@@ -414,7 +509,7 @@ def register(app, ctx) -> None:
         if body.get("points") is not None:
             col.delete(parse_ids(body["points"], "points"))
         elif body.get("filter") is not None:
-            col.delete(filter=_filter(body))
+            col.delete(filter=_filter(col, body))
         else:
             raise ApiError(400, "delete needs 'points' (a list of ids) or 'filter'")
         return _done(col)
@@ -439,7 +534,7 @@ def register(app, ctx) -> None:
         return pts.rewrite_payloads(col, body, lambda p: {})
 
     def count(col, body):
-        return {"count": col.count(_filter(body))}
+        return {"count": col.count(_filter(col, body))}
 
     def search_plan(col, body, vec=None):
         reject_unsupported(body, ("lookup_from",))
@@ -475,7 +570,8 @@ def register(app, ctx) -> None:
         return [search_plan(col, as_dict(s, "searches[]")) for s in searches]
 
     def recommend_plan(col, body):
-        reject_unsupported(body, ("lookup_from", "using"))
+        reject_unsupported(body, ("lookup_from",))
+        vector_name(body.get("using"))
         vec, exclude = pts.recommend_vector(col, body)
         return pts.plan(col, vec, body, exclude)
 

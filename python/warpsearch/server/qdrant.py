@@ -283,6 +283,47 @@ def search_ef(params):
     return ef
 
 
+def known_fields(body: dict, allowed, what: str) -> None:
+    """A 400 naming the fields of ``body`` that its request type does not have (a
+    misspelt field would otherwise be ignored without a word)."""
+    extra = [k for k in body if k not in allowed]
+    if extra:
+        raise ApiError(400, f"{what}: unknown field{'s' if len(extra) > 1 else ''} "
+                            f"{', '.join(repr(k) for k in sorted(map(str, extra)))}; the "
+                            f"fields are {', '.join(sorted(allowed))}")
+
+
+# The body fields of Qdrant's request types (its REST API), each request checked
+# against its own: unsupported ones among them are refused by name where set.
+SEARCH_FIELDS = frozenset({"vector", "filter", "params", "limit", "offset", "with_payload",
+                           "with_vector", "score_threshold", "shard_key"})
+QUERY_FIELDS = frozenset({"query", "using", "prefetch", "filter", "params", "limit",
+                          "offset", "with_payload", "with_vector", "score_threshold",
+                          "lookup_from", "shard_key"})
+RECOMMEND_FIELDS = frozenset({"positive", "negative", "strategy", "using", "filter",
+                              "params", "limit", "offset", "with_payload", "with_vector",
+                              "score_threshold", "lookup_from", "shard_key"})
+BATCH_FIELDS = frozenset({"searches"})
+SCROLL_FIELDS = frozenset({"filter", "limit", "offset", "order_by", "with_payload",
+                           "with_vector", "shard_key"})
+COUNT_FIELDS = frozenset({"filter", "exact", "shard_key"})
+RETRIEVE_FIELDS = frozenset({"ids", "with_payload", "with_vector", "shard_key"})
+SELECT_FIELDS = frozenset({"points", "filter", "shard_key"})
+SET_PAYLOAD_FIELDS = frozenset({"payload", "points", "filter", "key", "shard_key"})
+DELETE_PAYLOAD_FIELDS = frozenset({"keys", "points", "filter", "shard_key"})
+UPSERT_FIELDS = frozenset({"points", "batch", "update_filter", "update_mode", "shard_key"})
+POINT_FIELDS = frozenset({"id", "vector", "payload"})
+UPSERT_BATCH_FIELDS = frozenset({"ids", "vectors", "payloads"})
+CREATE_FIELDS = frozenset({"vectors", "sparse_vectors", "shard_number", "sharding_method",
+                           "replication_factor", "write_consistency_factor",
+                           "on_disk_payload", "hnsw_config", "wal_config",
+                           "optimizers_config", "quantization_config", "strict_mode_config",
+                           "init_from", "metadata", "warpsearch"})
+VECTOR_PARAMS_FIELDS = frozenset({"size", "distance", "hnsw_config", "quantization_config",
+                                  "on_disk", "datatype", "multivector_config"})
+FIELD_INDEX_FIELDS = frozenset({"field_name", "field_schema"})
+
+
 def reject_unsupported(body: dict, keys) -> None:
     """A request naming a feature this server lacks gets a 400 saying which."""
     for k in keys:

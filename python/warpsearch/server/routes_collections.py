@@ -12,6 +12,7 @@ from ..db.config import index_config_from_dict
 from .app import JSON_BODY, read_json
 from .qdrant import (DISTANCES, METRIC_NAMES, ApiError, as_dict, field_schema,
                      qdrant_field_type, reject_unsupported, vector_name)
+from .qdrant import CREATE_FIELDS, FIELD_INDEX_FIELDS, VECTOR_PARAMS_FIELDS, known_fields
 
 __all__ = ["register", "collection_info", "create_args"]
 
@@ -36,6 +37,7 @@ def create_args(body: dict) -> dict:
     (``index``: an index configuration dict, ``schema``, ``segment_size``,
     ``device``); Qdrant clients never send it."""
     body = as_dict(body)
+    known_fields(body, CREATE_FIELDS, "create collection")
     reject_unsupported(body, ("sparse_vectors", "sharding_method", "init_from"))
     vectors = body.get("vectors")
     if isinstance(vectors, dict) and "size" not in vectors and len(vectors) == 1:
@@ -47,6 +49,7 @@ def create_args(body: dict) -> dict:
         raise ApiError(400, "vectors must be {'size': N, 'distance': 'Cosine' | 'Euclid' | "
                             "'Dot'} or one named vector {NAME: {...}}; a collection holds "
                             "one dense vector")
+    known_fields(vectors, VECTOR_PARAMS_FIELDS, "vectors")
     reject_unsupported(vectors, ("multivector_config",))
     if vectors.get("datatype") not in (None, "float32"):
         raise ApiError(400, f"vectors.datatype {vectors['datatype']!r} is not supported "
@@ -189,6 +192,7 @@ def register(app, ctx) -> None:
     @app.put("/collections/{name}/index", tags=["indexes"], openapi_extra=JSON_BODY)
     async def create_field_index(request: Request, name: str):
         body = as_dict(await read_json(request))
+        known_fields(body, FIELD_INDEX_FIELDS, "create field index")
         field = body.get("field_name")
         if not isinstance(field, str) or not field:
             raise ApiError(400, "field_name must be a non-empty string")

@@ -27,7 +27,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from .app import JSON_BODY, read_json
-from .qdrant import ApiError, as_dict, check_results, get_int
+from .qdrant import ApiError, as_dict, check_results, get_int, known_fields
 
 __all__ = ["register", "encode_batch"]
 
@@ -85,13 +85,31 @@ def _query_int(params, name, hi):
     return n
 
 
+_SEARCH = ("vector", "k", "filter", "ef", "nprobe", "refine_factor")
+#: The body fields of each native endpoint (anything else is a 400 naming it).
+_FIELDS = {
+    "/upsert": frozenset({"ids", "vectors", "payloads", "batch_size"}),
+    "/get": frozenset({"ids"}),
+    "/delete": frozenset({"ids", "filter"}),
+    "/search": frozenset({*_SEARCH, "with_payload", "timeout", "return_stats"}),
+    "/explain": frozenset(_SEARCH),
+    "/scroll": frozenset({"filter", "limit", "offset", "with_vectors", "with_payload"}),
+    "/count": frozenset({"filter"}),
+    "/flush": frozenset({"timeout"}),
+    "/create_field_index": frozenset({"name", "type"}),
+}
+
+
 def register(app, ctx) -> None:
     max_k = ctx.settings.max_k
     base = "/warpsearch/collections/{name}"
 
     def route(method, path, fn):
+        fields = _FIELDS.get(path, frozenset())
+
         async def endpoint(request: Request, name: str):
             body = as_dict(await read_json(request)) if method == "post" else {}
+            known_fields(body, fields, path.lstrip("/"))
             return await ctx.answer(request, lambda: fn(ctx.collection(name), body))
         getattr(app, method)(base + path, tags=["warpsearch"],
                              openapi_extra=JSON_BODY if method == "post" else None,

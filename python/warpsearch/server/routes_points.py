@@ -23,6 +23,10 @@ from .qdrant import (ApiError, as_dict, check_results, check_threshold, get_limi
                      id_sort_key, parse_id, parse_ids, parse_vector, passes_threshold,
                      payload_selector, reject_unsupported, search_ef, select_payload,
                      to_qdrant_scores, vector_answer, vector_name, wants)
+from .qdrant import (BATCH_FIELDS, COUNT_FIELDS, DELETE_PAYLOAD_FIELDS, POINT_FIELDS,
+                     QUERY_FIELDS, RECOMMEND_FIELDS, RETRIEVE_FIELDS, SCROLL_FIELDS,
+                     SEARCH_FIELDS, SELECT_FIELDS, SET_PAYLOAD_FIELDS, UPSERT_BATCH_FIELDS,
+                     UPSERT_FIELDS, known_fields)
 
 __all__ = ["register", "translate_filter", "parse_matrix"]
 
@@ -91,11 +95,17 @@ def _payloads(values, n):
 
 
 def _upsert_body(body: dict, dim: int):
+    known_fields(body, UPSERT_FIELDS, "upsert")
+    reject_unsupported(body, ("update_filter", "shard_key"))
+    if body.get("update_mode") not in (None, "upsert"):
+        raise ApiError(400, f"update_mode {body['update_mode']!r} is not supported by this "
+                            "server (upsert only)")
     if body.get("points") is not None:
         pts = body["points"]
         if not isinstance(pts, list) or not all(isinstance(p, dict) for p in pts):
             raise ApiError(400, "points must be a list of {'id', 'vector', 'payload'} objects")
         for p in pts:
+            known_fields(p, POINT_FIELDS, "a point")
             if "id" not in p or "vector" not in p:
                 raise ApiError(400, "every point needs an 'id' and a 'vector'")
         ids = [parse_id(p["id"]) for p in pts]
@@ -103,6 +113,7 @@ def _upsert_body(body: dict, dim: int):
         pays = _payloads([p.get("payload") for p in pts], len(pts))
     elif body.get("batch") is not None:
         b = as_dict(body["batch"], "batch")
+        known_fields(b, UPSERT_BATCH_FIELDS, "batch")
         ids = parse_ids(b.get("ids"), "batch.ids")
         vecs = parse_matrix(b.get("vectors"), dim, "batch.vectors")
         if len(vecs) != len(ids):
@@ -327,7 +338,8 @@ class Points:
         """A batch endpoint: every request checked first (``to_plan(col, request)``, or
         ``to_plans(col, requests)`` for all at once), then those sharing k, filter and
         ef searched together in one ``search_batch`` call, answered in request order."""
-        searches = as_dict(body).get("searches")
+        known_fields(as_dict(body), BATCH_FIELDS, "batch")
+        searches = body.get("searches")
         if not isinstance(searches, list):
             raise ApiError(400, "searches must be a list of requests")
         if len(searches) > self.ctx.settings.max_batch:
@@ -409,7 +421,8 @@ class Points:
     def query_plan(self, col, body) -> "_Nearest":
         """The checked request of the universal ``query`` endpoint."""
         body = as_dict(body)
-        reject_unsupported(body, ("prefetch", "lookup_from", "group_by"))
+        known_fields(body, QUERY_FIELDS, "query")
+        reject_unsupported(body, ("prefetch", "lookup_from", "shard_key"))
         vector_name(body.get("using"))
         q = body.get("query")
         vec, exclude = None, set()
@@ -449,7 +462,8 @@ class Points:
         """Points in Qdrant's id order, from the id ``offset`` on. Each page sorts the
         ids of every matching point (the database scrolls in storage order), so a page
         costs O(n log n) in the points that pass the filter."""
-        reject_unsupported(body, ("order_by",))
+        known_fields(body, SCROLL_FIELDS, "scroll")
+        reject_unsupported(body, ("order_by", "shard_key"))
         limit = get_limit(body, self.max_k)
         sel = payload_selector(body.get("with_payload"), True)
         with_vector = wants(body.get("with_vector"), False, "with_vector")
@@ -466,7 +480,7 @@ class Points:
     # -- writes ---------------------------------------------------------------------
     def rewrite_payloads(self, col, body, change) -> dict:
         """Applies ``change(payload) -> payload`` to the selected points."""
-        reject_unsupported(body, ("key",))
+        reject_unsupported(body, ("key", "shard_key"))
         with self.ctx.lock(col.name):
             explicit = body.get("points") is not None
             ids = _selected_ids(col, body)
@@ -501,11 +515,15 @@ def register(app, ctx) -> None:
         return _done(col)
 
     def retrieve(col, body):
+        known_fields(body, RETRIEVE_FIELDS, "retrieve")
+        reject_unsupported(body, ("shard_key",))
         return _records(col, list(dict.fromkeys(parse_ids(body.get("ids"), "ids"))),
                         payload_selector(body.get("with_payload"), True),
                         wants(body.get("with_vector"), False, "with_vector"))
 
     def delete(col, body):
+        known_fields(body, SELECT_FIELDS, "delete")
+        reject_unsupported(body, ("shard_key",))
         if body.get("points") is not None:
             col.delete(parse_ids(body["points"], "points"))
         elif body.get("filter") is not None:
@@ -515,14 +533,17 @@ def register(app, ctx) -> None:
         return _done(col)
 
     def set_payload(col, body):
+        known_fields(body, SET_PAYLOAD_FIELDS, "set payload")
         new = as_dict(body.get("payload"), "payload")
         return pts.rewrite_payloads(col, body, lambda p: {**p, **new})
 
     def overwrite_payload(col, body):
+        known_fields(body, SET_PAYLOAD_FIELDS, "overwrite payload")
         new = as_dict(body.get("payload"), "payload")
         return pts.rewrite_payloads(col, body, lambda p: dict(new))
 
     def delete_payload(col, body):
+        known_fields(body, DELETE_PAYLOAD_FIELDS, "delete payload")
         keys = body.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ApiError(400, "keys must be a list of payload keys")
@@ -531,13 +552,17 @@ def register(app, ctx) -> None:
                                                           if k not in drop})
 
     def clear_payload(col, body):
+        known_fields(body, SELECT_FIELDS, "clear payload")
         return pts.rewrite_payloads(col, body, lambda p: {})
 
     def count(col, body):
+        known_fields(body, COUNT_FIELDS, "count")
+        reject_unsupported(body, ("shard_key",))
         return {"count": col.count(_filter(col, body))}
 
     def search_plan(col, body, vec=None):
-        reject_unsupported(body, ("lookup_from",))
+        known_fields(body, SEARCH_FIELDS, "search")
+        reject_unsupported(body, ("shard_key",))
         if "vector" not in body:
             raise ApiError(400, "search needs a 'vector'")
         return pts.plan(col, parse_vector(body["vector"], col.dim) if vec is None else vec,
@@ -570,7 +595,8 @@ def register(app, ctx) -> None:
         return [search_plan(col, as_dict(s, "searches[]")) for s in searches]
 
     def recommend_plan(col, body):
-        reject_unsupported(body, ("lookup_from",))
+        known_fields(body, RECOMMEND_FIELDS, "recommend")
+        reject_unsupported(body, ("lookup_from", "shard_key"))
         vector_name(body.get("using"))
         vec, exclude = pts.recommend_vector(col, body)
         return pts.plan(col, vec, body, exclude)

@@ -341,6 +341,37 @@ def test_compaction_is_size_tiered(db):
         any(s.seg_id == 9 for g in groups for s in g)
 
 
+def _until(cond, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, "the background worker did not get there"
+        time.sleep(0.02)
+
+
+def test_automatic_compaction_runs_without_compact(db):
+    """The background worker merges by itself: past MAX_SEGMENTS sealed segments the
+    smallest are merged, and a segment with PURGE_RATIO of its rows deleted is
+    rewritten without them; no compact() call, results unchanged."""
+    seg = 100
+    col = db.create_collection("auto", dim=DIM, metric="l2", segment_size=seg,
+                               index=ws.HNSWConfig(M=8, ef_construction=32))
+    x = _clustered(seg * (sealer_mod.MAX_SEGMENTS + 3), seed=12)
+    for a in range(0, len(x), seg):  # one segment per upsert, sealed as it fills
+        col.upsert(list(range(a, a + seg)), x[a:a + seg])
+    col.flush()
+    _until(lambda: col.info()["background"]["merges"] > 0
+           and col.info()["sealed_segments"] <= sealer_mod.MAX_SEGMENTS
+           and col.durations()["merges_pending"] == 0)
+    assert col.count() == len(x)
+    assert [r[0].id for r in col.search_exact(x[[3, 650]], k=1)] == [3, 650]
+    # a fifth of one segment deleted: purged by the background worker
+    merges = col.info()["background"]["merges"]
+    col.delete(list(range(0, 40)))
+    _until(lambda: col.info()["background"]["merges"] > merges
+           and col.info()["deleted_rows"] == 0)
+    assert col.count() == len(x) - 40 and 7 not in col and 40 in col
+
+
 def test_devices(db):
     col = db.create_collection("cpu", dim=DIM, device="cpu", segment_size=100)
     x = _clustered(250, seed=11)

@@ -118,17 +118,31 @@ def test_concurrent_searches_during_ingest_and_compaction(tmp_path):
     errors, done = [], threading.Event()
     deleted = set(range(0, 3000, 10))
 
-    def reader():
+    def reader(nq, g):
+        # each reader's calls report their own stats: its query count, and allowed
+        # counts of its own filter (g < 3 or g == 4) whatever the other reader does
         try:
             while not done.is_set():
-                for hits in c.search_batch(x[:4], k=10, filter={"key": "g", "range": {"lt": 3}}):
-                    assert all(h.payload["g"] < 3 for h in hits)
+                flt = {"key": "g", "range": {"lt": 3}} if g == 3 else {"g": 4}
+                res, st = c.search_batch(x[:nq], k=10, filter=flt, return_stats=True)
+                for hits in res:
+                    assert all((h.payload["g"] < 3) if g == 3 else (h.payload["g"] == 4)
+                               for h in hits)
+                assert st["nq"] == nq and all(s["nq"] == nq for s in st["segments"])
+                assert st["allowed"] == sum(s["allowed"] for s in st["segments"])
+                assert all(s["allowed"] <= s["rows"] for s in st["segments"])
+                share = st["allowed"] / max(st["rows"], 1)
+                # ~60% of the rows pass g < 3 and ~20% g == 4 (deletes and re-writes
+                # move them a little): stats swapped between the readers would not
+                assert (share >= 0.45) if g == 3 else (share <= 0.25), st
+                hits, one = c.search(x[7], k=3, filter=flt, return_stats=True)
+                assert one["nq"] == 1
                 c.count({"g": 1})
                 c.get([1, 2, 3])
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=reader) for _ in range(2)]
+    threads = [threading.Thread(target=reader, args=a) for a in ((4, 3), (9, 4))]
     for t in threads:
         t.start()
     try:

@@ -111,16 +111,20 @@ def _index_search(index, Q, k, params, mask, stats):
         if stats is not None:
             stats.update(st)
         return D, R
+    # a device index: the stats of this call (never the index's last_search_info,
+    # which a concurrent search may have replaced)
     if isinstance(index, HNSWIndex):
-        D, R = index.search(Q, k=k, ef=max(params.ef, k), filter=mask, timeout=timeout)
+        D, R, st = index.search(Q, k=k, ef=max(params.ef, k), filter=mask, timeout=timeout,
+                                return_stats=True)
     elif isinstance(index, IVFPQIndex):
-        D, R = index.search(Q, k=k, nprobe=params.nprobe, refine_factor=params.refine_factor,
-                            filter=mask, timeout=timeout)
+        D, R, st = index.search(Q, k=k, nprobe=params.nprobe,
+                                refine_factor=params.refine_factor, filter=mask,
+                                timeout=timeout, return_stats=True)
     else:
-        D, R = index.search(Q, k=k, filter=mask, refine_factor=params.refine_factor,
-                            timeout=timeout)
+        D, R, st = index.search(Q, k=k, filter=mask, refine_factor=params.refine_factor,
+                                timeout=timeout, return_stats=True)
     if stats is not None:
-        stats.update(index.last_search_info)
+        stats.update(st)
     return D, R
 
 
@@ -177,6 +181,7 @@ def _segment_parts(seg, n, indexed, mask, Q, k, params, metric, stats):
         D, R, scanned = _exact_tail(seg, indexed, n, mask, Q, metric, k, params)
         if stats is not None:
             stats["exact_rows"] = stats.get("exact_rows", 0) + scanned
+            stats.setdefault("nq", Q.shape[0])  # an exact-only segment has no engine stats
         parts.append((D, R, seg))
     return parts
 

@@ -293,6 +293,41 @@ def test_upsert_progress_bar(db, capsys):
     assert col.count() == 30
 
 
+def test_progress_bars_of_long_calls(tmp_path, capsys):
+    """progress=True shows a bar (on stderr, as tqdm writes) for compaction, snapshots,
+    restores (the segment copies included) and file ingest; progress=False shows
+    none; anything but a bool or None is a TypeError before any work."""
+    with ws.connect(tmp_path / "db", fsync="never") as d:
+        col = d.create_collection("p", dim=DIM, segment_size=10)
+        col.upsert(list(range(45)), _vecs(45), progress=False)
+        col.flush()
+        col.delete([1, 2, 3])
+        capsys.readouterr()
+        col.compact(progress=True)
+        assert "compact p" in capsys.readouterr().err
+        segs = col.info()["sealed_segments"]
+        col.snapshot(str(tmp_path / "snap2"), progress=True)
+        err = capsys.readouterr().err
+        assert "snapshot p" in err and f"{segs}/{segs}" in err
+        r = ws.restore(str(tmp_path / "snap2"), d, "q", progress=True)
+        err = capsys.readouterr().err
+        assert "restore q" in err and f"{segs}/{segs}" in err and r.count() == 42
+        np.save(tmp_path / "v.npy", _vecs(25))
+        n = ws.ingest(d.create_collection("i", dim=DIM), str(tmp_path / "v.npy"),
+                      batch_size=10, progress=True)
+        assert n == 25 and "25/25" in capsys.readouterr().err
+        for call in (lambda: col.compact(progress=False),
+                     lambda: col.snapshot(str(tmp_path / "snap3"), progress=False)):
+            call()
+            assert capsys.readouterr().err == ""
+        for call in (lambda: col.compact(progress="yes"),
+                     lambda: col.snapshot(str(tmp_path / "snap4"), progress=1.0),
+                     lambda: ws.restore(str(tmp_path / "snap2"), d, "r", progress="no")):
+            with pytest.raises(TypeError, match="progress"):
+                call()
+        assert not d.has_collection("r") and not os.path.exists(tmp_path / "snap4")
+
+
 def test_payload_codecs_keep_every_value(tmp_path):
     """Payloads round-trip exactly whichever JSON codec writes and reads them: ints
     past 64 bits, long digit strings, unicode, nested lists, numpy and datetime values

@@ -28,7 +28,7 @@ import uuid
 
 import numpy as np
 
-from .._progress import progress_bar
+from .._progress import progress_bar, show_progress
 from .recovery import install_segments
 
 __all__ = ["take_snapshot", "restore", "verify_snapshot"]
@@ -138,6 +138,7 @@ def _segment_key(entry):
 
 def take_snapshot(col, path, base=None, progress=None) -> str:
     """Writes a snapshot of ``col`` to ``path``; returns the path (see ``Collection.snapshot``)."""
+    show_progress(progress)  # a bad value is a TypeError before anything is written
     store = _store(path)
     if store.exists() and store.files():
         raise ValueError(f"snapshot destination {store.url()!r} already exists")
@@ -317,6 +318,7 @@ def restore(path, db, name: str, *, progress=None):
     """
     from .config import index_config_from_dict
 
+    show_progress(progress)  # a bad value is a TypeError before anything is created
     store = _store(path)
     meta = _verify(store, set())
     cfg = meta["config"]
@@ -324,6 +326,10 @@ def restore(path, db, name: str, *, progress=None):
                                index=index_config_from_dict(cfg["index"]),
                                schema=cfg["schema"], segment_size=cfg["segment_size"],
                                embedding=cfg.get("embedding"))
+    # the segments' files are copied as install_segments asks for each one: a bar of
+    # segments (automatic: shown where a person watches, when there are several)
+    bar = progress_bar(progress if progress is not None or len(meta["segments"]) > 1
+                       else False, len(meta["segments"]), f"restore {name}", "segment")
     try:
         segs = []
         for e in meta["segments"]:
@@ -336,11 +342,13 @@ def restore(path, db, name: str, *, progress=None):
                         shutil.copyfileobj(fi, fo, _CHUNK)
                         fo.flush()
                         os.fsync(fo.fileno())
+                bar.update(1)
 
             tomb = np.unpackbits(_load_array(store, e["tombstones"]),
                                  count=e["rows"]).astype(bool)
             segs.append((e, copy, tomb))
         install_segments(col.state, col.wal, segs)
+        bar.close()
         if meta["tail"]["rows"]:
             vecs = _load_array(store, "tail/vectors.npy")
             with store.open("tail/ids.json", "rb") as f:
@@ -350,6 +358,7 @@ def restore(path, db, name: str, *, progress=None):
             pays = [json.loads(r) if r else None for r in raws]
             col.upsert(ids, vecs, pays, progress=progress)
     except BaseException:
+        bar.close()
         db.drop_collection(name)
         raise
     return col

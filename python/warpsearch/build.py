@@ -16,6 +16,7 @@ import shutil
 import numpy as np
 
 from ._progress import progress_bar
+from ._validation import as_positive_int
 from .formats import VectorFile, open_vectors
 from .index import FlatIndex, HNSWIndex, IVFPQIndex, estimate_memory, load_index
 
@@ -61,9 +62,7 @@ def _source_key(src: VectorFile) -> dict:
 
 def _train_rows(kind: str, n: int, params: dict, train_rows) -> int:
     if train_rows is not None:
-        if isinstance(train_rows, bool) or not isinstance(train_rows, (int, np.integer)) \
-                or train_rows <= 0:
-            raise ValueError(f"train_rows must be a positive int, got {train_rows!r}")
+        train_rows = as_positive_int(train_rows, "train_rows", maximum=None)
         return min(int(train_rows), n)
     if kind == "ivf_pq":  # k-means wants tens of points per list; PQ a few thousand rows
         return min(n, max(50_000, 64 * int(params.get("nlist", 1024))))
@@ -84,9 +83,7 @@ def _plan_chunk(kind, n, dim, params, budget, chunk_rows, itemsize):
                          f"{index_bytes / 2**20:,.0f} MiB, over 90% of the memory budget of "
                          f"{budget / 2**20:,.0f} MiB; raise the budget or use {hint}")
     if chunk_rows is not None:
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
-                or chunk_rows <= 0:
-            raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+        chunk_rows = as_positive_int(chunk_rows, "chunk_rows", maximum=None)
         return int(chunk_rows)
     per_row = dim * (itemsize + 4 + 4)  # the file's rows, their float32 copy, headroom
     if budget is None:

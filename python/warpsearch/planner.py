@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from ._validation import as_positive_int
 from .build import parse_bytes
 from .index import estimate_memory
 
@@ -172,10 +173,8 @@ def plan(n: int, dim: int, *, recall: float = 0.95, qps: float | None = None, k:
     added to reach it. ``prices`` (``{"machine_hour": ..., "gpu_hour": ...}``) gives
     ``cost_per_hour``.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
-        raise ValueError(f"dim must be a positive int, got {dim!r}")
+    n = as_positive_int(n, "n", maximum=None)
+    dim = as_positive_int(dim, "dim")
     if not isinstance(recall, (int, float)) or not 0 < recall <= 1:
         raise ValueError(f"recall must be in (0, 1], got {recall!r}")
     if qps is not None and (not isinstance(qps, (int, float)) or qps <= 0):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import as_positive_int
+
 __all__ = ["scores", "exact_knn", "exact_knn_file", "recall_at_k"]
 
 METRICS = ("l2", "ip", "cosine")
@@ -77,8 +79,7 @@ def exact_knn(base, queries, k: int, metric: str = "l2", ids=None, allowed=None,
     ``k`` rows) have id -1 and distance +inf (l2) / -inf.
     """
     metric = _check_metric(metric)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = as_positive_int(k, "k")
     b = np.asarray(base)
     q = np.atleast_2d(np.asarray(queries))
     row_ids = np.arange(len(b), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)

@@ -593,6 +593,7 @@ class Collection:
     def flush(self, timeout=None) -> None:
         """Waits until every point is indexed and every full segment sealed, then writes
         a checkpoint (manifest + tombstones)."""
+        timeout = as_timeout(timeout)
         self._check_open()
         self._sealer.wait_idle(timeout)
         checkpoint(self.state, self.wal)

@@ -30,6 +30,8 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
+from .._validation import as_positive_int
+
 __all__ = ["ROLES", "KEYS_FILE", "KeyStore", "Principal", "ANONYMOUS", "parse_rate",
            "check_tenant", "LIMIT_NAMES"]
 
@@ -250,8 +252,8 @@ class KeyStore:
                 continue
             if name == "rate":
                 v = parse_rate(v)
-            elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            else:
+                v = as_positive_int(v, name, maximum=None)
             clean[name] = v
         key_id = secrets.token_hex(6)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()

@@ -26,6 +26,8 @@ import threading
 import numpy as np
 import orjson
 
+from .._validation import as_positive_int
+
 __all__ = ["MicroBatcher"]
 
 
@@ -58,8 +60,7 @@ class MicroBatcher:
     def __init__(self, window_s: float, max_batch: int, on_batch=None):
         if not window_s > 0:
             raise ValueError(f"window_s must be > 0, got {window_s!r}")
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}")
+        max_batch = as_positive_int(max_batch, "max_batch", maximum=None)
         self.window_s = float(window_s)
         self.max_batch = max_batch
         self.on_batch = on_batch

@@ -22,7 +22,8 @@ if [ -z "$levels" ]; then
   exit 0
 fi
 tests=(tests/test_flat.py tests/test_flat_storage.py tests/test_hnsw.py tests/test_hnsw_storage.py
-       tests/test_ivf_pq.py tests/test_ivf_probe.py tests/test_kmeans.py)
+       tests/test_ivf_pq.py tests/test_ivf_probe.py tests/test_kmeans.py tests/test_index_edges.py
+       tests/test_ivf_filter_plan.py)
 summary=""
 for level in $levels; do
   start=$(date +%s)

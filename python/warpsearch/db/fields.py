@@ -3,7 +3,8 @@
 """Payload indexes of one segment, one per schema field.
 
 While a segment is mutable the indexes grow by appending (posting lists are
-Python lists, numbers are scanned with vectorized comparisons); ``freeze()``
+doubling int64 buffers read as views, single-valued keyword fields also keep one value
+code per row, numbers are scanned with vectorized comparisons); ``freeze()``
 turns them into NumPy arrays: posting lists become sorted id arrays and
 numbers (ints, floats, datetimes) become value-sorted arrays searched with
 ``np.searchsorted``. Every query returns the row numbers that match (possibly

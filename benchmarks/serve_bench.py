@@ -41,10 +41,11 @@ def _serve(app):
     return server, t, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
-def _worker(url, bodies, k, threads, requests, start, out):
+def _worker(url, bodies, k, threads, requests, seconds, start, out):
     """One load-generator process: ``threads`` threads, each with its own keep-alive
     ``http.client`` connection, sending prepared Qdrant ``/points/search`` bodies until
-    the process has sent ``requests``; puts the latencies (seconds)."""
+    the process has sent ``requests`` or ``seconds`` have passed; puts the latencies
+    (seconds)."""
     import http.client
 
     host, port = url.rsplit("//", 1)[1].split(":")
@@ -56,7 +57,7 @@ def _worker(url, bodies, k, threads, requests, start, out):
         while True:
             with lock:
                 i = sent[0]
-                if i >= requests:
+                if i >= requests or time.monotonic() > deadline:
                     break
                 sent[0] += 1
             t0 = time.perf_counter()
@@ -72,6 +73,7 @@ def _worker(url, bodies, k, threads, requests, start, out):
         conn.close()
 
     start.wait()
+    deadline = time.monotonic() + seconds
     ts = [threading.Thread(target=run) for _ in range(threads)]
     for t in ts:
         t.start()
@@ -80,8 +82,9 @@ def _worker(url, bodies, k, threads, requests, start, out):
     out.put(lat)
 
 
-def _load(url, Q, k, clients, requests, procs):
-    """QPS and latencies (ms) of ``requests`` searches from ``clients`` concurrent
+def _load(url, Q, k, clients, requests, procs, seconds):
+    """QPS and latencies (ms) of ``requests`` searches (at most ``seconds``) from
+    ``clients`` concurrent
     connections spread over ``procs`` processes (the standard library's client:
     little CPU per request, so the load generator is not what is measured)."""
     import json
@@ -94,7 +97,8 @@ def _load(url, Q, k, clients, requests, procs):
         start, out = ctx.Event(), ctx.Queue()
         per = [clients // procs + (i < clients % procs) for i in range(procs)]
         ps = [ctx.Process(target=_worker, daemon=True,
-                          args=(url, bodies, k, t, n // procs + (i < n % procs), start, out))
+                          args=(url, bodies, k, t, n // procs + (i < n % procs), seconds,
+                                start, out))
               for i, t in enumerate(per)]
         for p in ps:
             p.start()
@@ -127,6 +131,9 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--seconds", type=float, default=60.0,
+                    help="most seconds of load per measurement (with --requests, the "
+                         "first limit reached ends it)")
     ap.add_argument("--threads", type=int, default=32, help="server worker threads")
     ap.add_argument("--procs", type=int, default=4,
                     help="load-generator processes the clients are spread over")
@@ -160,7 +167,8 @@ def main(argv=None) -> int:
                                           batch_window_ms=window, batch_max=64))
             server, t, url = _serve(app)
             c0 = _cpu()
-            qps, lat = _load(url, Q, args.k, args.clients, args.requests, args.procs)
+            qps, lat = _load(url, Q, args.k, args.clients, args.requests, args.procs,
+                             args.seconds)
             mon = app.state.observer.recall
             mon.wait_idle(60)
             cpu = _cpu() - c0

@@ -137,7 +137,7 @@ def test_batch_and_k(quota):
 
 
 def test_usage_report(quota):
-    c, keys, _ = quota
+    c, keys, db = quota
     narrow = _h(keys["narrow"])
     c.post("/collections/n/points/search", headers=narrow, json={"vector": [1.0, 0.0]})
     rows = c.get("/warpsearch/usage", headers=_h(keys["admin"])).json()["result"]["tenants"]
@@ -146,5 +146,7 @@ def test_usage_report(quota):
     assert n["tenant"] == "narrow" and n["points"] == 3 and n["collections"] == 1
     assert n["queries"] >= 2 and n["requests"] >= n["queries"] and n["bytes_in"] > 0
     assert n["bytes_out"] > 0
+    # stored bytes: the files of the tenant's own collection
+    assert n["stored_bytes"] == db.get_collection("n").memory_usage()["disk"] > 0
     assert by["tenant:small"]["points"] == 0 and by["tenant:small"]["collections"] == 1
     assert c.get("/warpsearch/usage", headers=narrow).status_code == 403

@@ -176,6 +176,18 @@ def test_one_tenants_searches_share_batches_and_two_tenants_never_do(keyed):
         assert [h["id"] for h in hits] == [h["id"] for h in alone]
 
 
+def test_usage_shares_a_shared_collections_bytes_by_points(keyed):
+    c, keys, _, db, _, _ = keyed
+    rows = _ok(c.get("/warpsearch/usage", headers={"api-key": keys["admin"]}))["tenants"]
+    by = {r["tenant"]: r for r in rows if r["tenant"]}
+    disk = db.get_collection("shared").memory_usage()["disk"]
+    total = db.get_collection("shared").count()
+    for t in ("acme", "beta"):
+        mine = db.get_collection("shared").count({"key": "org", "match": t})
+        assert by[t]["points"] == mine
+        assert by[t]["stored_bytes"] == int(disk * mine / total) > 0
+
+
 def test_dashboard_page_needs_no_key_and_its_stats_need_an_admin_key(keyed, caplog):
     c, keys, _, _, _, _ = keyed
     caplog.set_level(logging.INFO)

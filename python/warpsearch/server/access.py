@@ -277,11 +277,12 @@ def _usage_rows(guard: Guard, keys: KeyStore, usage: Usage, p: Principal) -> lis
         q = scopes.get(s)
         row = {"scope": s, "tenant": None if q is None else q.tenant,
                "key": None if q is None or q.tenant is not None else q.key_id,
-               "points": 0, "collections": 0}
+               "points": 0, "collections": 0, "stored_bytes": 0}
         if q is not None:
             owned = guard.owned_by(q)
             row["collections"] = len(owned)
             row["points"] = guard.points_of(q)
+            row["stored_bytes"] = guard.stored_bytes_of(q)
         row.update(counters.get(s, dict.fromkeys(Usage.FIELDS, 0)))
         rows.append(row)
     return rows

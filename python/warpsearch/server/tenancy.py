@@ -336,6 +336,22 @@ class Guard:
                 out.append(name)
         return out
 
+    def stored_bytes_of(self, p) -> int:
+        """Bytes on disk of ``p``'s scope: its own collections' files, and its share
+        (by points) of the shared collections'."""
+        n = 0
+        for name in self.owned_by(p):
+            n += int(self.db.get_collection(name).memory_usage()["disk"])
+        if p.tenant is not None:
+            for name, e in self.registry.items():
+                if e.get("owner") is None and e.get("tenant_field") and self._exists(name):
+                    col = self.db.get_collection(name)
+                    total = col.count()
+                    if total:
+                        mine = col.count({"key": e["tenant_field"], "match": p.tenant})
+                        n += int(col.memory_usage()["disk"] * mine / total)
+        return n
+
     def points_of(self, p) -> int:
         n = 0
         for name in self.owned_by(p):

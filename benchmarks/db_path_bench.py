@@ -44,11 +44,6 @@ def _qps_interleaved(fns, n, repeat):
     return [n / b for b in best]
 
 
-def _recall(ids, gt, k):
-    return float(np.mean([len(set(a[:k].tolist()) & set(b[:k].tolist())) / k
-                          for a, b in zip(ids, gt)]))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", help="path of an .npz with base, queries, gt_ids, metric")
@@ -63,6 +58,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import warpsearch as ws
+    from warpsearch.contrib.evaluation import recall_at_k
 
     ws.set_num_threads(args.threads)
     d = np.load(args.dataset)
@@ -118,7 +114,7 @@ def main(argv=None):
                 hits = col.search_batch(queries, k=k, ef=ef)
                 col_ids = np.array([[h.id for h in r] + [-1] * (k - len(r)) for r in hits])
                 _, I = idx.search(queries, k=k, ef=ef)
-                rc, ri = _recall(col_ids, gt_ids, k), _recall(I, gt_ids, k)
+                rc, ri = recall_at_k(col_ids, gt_ids, k), recall_at_k(I, gt_ids, k)
                 segs = [s for s in col.state.view if s.n]
                 own = segs[0].index if len(segs) == 1 else None
                 one = [lambda: [col.search(q, k=k, ef=ef) for q in queries],

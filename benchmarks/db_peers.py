@@ -62,7 +62,9 @@ def filter_mask(conds, cols):
 
 
 def exact_topk(base, queries, allowed, k, block=8192):
-    """Exact top-k by float32 inner product over the allowed rows, in blocks (-1 pads)."""
+    """Exact top-k by float32 inner product over the allowed rows, in blocks (-1 pads).
+    For the engine workers, which run under the peers' interpreters (warpsearch need
+    not be importable there); this process uses warpsearch.contrib.evaluation."""
     idx = np.flatnonzero(allowed)
     out = np.full((len(queries), k), -1, np.int64)
     if len(idx) == 0:
@@ -613,7 +615,10 @@ def main(argv=None):
             "installed_size_kb": d["payload_installed_size_kb"][:n].astype(np.int64)}
     root = args.keep_dir or tempfile.mkdtemp(prefix="ws_db_peers_")
     os.makedirs(root, exist_ok=True)
-    gts = {f"gt_{f}": exact_topk(base, Q, filter_mask(c, cols), args.k)
+    from warpsearch.contrib.evaluation import exact_knn
+
+    gts = {f"gt_{f}": exact_knn(base, Q, args.k, "ip",
+                                allowed=np.flatnonzero(filter_mask(c, cols)))[1]
            for f, c in FILTERS.items()}
     work = os.path.join(root, "work.npz")
     np.savez(work, base=base, queries=Q, section=cols["section"], priority=cols["priority"],

@@ -36,6 +36,8 @@ from serve_overhead_bench import _median_s  # noqa: E402  (one timing rule for b
 
 
 def _recall(got, gt, k):
+    # for the Milvus worker, which runs under the peers' interpreter (warpsearch need not
+    # be importable there); this process uses warpsearch.contrib.evaluation
     return float(np.mean([len(set(g[:k]) & set(t[:k])) / k for g, t in zip(got, gt)]))
 
 
@@ -63,8 +65,9 @@ def _data(args):
 
 
 def _ground_truth(X, Q, k):
-    d = (Q * Q).sum(1)[:, None] - 2 * Q @ X.T + (X * X).sum(1)[None, :]
-    return np.argsort(d, axis=1)[:, :k]
+    from warpsearch.contrib.evaluation import exact_knn
+
+    return exact_knn(X, Q, k, "l2")[1]
 
 
 # -- Milvus Lite (runs under --milvus-python) --------------------------------------
@@ -112,6 +115,7 @@ def warpsearch_run(tmp, X, Q, gt, args):
     import httpx
 
     import warpsearch as ws
+    from warpsearch.contrib.evaluation import recall_at_k
     from serve_overhead_bench import _serve
 
     path = os.path.join(tmp, "ws")
@@ -132,7 +136,7 @@ def warpsearch_run(tmp, X, Q, gt, args):
                 rc = rdb.get_collection("bench")
 
                 def recall_of(ef):
-                    return _recall(rc.search_batch(Q, k=k, ef=ef).ids.tolist(), gt, k)
+                    return recall_at_k(rc.search_batch(Q, k=k, ef=ef).int_ids(), gt, k)
 
                 ef, seen = _pick(args.efs, recall_of, args.target)
                 QB = Q[: args.batch]

@@ -3,16 +3,16 @@
 """A collection: points (id, vector, payload) kept in a write-ahead log, one
 mutable segment (indexed as it grows) and sealed segments, searched together.
 
-The class is a facade over four parts: ``state`` (segments, id map, live view),
-``query`` (plan, per-segment search, merge, hydrate), ``sealer`` (indexing,
-sealing, merging in the background) and ``recovery`` (open, replay, checkpoint).
+The class is a facade over five parts: ``state`` (segments, id map, live view),
+``writer`` (log order, group commit, apply order, back-pressure), ``query`` (plan,
+per-segment search, merge, hydrate), ``sealer`` (indexing, sealing, merging in the
+background) and ``recovery`` (open, replay, checkpoint).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 
 import numpy as np
@@ -29,6 +29,7 @@ from .recovery import checkpoint, create_collection_dir, open_state, replay
 from .sealer import Sealer
 from .segment import parse_columns
 from .wal import WriteAheadLog, encode_delete, encode_upsert
+from .writer import Writer
 
 __all__ = ["Collection", "create_collection_dir"]
 
@@ -67,12 +68,9 @@ class Collection:
         last = replay(st)
         self.state = st
         self.wal = WriteAheadLog(f"{path}/wal", last + 1, fsync, fsync_interval_ms)
-        self._write_mu = threading.Lock()
-        self._apply_cv = threading.Condition()
-        self._applied = last
-        self._closed = False
         # Started after replay: segments frozen while replaying are sealed now.
         self._sealer = Sealer(st, self.wal, name)
+        self._writer = Writer(name, st, self.wal, self._sealer, last, self)
 
     # -- settings --------------------------------------------------------------------
     dim = property(lambda self: self.state.dim, doc="Vector dimension.")
@@ -82,8 +80,12 @@ class Collection:
     segment_size = property(lambda self: self.state.segment_size, doc="Rows per segment.")
     device = property(lambda self: self.state.device, doc="Where sealed segments search.")
 
+    @property
+    def _closed(self) -> bool:
+        return self._writer.closed
+
     def _check_open(self):
-        if self._closed:
+        if self._writer.closed:
             raise ValueError(f"collection {self.name!r} is closed")
 
     def _err(self, exc):
@@ -186,79 +188,8 @@ class Collection:
             except (ValueError, TypeError) as exc:
                 raise self._err(exc) from None
 
-        return self._write(encode_upsert(uids, vecs, raws), ("upsert", uids, vecs, raws, parsed),
-                           check=recheck)
-
-    def _write(self, payload: bytes, rec, prepare=None, check=None):
-        """Logs ``rec`` and applies it in log order once durable (group commit: the
-        fsync runs without any lock readers or appenders take)."""
-        with self._write_mu:
-            self._check_open()
-            self._hold_back()
-            if check is not None:  # under the write lock: the schema cannot change
-                rec = check(rec)
-            if prepare is not None:  # reads the state as of every earlier write
-                self._wait_applied(self.wal.last_seq)
-                payload, rec = prepare()
-                if rec is None:
-                    return self.wal.last_seq
-            seq = self.wal.append(payload)
-        err = None
-        try:
-            self.wal.wait_durable(seq)
-        except BaseException as exc:  # not acknowledged; later writes must not wait on it
-            err = exc
-        froze = False
-        with self._apply_cv:
-            while self._applied < seq - 1:
-                self._apply_cv.wait()
-            try:
-                if err is None:
-                    with self.state.mu:
-                        froze = self.state.apply(rec, seq)
-            finally:
-                self._applied = seq
-                self._apply_cv.notify_all()
-        if err is not None:
-            raise err
-        if froze:
-            self.wal.rotate()
-        self._sealer.wrote()
-        return seq
-
-    def _wait_applied(self, seq):
-        with self._apply_cv:
-            while self._applied < seq:
-                self._apply_cv.wait()
-
-    def _hold_back(self):
-        """Back-pressure: waits while too many full segments wait to be sealed."""
-        st, sealer = self.state, self._sealer
-        if len(st.frozen) < self.max_pending_seals:
-            return
-        t0 = time.monotonic()
-        end = t0 + self.backpressure_timeout
-        with sealer.cv:
-            sealer.stats["backpressure_waits"] += 1
-            try:
-                self._wait_sealer(end)
-            finally:
-                sealer.stats["backpressure_seconds"] += time.monotonic() - t0
-
-    def _wait_sealer(self, end):
-        """Waits (holding ``sealer.cv``) until few enough segments wait to be sealed."""
-        st, sealer = self.state, self._sealer
-        while len(st.frozen) >= self.max_pending_seals:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(
-                    f"collection {self.name!r}: {len(st.frozen)} full segments are waiting "
-                    f"to be sealed (limit {self.max_pending_seals}); writes were held back "
-                    f"{self.backpressure_timeout:g} s and are refused until the background "
-                    "sealer catches up" + (f" (it is failing: {sealer.error!r})"
-                                           if sealer.error is not None else ""))
-            sealer.cv.notify_all()
-            sealer.cv.wait(min(left, 0.1))
+        return self._writer.write(encode_upsert(uids, vecs, raws),
+                                  ("upsert", uids, vecs, raws, parsed), check=recheck)
 
     def delete(self, ids=None, *, filter=None) -> int:
         """Deletes points by id or by filter (not both); returns how many existed."""
@@ -282,7 +213,7 @@ class Collection:
                 return None, None
             return encode_delete(uids), ("delete", uids)
 
-        self._write(None, None, prepare)
+        self._writer.write(None, None, prepare)
         return found[0] if found else 0
 
     # -- reads ------------------------------------------------------------------------
@@ -445,9 +376,7 @@ class Collection:
                 return
             raise ValueError(f"collection {self.name!r}: field {name!r} is already "
                              f"{old.spelled!r}; cannot index it as {spec.spelled!r}")
-        with self._write_mu:
-            self._check_open()
-            self._wait_applied(self.wal.last_seq)
+        with self._writer.exclusive():
             try:
                 with self.state.mu:
                     self.state.add_field(spec)
@@ -644,11 +573,9 @@ class Collection:
     def close(self) -> None:
         """Seals what is ready (a fully indexed mutable segment is written with its index,
         so reopening does not index it again), writes a checkpoint, closes the log."""
-        if self._closed:
+        if self._writer.closed:
             return
-        with self._write_mu:
-            self._closed = True
-        self._wait_applied(self.wal.last_seq)  # writes already logged are applied
+        self._writer.close()  # writes already logged are applied
         st = self.state
         with st.mu:
             mut = st.mutable

@@ -91,17 +91,19 @@ class _DatabaseCollector:
                                     labels=["collection"])
         for col in self.db.open_collections():
             name = col.name
+            durations = getattr(col, "durations", None)  # a cluster's collection has none
             try:
                 info = col.info()
                 mu = col.memory_usage()
-                times = col.durations()
+                times = None if durations is None else durations()
             except ValueError:  # closed meanwhile
                 continue
-            for key, fam in hists.items():
-                h = times[key]
-                fam.add_metric([name], [("+Inf" if b == float("inf") else repr(b), float(n))
-                                        for b, n in h["buckets"]], h["sum"])
-            pending.add_metric([name], float(times["merges_pending"]))
+            if times is not None:
+                for key, fam in hists.items():
+                    h = times[key]
+                    fam.add_metric([name], [("+Inf" if b == float("inf") else repr(b),
+                                             float(n)) for b, n in h["buckets"]], h["sum"])
+                pending.add_metric([name], float(times["merges_pending"]))
             for key, fam in g.items():
                 fam.add_metric([name], float(info.get(key) or 0))
             bg = info["background"]

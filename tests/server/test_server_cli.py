@@ -104,7 +104,7 @@ def test_sigterm_lets_an_in_flight_search_finish(tmp_path):
         want = col.search_batch(Q[:50], k=5).ids
         t0 = time.monotonic()
         col.search_batch(Q, k=5)
-        alone = time.monotonic() - t0  # the signal goes in a quarter of the way
+        alone = time.monotonic() - t0  # the signal goes in early in the served search
     proc, url, _ = serve_process(["--fsync", "never"],
                                  dict(os.environ, WARPSEARCH_PATH=str(path)))
     got = {}
@@ -118,7 +118,7 @@ def test_sigterm_lets_an_in_flight_search_finish(tmp_path):
     try:
         t = threading.Thread(target=search)
         t.start()
-        time.sleep(alone / 4)
+        time.sleep(min(max(alone / 8, 0.05), 0.25))
         assert t.is_alive(), "the search ended before SIGTERM"
         proc.send_signal(signal.SIGTERM)
         t.join(300)

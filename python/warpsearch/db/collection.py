@@ -12,7 +12,6 @@ background) and ``recovery`` (open, replay, checkpoint).
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import numpy as np
@@ -24,7 +23,7 @@ from .config import Record, parse_schema
 from .display import ExplainPlan, Hits, html_table
 from .embedding import as_embedding, as_texts
 from .filters import compile_filter
-from .payload import encode_payload, encode_payloads, normalize_id, normalize_ids, payload_list
+from .payload import encode_payloads, normalize_id, normalize_ids, payload_list
 from .recovery import checkpoint, create_collection_dir, open_state, replay
 from .sealer import Sealer
 from .segment import parse_columns
@@ -336,26 +335,10 @@ class Collection:
         Q = self._queries(vector, "vector")[:1]
         t0 = time.perf_counter()
         node = self._filter(filter)
-        plans = query.plan(self.state, node)
         filter_ms = (time.perf_counter() - t0) * 1e3
         hits, stats = self._search(Q, k, filter, ef, nprobe, refine_factor, None, False, True)
-        live = sum(max(0, n - seg.n_deleted) for seg, n, _, _, _ in plans)
-        allowed = sum(a for *_, a in plans)
-        return ExplainPlan({
-            "plan": stats["plan"],
-            "filter": filter,
-            "estimated_cardinality": allowed,
-            "selectivity": (allowed / live) if live else 0.0,
-            "live_points": live,
-            "segments": stats["segments"],
-            "nodes_visited": stats["nodes_visited"],
-            "distance_evals": stats["distance_evals"],
-            "exact_rows": stats["exact_rows"],
-            "refine_bytes": stats["refine_bytes"],
-            "filter_ms": filter_ms,
-            "time_ms": stats["time_ms"] + filter_ms,
-            "hits": [(h.id, h.score) for h in hits[0]],
-        })
+        return ExplainPlan(query.explain_report(self.state, node, filter, filter_ms, hits[0],
+                                                stats))
 
     def create_field_index(self, name: str, type: str) -> None:
         """Makes payload field ``name`` filterable as ``type`` (a schema type, e.g.
@@ -439,25 +422,7 @@ class Collection:
     def info(self) -> dict:
         """Counts and layout: points, segments (sealed / being sealed), rows indexed,
         deletes, background work and its failures."""
-        st, sealer = self.state, self._sealer
-        with st.mu:
-            view = st.view
-            return {"name": self.name, "points": len(st.idmap), "dim": self.dim,
-                    "metric": self.metric, "index": st.index_cfg, "device": st.device,
-                    "schema": {k: v.spelled for k, v in self.schema.items()},
-                    "sealed_segments": len(st.sealed), "sealing": len(st.frozen),
-                    "mutable_rows": st.mutable.n,
-                    "indexed_rows": sum(min(s.indexed, s.n) if s.index is not None else 0
-                                        for s in view),
-                    "rows": sum(s.n for s in view),
-                    "trained": st.trained is not None if st.index_cfg["kind"] == "ivf_pq"
-                    else None,
-                    "covered_seq": st.covered, "sequence": self.wal.last_seq,
-                    "deleted_rows": sum(s.n_deleted for s in view),
-                    "background": dict(sealer.stats, failures=sealer.failures,
-                                       error=None if sealer.error is None
-                                       else repr(sealer.error)),
-                    "wal_fsyncs": self.wal.fsyncs}
+        return self.state.info(self.wal, self._sealer)
 
     def durations(self) -> dict:
         """How long this collection's durability and background steps take, for
@@ -480,26 +445,7 @@ class Collection:
         (the collection's files, log included). Payloads and field indexes are not
         counted."""
         self._check_open()
-        ram = mapped = device = 0
-        for seg in self.state.view:
-            if seg.index is not None:
-                ram += seg.index.memory_usage()
-                gpu = getattr(seg.index, "_gpu", None)
-                if gpu is not None:
-                    device += int(gpu.memory_usage())
-            if seg.kind == "mutable":
-                ram += seg.vecs.nbytes
-            else:
-                mapped += seg.vector_file_bytes + seg.index.mapped_bytes
-        disk = 0
-        for root, _, files in os.walk(self.path):
-            for f in files:
-                try:
-                    disk += os.stat(os.path.join(root, f)).st_size
-                except FileNotFoundError:  # removed by a merge meanwhile
-                    pass
-        return {"ram": int(ram), "mapped": int(mapped), "device": int(device),
-                "disk": int(disk)}
+        return self.state.memory_usage()
 
     def __repr__(self) -> str:
         return (f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "

@@ -469,3 +469,26 @@ def scan(st, node, offset, limit, with_vectors=True, with_payload=True):
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def explain_report(st, node, filter, filter_ms, hits, stats) -> dict:
+    """``Collection.explain``'s report of one search (its ``stats`` and ``hits``) with
+    the filter's cardinality over the live points (``node``: the compiled filter)."""
+    plans = plan(st, node)
+    live = sum(max(0, n - seg.n_deleted) for seg, n, _, _, _ in plans)
+    allowed = sum(a for *_, a in plans)
+    return {
+        "plan": stats["plan"],
+        "filter": filter,
+        "estimated_cardinality": allowed,
+        "selectivity": (allowed / live) if live else 0.0,
+        "live_points": live,
+        "segments": stats["segments"],
+        "nodes_visited": stats["nodes_visited"],
+        "distance_evals": stats["distance_evals"],
+        "exact_rows": stats["exact_rows"],
+        "refine_bytes": stats["refine_bytes"],
+        "filter_ms": filter_ms,
+        "time_ms": stats["time_ms"] + filter_ms,
+        "hits": [(h.id, h.score) for h in hits],
+    }

@@ -215,6 +215,50 @@ class CollectionState:
         return ids, raws, np.concatenate(vecs) if vecs else np.zeros((0, self.dim), np.float32)
 
     # -- snapshots ------------------------------------------------------------------------
+    def info(self, wal, sealer) -> dict:
+        """``Collection.info``: counts and layout, background work and its failures."""
+        with self.mu:
+            view = self.view
+            return {"name": self.name, "points": len(self.idmap), "dim": self.dim,
+                    "metric": self.metric, "index": self.index_cfg, "device": self.device,
+                    "schema": {k: v.spelled for k, v in self.schema.items()},
+                    "sealed_segments": len(self.sealed), "sealing": len(self.frozen),
+                    "mutable_rows": self.mutable.n,
+                    "indexed_rows": sum(min(s.indexed, s.n) if s.index is not None else 0
+                                        for s in view),
+                    "rows": sum(s.n for s in view),
+                    "trained": self.trained is not None
+                    if self.index_cfg["kind"] == "ivf_pq" else None,
+                    "covered_seq": self.covered, "sequence": wal.last_seq,
+                    "deleted_rows": sum(s.n_deleted for s in view),
+                    "background": dict(sealer.stats, failures=sealer.failures,
+                                       error=None if sealer.error is None
+                                       else repr(sealer.error)),
+                    "wal_fsyncs": wal.fsyncs}
+
+    def memory_usage(self) -> dict:
+        """``Collection.memory_usage``: bytes in RAM, mapped, on a device and on disk."""
+        ram = mapped = device = 0
+        for seg in self.view:
+            if seg.index is not None:
+                ram += seg.index.memory_usage()
+                gpu = getattr(seg.index, "_gpu", None)
+                if gpu is not None:
+                    device += int(gpu.memory_usage())
+            if seg.kind == "mutable":
+                ram += seg.vecs.nbytes
+            else:
+                mapped += seg.vector_file_bytes + seg.index.mapped_bytes
+        disk = 0
+        for root, _, files in os.walk(self.path):
+            for f in files:
+                try:
+                    disk += os.stat(os.path.join(root, f)).st_size
+                except FileNotFoundError:  # removed by a merge meanwhile
+                    pass
+        return {"ram": int(ram), "mapped": int(mapped), "device": int(device),
+                "disk": int(disk)}
+
     def capture(self, wal) -> dict:
         """A point-in-time view for a snapshot: sealed segment files (pinned until
         ``release``) with their tombstones, plus the unsealed rows."""

@@ -347,3 +347,45 @@ def test_scanned_filters_match_reference(payloads, filters, deletes):
                 assert _ids(col, _as_scan(flt)) == expected, flt
         finally:
             db.close()
+
+
+def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):
+    """The payloads of the mutable segment are decoded for a scan without the lock
+    writers take: an upsert sent while a (slowed) scan runs is acknowledged before the
+    search ends, and the search sees the rows as they were when it began."""
+    import threading
+    import time
+
+    from warpsearch.db import payload as payload_mod
+
+    db = ws.connect(str(tmp_path / "db"), fsync="never")
+    try:
+        col = db.create_collection("c", dim=DIM, metric="l2", segment_size=10_000)
+        x = np.random.default_rng(1).standard_normal((200, DIM)).astype(np.float32)
+        col.upsert(list(range(200)), x, [{"m": {"k": i % 2}} for i in range(200)])
+        slow = payload_mod.decode_payload
+        started = threading.Event()
+
+        def decode(raw):  # 200 rows: about 0.4 s
+            started.set()
+            time.sleep(0.002)
+            return slow(raw)
+
+        monkeypatch.setattr(payload_mod, "decode_payload", decode)
+        order, out = [], {}
+
+        def search():
+            out["n"] = col.count({"scan": {"key": "m.k", "match": 1}})
+            order.append("search")
+
+        t = threading.Thread(target=search)
+        t.start()
+        assert started.wait(10)
+        col.upsert([500, 501], x[:2], [{"m": {"k": 1}}, {"m": {"k": 1}}])
+        order.append("upsert")
+        t.join(60)
+        assert order == ["upsert", "search"] and out["n"] == 100
+        monkeypatch.setattr(payload_mod, "decode_payload", slow)
+        assert col.count({"scan": {"key": "m.k", "match": 1}}) == 102
+    finally:
+        db.close()

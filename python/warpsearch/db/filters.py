@@ -148,10 +148,25 @@ class _Scan(Node):
         from .payload import decode_payload
         from .segment import take_raws
 
+        done = getattr(seg, "scanned", None)  # masks the planner computed beforehand
+        if done is not None and id(self) in done:
+            return done[id(self)].copy()
         raws = take_raws(seg.raws, np.arange(seg.n, dtype=np.int64))
         test = self.test
         return np.fromiter((test(None if r is None else decode_payload(r)) for r in raws),
                            dtype=bool, count=seg.n)
+
+
+def scan_nodes(node) -> list:
+    """The ``{"scan": ...}`` conditions of a compiled filter (read from payloads: the
+    planner evaluates them before taking the lock the field indexes need)."""
+    if isinstance(node, _Scan):
+        return [node]
+    kids = getattr(node, "children", None)
+    if kids is None:
+        kid = getattr(node, "child", None)
+        kids = [] if kid is None else [kid]
+    return [s for k in kids for s in scan_nodes(k)]
 
 
 def _scan_clause(c, where):

@@ -20,6 +20,7 @@ from .. import _core
 from .._topk import merge_topk
 from ..index import HNSWIndex, IVFPQIndex
 from .config import Hit, Record
+from .filters import scan_nodes
 from .segment import take_raws
 from .state import ROW_BITS, ROW_MASK
 
@@ -29,12 +30,13 @@ __all__ = ["plan", "search", "exact", "scan", "SearchParams", "BatchResults"]
 
 class _RowsView:
     """A segment seen with a fixed row count (for evaluating filters): its field
-    indexes and its stored payloads (read by ``{"scan": ...}`` conditions)."""
+    indexes, its stored payloads (read by ``{"scan": ...}`` conditions) and the masks
+    of those conditions when computed beforehand (``scanned``: id(node) -> mask)."""
 
-    __slots__ = ("n", "fields", "raws")
+    __slots__ = ("n", "fields", "raws", "scanned")
 
-    def __init__(self, n, fields, raws):
-        self.n, self.fields, self.raws = n, fields, raws
+    def __init__(self, n, fields, raws, scanned=None):
+        self.n, self.fields, self.raws, self.scanned = n, fields, raws, scanned
 
 
 class SearchParams:
@@ -66,9 +68,18 @@ def plan(st, node):
                 n = seg.n
                 mask = seg.live_mask(n)
             else:
+                scanned = None
+                scans = scan_nodes(node)
+                if scans:  # payloads decoded without the lock writers take
+                    with st.mu:
+                        n = seg.n
+                        raws = seg.raws[:n]
+                    rows = _RowsView(n, None, raws)
+                    scanned = {id(x): x.mask(rows) for x in scans}
                 with st.mu:  # the field indexes grow under this lock
-                    n = seg.n
-                    mask = node.mask(_RowsView(n, seg.fields, seg.raws))
+                    if scanned is None:
+                        n = seg.n
+                    mask = node.mask(_RowsView(n, seg.fields, seg.raws, scanned))
                     live = seg.live_mask(n)
                 if live is not None:
                     mask &= live

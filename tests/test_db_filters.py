@@ -254,6 +254,8 @@ def test_filters_match_reference(payloads, filters, deletes):
                 assert col.count(flt) == len(expected)
                 hits = col.search(np.zeros(DIM), k=30, filter=flt)
                 assert sorted(h.id for h in hits) == expected
+                # the same conditions read from the payloads ({"scan": ...}) where they can be
+                assert _ids(col, _as_scan(flt)) == expected, _as_scan(flt)
         finally:
             db.close()
 
@@ -329,24 +331,6 @@ def test_scan_reads_keys_without_an_index_and_nested_keys(tmp_path):
                 col.count(bad)
     finally:
         db.close()
-
-
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(payloads=st.lists(payload_st, min_size=1, max_size=25),
-       filters=st.lists(filter_st, min_size=1, max_size=4),
-       deletes=st.lists(st.integers(0, 24), max_size=5))
-def test_scanned_filters_match_reference(payloads, filters, deletes):
-    with tempfile.TemporaryDirectory() as tmp:
-        db, col = _db_with(payloads, tmp + "/db")
-        try:
-            live = set(range(len(payloads))) - set(deletes)
-            col.delete(sorted(set(deletes)))
-            for flt in filters:
-                expected = [i for i in sorted(live) if ref(payloads[i], flt)]
-                assert _ids(col, _as_scan(flt)) == expected, flt
-        finally:
-            db.close()
 
 
 def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):

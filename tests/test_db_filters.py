@@ -373,3 +373,33 @@ def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):
         assert col.count({"scan": {"key": "m.k", "match": 1}}) == 102
     finally:
         db.close()
+
+
+def test_has_id(tmp_path):
+    """{"has_id": [...]}: the points with these ids (int and string ids, sealed and
+    mutable segments, combined and negated), never a deleted one."""
+    db = ws.connect(str(tmp_path / "db"), fsync="never")
+    try:
+        col = db.create_collection("c", dim=DIM, metric="l2", segment_size=4,
+                                   schema={"g": "int"})
+        ids = [10, 11, 12, 13, 14, "a", "b", "c", 2**62]
+        x = np.random.default_rng(2).standard_normal((len(ids), DIM))
+        col.upsert(ids, x, [{"g": i % 2} for i in range(len(ids))])
+
+        def got(flt):
+            return sorted(map(str, (r.id for r in col.scroll(filter=flt, limit=100))))
+
+        assert got({"has_id": [11, "b", 2**62, 999, "zz"]}) == sorted(["11", "b", str(2**62)])
+        assert got({"must": [{"has_id": [10, 11, 12, "a", "b"]}, {"g": 0}]}) == \
+            ["10", "12", "b"]
+        assert len(got({"must_not": [{"has_id": [10, "a"]}]})) == len(ids) - 2
+        assert got({"has_id": []}) == []
+        col.delete([11])
+        assert got({"has_id": [11, 12]}) == ["12"]
+        assert sorted(str(h.id) for h in col.search(x[0], k=10, filter={"has_id": [12, "c"]})) \
+            == ["12", "c"]
+        for bad in ({"has_id": 5}, {"has_id": [1.5]}, {"has_id": [True]}):
+            with pytest.raises(ValueError, match="has_id"):
+                col.count(bad)
+    finally:
+        db.close()

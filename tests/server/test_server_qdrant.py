@@ -406,6 +406,8 @@ def test_filters_on_keys_without_an_index_read_the_payloads(qc, served):
         "meta", query=X[1].tolist(), limit=15, query_filter=models.Filter(must=[
             models.FieldCondition(key="kind", match=models.MatchValue(value="c"))])).points]
     assert unindexed == indexed and len(indexed) == 15
+    by_id = models.Filter(must=[models.HasIdCondition(has_id=[3, 4, 5, 999])])
+    assert sorted(p.id for p in qc.scroll("meta", scroll_filter=by_id, limit=10)[0]) == [3, 4, 5]
     qc.delete("meta", points_selector=models.FilterSelector(filter=src_a))
     assert qc.count("meta").count == sum(p["metadata"]["source"] == "b" for p in pays)
 

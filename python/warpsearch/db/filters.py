@@ -16,6 +16,7 @@ Grammar (``filter`` is any clause)::
     {"is_null": f}                         # absent or null
     {"is_empty": f}                        # absent, null or []
     {"section": "python", ...}             # shorthand for must-match of each pair
+    {"has_id": [id, ...]}                  # one of these point ids
     {"scan": c}   # c (match, range, is_null, is_empty) read from each row's stored
                   # payload: for keys without a field index ("meta.source" reaches
                   # into nested objects); costs a payload decode per row and search
@@ -157,6 +158,33 @@ class _Scan(Node):
                            dtype=bool, count=seg.n)
 
 
+class _HasId(Node):
+    """Rows whose point id is one of ``ids``."""
+
+    def __init__(self, ids):
+        self.ids = set(ids)
+        ints = [u for u in self.ids if isinstance(u, int)]
+        self.int_ids = np.array(ints, dtype=np.int64)
+
+    def mask(self, seg):
+        uids = seg.uids[: seg.n]
+        if uids.dtype == np.int64:
+            return np.isin(uids, self.int_ids)
+        ids = self.ids
+        return np.fromiter((u in ids for u in uids), dtype=bool, count=len(uids))
+
+
+def _has_id(ids, where):
+    from .payload import normalize_ids
+
+    if not isinstance(ids, (list, tuple)):
+        raise ValueError(f"{where}: has_id takes a list of point ids, got {ids!r}")
+    try:
+        return _HasId(normalize_ids(list(ids)) if ids else [])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: has_id: {exc}") from None
+
+
 def scan_nodes(node) -> list:
     """The ``{"scan": ...}`` conditions of a compiled filter (read from payloads: the
     planner evaluates them before taking the lock the field indexes need)."""
@@ -269,6 +297,8 @@ def _clause(d, schema, where):
         return And(parts)
     if keys == {"scan"}:
         return _Scan(_scan_clause(d["scan"], f"{where}.scan"))
+    if keys == {"has_id"}:
+        return _has_id(d["has_id"], where)
     if "key" in keys:
         return _field_clause(d, schema, where)
     if keys and keys <= {"is_null", "is_empty"}:

@@ -33,10 +33,11 @@ class _RowsView:
     indexes, its stored payloads (read by ``{"scan": ...}`` conditions) and the masks
     of those conditions when computed beforehand (``scanned``: id(node) -> mask)."""
 
-    __slots__ = ("n", "fields", "raws", "scanned")
+    __slots__ = ("n", "fields", "raws", "scanned", "uids")
 
-    def __init__(self, n, fields, raws, scanned=None):
+    def __init__(self, n, fields, raws, scanned=None, uids=None):
         self.n, self.fields, self.raws, self.scanned = n, fields, raws, scanned
+        self.uids = uids  # the point ids of the rows (``has_id``)
 
 
 class SearchParams:
@@ -79,7 +80,7 @@ def plan(st, node):
                 with st.mu:  # the field indexes grow under this lock
                     if scanned is None:
                         n = seg.n
-                    mask = node.mask(_RowsView(n, seg.fields, seg.raws, scanned))
+                    mask = node.mask(_RowsView(n, seg.fields, seg.raws, scanned, seg.uids))
                     live = seg.live_mask(n)
                 if live is not None:
                     mask &= live

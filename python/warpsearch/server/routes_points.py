@@ -157,6 +157,8 @@ def _mmr_order(col, p, hits) -> list:
     recs = col.get([field(h, 0) for h in hits])
     keep = [i for i, r in enumerate(recs) if r is not None]  # deleted meanwhile: dropped
     hits = [hits[i] for i in keep]
+    if len(hits) < 2:
+        return hits
     V = np.stack([recs[i].vector for i in keep]).astype(np.float64)
     q = np.asarray(p.vec, dtype=np.float64)
     if col.metric == "cosine":
@@ -172,13 +174,13 @@ def _mmr_order(col, p, hits) -> list:
     order = [int(np.argmax(rel))]
     taken = np.zeros(len(hits), bool)
     taken[order[0]] = True
-    worst = sim[order[0]].copy()  # largest similarity to a taken hit, per hit
+    closest = sim[order[0]].copy()  # largest similarity to a taken hit, per hit
     for _ in range(min(len(hits), p.offset + p.limit) - 1):
-        score = np.where(taken, -np.inf, (1 - d) * rel - d * worst)
+        score = np.where(taken, -np.inf, (1 - d) * rel - d * closest)
         j = int(np.argmax(score))
         order.append(j)
         taken[j] = True
-        worst = np.maximum(worst, sim[j])
+        closest = np.maximum(closest, sim[j])
     return [hits[j] for j in order]
 
 

@@ -336,29 +336,29 @@ class Guard:
                 out.append(name)
         return out
 
+    def _scope_collections(self, p):
+        """``(collection, filter)`` of what counts against ``p``'s scope: its own
+        collections (filter None) and, for a tenant, its points in the shared ones."""
+        for name in self.owned_by(p):
+            yield self.db.get_collection(name), None
+        if p.tenant is not None:
+            for name, e in self.registry.items():
+                if e.get("owner") is None and e.get("tenant_field") and self._exists(name):
+                    yield (self.db.get_collection(name),
+                           {"key": e["tenant_field"], "match": p.tenant})
+
     def stored_bytes_of(self, p) -> int:
         """Bytes on disk of ``p``'s scope: its own collections' files, and its share
         (by points) of the shared collections'."""
         n = 0
-        for name in self.owned_by(p):
-            n += int(self.db.get_collection(name).memory_usage()["disk"])
-        if p.tenant is not None:
-            for name, e in self.registry.items():
-                if e.get("owner") is None and e.get("tenant_field") and self._exists(name):
-                    col = self.db.get_collection(name)
-                    total = col.count()
-                    if total:
-                        mine = col.count({"key": e["tenant_field"], "match": p.tenant})
-                        n += int(col.memory_usage()["disk"] * mine / total)
+        for col, flt in self._scope_collections(p):
+            disk = col.memory_usage()["disk"]
+            if flt is None:
+                n += int(disk)
+            else:
+                total = col.count()
+                n += int(disk * col.count(flt) / total) if total else 0
         return n
 
     def points_of(self, p) -> int:
-        n = 0
-        for name in self.owned_by(p):
-            n += self.db.get_collection(name).count()
-        if p.tenant is not None:
-            for name, e in self.registry.items():
-                if e.get("owner") is None and e.get("tenant_field") and self._exists(name):
-                    n += self.db.get_collection(name).count(
-                        {"key": e["tenant_field"], "match": p.tenant})
-        return n
+        return sum(col.count(flt) for col, flt in self._scope_collections(p))

@@ -340,14 +340,14 @@ def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):
     import threading
     import time
 
-    from warpsearch.db import payload as payload_mod
+    from warpsearch.db import filters as filters_mod
 
     db = ws.connect(str(tmp_path / "db"), fsync="never")
     try:
         col = db.create_collection("c", dim=DIM, metric="l2", segment_size=10_000)
         x = np.random.default_rng(1).standard_normal((200, DIM)).astype(np.float32)
         col.upsert(list(range(200)), x, [{"m": {"k": i % 2}} for i in range(200)])
-        slow = payload_mod.decode_payload
+        slow = filters_mod.decode_payload
         started = threading.Event()
 
         def decode(raw):  # 200 rows: about 0.4 s
@@ -355,7 +355,7 @@ def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):
             time.sleep(0.002)
             return slow(raw)
 
-        monkeypatch.setattr(payload_mod, "decode_payload", decode)
+        monkeypatch.setattr(filters_mod, "decode_payload", decode)
         order, out = [], {}
 
         def search():
@@ -369,7 +369,7 @@ def test_a_payload_scan_does_not_hold_up_writers(tmp_path, monkeypatch):
         order.append("upsert")
         t.join(60)
         assert order == ["upsert", "search"] and out["n"] == 100
-        monkeypatch.setattr(payload_mod, "decode_payload", slow)
+        monkeypatch.setattr(filters_mod, "decode_payload", slow)
         assert col.count({"scan": {"key": "m.k", "match": 1}}) == 102
     finally:
         db.close()

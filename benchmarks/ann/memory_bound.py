@@ -127,8 +127,8 @@ def walk_traffic(index, queries, k, ef) -> dict:
     _, _, st = index.search(queries, k=k, ef=ef, return_stats=True)
     nq = max(1, int(st.get("nq", len(queries))))
     dim = index.dim
-    bits = index.sq_bits or 32
-    code_bytes = (-(-dim // 64) * 64) * bits // 8 if index.sq_bits else dim * 4
+    # codes: dim rounded up to 64 entries of sq_bits; an unquantized walk reads fp32 rows
+    code_bytes = (-(-dim // 64) * 64) * index.sq_bits // 8 if index.sq_bits else dim * 4
     row_bytes = (2 * index.M + 1) * 4
     evals = st["distance_evals"] / nq
     visited = st["nodes_visited"] / nq

@@ -36,7 +36,8 @@ import numbers
 
 import numpy as np
 
-from .payload import to_datetime_us, to_geo, to_number, tokenize
+from .payload import decode_payload, normalize_ids, to_datetime_us, to_geo, to_number, tokenize
+from .segment import take_raws
 
 __all__ = ["compile_filter", "Node"]
 
@@ -146,9 +147,6 @@ class _Scan(Node):
         self.test = test  # payload dict (or None) -> bool
 
     def mask(self, seg):
-        from .payload import decode_payload
-        from .segment import take_raws
-
         done = getattr(seg, "scanned", None)  # masks the planner computed beforehand
         if done is not None and id(self) in done:
             return done[id(self)].copy()
@@ -175,8 +173,6 @@ class _HasId(Node):
 
 
 def _has_id(ids, where):
-    from .payload import normalize_ids
-
     if not isinstance(ids, (list, tuple)):
         raise ValueError(f"{where}: has_id takes a list of point ids, got {ids!r}")
     try:

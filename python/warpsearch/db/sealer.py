@@ -243,9 +243,7 @@ class Sealer:
     def _merges_due(self) -> bool:
         if not self.merge_check:
             return False
-        with self.st.mu:
-            segs = list(self.st.sealed.values())
-        if plan_merges(segs, self.st.segment_size, eager=False):
+        if self.pending_merges():
             return True
         self.merge_check = False
         return False

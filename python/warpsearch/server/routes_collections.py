@@ -10,9 +10,9 @@ from fastapi import Request
 from ..db import FlatConfig, HNSWConfig
 from ..db.config import index_config_from_dict
 from .app import JSON_BODY, read_json
-from .qdrant import (DISTANCES, METRIC_NAMES, ApiError, as_dict, field_schema,
+from .qdrant import (CREATE_FIELDS, DISTANCES, FIELD_INDEX_FIELDS, METRIC_NAMES,
+                     VECTOR_PARAMS_FIELDS, ApiError, as_dict, field_schema, known_fields,
                      qdrant_field_type, reject_unsupported, vector_name)
-from .qdrant import CREATE_FIELDS, FIELD_INDEX_FIELDS, VECTOR_PARAMS_FIELDS, known_fields
 
 __all__ = ["register", "collection_info", "create_args"]
 

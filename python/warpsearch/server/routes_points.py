@@ -19,14 +19,14 @@ from fastapi import Request
 
 from .. import _core
 from .app import JSON_BODY, read_json
-from .qdrant import (ApiError, as_dict, check_results, check_threshold, get_limit, get_offset,
-                     id_sort_key, parse_id, parse_ids, parse_vector, passes_threshold,
-                     payload_selector, reject_unsupported, search_ef, select_payload,
-                     to_qdrant_scores, vector_answer, vector_name, wants)
 from .qdrant import (BATCH_FIELDS, COUNT_FIELDS, DELETE_PAYLOAD_FIELDS, POINT_FIELDS,
                      QUERY_FIELDS, RECOMMEND_FIELDS, RETRIEVE_FIELDS, SCROLL_FIELDS,
                      SEARCH_FIELDS, SELECT_FIELDS, SET_PAYLOAD_FIELDS, UPSERT_BATCH_FIELDS,
-                     UPSERT_FIELDS, known_fields)
+                     UPSERT_FIELDS, ApiError, as_dict, check_results, check_threshold,
+                     get_limit, get_offset, id_sort_key, known_fields, parse_id, parse_ids,
+                     parse_vector, passes_threshold, payload_selector, reject_unsupported,
+                     search_ef, select_payload, to_qdrant_scores, vector_answer, vector_name,
+                     wants)
 
 __all__ = ["register", "translate_filter", "parse_matrix"]
 
